@@ -1,0 +1,27 @@
+//! # im-revoke-core
+//!
+//! The authority of im-revoke, in pure Rust with no JavaScript, no async runtime and no I/O:
+//!
+//! - [`model`]: users, conversations, groups, messages and their revoke state;
+//! - [`protocol`]: every frame on the wire, as serde types (documented in `PROTOCOL.md`);
+//! - [`policy`]: who may revoke what until when, as one pure function, and the configuration;
+//! - [`hub`]: the sans-I/O state machine both hosts drive (the server and the embedded hub);
+//! - [`store`]: the storage trait the hub persists through, with an in-memory store;
+//! - [`client`]: the client-side state machine the browser module drives;
+//! - [`error`]: the one table of error codes (Tencent's numbering where Tencent has one).
+#![warn(missing_docs)]
+
+pub mod client;
+pub mod error;
+pub mod hub;
+pub mod model;
+pub mod policy;
+pub mod protocol;
+pub mod store;
+
+pub use error::{Code, ImError};
+pub use hub::{Hub, Outgoing, SessionId};
+pub use model::{ConvId, Elem, Group, GroupRole, Message, MessageStatus, RevokeInfo, RevokerRole};
+pub use policy::Config;
+pub use protocol::{ClientFrame, Envelope, Event, ServerFrame};
+pub use store::{MemStore, Store, StoreError};

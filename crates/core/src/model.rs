@@ -1,0 +1,382 @@
+//! The message model: users, conversations, groups, messages and their revoke state.
+//!
+//! Field names follow Tencent's V2TIM (`msgID`, `userID`, `groupID`, `elemType`, `textElem`)
+//! so that JavaScript code written for Tencent's SDK reads these objects unchanged.
+
+use crate::error::{Code, ImError};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+
+/// Longest userID, in bytes (Tencent: 32).
+pub const MAX_USER_ID: usize = 32;
+/// Longest groupID, in bytes (Tencent: 48).
+pub const MAX_GROUP_ID: usize = 48;
+/// Longest msgID or request id, in bytes.
+pub const MAX_MSG_ID: usize = 64;
+/// Longest revoke reason, in bytes.
+pub const MAX_REASON: usize = 256;
+/// Longest group name, in bytes (Tencent: 30 for names; we allow a little more).
+pub const MAX_GROUP_NAME: usize = 100;
+
+fn printable_ascii(s: &str) -> bool {
+    s.bytes().all(|b| (0x21..=0x7e).contains(&b))
+}
+
+/// Checks a userID: 1..=32 bytes of printable ASCII without spaces.
+pub fn check_user_id(id: &str) -> Result<(), ImError> {
+    if id.is_empty() || id.len() > MAX_USER_ID || !printable_ascii(id) {
+        return Err(ImError::with_desc(
+            Code::InvalidUserId,
+            "userID must be 1-32 bytes of printable ASCII without spaces",
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a groupID: 1..=48 bytes of printable ASCII without spaces.
+pub fn check_group_id(id: &str) -> Result<(), ImError> {
+    if id.is_empty() || id.len() > MAX_GROUP_ID || !printable_ascii(id) {
+        return Err(ImError::with_desc(
+            Code::GroupInvalidGroupId,
+            "groupID must be 1-48 bytes of printable ASCII without spaces",
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a msgID or request id: 1..=64 bytes of `[A-Za-z0-9_.:-]`.
+pub fn check_msg_id(id: &str) -> Result<(), ImError> {
+    let ok = !id.is_empty()
+        && id.len() <= MAX_MSG_ID
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':'));
+    if ok {
+        Ok(())
+    } else {
+        Err(ImError::with_desc(
+            Code::InvalidParameters,
+            "msgID and request ids must be 1-64 characters of A-Z a-z 0-9 _ - . :",
+        ))
+    }
+}
+
+/// A conversation: one-to-one between two users, or a group.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ConvId {
+    /// A one-to-one conversation; the two userIDs in ascending order.
+    C2c(String, String),
+    /// A group conversation.
+    Group(String),
+}
+
+impl ConvId {
+    /// The one-to-one conversation between `a` and `b` (order does not matter).
+    pub fn c2c(a: &str, b: &str) -> ConvId {
+        if a <= b {
+            ConvId::C2c(a.to_string(), b.to_string())
+        } else {
+            ConvId::C2c(b.to_string(), a.to_string())
+        }
+    }
+
+    /// A stable text key for storage. UserIDs and groupIDs are printable ASCII, so the
+    /// separator `\u{1f}` cannot occur inside them.
+    pub fn key(&self) -> String {
+        match self {
+            ConvId::C2c(a, b) => format!("c\u{1f}{a}\u{1f}{b}"),
+            ConvId::Group(g) => format!("g\u{1f}{g}"),
+        }
+    }
+
+    /// Whether this is a group conversation.
+    pub fn is_group(&self) -> bool {
+        matches!(self, ConvId::Group(_))
+    }
+}
+
+/// Message status numbers, as Tencent's `V2TIMMessageStatus`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "u8", try_from = "u8")]
+pub enum MessageStatus {
+    /// 1: being sent.
+    Sending,
+    /// 2: sent (accepted by the server).
+    Sent,
+    /// 3: failed to send.
+    Failed,
+    /// 4: deleted.
+    Deleted,
+    /// 5: imported.
+    Imported,
+    /// 6: revoked.
+    Revoked,
+}
+
+impl From<MessageStatus> for u8 {
+    fn from(s: MessageStatus) -> u8 {
+        match s {
+            MessageStatus::Sending => 1,
+            MessageStatus::Sent => 2,
+            MessageStatus::Failed => 3,
+            MessageStatus::Deleted => 4,
+            MessageStatus::Imported => 5,
+            MessageStatus::Revoked => 6,
+        }
+    }
+}
+
+impl TryFrom<u8> for MessageStatus {
+    type Error = String;
+    fn try_from(n: u8) -> Result<Self, String> {
+        Ok(match n {
+            1 => MessageStatus::Sending,
+            2 => MessageStatus::Sent,
+            3 => MessageStatus::Failed,
+            4 => MessageStatus::Deleted,
+            5 => MessageStatus::Imported,
+            6 => MessageStatus::Revoked,
+            _ => return Err("unknown message status".into()),
+        })
+    }
+}
+
+/// Element type numbers, as Tencent's `V2TIMElemType`.
+pub const ELEM_TYPE_TEXT: u8 = 1;
+
+/// A message's content. Only text today; the enum leaves room for other element types.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "elemType", rename_all = "camelCase")]
+pub enum Elem {
+    /// A text message (`elemType` 1 on the wire is spelled `"text"`).
+    Text {
+        /// The text.
+        text: String,
+    },
+}
+
+impl Elem {
+    /// Tencent's element type number.
+    pub fn elem_type(&self) -> u8 {
+        match self {
+            Elem::Text { .. } => ELEM_TYPE_TEXT,
+        }
+    }
+
+    /// Size of the content in bytes, for the body-size limit.
+    pub fn size(&self) -> usize {
+        match self {
+            Elem::Text { text } => text.len(),
+        }
+    }
+}
+
+/// In what capacity someone revoked a message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum RevokerRole {
+    /// The message's own sender.
+    Sender,
+    /// The group's owner.
+    Owner,
+    /// A group admin.
+    Admin,
+}
+
+/// Who revoked a message, when and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RevokeInfo {
+    /// The revoker's userID.
+    #[serde(rename = "userID")]
+    pub user_id: String,
+    /// The capacity in which they revoked.
+    pub role: RevokerRole,
+    /// The reason they gave (may be empty).
+    pub reason: String,
+    /// Server time of the revoke, milliseconds since the Unix epoch.
+    pub time_ms: u64,
+    /// The request id that revoked it (for idempotent retries).
+    pub req_id: String,
+}
+
+/// A message as the authority stores it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Message {
+    /// Client-assigned, stable for the message's life.
+    #[serde(rename = "msgID")]
+    pub msg_id: String,
+    /// The sender's userID.
+    pub sender: String,
+    /// One-to-one: the receiver's userID. `None` for group messages.
+    pub receiver: Option<String>,
+    /// Group messages: the groupID.
+    #[serde(rename = "groupID")]
+    pub group_id: Option<String>,
+    /// Server time when the message was accepted, milliseconds since the Unix epoch.
+    pub time_ms: u64,
+    /// Position in its conversation, from 1, without gaps.
+    pub seq: u64,
+    /// The content. Cleared (`None`) in copies shown to others once the message is revoked.
+    pub elem: Option<Elem>,
+    /// Set once the message is revoked.
+    pub revoke: Option<RevokeInfo>,
+}
+
+impl Message {
+    /// The conversation the message belongs to.
+    pub fn conv(&self) -> ConvId {
+        match (&self.group_id, &self.receiver) {
+            (Some(g), _) => ConvId::Group(g.clone()),
+            (None, Some(r)) => ConvId::c2c(&self.sender, r),
+            (None, None) => ConvId::c2c(&self.sender, &self.sender),
+        }
+    }
+
+    /// Whether the message has been revoked.
+    pub fn is_revoked(&self) -> bool {
+        self.revoke.is_some()
+    }
+
+    /// The copy of this message that `viewer` may see: once revoked, only the sender keeps the
+    /// content (to re-edit it); everyone else gets the notice without the text.
+    pub fn view_for(&self, viewer: &str) -> Message {
+        let mut m = self.clone();
+        if m.revoke.is_some() && viewer != m.sender {
+            m.elem = None;
+        }
+        m
+    }
+}
+
+/// A group member's role, with Tencent's `V2TIMGroupMemberRole` numbers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(into = "u16", try_from = "u16")]
+pub enum GroupRole {
+    /// 200: an ordinary member.
+    Member,
+    /// 300: an admin.
+    Admin,
+    /// 400: the owner.
+    Owner,
+}
+
+impl From<GroupRole> for u16 {
+    fn from(r: GroupRole) -> u16 {
+        match r {
+            GroupRole::Member => 200,
+            GroupRole::Admin => 300,
+            GroupRole::Owner => 400,
+        }
+    }
+}
+
+impl TryFrom<u16> for GroupRole {
+    type Error = String;
+    fn try_from(n: u16) -> Result<Self, String> {
+        match n {
+            200 => Ok(GroupRole::Member),
+            300 => Ok(GroupRole::Admin),
+            400 => Ok(GroupRole::Owner),
+            _ => Err("unknown group role".into()),
+        }
+    }
+}
+
+/// A group: one owner, some admins, members (the owner and admins are members too).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Group {
+    /// The groupID.
+    #[serde(rename = "groupID")]
+    pub group_id: String,
+    /// Display name.
+    pub name: String,
+    /// The owner's userID.
+    pub owner: String,
+    /// Admins' userIDs.
+    pub admins: BTreeSet<String>,
+    /// Every member's userID, including the owner and the admins.
+    pub members: BTreeSet<String>,
+    /// Server time of creation, milliseconds.
+    pub created_ms: u64,
+    /// Request ids of the latest changes (kept by the authority so a retried request is
+    /// answered like the first instead of being applied twice; never sent to clients).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recent_req_ids: Vec<String>,
+}
+
+/// How many recent change request ids a group remembers for idempotent retries.
+pub const GROUP_RECENT_REQS: usize = 32;
+
+impl Group {
+    /// The role of `user`, or `None` when they are not a member.
+    pub fn role_of(&self, user: &str) -> Option<GroupRole> {
+        if self.owner == user {
+            Some(GroupRole::Owner)
+        } else if self.admins.contains(user) {
+            Some(GroupRole::Admin)
+        } else if self.members.contains(user) {
+            Some(GroupRole::Member)
+        } else {
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids() {
+        assert!(check_user_id("alice").is_ok());
+        assert!(check_user_id("").is_err());
+        assert!(check_user_id("a b").is_err());
+        assert!(check_user_id(&"x".repeat(33)).is_err());
+        assert!(check_user_id("é").is_err());
+        assert_eq!(
+            check_group_id("").unwrap_err().code,
+            Code::GroupInvalidGroupId
+        );
+        assert!(check_msg_id("abc-123_x.y:z").is_ok());
+        assert!(check_msg_id("a/b").is_err());
+        assert!(check_msg_id(&"a".repeat(65)).is_err());
+    }
+
+    #[test]
+    fn conv_is_symmetric() {
+        assert_eq!(ConvId::c2c("bob", "alice"), ConvId::c2c("alice", "bob"));
+        assert_ne!(ConvId::c2c("a", "b").key(), ConvId::Group("a".into()).key());
+    }
+
+    #[test]
+    fn revoked_view_hides_text_from_others() {
+        let m = Message {
+            msg_id: "m1".into(),
+            sender: "alice".into(),
+            receiver: Some("bob".into()),
+            group_id: None,
+            time_ms: 1,
+            seq: 1,
+            elem: Some(Elem::Text { text: "hi".into() }),
+            revoke: Some(RevokeInfo {
+                user_id: "alice".into(),
+                role: RevokerRole::Sender,
+                reason: String::new(),
+                time_ms: 2,
+                req_id: "r".into(),
+            }),
+        };
+        assert!(m.view_for("bob").elem.is_none());
+        assert!(m.view_for("alice").elem.is_some());
+    }
+
+    #[test]
+    fn status_and_role_numbers() {
+        assert_eq!(serde_json::to_string(&MessageStatus::Revoked).unwrap(), "6");
+        assert_eq!(serde_json::to_string(&GroupRole::Owner).unwrap(), "400");
+        assert!(serde_json::from_str::<GroupRole>("250").is_err());
+    }
+}

@@ -1,0 +1,215 @@
+//! The storage trait the hub persists through, and an in-memory implementation.
+//!
+//! The hub calls the store synchronously while it handles frames: reads, then writes. Writes
+//! need not be durable until [`Store::commit`]; reads must see the writes made since the last
+//! commit (a database store keeps one transaction open between commits). The host calls
+//! [`crate::hub::Hub::commit`] after handling a batch of frames, and only then delivers the
+//! frames the hub produced — so every acknowledgement and every fan-out follows a durable
+//! write (group commit: one commit for many frames).
+//!
+//! If a write or the commit fails, the hub is poisoned and the host must stop (fail-stop): the
+//! uncommitted batch was never acknowledged, clients resend on reconnect, and requests are
+//! idempotent, so nothing acknowledged is lost and nothing is applied twice.
+
+use crate::model::{ConvId, Group, Message};
+use std::collections::{BTreeMap, HashMap};
+
+/// A storage failure. The hub turns it into code 20005 and poisons itself.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("storage error: {0}")]
+pub struct StoreError(pub String);
+
+/// What an entry of a user's event log refers to. The log stores references; the hub
+/// materialises the event from the current message or group when it replays the log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum EventKind {
+    /// A new message (target: msgID).
+    NewMessage,
+    /// A revoke (target: msgID).
+    MessageRevoked,
+    /// A group change (target: groupID).
+    GroupChanged,
+}
+
+impl EventKind {
+    /// Stable number for storage.
+    pub fn as_u8(self) -> u8 {
+        match self {
+            EventKind::NewMessage => 1,
+            EventKind::MessageRevoked => 2,
+            EventKind::GroupChanged => 3,
+        }
+    }
+
+    /// From the stable number.
+    pub fn from_u8(n: u8) -> Option<EventKind> {
+        match n {
+            1 => Some(EventKind::NewMessage),
+            2 => Some(EventKind::MessageRevoked),
+            3 => Some(EventKind::GroupChanged),
+            _ => None,
+        }
+    }
+}
+
+/// One entry of a user's event log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EventRecord {
+    /// Position in the user's log.
+    pub seq: u64,
+    /// What happened.
+    pub kind: EventKind,
+    /// The msgID or groupID it happened to.
+    pub target: String,
+}
+
+/// Durable storage for the hub. See the module documentation for the contract.
+pub trait Store {
+    /// The message with this msgID.
+    fn message(&mut self, msg_id: &str) -> Result<Option<Message>, StoreError>;
+    /// Inserts a new message or replaces it (when it is revoked).
+    fn put_message(&mut self, msg: &Message) -> Result<(), StoreError>;
+    /// Up to `limit` messages of `conv` with seq < `before_seq` (all if `None`), newest first.
+    fn history(
+        &mut self,
+        conv: &ConvId,
+        before_seq: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<Message>, StoreError>;
+    /// Latest message seq in `conv` (0 if none).
+    fn conv_head(&mut self, conv: &ConvId) -> Result<u64, StoreError>;
+
+    /// Appends to `user`'s event log; `rec.seq` is always the previous head + 1.
+    fn append_event(&mut self, user: &str, rec: &EventRecord) -> Result<(), StoreError>;
+    /// Up to `limit` entries of `user`'s log with seq > `after`, in order.
+    fn events_after(
+        &mut self,
+        user: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<EventRecord>, StoreError>;
+    /// Latest seq of `user`'s log (0 if empty).
+    fn user_head(&mut self, user: &str) -> Result<u64, StoreError>;
+
+    /// The group with this groupID.
+    fn group(&mut self, group_id: &str) -> Result<Option<Group>, StoreError>;
+    /// Inserts or replaces a group.
+    fn put_group(&mut self, group: &Group) -> Result<(), StoreError>;
+
+    /// Makes every write since the last commit durable, atomically.
+    fn commit(&mut self) -> Result<(), StoreError>;
+}
+
+/// Keeps everything in memory. Used by the embedded hub and by tests; "durable" here means
+/// "for the life of the page".
+#[derive(Debug, Default)]
+pub struct MemStore {
+    messages: HashMap<String, Message>,
+    convs: HashMap<ConvId, BTreeMap<u64, String>>,
+    logs: HashMap<String, Vec<EventRecord>>,
+    groups: HashMap<String, Group>,
+    /// Counts commits (tests use it to check group commit).
+    pub commits: u64,
+}
+
+impl MemStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Number of messages stored.
+    pub fn message_count(&self) -> usize {
+        self.messages.len()
+    }
+}
+
+impl Store for MemStore {
+    fn message(&mut self, msg_id: &str) -> Result<Option<Message>, StoreError> {
+        Ok(self.messages.get(msg_id).cloned())
+    }
+
+    fn put_message(&mut self, msg: &Message) -> Result<(), StoreError> {
+        self.convs
+            .entry(msg.conv())
+            .or_default()
+            .insert(msg.seq, msg.msg_id.clone());
+        self.messages.insert(msg.msg_id.clone(), msg.clone());
+        Ok(())
+    }
+
+    fn history(
+        &mut self,
+        conv: &ConvId,
+        before_seq: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<Message>, StoreError> {
+        let Some(c) = self.convs.get(conv) else {
+            return Ok(Vec::new());
+        };
+        let upper = before_seq.unwrap_or(u64::MAX);
+        Ok(c.range(..upper)
+            .rev()
+            .take(limit)
+            .filter_map(|(_, id)| self.messages.get(id).cloned())
+            .collect())
+    }
+
+    fn conv_head(&mut self, conv: &ConvId) -> Result<u64, StoreError> {
+        Ok(self
+            .convs
+            .get(conv)
+            .and_then(|c| c.keys().next_back().copied())
+            .unwrap_or(0))
+    }
+
+    fn append_event(&mut self, user: &str, rec: &EventRecord) -> Result<(), StoreError> {
+        let log = self.logs.entry(user.to_string()).or_default();
+        if rec.seq != log.len() as u64 + 1 {
+            return Err(StoreError(format!(
+                "event seq {} for {user} is not head + 1 ({})",
+                rec.seq,
+                log.len() + 1
+            )));
+        }
+        log.push(rec.clone());
+        Ok(())
+    }
+
+    fn events_after(
+        &mut self,
+        user: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<EventRecord>, StoreError> {
+        Ok(self
+            .logs
+            .get(user)
+            .map(|l| {
+                l.iter()
+                    .skip(after.min(l.len() as u64) as usize)
+                    .take(limit)
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    fn user_head(&mut self, user: &str) -> Result<u64, StoreError> {
+        Ok(self.logs.get(user).map_or(0, |l| l.len() as u64))
+    }
+
+    fn group(&mut self, group_id: &str) -> Result<Option<Group>, StoreError> {
+        Ok(self.groups.get(group_id).cloned())
+    }
+
+    fn put_group(&mut self, group: &Group) -> Result<(), StoreError> {
+        self.groups.insert(group.group_id.clone(), group.clone());
+        Ok(())
+    }
+
+    fn commit(&mut self) -> Result<(), StoreError> {
+        self.commits += 1;
+        Ok(())
+    }
+}

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# scripts/build.sh — build the browser module into pkg/ (wasm-pack --target web).
+# Run `bash scripts/setup.sh` first (`npm run build` does): `--mode no-install` makes wasm-pack use
+# the wasm-bindgen CLI on PATH (pinned to Cargo.lock by setup.sh) and never try a download.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+export PATH
+
+set -x
+wasm-pack build --release --target web --out-dir pkg --weak-refs --mode no-install

@@ -1,0 +1,193 @@
+#!/usr/bin/env bash
+# scripts/setup.sh — install everything the build and the tests need, and nothing else.
+#
+# Idempotent: every step checks first and is skipped when already satisfied, so a warm run takes
+# seconds. A cold run on a fresh machine takes a few minutes (two `cargo install`s).
+#
+#   Rust:    target wasm32-unknown-unknown, components rustfmt + clippy
+#   cargo:   wasm-pack; wasm-bindgen-cli at exactly the `wasm-bindgen` version in Cargo.lock
+#   apt:     binaryen (wasm-opt), chromium, chromium-driver
+#   npm:     `npm ci` when node_modules is missing or older than package.json / package-lock.json
+#
+# Nothing is exported beyond this process: PATH gets ~/.cargo/bin for the script's own use only.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+CARGO_BIN="${CARGO_HOME:-$HOME/.cargo}/bin"
+case ":$PATH:" in
+  *":$CARGO_BIN:"*) ;;
+  *) PATH="$CARGO_BIN:$PATH" ;;
+esac
+export PATH
+
+say()  { printf '[setup] %s\n' "$*"; }
+ok()   { printf '[setup]   ok: %s\n' "$*"; }
+run()  { printf '[setup]   $ %s\n' "$*"; "$@"; }
+die()  { printf '[setup] ERROR: %s\n' "$*" >&2; exit 1; }
+
+START=$SECONDS
+CHANGED=0
+
+# --- Rust toolchain -------------------------------------------------------------------------------
+say "Rust toolchain"
+command -v rustup >/dev/null 2>&1 || die "rustup not found (install Rust via rustup first)"
+command -v cargo  >/dev/null 2>&1 || die "cargo not found on PATH ($CARGO_BIN)"
+
+if rustup target list --installed | grep -qx 'wasm32-unknown-unknown'; then
+  ok "target wasm32-unknown-unknown"
+else
+  run rustup target add wasm32-unknown-unknown
+  CHANGED=1
+fi
+
+installed_components="$(rustup component list --installed)"
+for comp in rustfmt clippy; do
+  if grep -q "^${comp}\(-\|$\)" <<<"$installed_components"; then
+    ok "component $comp"
+  else
+    run rustup component add "$comp"
+    CHANGED=1
+  fi
+done
+
+# --- Debian packages ------------------------------------------------------------------------------
+say "System packages (apt)"
+# package  binary-that-must-exist
+APT_WANTED=(
+  "binaryen:/usr/bin/wasm-opt"
+  "chromium:/usr/bin/chromium"
+  "chromium-driver:/usr/bin/chromedriver"
+)
+apt_missing=()
+for entry in "${APT_WANTED[@]}"; do
+  pkg="${entry%%:*}"
+  bin="${entry#*:}"
+  if dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' && [ -x "$bin" ]; then
+    ok "$pkg ($bin)"
+  else
+    apt_missing+=("$pkg")
+  fi
+done
+
+if [ "${#apt_missing[@]}" -gt 0 ]; then
+  command -v apt-get >/dev/null 2>&1 || die "apt-get not found; install by hand: ${apt_missing[*]}"
+  SUDO=()
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null 2>&1 || die "not root and no sudo; install by hand: ${apt_missing[*]}"
+    SUDO=(sudo)
+  fi
+  say "  installing: ${apt_missing[*]}"
+  run "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
+  run "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${apt_missing[@]}"
+  CHANGED=1
+fi
+
+if command -v sqlite3 >/dev/null 2>&1; then
+  ok "sqlite3 CLI (optional)"
+else
+  say "  note: sqlite3 CLI not present (optional, only for inspecting databases by hand)"
+fi
+
+# --- wasm-pack ------------------------------------------------------------------------------------
+say "wasm-pack"
+if command -v wasm-pack >/dev/null 2>&1; then
+  ok "$(wasm-pack --version)"
+else
+  # The npm package `wasm-pack` downloads a prebuilt binary at install time; build it instead.
+  run cargo install wasm-pack --locked
+  CHANGED=1
+  ok "$(wasm-pack --version)"
+fi
+
+# --- wasm-bindgen CLI, pinned to Cargo.lock -------------------------------------------------------
+say "wasm-bindgen CLI"
+lock_versions=""
+WB_SOURCE="Cargo.lock"
+if [ ! -f Cargo.lock ]; then
+  say "  Cargo.lock missing: generating it"
+  if ! run cargo generate-lockfile; then
+    # The workspace may not parse while it is being edited; the exact pin `wasm-bindgen = "=X"`
+    # in Cargo.toml names the same version, so use it rather than stop here.
+    lock_versions="$(sed -n 's/^wasm-bindgen *= *{\{0,1\} *\(version *= *\)\{0,1\}"=\([0-9][^"]*\)".*/\2/p' Cargo.toml | head -n1)"
+    [ -n "$lock_versions" ] ||
+      die "cannot generate Cargo.lock and Cargo.toml has no exact pin wasm-bindgen = \"=X\""
+    WB_SOURCE="Cargo.toml pin"
+    say "  warning: could not generate Cargo.lock; using the pin in Cargo.toml: $lock_versions"
+  fi
+fi
+
+if [ -f Cargo.lock ]; then
+  # Version of the `wasm-bindgen` package in Cargo.lock (first one if there are several).
+  lock_versions="$(awk '
+    /^\[\[package\]\]/ { name = "" }
+    /^name = /         { name = $3 }
+    /^version = /      { if (name == "\"wasm-bindgen\"") { v = $3; gsub(/"/, "", v); print v } }
+  ' Cargo.lock)"
+fi
+WB_VERSION="$(head -n1 <<<"$lock_versions")"
+
+wasm_bindgen_version() {
+  # "wasm-bindgen 0.2.130" -> "0.2.130"; empty if not installed
+  if command -v wasm-bindgen >/dev/null 2>&1; then
+    wasm-bindgen --version 2>/dev/null | awk '{ print $2 }'
+  fi
+}
+
+if [ -z "$WB_VERSION" ]; then
+  say "  note: no wasm-bindgen package in Cargo.lock; nothing to pin"
+else
+  if [ "$(wc -l <<<"$lock_versions")" -gt 1 ]; then
+    say "  warning: several wasm-bindgen versions in Cargo.lock ($(tr '\n' ' ' <<<"$lock_versions")); using $WB_VERSION"
+  fi
+  have="$(wasm_bindgen_version)"
+  if [ "$have" != "$WB_VERSION" ]; then
+    # Another shell may be installing it right now; wait for that rather than race it.
+    if command -v pgrep >/dev/null 2>&1; then
+      while pids="$(pgrep -f 'cargo install wasm-bindgen-cli' || true)"; [ -n "$pids" ]; do
+        say "  waiting for an install already running (pid $(tr '\n' ' ' <<<"$pids"))"
+        sleep 10
+      done
+      have="$(wasm_bindgen_version)"
+    fi
+  fi
+  if [ "$have" = "$WB_VERSION" ]; then
+    ok "wasm-bindgen $have (= $WB_SOURCE)"
+  else
+    say "  have '${have:-none}', $WB_SOURCE wants $WB_VERSION: installing"
+    # --locked first; it can fail when a locked dependency of the CLI is no longer in the
+    # registry (seen: webpki-roots for 0.2.130), then resolve afresh.
+    if ! run cargo install wasm-bindgen-cli --version "$WB_VERSION" --locked --force; then
+      say "  --locked install failed; retrying without --locked"
+      run cargo install wasm-bindgen-cli --version "$WB_VERSION" --force
+    fi
+    CHANGED=1
+    have="$(wasm_bindgen_version)"
+    [ "$have" = "$WB_VERSION" ] ||
+      die "wasm-bindgen on PATH is '${have:-none}' after install, expected $WB_VERSION ($(command -v wasm-bindgen || true))"
+    ok "wasm-bindgen $have (= $WB_SOURCE)"
+  fi
+fi
+
+# --- npm dependencies -----------------------------------------------------------------------------
+say "npm dependencies"
+command -v node >/dev/null 2>&1 || die "node not found (Node.js >= 20.19 is required)"
+command -v npm  >/dev/null 2>&1 || die "npm not found"
+STAMP="node_modules/.setup-stamp"
+if [ ! -f package-lock.json ]; then
+  die "package-lock.json missing (run 'npm install' once and commit the lock)"
+elif [ -d node_modules ] && [ -f "$STAMP" ] && [ ! package-lock.json -nt "$STAMP" ] && [ ! package.json -nt "$STAMP" ]; then
+  ok "node_modules up to date with package-lock.json"
+else
+  run npm ci --no-audit --no-fund
+  touch "$STAMP"
+  CHANGED=1
+fi
+
+# --------------------------------------------------------------------------------------------------
+if [ "$CHANGED" -eq 0 ]; then
+  say "everything is present ($((SECONDS - START)) s)"
+else
+  say "done ($((SECONDS - START)) s)"
+fi

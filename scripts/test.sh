@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# scripts/test.sh — run every test suite in order; exit non-zero if any failed.
+# Run `bash scripts/setup.sh` first (`npm test` does).
+#
+# To add a suite: one line `suite NAME COMMAND ARGS...` below. Every suite runs even after an
+# earlier one failed; the last line is the summary "suites: N passed, N failed".
+set -uo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+export PATH
+
+PASSED=()
+FAILED=()
+
+# suite NAME CMD [ARGS...]: run CMD with a header, record pass/fail.
+suite() {
+  local name="$1"
+  shift
+  local start=$SECONDS
+  printf '\n==================== suite: %s ====================\n' "$name"
+  printf '$ %s\n' "$*"
+  if "$@"; then
+    printf -- '---- suite %s: PASSED (%d s)\n' "$name" "$((SECONDS - start))"
+    PASSED+=("$name")
+  else
+    local rc=$?
+    printf -- '---- suite %s: FAILED, exit %d (%d s)\n' "$name" "$rc" "$((SECONDS - start))"
+    FAILED+=("$name")
+  fi
+}
+
+# --- the suites, in order -------------------------------------------------------------------------
+suite fmt    cargo fmt --all -- --check
+suite clippy cargo clippy --workspace --all-targets -- -D warnings
+suite cargo-test cargo test --workspace
+
+# TO BE ENABLED by later work, once the browser tests exist in tests/ (wasm-bindgen-test):
+# suite wasm-browser env CHROMEDRIVER=/usr/bin/chromedriver WASM_BINDGEN_TEST_TIMEOUT=120 \
+#   wasm-pack test --headless --chrome --chromedriver /usr/bin/chromedriver --mode no-install
+
+# TO BE ENABLED by later work, once tests/types/tsconfig.json exists (checks the TypeScript types):
+# suite types npx --no-install tsc --noEmit -p tests/types
+
+# TO BE ENABLED by later work, once tests/e2e/run.mjs exists (Playwright on /usr/bin/chromium):
+# suite e2e node tests/e2e/run.mjs
+
+# --- summary --------------------------------------------------------------------------------------
+printf '\n==================== summary ====================\n'
+if [ "${#PASSED[@]}" -gt 0 ]; then printf 'passed: %s\n' "${PASSED[*]}"; fi
+if [ "${#FAILED[@]}" -gt 0 ]; then printf 'FAILED: %s\n' "${FAILED[*]}"; fi
+printf 'suites: %d passed, %d failed\n' "${#PASSED[@]}" "${#FAILED[@]}"
+[ "${#FAILED[@]}" -eq 0 ]

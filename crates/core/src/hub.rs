@@ -12,6 +12,7 @@
 //! So every session sees every event of its user exactly once, in order.
 
 use crate::error::{Code, ImError};
+use crate::limit::TokenBucket;
 use crate::model::{
     check_group_id, check_msg_id, check_user_id, ConvId, Elem, Group, GroupRole, Message,
     RevokeInfo, GROUP_RECENT_REQS, MAX_GROUP_NAME,
@@ -74,6 +75,7 @@ pub struct Hub<S: Store> {
     user_heads: HashMap<String, u64>,
     conv_heads: HashMap<ConvId, u64>,
     groups: HashMap<String, Group>,
+    rates: HashMap<String, TokenBucket>,
     outbox: Vec<Outgoing>,
     poisoned: Option<StoreError>,
 }
@@ -89,6 +91,7 @@ impl<S: Store> Hub<S> {
             user_heads: HashMap::new(),
             conv_heads: HashMap::new(),
             groups: HashMap::new(),
+            rates: HashMap::new(),
             outbox: Vec::new(),
             poisoned: None,
         }
@@ -168,6 +171,7 @@ impl<S: Store> Hub<S> {
             if let Some(list) = self.online.get_mut(&user) {
                 list.retain(|s| *s != session);
                 if list.is_empty() {
+                    // The rate bucket stays: reconnecting does not refill it.
                     self.online.remove(&user);
                 }
             }
@@ -233,6 +237,17 @@ impl<S: Store> Hub<S> {
         };
         if let Some(id) = frame.req_id() {
             check_msg_id(id)?;
+            let (rate, burst) = (self.cfg.user_rate_per_sec, self.cfg.user_burst);
+            let bucket = self
+                .rates
+                .entry(user.clone())
+                .or_insert_with(|| TokenBucket::new(rate, burst, now));
+            if !bucket.try_take(now) {
+                return Err(bad(
+                    Code::FreqLimit,
+                    "too many requests: slow down and retry",
+                ));
+            }
         }
         match frame {
             ClientFrame::Login { .. } => Err(Code::AlreadyLoggedIn.into()),

@@ -8,12 +8,14 @@
 //! - [`hub`]: the sans-I/O state machine both hosts drive (the server and the embedded hub);
 //! - [`store`]: the storage trait the hub persists through, with an in-memory store;
 //! - [`client`]: the client-side state machine the browser module drives;
+//! - [`limit`]: the token bucket behind every rate limit;
 //! - [`error`]: the one table of error codes (Tencent's numbering where Tencent has one).
 #![warn(missing_docs)]
 
 pub mod client;
 pub mod error;
 pub mod hub;
+pub mod limit;
 pub mod model;
 pub mod policy;
 pub mod protocol;

@@ -25,6 +25,10 @@ pub struct Config {
     pub max_page: usize,
     /// Most events sent in one catch-up frame after a reconnect.
     pub sync_page: usize,
+    /// Requests per second one user may make, across all their devices (0 = unlimited).
+    pub user_rate_per_sec: u32,
+    /// Requests one user may make in a burst above that rate.
+    pub user_burst: u32,
 }
 
 impl Default for Config {
@@ -37,6 +41,8 @@ impl Default for Config {
             max_group_members: 100_000,
             max_page: 100,
             sync_page: 500,
+            user_rate_per_sec: 100,
+            user_burst: 200,
         }
     }
 }

@@ -394,7 +394,13 @@ pub mod json {
     pub fn decode_client(text: &str) -> Result<ClientFrame, ImError> {
         serde_json::from_str(text).map_err(|e| {
             let mut desc = format!("malformed frame: {e}");
-            desc.truncate(200);
+            // serde's message may quote the client's own text (an unknown field or variant),
+            // so byte 200 can fall inside a multi-byte character: cut at a char boundary.
+            let mut end = desc.len().min(200);
+            while !desc.is_char_boundary(end) {
+                end -= 1;
+            }
+            desc.truncate(end);
             ImError::with_desc(Code::PkgParseFailed, desc)
         })
     }

@@ -772,3 +772,54 @@ fn client_side_codes() {
     assert_eq!(done[0].0, req);
     assert_eq!(done[0].1.as_ref().unwrap_err().code.num(), 9520);
 }
+
+#[test]
+fn flood_beyond_the_user_rate_limit_gets_60018_and_spares_others() {
+    let mut w = World::new(Config {
+        user_rate_per_sec: 10,
+        user_burst: 5,
+        ..Config::default()
+    });
+    let a = w.device("alice");
+    let a2 = w.device("alice");
+    let b = w.device("bob");
+    let sync = |i: usize| ClientFrame::Sync {
+        req_id: format!("f{i}"),
+        after_seq: 0,
+    };
+    let (sa, sa2, sb) = (
+        w.devices[a].session.unwrap(),
+        w.devices[a2].session.unwrap(),
+        w.devices[b].session.unwrap(),
+    );
+    let mut codes = Vec::new();
+    for i in 0..8 {
+        // Across both of alice's devices: the limit is per user.
+        let s = if i % 2 == 0 { sa } else { sa2 };
+        let f = one(&mut w, s, sync(i));
+        codes.push(matches!(
+            f,
+            ServerFrame::Error {
+                code: Code::FreqLimit,
+                ..
+            }
+        ));
+    }
+    assert_eq!(codes, [false, false, false, false, false, true, true, true]);
+    assert!(
+        matches!(one(&mut w, sb, sync(99)), ServerFrame::SyncOk { .. }),
+        "bob unaffected"
+    );
+    w.advance(100); // one token back
+    assert!(matches!(
+        one(&mut w, sa, sync(100)),
+        ServerFrame::SyncOk { .. }
+    ));
+    assert!(matches!(
+        one(&mut w, sa, sync(101)),
+        ServerFrame::Error {
+            code: Code::FreqLimit,
+            ..
+        }
+    ));
+}

@@ -36,12 +36,13 @@ suite fmt    cargo fmt --all -- --check
 suite clippy cargo clippy --workspace --all-targets -- -D warnings
 suite cargo-test cargo test --workspace
 
-# TO BE ENABLED by later work, once the browser tests exist in tests/ (wasm-bindgen-test):
-# suite wasm-browser env CHROMEDRIVER=/usr/bin/chromedriver WASM_BINDGEN_TEST_TIMEOUT=120 \
-#   wasm-pack test --headless --chrome --chromedriver /usr/bin/chromedriver --mode no-install
+# Browser tests of the JS API (tests/*.rs, wasm-bindgen-test) in headless Chromium:
+suite wasm-browser env CHROMEDRIVER=/usr/bin/chromedriver WASM_BINDGEN_TEST_TIMEOUT=120 \
+  wasm-pack test --headless --chrome --chromedriver /usr/bin/chromedriver --mode no-install
 
-# TO BE ENABLED by later work, once tests/types/tsconfig.json exists (checks the TypeScript types):
-# suite types npx --no-install tsc --noEmit -p tests/types
+# The browser module into pkg/, then its TypeScript types checked by tests/types/usage.ts:
+suite build-wasm bash scripts/build.sh
+suite types npx --no-install tsc --noEmit -p tests/types
 
 # TO BE ENABLED by later work, once tests/e2e/run.mjs exists (Playwright on /usr/bin/chromium):
 # suite e2e node tests/e2e/run.mjs

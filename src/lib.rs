@@ -1,1 +1,62 @@
-//! im-revoke browser module (wasm-bindgen bindings); see crates/core for the rules.
+//! # im-revoke — the browser module
+//!
+//! The JavaScript face of im-revoke, over wasm-bindgen. It converts and delegates; every rule
+//! (time limits, permissions, ordering, resend, exactly-once, error codes) lives in
+//! `im-revoke-core` and is decided there.
+//!
+//! ```js
+//! import init, { LocalHub, ChatClient } from "im-revoke";
+//! await init();
+//! const hub = new LocalHub({ revokeTimeLimit: 120 });
+//! const alice = await ChatClient.local(hub, "alice");
+//! const mm = alice.getMessageManager();
+//! const msg = mm.createTextMessage("hi");
+//! await mm.sendMessage(msg, "bob", null);
+//! await mm.revokeMessage(msg, "typo");
+//! ```
+//!
+//! One file per class or concern:
+//! - [`chat_client`] — `ChatClient` (login over `LocalHub` or WebSocket, connection state);
+//! - [`manager`] — `MessageManager` (create, send, revoke, `canRevoke`, history, listeners);
+//! - [`group`] — `GroupManager`;
+//! - `local_hub` — `LocalHub`, the embedded authority (default feature `local-hub`);
+//! - `ws` — the WebSocket transport, `wire` — its frames as JS values; `session` — the
+//!   driver both transports share;
+//! - `listener` — listener objects and how they are called; `convert` — plain objects;
+//! - [`error`] — `ImError` → a JavaScript `Error` with `code` and `desc`.
+#![warn(missing_docs)]
+// Without `local-hub` the WebSocket is the only transport, so `if let Link::Ws(..)` always matches.
+#![cfg_attr(not(feature = "local-hub"), allow(irrefutable_let_patterns))]
+
+pub mod chat_client;
+mod convert;
+pub mod error;
+pub mod group;
+mod listener;
+#[cfg(feature = "local-hub")]
+pub mod local_hub;
+pub mod manager;
+mod session;
+#[doc(hidden)]
+pub mod wire;
+mod ws;
+
+pub use chat_client::ChatClient;
+pub use error::Error;
+pub use group::GroupManager;
+pub use listener::{AdvancedMsgListener, ConnectionListener};
+#[cfg(feature = "local-hub")]
+pub use local_hub::LocalHub;
+pub use manager::MessageManager;
+
+use wasm_bindgen::prelude::*;
+
+/// Runs once when the module is instantiated (by `await init()`): with the default feature
+/// `console_error_panic_hook`, a Rust panic is logged with its message and location.
+// wasm-bindgen also exports a start function to JS; the name and `skip_typescript` keep it out
+// of the public surface.
+#[wasm_bindgen(start, skip_typescript, js_name = __imRevokeStart)]
+fn start() {
+    #[cfg(feature = "console_error_panic_hook")]
+    console_error_panic_hook::set_once();
+}

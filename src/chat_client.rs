@@ -1,0 +1,207 @@
+//! `ChatClient`: one logged-in device of one user, over the embedded `LocalHub` or a server.
+
+use std::rc::Rc;
+
+use im_revoke_core::client::Client;
+use js_sys::{Date, Math, Promise};
+use wasm_bindgen::prelude::*;
+
+use crate::convert::{options, string};
+use crate::error::{rejected, Error};
+use crate::group::GroupManager;
+use crate::listener::{ConnectionListener, Listeners};
+#[cfg(feature = "local-hub")]
+use crate::local_hub::LocalHub;
+use crate::manager::MessageManager;
+use crate::session::{Link, Session};
+use crate::ws::{self, WsLink};
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_CONNECT: &'static str = r#"
+/** `ChatClient.connect(options)`. */
+export interface ConnectOptions {
+  /** The server's WebSocket endpoint, e.g. "ws://127.0.0.1:8080/ws". */
+  url: string;
+  /** Who logs in. */
+  userID: string;
+  /** A Tencent TLS-sig-api-v2 UserSig for `userID` (from your backend). */
+  userSig: string;
+}
+
+/** Tencent's `V2TIMLoginStatus`: 1 logged in, 2 logging in, 3 logged out. */
+export type LoginStatus = 1 | 2 | 3;
+"#;
+
+/// A random seed for the core client's msgIDs and request ids.
+fn seed() -> u64 {
+    let hi = (Math::random() * 4_294_967_296.0) as u64;
+    let lo = (Math::random() * 4_294_967_296.0) as u64;
+    ((hi << 32) | lo) ^ (Date::now() as u64)
+}
+
+/// One logged-in device of one user. Get one with `ChatClient.local` (embedded hub) or
+/// `ChatClient.connect` (server); several clients of the same user are several devices.
+///
+/// ```js
+/// const alice = await ChatClient.local(hub, "alice");
+/// const mm = alice.getMessageManager();
+/// ```
+#[wasm_bindgen]
+pub struct ChatClient {
+    pub(crate) session: Rc<Session>,
+}
+
+#[wasm_bindgen]
+impl ChatClient {
+    /// Logs `userID` in on an embedded `LocalHub` (no server, same rules). Resolves once
+    /// logged in; rejects with an `ImError` (20003 for a malformed userID).
+    ///
+    /// ```js
+    /// const hub = new LocalHub({ revokeTimeLimit: 120 });
+    /// const alice = await ChatClient.local(hub, "alice");
+    /// ```
+    #[cfg(feature = "local-hub")]
+    #[wasm_bindgen(js_name = local, unchecked_return_type = "Promise<ChatClient>")]
+    pub fn local(hub: &LocalHub, #[wasm_bindgen(js_name = userID)] user_id: String) -> Promise {
+        let client = match Client::new(&user_id, seed()) {
+            Ok(c) => c,
+            Err(e) => return rejected(e),
+        };
+        let mut promise = None;
+        hub.attach(user_id, |link| {
+            let (session, p) = Session::start(client, Link::Local(link));
+            promise = Some(p);
+            session
+        });
+        promise.unwrap_or_else(|| Promise::resolve(&JsValue::UNDEFINED))
+    }
+
+    /// Connects to an im-revoke server over WebSocket and logs in with a UserSig. Resolves
+    /// once logged in; rejects with an `ImError`: 70001-70014 when the server refuses the
+    /// UserSig, 9508 when the server cannot be reached, 6017 for malformed options. After
+    /// the first login the client reconnects by itself (backoff with jitter), resends what
+    /// was unanswered and catches up on missed events; see `addConnectionListener`.
+    ///
+    /// ```js
+    /// const bob = await ChatClient.connect({ url: "ws://127.0.0.1:8080/ws", userID: "bob", userSig });
+    /// ```
+    #[wasm_bindgen(unchecked_return_type = "Promise<ChatClient>")]
+    pub fn connect(
+        #[wasm_bindgen(unchecked_param_type = "ConnectOptions")] opts: JsValue,
+    ) -> Promise {
+        let parsed = options(&opts, "connect options").and_then(|()| {
+            Ok((
+                string(&opts, "url")?,
+                string(&opts, "userID")?,
+                string(&opts, "userSig")?,
+            ))
+        });
+        let (url, user_id, user_sig) = match parsed {
+            Ok(p) => p,
+            Err(e) => return rejected(e),
+        };
+        let client = match Client::new(&user_id, seed()) {
+            Ok(c) => c,
+            Err(e) => return rejected(e),
+        };
+        let (session, promise) = Session::start(client, Link::Ws(WsLink::new(url, user_sig)));
+        ws::connect(&session);
+        promise
+    }
+
+    /// This client's userID.
+    ///
+    /// ```js
+    /// alice.userID === "alice"
+    /// ```
+    #[wasm_bindgen(getter, js_name = userID)]
+    pub fn user_id(&self) -> String {
+        self.session.st.borrow().client.user_id().to_string()
+    }
+
+    /// The message manager: create, send, revoke, history, listeners. Every call returns a
+    /// view of the same client.
+    ///
+    /// ```js
+    /// const mm = alice.getMessageManager();
+    /// ```
+    #[wasm_bindgen(js_name = getMessageManager)]
+    pub fn get_message_manager(&self) -> MessageManager {
+        MessageManager {
+            session: self.session.clone(),
+        }
+    }
+
+    /// The group manager: create groups, members, roles.
+    ///
+    /// ```js
+    /// await alice.getGroupManager().createGroup({ groupID: "g1", name: "team", members: ["bob"] });
+    /// ```
+    #[wasm_bindgen(js_name = getGroupManager)]
+    pub fn get_group_manager(&self) -> GroupManager {
+        GroupManager {
+            session: self.session.clone(),
+        }
+    }
+
+    /// Logs out: closes the connection, rejects requests still pending with 6014 and drops
+    /// the listeners. Later calls reject with 6014.
+    ///
+    /// ```js
+    /// await alice.logout();
+    /// ```
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn logout(&self) -> Promise {
+        self.session.logout();
+        Promise::resolve(&JsValue::UNDEFINED)
+    }
+
+    /// The server's clock as this client estimates it, in milliseconds since the epoch (what
+    /// `canRevoke` uses; the local clock may be off, this is not).
+    ///
+    /// ```js
+    /// const serverNow = alice.getServerTime();
+    /// ```
+    #[wasm_bindgen(js_name = getServerTime)]
+    pub fn get_server_time(&self) -> f64 {
+        self.session.server_time()
+    }
+
+    /// Tencent's login status: 1 logged in (possibly reconnecting), 2 logging in, 3 logged out.
+    ///
+    /// ```js
+    /// if (alice.getLoginStatus() === 1) { ... }
+    /// ```
+    #[wasm_bindgen(js_name = getLoginStatus, unchecked_return_type = "LoginStatus")]
+    pub fn get_login_status(&self) -> u8 {
+        self.session.st.borrow().phase as u8
+    }
+
+    /// Adds a connection listener (`onConnecting`, `onConnectSuccess`, `onConnectFailed`,
+    /// `onUserSigExpired`; all optional). Same rules as message listeners: registration
+    /// order, once per object, asynchronous, exceptions contained and re-thrown.
+    ///
+    /// ```js
+    /// client.addConnectionListener({ onConnectFailed(code, desc) { console.warn(code, desc); } });
+    /// ```
+    #[wasm_bindgen(js_name = addConnectionListener)]
+    pub fn add_connection_listener(&self, listener: ConnectionListener) -> Result<(), Error> {
+        let l = Listeners::<ConnectionListener>::cast(listener.into())?;
+        self.session.st.borrow_mut().conn_listeners.add(l);
+        Ok(())
+    }
+
+    /// Removes a connection listener added before (no-op otherwise).
+    ///
+    /// ```js
+    /// client.removeConnectionListener(listener);
+    /// ```
+    #[wasm_bindgen(js_name = removeConnectionListener)]
+    pub fn remove_connection_listener(&self, listener: ConnectionListener) {
+        self.session
+            .st
+            .borrow_mut()
+            .conn_listeners
+            .remove(listener.as_ref());
+    }
+}

@@ -1,0 +1,226 @@
+//! Plain JavaScript objects in and out: their TypeScript declarations and the conversions.
+//!
+//! Out: the core's views (`MessageView`, `RevokerInfo`, `CanRevoke`, `Group`) become plain
+//! objects through serde-wasm-bindgen's JSON-compatible serializer, so `Option::None` is `null`
+//! and every object is a plain `Object` (what `JSON.stringify` and devtools expect).
+//! In: option objects are read field by field; a wrong type is error 6017 naming the field.
+
+use im_revoke_core::client::MessageView;
+use im_revoke_core::{Code, ImError};
+use js_sys::{Array, Reflect};
+use serde::Serialize;
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_TYPES: &'static str = r#"
+/** Message status, as Tencent's `V2TIMMessageStatus`: 1 sending, 2 sent, 3 failed, 4 deleted, 5 imported, 6 revoked. */
+export type MessageStatus = 1 | 2 | 3 | 4 | 5 | 6;
+
+/** `textElem` of a text message. */
+export interface TextElem {
+  text: string;
+}
+
+/** Who revoked a message, and in what capacity. */
+export interface RevokerInfo {
+  /** The revoker's userID. */
+  userID: string;
+  /** "sender" (their own message), "owner" or "admin" (of the message's group). */
+  role: "sender" | "owner" | "admin";
+}
+
+/**
+ * A message, as a plain object with Tencent's field names. Objects are snapshots: a later
+ * revoke does not change an object you already hold; ask `findMessages` or listen to
+ * `onRecvMessageRevoked`.
+ */
+export interface Message {
+  /** Stable ID, assigned by `createTextMessage`. */
+  msgID: string;
+  /** The sender's userID. */
+  sender: string;
+  /** One-to-one: the other party, seen from this user. `null` for group messages. */
+  userID: string | null;
+  /** Group messages: the groupID. `null` for one-to-one. */
+  groupID: string | null;
+  /** Server time when the server accepted it, in seconds (0 while sending). */
+  timestamp: number;
+  /** The same, in milliseconds. */
+  timeMs: number;
+  /** Position in its conversation, from 1 (0 while sending). */
+  seq: number;
+  /** 1 sending, 2 sent, 3 failed, 6 revoked. */
+  status: MessageStatus;
+  /** Sent by the logged-in user. */
+  isSelf: boolean;
+  /** 1 = text. */
+  elemType: number;
+  /** The text; `null` once revoked (except in the sender's own copy). */
+  textElem: TextElem | null;
+  /** Whether it has been revoked. */
+  isRevoked: boolean;
+  /** Who revoked it (`null` unless revoked). */
+  revokerInfo: RevokerInfo | null;
+  /** The reason the revoker gave (`null` unless revoked; may be ""). */
+  revokeReason: string | null;
+  /** When it was revoked, server milliseconds (`null` unless revoked). */
+  revokeTimeMs: number | null;
+}
+
+/** `canRevoke`'s answer, by this client's estimate of the server clock. */
+export interface CanRevokeResult {
+  /** Whether a revoke would be accepted now. */
+  allowed: boolean;
+  /** Milliseconds left to revoke (0 when not allowed; `null` when there is no limit). */
+  remainingMs: number | null;
+  /** Why not (e.g. 20016, 10007), or `null` when allowed. */
+  code: number | null;
+}
+
+/** `getHistoryMessageList`'s option. Give exactly one of `userID` and `groupID`. */
+export interface HistoryMessageOption {
+  /** One-to-one conversation with this user. */
+  userID?: string | null;
+  /** Group conversation. */
+  groupID?: string | null;
+  /** How many messages (default 20; the server caps it). */
+  count?: number;
+  /** Paging: only messages older than this conversation `seq` (pass the last page's oldest `seq`). */
+  lastMsgSeq?: number | null;
+}
+
+/** A page of history, newest first (as `V2TIMMessageListGetOption` pages backwards). */
+export interface HistoryMessageResult {
+  /** The messages, newest first. */
+  messageList: Message[];
+  /** `true` when no older messages remain. */
+  isCompleted: boolean;
+}
+
+/** Group member roles, as Tencent's `V2TIMGroupMemberRole`: 200 member, 300 admin, 400 owner. */
+export type GroupMemberRole = 200 | 300 | 400;
+
+/** A group, as a plain object. */
+export interface Group {
+  groupID: string;
+  name: string;
+  /** The owner's userID. */
+  owner: string;
+  /** Admins' userIDs. */
+  admins: string[];
+  /** Every member's userID, including the owner and the admins. */
+  members: string[];
+  /** Server time of creation, milliseconds. */
+  createdMs: number;
+}
+"#;
+
+const SER: serde_wasm_bindgen::Serializer = serde_wasm_bindgen::Serializer::json_compatible();
+
+/// A plain JS object (or array, number...) from a serializable core value.
+pub(crate) fn to_js<T: Serialize + ?Sized>(v: &T) -> JsValue {
+    // The core's views are plain data (strings, integers below 2^53, options, lists): they
+    // always serialize. `null` is the harmless fallback, not an expected path.
+    v.serialize(&SER).unwrap_or(JsValue::NULL)
+}
+
+/// `getHistoryMessageList`'s result.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Page<'a> {
+    pub message_list: &'a [MessageView],
+    pub is_completed: bool,
+}
+
+fn invalid(field: &str, what: &str) -> ImError {
+    let mut desc = String::with_capacity(field.len() + what.len() + 8);
+    desc.push_str(field);
+    desc.push_str(" must be ");
+    desc.push_str(what);
+    ImError::with_desc(Code::InvalidParameters, desc)
+}
+
+/// A message argument: the message object (its `msgID`) or the msgID string itself.
+pub(crate) fn msg_id_of(v: &JsValue) -> Result<String, ImError> {
+    if let Some(s) = v.as_string() {
+        return Ok(s);
+    }
+    if v.is_object() {
+        if let Some(s) = Reflect::get(v, &JsValue::from_str("msgID"))
+            .ok()
+            .and_then(|id| id.as_string())
+        {
+            return Ok(s);
+        }
+    }
+    Err(invalid("the message", "a Message object or a msgID string"))
+}
+
+/// Requires an option object (not `null`, not a primitive).
+pub(crate) fn options(v: &JsValue, name: &str) -> Result<(), ImError> {
+    if v.is_object() {
+        Ok(())
+    } else {
+        Err(invalid(name, "an object"))
+    }
+}
+
+fn get(obj: &JsValue, key: &str) -> Result<JsValue, ImError> {
+    if obj.is_undefined() || obj.is_null() {
+        return Ok(JsValue::UNDEFINED);
+    }
+    Reflect::get(obj, &JsValue::from_str(key)).map_err(|_| invalid(key, "readable"))
+}
+
+/// `obj[key]` as a string; `undefined` and `null` are `None`.
+pub(crate) fn opt_string(obj: &JsValue, key: &str) -> Result<Option<String>, ImError> {
+    let v = get(obj, key)?;
+    if v.is_undefined() || v.is_null() {
+        return Ok(None);
+    }
+    v.as_string()
+        .map(Some)
+        .ok_or_else(|| invalid(key, "a string"))
+}
+
+/// `obj[key]` as a string, required.
+pub(crate) fn string(obj: &JsValue, key: &str) -> Result<String, ImError> {
+    opt_string(obj, key)?.ok_or_else(|| invalid(key, "a string"))
+}
+
+/// `obj[key]` as a finite, non-negative number; `undefined` and `null` are `None`.
+pub(crate) fn opt_number(obj: &JsValue, key: &str) -> Result<Option<f64>, ImError> {
+    let v = get(obj, key)?;
+    if v.is_undefined() || v.is_null() {
+        return Ok(None);
+    }
+    match v.as_f64() {
+        Some(n) if n.is_finite() && n >= 0.0 => Ok(Some(n)),
+        _ => Err(invalid(key, "a non-negative number")),
+    }
+}
+
+/// An array of strings.
+pub(crate) fn strings(v: &JsValue, name: &str) -> Result<Vec<String>, ImError> {
+    if !Array::is_array(v) {
+        return Err(invalid(name, "an array of strings"));
+    }
+    let arr: &Array = v.unchecked_ref();
+    let mut out = Vec::with_capacity(arr.length() as usize);
+    for item in arr.iter() {
+        out.push(
+            item.as_string()
+                .ok_or_else(|| invalid(name, "an array of strings"))?,
+        );
+    }
+    Ok(out)
+}
+
+/// `obj[key]` as an array of strings; missing is empty.
+pub(crate) fn opt_strings(obj: &JsValue, key: &str) -> Result<Vec<String>, ImError> {
+    let v = get(obj, key)?;
+    if v.is_undefined() || v.is_null() {
+        return Ok(Vec::new());
+    }
+    strings(&v, key)
+}

@@ -1,0 +1,251 @@
+//! `LocalHub`: the authority, embedded — the core's `Hub<MemStore>` driven in memory, so the
+//! demo and the tests run with no server and the very same rules.
+//!
+//! Frames from clients wait in an inbox; a microtask (`queueMicrotask`) drains it (the hub handles every frame at
+//! the current time, commits, and releases the answers), then delivers each answer to its
+//! client. So every answer and event arrives asynchronously, like over a network, in order.
+
+use std::cell::RefCell;
+use std::collections::{HashMap, VecDeque};
+use std::rc::{Rc, Weak};
+
+use im_revoke_core::protocol::PROTOCOL_VERSION;
+use im_revoke_core::{ClientFrame, Config, Hub, MemStore, ServerFrame, SessionId};
+use js_sys::Date;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
+use crate::convert::{opt_number, options};
+use crate::error::Error;
+use crate::session::Session;
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_HUB: &'static str = r#"
+/** `new LocalHub(options)`. Times are in seconds, as in Tencent's console. */
+export interface LocalHubOptions {
+  /** How long a sender may revoke their message, seconds (default 120). */
+  revokeTimeLimit?: number;
+  /** How long a group owner or admin may revoke others' messages, seconds (default: no limit). */
+  adminRevokeTimeLimit?: number | null;
+  /** Longest message text, bytes (default 12288). */
+  maxTextBytes?: number;
+}
+"#;
+
+pub(crate) enum Inbound {
+    Login(String),
+    Frame(ClientFrame),
+    Logout,
+}
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_name = queueMicrotask)]
+    fn queue_microtask(f: &js_sys::Function);
+}
+
+pub(crate) struct HubState {
+    hub: Hub<MemStore>,
+    /// The drain, as one JavaScript function queued as a microtask whenever the inbox gets
+    /// work (one closure for the hub's life, none per frame).
+    wake: Option<Closure<dyn FnMut()>>,
+    /// Keeps the hub alive while a drain is queued.
+    pin: Option<SharedHub>,
+    clients: HashMap<SessionId, Weak<Session>>,
+    inbox: VecDeque<(SessionId, Inbound)>,
+    scheduled: bool,
+    next_session: SessionId,
+}
+
+type SharedHub = Rc<RefCell<HubState>>;
+
+/// Queues `what` from `session` and makes sure a drain is scheduled.
+fn push(hub: &SharedHub, session: SessionId, what: Inbound) {
+    let mut h = hub.borrow_mut();
+    h.inbox.push_back((session, what));
+    if !std::mem::replace(&mut h.scheduled, true) {
+        h.pin = Some(hub.clone());
+        if let Some(wake) = &h.wake {
+            queue_microtask(wake.as_ref().unchecked_ref());
+        }
+    }
+}
+
+/// Handles everything in the inbox, commits, then delivers the answers (no hub borrow held
+/// while clients — and their listeners — run; frames they send wait for the next drain).
+fn drain(hub: &SharedHub) {
+    let deliveries: Vec<(Weak<Session>, ServerFrame)> = {
+        let mut guard = hub.borrow_mut();
+        let h = &mut *guard;
+        h.scheduled = false;
+        // `hub` (the caller's) outlives this borrow, so dropping the pin here frees nothing.
+        drop(h.pin.take());
+        let now = Date::now() as u64;
+        while let Some((id, what)) = h.inbox.pop_front() {
+            match what {
+                Inbound::Login(user) => {
+                    h.hub.login(id, &user, PROTOCOL_VERSION, now);
+                }
+                Inbound::Frame(f) => h.hub.handle(id, f, now),
+                Inbound::Logout => {
+                    h.hub.logout(id);
+                    h.clients.remove(&id);
+                }
+            }
+        }
+        // MemStore's commit cannot fail; a poisoned hub would deliver nothing.
+        let out = h.hub.commit().unwrap_or_default();
+        out.into_iter()
+            .filter_map(|o| Some((h.clients.get(&o.session)?.clone(), o.frame)))
+            .collect()
+    };
+    for (client, frame) in deliveries {
+        if let Some(session) = client.upgrade() {
+            session.handle_frame(frame);
+        }
+    }
+}
+
+/// The embedded authority: the same hub state machine as the server, in memory.
+///
+/// ```js
+/// const hub = new LocalHub({ revokeTimeLimit: 120 });
+/// const alice = await ChatClient.local(hub, "alice");
+/// const bob = await ChatClient.local(hub, "bob");
+/// ```
+#[wasm_bindgen]
+pub struct LocalHub {
+    pub(crate) inner: SharedHub,
+}
+
+#[wasm_bindgen]
+impl LocalHub {
+    /// A new, empty hub. `options` (all optional, seconds): `revokeTimeLimit` (default 120),
+    /// `adminRevokeTimeLimit` (default: no limit), `maxTextBytes` (default 12288).
+    /// Throws an `ImError` (6017) on a malformed option.
+    ///
+    /// ```js
+    /// const hub = new LocalHub({ revokeTimeLimit: 120, adminRevokeTimeLimit: 86400 });
+    /// ```
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        #[wasm_bindgen(js_name = options, unchecked_optional_param_type = "LocalHubOptions")]
+        options_arg: JsValue,
+    ) -> Result<LocalHub, Error> {
+        let mut cfg = Config::default();
+        if !(options_arg.is_undefined() || options_arg.is_null()) {
+            options(&options_arg, "LocalHub options")?;
+            let ms = |s: f64| (s * 1000.0).round() as u64;
+            if let Some(s) = opt_number(&options_arg, "revokeTimeLimit")? {
+                cfg.revoke_time_limit_ms = ms(s);
+            }
+            cfg.admin_revoke_time_limit_ms =
+                opt_number(&options_arg, "adminRevokeTimeLimit")?.map(ms);
+            if let Some(n) = opt_number(&options_arg, "maxTextBytes")? {
+                cfg.max_text_bytes = n as usize;
+            }
+        }
+        let inner = Rc::new(RefCell::new(HubState {
+            hub: Hub::new(cfg, MemStore::new()),
+            wake: None,
+            pin: None,
+            clients: HashMap::new(),
+            inbox: VecDeque::new(),
+            scheduled: false,
+            next_session: 1,
+        }));
+        let weak = Rc::downgrade(&inner);
+        inner.borrow_mut().wake = Some(Closure::new(move || {
+            if let Some(hub) = weak.upgrade() {
+                drain(&hub);
+            }
+        }));
+        Ok(LocalHub { inner })
+    }
+
+    /// The sender's revoke window in force, seconds.
+    ///
+    /// ```js
+    /// new LocalHub({ revokeTimeLimit: 30 }).revokeTimeLimit === 30
+    /// ```
+    #[wasm_bindgen(getter, js_name = revokeTimeLimit)]
+    pub fn revoke_time_limit(&self) -> f64 {
+        self.inner.borrow().hub.config().revoke_time_limit_ms as f64 / 1000.0
+    }
+}
+
+impl LocalHub {
+    /// Connects a new session (a device) and queues its login; `make` builds the session
+    /// around its link.
+    pub(crate) fn attach(
+        &self,
+        user: String,
+        make: impl FnOnce(LocalLink) -> Rc<Session>,
+    ) -> Rc<Session> {
+        let id = {
+            let mut h = self.inner.borrow_mut();
+            h.next_session += 1;
+            h.next_session
+        };
+        let session = make(LocalLink {
+            hub: self.inner.clone(),
+            id,
+            left: false,
+        });
+        self.inner
+            .borrow_mut()
+            .clients
+            .insert(id, Rc::downgrade(&session));
+        push(&self.inner, id, Inbound::Login(user));
+        session
+    }
+}
+
+/// A client's connection to the hub. Dropping it (the client was freed) leaves the hub.
+pub(crate) struct LocalLink {
+    hub: SharedHub,
+    id: SessionId,
+    left: bool,
+}
+
+impl LocalLink {
+    pub(crate) fn out(&self) -> LocalOut {
+        LocalOut {
+            hub: if self.left {
+                None
+            } else {
+                Some(self.hub.clone())
+            },
+            id: self.id,
+        }
+    }
+
+    /// Logs this session out of the hub (after the frames it already sent).
+    pub(crate) fn leave(&mut self) {
+        if !std::mem::replace(&mut self.left, true) {
+            push(&self.hub, self.id, Inbound::Logout);
+        }
+    }
+}
+
+impl Drop for LocalLink {
+    fn drop(&mut self) {
+        self.leave();
+    }
+}
+
+/// Sends frames to the hub.
+pub(crate) struct LocalOut {
+    hub: Option<SharedHub>,
+    id: SessionId,
+}
+
+impl LocalOut {
+    pub(crate) fn send(&self, frames: Vec<ClientFrame>) {
+        if let Some(hub) = &self.hub {
+            for f in frames {
+                push(hub, self.id, Inbound::Frame(f));
+            }
+        }
+    }
+}

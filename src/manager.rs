@@ -1,0 +1,223 @@
+//! `MessageManager`: create, send, revoke, `canRevoke`, history, find, listeners.
+//!
+//! Every method converts its arguments and delegates to the core client; promise-returning
+//! methods never throw, they reject with an `ImError`.
+
+use std::rc::Rc;
+
+use js_sys::{Date, Promise};
+use wasm_bindgen::prelude::*;
+
+use crate::convert::{msg_id_of, opt_number, opt_string, options, strings, to_js};
+use crate::error::{rejected, Error};
+use crate::listener::{AdvancedMsgListener, Listeners};
+use crate::session::{Session, Shape};
+
+/// `""` counts as absent, as in Tencent's `sendMessage(msg, receiver, groupID)`.
+fn non_empty(s: Option<String>) -> Option<String> {
+    s.filter(|s| !s.is_empty())
+}
+
+/// Messages of one client. Get it with `client.getMessageManager()`.
+///
+/// ```js
+/// const mm = alice.getMessageManager();
+/// const msg = mm.createTextMessage("hi");
+/// await mm.sendMessage(msg, "bob", null);
+/// await mm.revokeMessage(msg, "typo");
+/// ```
+#[wasm_bindgen]
+pub struct MessageManager {
+    pub(crate) session: Rc<Session>,
+}
+
+#[wasm_bindgen]
+impl MessageManager {
+    /// A new text message, not sent yet (status 1). Its `msgID` is assigned here and stays
+    /// the same for life: keep it to revoke the message later, even before the send finished.
+    ///
+    /// ```js
+    /// const msg = mm.createTextMessage("hello");
+    /// console.log(msg.msgID, msg.status); // "…", 1
+    /// ```
+    #[wasm_bindgen(js_name = createTextMessage, unchecked_return_type = "Message")]
+    pub fn create_text_message(&self, text: String) -> JsValue {
+        let view = self
+            .session
+            .st
+            .borrow_mut()
+            .client
+            .create_text_message(&text);
+        to_js(&view)
+    }
+
+    /// Sends a message created by `createTextMessage`: to a user (`receiver`) or a group
+    /// (`groupID`); pass `null` (or `""`) for the other. Resolves with the message as the
+    /// server accepted it (status 2, server `timestamp`, `seq`). Rejects with an `ImError`
+    /// (e.g. 8001 text too long, 10007 not a group member, 8021 revoked before it was sent).
+    ///
+    /// ```js
+    /// const sent = await mm.sendMessage(msg, "bob", null);   // one-to-one
+    /// await mm.sendMessage(mm.createTextMessage("hi all"), null, "g1"); // group
+    /// ```
+    #[wasm_bindgen(js_name = sendMessage, unchecked_return_type = "Promise<Message>")]
+    pub fn send_message(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Message | string")] msg: JsValue,
+        receiver: Option<String>,
+        #[wasm_bindgen(js_name = groupID)] group_id: Option<String>,
+    ) -> Promise {
+        let msg_id = match msg_id_of(&msg) {
+            Ok(id) => id,
+            Err(e) => return rejected(e),
+        };
+        let receiver = non_empty(receiver);
+        let group_id = non_empty(group_id);
+        self.session.request(Shape::Message, |c, now| {
+            c.send(&msg_id, receiver.as_deref(), group_id.as_deref(), now)
+        })
+    }
+
+    /// Revokes a message (the object or its msgID), with an optional reason shown to the
+    /// others. Resolves when the server has durably accepted the revoke; everyone else in
+    /// the conversation, and this user's other devices, get `onRecvMessageRevoked`. A message
+    /// still being sent can be revoked: the revoke follows the send.
+    ///
+    /// Rejects with an `ImError`: 20016 (one-to-one) / 10031 (group) past the time limit,
+    /// 6223 when this client already knows it is too late, 300001 not the sender, 10007 not
+    /// allowed in the group, 20023 already revoked, 20022 / 10030 message not found.
+    ///
+    /// ```js
+    /// await mm.revokeMessage(msg, "typo");
+    /// await mm.revokeMessage("msg-id-string");
+    /// ```
+    #[wasm_bindgen(js_name = revokeMessage, unchecked_return_type = "Promise<void>")]
+    pub fn revoke_message(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Message | string")] msg: JsValue,
+        reason: Option<String>,
+    ) -> Promise {
+        let msg_id = match msg_id_of(&msg) {
+            Ok(id) => id,
+            Err(e) => return rejected(e),
+        };
+        let reason = reason.unwrap_or_default();
+        self.session
+            .request(Shape::Void, |c, now| c.revoke(&msg_id, &reason, now))
+    }
+
+    /// Whether revoking the message now would be accepted, by this client's estimate of the
+    /// server clock and the group roles it knows — for enabling the "revoke" menu item and a
+    /// countdown. `remainingMs` is `null` when no time limit applies. The server still decides.
+    /// Throws an `ImError` (6017) when the argument is neither a message nor a string.
+    ///
+    /// ```js
+    /// const { allowed, remainingMs, code } = mm.canRevoke(msg);
+    /// ```
+    #[wasm_bindgen(js_name = canRevoke, unchecked_return_type = "CanRevokeResult")]
+    pub fn can_revoke(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Message | string")] msg: JsValue,
+    ) -> Result<JsValue, Error> {
+        let msg_id = msg_id_of(&msg)?;
+        let verdict = self
+            .session
+            .st
+            .borrow()
+            .client
+            .can_revoke(&msg_id, Date::now());
+        Ok(to_js(&verdict))
+    }
+
+    /// Adds a listener for new messages, revokes and group changes (all methods optional).
+    /// Listeners are called in registration order; the same object is registered once.
+    /// Throws an `ImError` (6017) when `listener` is not an object.
+    ///
+    /// ```js
+    /// mm.addAdvancedMsgListener({
+    ///   onRecvNewMessage(msg) { ... },
+    ///   onRecvMessageRevoked(msgID, revokerInfo, reason) { ... },
+    /// });
+    /// ```
+    #[wasm_bindgen(js_name = addAdvancedMsgListener)]
+    pub fn add_advanced_msg_listener(&self, listener: AdvancedMsgListener) -> Result<(), Error> {
+        let l = Listeners::<AdvancedMsgListener>::cast(listener.into())?;
+        self.session.st.borrow_mut().msg_listeners.add(l);
+        Ok(())
+    }
+
+    /// Removes a listener added before (no-op otherwise). Removing during an event's dispatch
+    /// takes effect from the next event.
+    ///
+    /// ```js
+    /// mm.removeAdvancedMsgListener(listener);
+    /// ```
+    #[wasm_bindgen(js_name = removeAdvancedMsgListener)]
+    pub fn remove_advanced_msg_listener(&self, listener: AdvancedMsgListener) {
+        self.session
+            .st
+            .borrow_mut()
+            .msg_listeners
+            .remove(listener.as_ref());
+    }
+
+    /// A page of a conversation's history from the server, **newest first**, as
+    /// `{ messageList, isCompleted }` (the shape of `@tencentcloud/chat`'s `getMessageList`).
+    /// Give `userID` (one-to-one) or `groupID`, `count` (default 20), and for the next page
+    /// `lastMsgSeq` = the `seq` of the oldest message you have. Revoked messages come back
+    /// with `status === 6`, `isRevoked`, `revokerInfo`, `revokeReason`.
+    ///
+    /// ```js
+    /// const { messageList, isCompleted } = await mm.getHistoryMessageList({ userID: "bob", count: 20 });
+    /// const older = await mm.getHistoryMessageList({ userID: "bob", count: 20, lastMsgSeq: messageList.at(-1).seq });
+    /// ```
+    #[wasm_bindgen(
+        js_name = getHistoryMessageList,
+        unchecked_return_type = "Promise<HistoryMessageResult>"
+    )]
+    pub fn get_history_message_list(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "HistoryMessageOption")] option: JsValue,
+    ) -> Promise {
+        let parsed = options(&option, "the history option").and_then(|()| {
+            Ok((
+                non_empty(opt_string(&option, "userID")?),
+                non_empty(opt_string(&option, "groupID")?),
+                opt_number(&option, "lastMsgSeq")?.map(|n| n as u64),
+                opt_number(&option, "count")?.map_or(20, |n| n.min(f64::from(u32::MAX)) as u32),
+            ))
+        });
+        let (user_id, group_id, before_seq, count) = match parsed {
+            Ok(p) => p,
+            Err(e) => return rejected(e),
+        };
+        self.session.request(Shape::Page, |c, now| {
+            c.history(
+                user_id.as_deref(),
+                group_id.as_deref(),
+                before_seq,
+                count,
+                now,
+            )
+        })
+    }
+
+    /// Looks messages up by msgID on the server; resolves with those this user may see (in
+    /// request order, unknown ones left out), including their revoke state.
+    ///
+    /// ```js
+    /// const [m] = await mm.findMessages([msg.msgID]);
+    /// if (m.isRevoked) console.log(m.revokerInfo.userID, m.revokeReason);
+    /// ```
+    #[wasm_bindgen(js_name = findMessages, unchecked_return_type = "Promise<Message[]>")]
+    pub fn find_messages(
+        &self,
+        #[wasm_bindgen(js_name = msgIDList, unchecked_param_type = "string[]")] msg_ids: JsValue,
+    ) -> Promise {
+        let ids = match strings(&msg_ids, "msgIDList") {
+            Ok(ids) => ids,
+            Err(e) => return rejected(e),
+        };
+        self.session.request(Shape::List, |c, now| c.find(ids, now))
+    }
+}

@@ -1,0 +1,465 @@
+//! The driver of one core [`Client`]: what `ChatClient`, `MessageManager` and `GroupManager`
+//! share, whichever transport (embedded `LocalHub` or WebSocket) carries the frames.
+//!
+//! It only moves things around: requests go into the core client, the core's frames go to the
+//! transport, frames from the transport go into the core client, and what comes out —
+//! completions and notifications — settles promises and reaches listeners. The core decides
+//! everything (ordering, resend, exactly-once, time limits, error codes).
+//!
+//! Borrow discipline: the state sits in a `RefCell`; every entry point borrows it, collects
+//! the output into a [`Batch`], drops the borrow and only then calls JavaScript.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use gloo_timers::callback::Timeout;
+use im_revoke_core::client::{Client, Done, Notification};
+use im_revoke_core::{ClientFrame, Code, ImError, ServerFrame};
+use js_sys::{Date, Function, Promise};
+use wasm_bindgen::prelude::*;
+
+use crate::chat_client::ChatClient;
+use crate::convert::{to_js, Page};
+use crate::error::{rejected, Error};
+use crate::listener::{AdvancedMsgListener, ConnEvent, ConnectionListener, Listeners, MsgEvent};
+#[cfg(feature = "local-hub")]
+use crate::local_hub::{LocalLink, LocalOut};
+use crate::ws::{WsLink, WsOut};
+
+/// How a request's result becomes the promise's value.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Shape {
+    /// `Promise<Message>`.
+    Message,
+    /// `Promise<void>`.
+    Void,
+    /// `Promise<{ messageList, isCompleted }>`.
+    Page,
+    /// `Promise<Message[]>`.
+    List,
+    /// `Promise<Group>`.
+    Group,
+}
+
+/// A pending promise's `resolve` and `reject`.
+pub(crate) struct Settle {
+    resolve: Function,
+    reject: Function,
+    shape: Shape,
+}
+
+impl Settle {
+    fn finish(self, r: Result<Done, ImError>) {
+        let _ = match r {
+            Ok(done) => self
+                .resolve
+                .call1(&JsValue::UNDEFINED, &value(self.shape, done)),
+            Err(e) => self.reject.call1(&JsValue::UNDEFINED, &Error(e).into()),
+        };
+    }
+}
+
+fn value(shape: Shape, done: Done) -> JsValue {
+    match (shape, done) {
+        (Shape::Void, _) => JsValue::UNDEFINED,
+        (Shape::Page, Done::Messages(list, is_completed)) => to_js(&Page {
+            message_list: &list,
+            is_completed,
+        }),
+        (_, Done::Messages(list, _)) => to_js(&list),
+        (_, Done::Sent(m) | Done::Revoked(m)) => to_js(&m),
+        (_, Done::Group(g)) => to_js(&g),
+    }
+}
+
+/// Where the client is in its life (Tencent's `getLoginStatus` numbers).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// 1: logged in (the connection may be down and being re-established).
+    LoggedIn = 1,
+    /// 2: the first login is in progress.
+    LoggingIn = 2,
+    /// 3: logged out, or the login failed.
+    LoggedOut = 3,
+}
+
+/// The transport.
+pub(crate) enum Link {
+    #[cfg(feature = "local-hub")]
+    Local(LocalLink),
+    Ws(WsLink),
+}
+
+/// Where frames go, detached from the state so that sending needs no borrow of it.
+pub(crate) enum Out {
+    #[cfg(feature = "local-hub")]
+    Local(LocalOut),
+    Ws(WsOut),
+    Nowhere,
+}
+
+impl Out {
+    fn send(&self, frames: Vec<ClientFrame>) {
+        if frames.is_empty() {
+            return;
+        }
+        match self {
+            #[cfg(feature = "local-hub")]
+            Out::Local(o) => o.send(frames),
+            Out::Ws(o) => o.send(frames),
+            Out::Nowhere => {}
+        }
+    }
+}
+
+impl Link {
+    pub(crate) fn out(&self) -> Out {
+        match self {
+            #[cfg(feature = "local-hub")]
+            Link::Local(l) => Out::Local(l.out()),
+            Link::Ws(w) => w.out(),
+        }
+    }
+}
+
+/// Everything the state produced, to act on once the borrow is dropped.
+#[derive(Default)]
+pub(crate) struct Batch {
+    out: Option<Out>,
+    frames: Vec<ClientFrame>,
+    settles: Vec<(Settle, Result<Done, ImError>)>,
+    notes: Vec<Notification>,
+    pub(crate) login: Option<(Function, Function, Result<(), ImError>)>,
+    pub(crate) conn: Vec<ConnEvent>,
+    /// Things whose drop must wait until no borrow is held (the login pin, a dead socket).
+    pub(crate) drop_later: Vec<Box<dyn std::any::Any>>,
+}
+
+/// The mutable state of one client.
+pub(crate) struct State {
+    pub(crate) client: Client,
+    pub(crate) link: Link,
+    pub(crate) phase: Phase,
+    pending: HashMap<String, Settle>,
+    pub(crate) msg_listeners: Listeners<AdvancedMsgListener>,
+    pub(crate) conn_listeners: Listeners<ConnectionListener>,
+    /// The `ChatClient.local`/`connect` promise, until the first login settles it.
+    login: Option<(Function, Function)>,
+    /// Keeps the session alive until the first login settles (nothing else holds it yet).
+    pin: Option<Rc<Session>>,
+    /// The request-timeout timer and the deadline it is armed for.
+    deadline: Option<(f64, Timeout)>,
+}
+
+impl State {
+    /// Collects the core client's output.
+    pub(crate) fn take_batch(&mut self) -> Batch {
+        let mut settles = Vec::new();
+        for (req_id, r) in self.client.take_completions() {
+            if let Some(s) = self.pending.remove(&req_id) {
+                settles.push((s, r));
+            }
+        }
+        Batch {
+            out: Some(self.link.out()),
+            frames: self.client.take_frames(),
+            settles,
+            notes: self.client.take_notifications(),
+            ..Batch::default()
+        }
+    }
+
+    /// Settles the first-login promise, if still pending: resolves once the core client is
+    /// logged in, rejects with `e`.
+    pub(crate) fn finish_login(&mut self, b: &mut Batch, r: Result<(), ImError>) {
+        if let Some((resolve, reject)) = self.login.take() {
+            if r.is_err() {
+                self.phase = Phase::LoggedOut;
+            } else {
+                self.phase = Phase::LoggedIn;
+            }
+            b.login = Some((resolve, reject, r));
+            if let Some(pin) = self.pin.take() {
+                b.drop_later.push(Box::new(pin));
+            }
+        }
+    }
+
+    /// Whether the first login is still pending.
+    pub(crate) fn logging_in(&self) -> bool {
+        self.login.is_some()
+    }
+
+    /// Ends the session: rejects every pending request with `code`, forgets the listeners.
+    pub(crate) fn shut(&mut self, b: &mut Batch, code: Code) {
+        self.phase = Phase::LoggedOut;
+        self.deadline = None;
+        for (_, s) in self.pending.drain() {
+            b.settles.push((s, Err(ImError::new(code))));
+        }
+        self.msg_listeners.clear();
+        self.conn_listeners.clear();
+    }
+}
+
+/// One client: the core state machine, its transport, its promises and listeners.
+pub(crate) struct Session {
+    pub(crate) st: RefCell<State>,
+}
+
+impl Session {
+    /// A session for `client` over `link`, and the promise `ChatClient.local`/`connect`
+    /// return: it resolves with the `ChatClient` on the first `loginOk`.
+    pub(crate) fn start(client: Client, link: Link) -> (Rc<Session>, Promise) {
+        let session = Rc::new(Session {
+            st: RefCell::new(State {
+                client,
+                link,
+                phase: Phase::LoggingIn,
+                pending: HashMap::new(),
+                msg_listeners: Listeners::default(),
+                conn_listeners: Listeners::default(),
+                login: None,
+                pin: None,
+                deadline: None,
+            }),
+        });
+        let mut slot = None;
+        let promise = Promise::new(&mut |resolve, reject| slot = Some((resolve, reject)));
+        {
+            let mut st = session.st.borrow_mut();
+            st.login = slot;
+            st.pin = Some(session.clone());
+        }
+        (session, promise)
+    }
+
+    /// Starts a request: `start` asks the core client for it (or fails early), the promise's
+    /// `resolve`/`reject` wait for the completion, and the frame goes out.
+    pub(crate) fn request(
+        self: &Rc<Self>,
+        shape: Shape,
+        start: impl FnOnce(&mut Client, f64) -> Result<String, ImError>,
+    ) -> Promise {
+        let started = {
+            let mut st = self.st.borrow_mut();
+            if st.phase == Phase::LoggedOut {
+                Err(ImError::new(Code::NotLoggedIn))
+            } else {
+                start(&mut st.client, Date::now())
+            }
+        };
+        let req_id = match started {
+            Ok(id) => id,
+            Err(e) => return rejected(e),
+        };
+        let mut slot = None;
+        let promise = Promise::new(&mut |resolve, reject| slot = Some((resolve, reject)));
+        if let Some((resolve, reject)) = slot {
+            self.st.borrow_mut().pending.insert(
+                req_id,
+                Settle {
+                    resolve,
+                    reject,
+                    shape,
+                },
+            );
+        }
+        self.flush();
+        promise
+    }
+
+    /// Sends what the core client queued and re-arms the request timer. Calls no listener:
+    /// safe inside an API call.
+    pub(crate) fn flush(self: &Rc<Self>) {
+        let (out, frames) = {
+            let mut st = self.st.borrow_mut();
+            (st.link.out(), st.client.take_frames())
+        };
+        out.send(frames);
+        self.arm_deadline();
+    }
+
+    /// A frame from the server (delivered asynchronously by the transport).
+    pub(crate) fn handle_frame(self: &Rc<Self>, frame: ServerFrame) {
+        let batch = {
+            let mut st = self.st.borrow_mut();
+            if st.phase == Phase::LoggedOut {
+                return;
+            }
+            let was_online = st.client.is_logged_in();
+            let refused = match frame {
+                // An error without a request id before loginOk: the login was refused.
+                ServerFrame::Error {
+                    req_id: None,
+                    code,
+                    desc,
+                } if !was_online => Some(ImError { code, desc }),
+                other => {
+                    st.client.handle(other, Date::now());
+                    None
+                }
+            };
+            if let Some(e) = refused {
+                let mut b = Batch::default();
+                Self::login_refused(&mut st, &mut b, e);
+                b
+            } else {
+                let mut b = st.take_batch();
+                if !was_online && st.client.is_logged_in() {
+                    st.finish_login(&mut b, Ok(()));
+                    b.conn.push(ConnEvent::Success);
+                    if let Link::Ws(w) = &mut st.link {
+                        w.online(self);
+                    }
+                    // A clock sample right away, for canRevoke and the early 6223.
+                    b.frames.push(ClientFrame::Ping { t: Date::now() });
+                }
+                b
+            }
+        };
+        self.run(batch);
+    }
+
+    fn login_refused(st: &mut State, b: &mut Batch, e: ImError) {
+        let fatal = e.code.num() / 1000 == 70 || e.code == Code::UnsupportedVersion;
+        if st.logging_in() {
+            st.finish_login(b, Err(e));
+            if let Link::Ws(w) = &mut st.link {
+                w.stop(b);
+            }
+        } else if fatal {
+            b.conn.push(if e.code == Code::UserSigExpired {
+                ConnEvent::UserSigExpired
+            } else {
+                ConnEvent::Failed(e.code.num(), e.desc)
+            });
+            if let Link::Ws(w) = &mut st.link {
+                w.stop(b);
+            }
+            st.shut(b, Code::NotLoggedIn);
+        } else {
+            // Transient (e.g. too many connections): the transport retries with backoff.
+            b.conn.push(ConnEvent::Failed(e.code.num(), e.desc));
+        }
+    }
+
+    /// Acts on a batch with no borrow held: frames out, the login promise, connection events,
+    /// request promises, then message listeners.
+    pub(crate) fn run(self: &Rc<Self>, b: Batch) {
+        if let Some(out) = &b.out {
+            out.send(b.frames);
+        } else if !b.frames.is_empty() {
+            let out = self.st.borrow().link.out();
+            out.send(b.frames);
+        }
+        if let Some((resolve, reject, r)) = b.login {
+            let _ = match r {
+                Ok(()) => resolve.call1(
+                    &JsValue::UNDEFINED,
+                    &ChatClient {
+                        session: self.clone(),
+                    }
+                    .into(),
+                ),
+                Err(e) => reject.call1(&JsValue::UNDEFINED, &Error(e).into()),
+            };
+        }
+        for ev in &b.conn {
+            let listeners = self.st.borrow().conn_listeners.snapshot();
+            for l in &listeners {
+                ev.deliver(l);
+            }
+        }
+        for (settle, r) in b.settles {
+            settle.finish(r);
+        }
+        for note in &b.notes {
+            let listeners = {
+                let st = self.st.borrow();
+                if st.phase == Phase::LoggedOut {
+                    break;
+                }
+                st.msg_listeners.snapshot()
+            };
+            if listeners.is_empty() {
+                continue;
+            }
+            let ev = MsgEvent::from_note(note);
+            for l in &listeners {
+                ev.deliver(l);
+            }
+        }
+        drop(b.drop_later);
+        self.arm_deadline();
+    }
+
+    /// Arms one timer for the earliest request deadline; when it fires, overdue requests fail
+    /// (9520 while connected, 9508 while not).
+    fn arm_deadline(self: &Rc<Self>) {
+        let mut st = self.st.borrow_mut();
+        if st.phase == Phase::LoggedOut {
+            st.deadline = None;
+            return;
+        }
+        let Some(at) = st.client.next_deadline() else {
+            st.deadline = None;
+            return;
+        };
+        if st.deadline.as_ref().is_some_and(|(armed, _)| *armed <= at) {
+            return;
+        }
+        let ms = (at - Date::now()).clamp(0.0, 2_000_000_000.0) as u32 + 1;
+        let weak = Rc::downgrade(self);
+        let timer = Timeout::new(ms, move || {
+            if let Some(s) = weak.upgrade() {
+                s.on_deadline();
+            }
+        });
+        st.deadline = Some((at, timer));
+    }
+
+    fn on_deadline(self: &Rc<Self>) {
+        let batch = {
+            let mut st = self.st.borrow_mut();
+            let mut b = Batch::default();
+            if let Some(t) = st.deadline.take() {
+                b.drop_later.push(Box::new(t));
+            }
+            st.client.expire(Date::now());
+            let mut out = st.take_batch();
+            out.drop_later.append(&mut b.drop_later);
+            out
+        };
+        self.run(batch);
+    }
+
+    /// `logout()`: leaves the transport, rejects what is pending with 6014.
+    pub(crate) fn logout(self: &Rc<Self>) {
+        let batch = {
+            let mut st = self.st.borrow_mut();
+            let mut b = Batch::default();
+            if st.phase == Phase::LoggedOut {
+                return;
+            }
+            st.finish_login(
+                &mut b,
+                Err(ImError::with_desc(Code::NotLoggedIn, "logged out")),
+            );
+            match &mut st.link {
+                #[cfg(feature = "local-hub")]
+                Link::Local(l) => l.leave(),
+                Link::Ws(w) => w.stop(&mut b),
+            }
+            st.shut(&mut b, Code::NotLoggedIn);
+            b
+        };
+        self.run(batch);
+    }
+
+    /// Estimated server time, ms.
+    pub(crate) fn server_time(&self) -> f64 {
+        self.st.borrow().client.server_now(Date::now())
+    }
+}

@@ -1,0 +1,113 @@
+// Compile-only check of the published TypeScript types (never run): uses the API the way an
+// app does and checks that mistakes are caught. `npx tsc --noEmit -p tests/types` after a build.
+import init, {
+  ChatClient,
+  LocalHub,
+  type AdvancedMsgListener,
+  type CanRevokeResult,
+  type ConnectionListener,
+  type Group,
+  type HistoryMessageResult,
+  type ImError,
+  type Message,
+  type MessageManager,
+  type RevokerInfo,
+} from "im-revoke";
+
+export async function usage(userSig: string): Promise<void> {
+  await init();
+  const hub = new LocalHub({ revokeTimeLimit: 120, adminRevokeTimeLimit: null });
+  const defaults = new LocalHub();
+  const limit: number = defaults.revokeTimeLimit;
+  const alice: ChatClient = await ChatClient.local(hub, "alice");
+  const bob: ChatClient = await ChatClient.connect({ url: "ws://127.0.0.1:8080/ws", userID: "bob", userSig });
+  const who: string = alice.userID;
+  const status: 1 | 2 | 3 = bob.getLoginStatus();
+  const serverNow: number = alice.getServerTime();
+
+  const mm: MessageManager = bob.getMessageManager();
+  const listener: AdvancedMsgListener = {
+    onRecvNewMessage(msg: Message) {
+      const text: string | undefined = msg.textElem?.text;
+      const self: boolean = msg.isSelf;
+      void [text, self, msg.userID ?? msg.groupID, msg.timestamp, msg.seq];
+    },
+    onRecvMessageRevoked(msgID: string, revokerInfo: RevokerInfo, reason: string) {
+      const by: string = revokerInfo.userID;
+      const role: "sender" | "owner" | "admin" = revokerInfo.role;
+      void [msgID, by, role, reason];
+    },
+  };
+  mm.addAdvancedMsgListener(listener);
+  mm.addAdvancedMsgListener({}); // every method is optional
+  mm.addAdvancedMsgListener({ onGroupChanged(group: Group) { void group.members.length; } });
+  mm.removeAdvancedMsgListener(listener);
+
+  const connection: ConnectionListener = {
+    onConnecting() {},
+    onConnectSuccess() {},
+    onConnectFailed(code: number, desc: string) { void [code, desc]; },
+    onUserSigExpired() {},
+  };
+  bob.addConnectionListener(connection);
+  bob.removeConnectionListener(connection);
+
+  const amm = alice.getMessageManager();
+  const msg: Message = amm.createTextMessage("hi");
+  const sent: Message = await amm.sendMessage(msg, "bob", null);
+  await amm.sendMessage(amm.createTextMessage("hi all"), null, "g1");
+  const check: CanRevokeResult = amm.canRevoke(sent);
+  const remaining: number | null = check.remainingMs;
+  const why: number | null = check.code;
+  const allowed: boolean = amm.canRevoke(sent.msgID).allowed;
+  const revoked: void = await amm.revokeMessage(msg, "typo");
+  await amm.revokeMessage(sent.msgID);
+
+  const page: HistoryMessageResult = await amm.getHistoryMessageList({ userID: "bob", count: 20 });
+  const oldest = page.messageList.at(-1);
+  if (oldest && !page.isCompleted) {
+    await amm.getHistoryMessageList({ userID: "bob", count: 20, lastMsgSeq: oldest.seq });
+  }
+  for (const m of await amm.findMessages([msg.msgID])) {
+    if (m.status === 6 && m.isRevoked && m.revokerInfo) {
+      const reason: string | null = m.revokeReason;
+      const at: number | null = m.revokeTimeMs;
+      void [m.revokerInfo.userID, reason, at];
+    }
+  }
+
+  const gm = alice.getGroupManager();
+  const group: Group = await gm.createGroup({ groupID: "g1", name: "team", admins: ["carol"], members: ["bob"] });
+  await gm.addGroupMembers({ groupID: group.groupID, userIDList: ["dave"] });
+  await gm.removeGroupMembers({ groupID: "g1", userIDList: ["dave"] });
+  await gm.setGroupMemberRole({ groupID: "g1", userID: "bob", role: 300 });
+
+  try {
+    await amm.revokeMessage("unknown");
+  } catch (e) {
+    const err = e as ImError;
+    const code: number = err.code;
+    const desc: string = err.desc;
+    const isError: boolean = err instanceof Error;
+    void [code, desc, isError, err.message];
+  }
+  await alice.logout();
+
+  // Mistakes the types catch:
+  // @ts-expect-error revokeTimeLimit is a number of seconds
+  new LocalHub({ revokeTimeLimit: "120" });
+  // @ts-expect-error a listener method has the wrong parameters
+  mm.addAdvancedMsgListener({ onRecvMessageRevoked(msgID: number) { void msgID; } });
+  // @ts-expect-error revokeMessage takes a message or a msgID
+  await amm.revokeMessage(42);
+  // @ts-expect-error Message fields are typed
+  const wrong: number = sent.msgID;
+  // @ts-expect-error the history option has no "conversationID"
+  await amm.getHistoryMessageList({ conversationID: "C2Cbob" });
+  // @ts-expect-error roles are 200 or 300 (400 is the owner)
+  await gm.setGroupMemberRole({ groupID: "g1", userID: "bob", role: "admin" });
+  // @ts-expect-error ChatClient has no public constructor
+  new ChatClient();
+
+  void [limit, who, status, serverNow, remaining, why, allowed, revoked, wrong];
+}

@@ -1,0 +1,240 @@
+//! The hub actor: one OS thread owns the [`Hub`] and its store.
+//!
+//! Connections send [`Command`]s over one bounded channel. The thread takes every pending command
+//! (up to `max_batch`), handles them all at one server time, calls [`Hub::commit`] once (one
+//! durable transaction for the whole batch: group commit), and only then hands each frame to its
+//! session's outbound queue. A commit failure stops the process (fail-stop, see
+//! `im_revoke_core::store`): nothing of the batch was acknowledged, clients resend on reconnect.
+
+use crate::encode::Encoder;
+use crate::outbox::Outbox;
+use axum::extract::ws::close_code;
+use im_revoke_core::{ClientFrame, Hub, ImError, Outgoing, SessionId, Store};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{SystemTime, UNIX_EPOCH};
+use tokio::sync::mpsc;
+
+/// Exit status when the store fails (fail-stop).
+pub const EXIT_STORE_FAILURE: i32 = 70;
+
+/// A request to the hub thread.
+#[derive(Debug)]
+pub enum Command {
+    /// A connection opened; frames for `session` go to `out`.
+    Open {
+        /// The new session.
+        session: SessionId,
+        /// Its outbound queue.
+        out: Arc<Outbox>,
+    },
+    /// The connection proved (by UserSig) that it is `user`.
+    Login {
+        /// The session.
+        session: SessionId,
+        /// The verified userID.
+        user: String,
+        /// Protocol version from the login frame.
+        version: u32,
+    },
+    /// A decoded frame (not `login`).
+    Frame {
+        /// The session.
+        session: SessionId,
+        /// The frame.
+        frame: ClientFrame,
+    },
+    /// Send `error` to `session`; then close it if `close` gives a WebSocket close code.
+    Reject {
+        /// The session.
+        session: SessionId,
+        /// The request it answers, if known.
+        req_id: Option<String>,
+        /// What went wrong.
+        error: ImError,
+        /// Close the connection after the error frame, with this close code.
+        close: Option<u16>,
+    },
+    /// The connection is gone.
+    Closed {
+        /// The session.
+        session: SessionId,
+    },
+    /// Finish this batch, commit, and stop the thread.
+    Shutdown,
+}
+
+/// The server clock: wall-clock milliseconds, never going backwards.
+#[derive(Debug, Default)]
+pub struct Clock {
+    last_ms: u64,
+}
+
+impl Clock {
+    /// The current server time, ms since the Unix epoch, not less than any earlier reading.
+    pub fn now_ms(&mut self) -> u64 {
+        let wall = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        self.last_ms = self.last_ms.max(wall);
+        self.last_ms
+    }
+}
+
+/// The state of the hub thread.
+pub struct Engine<S: Store> {
+    hub: Hub<S>,
+    sessions: HashMap<SessionId, Arc<Outbox>>,
+    clock: Clock,
+    encoder: Encoder,
+    max_batch: usize,
+}
+
+/// What one batch asks for besides frames.
+#[derive(Default)]
+struct After {
+    close: Vec<(SessionId, u16)>,
+    stop: bool,
+}
+
+impl<S: Store + Send + 'static> Engine<S> {
+    /// An engine over `hub`, handling at most `max_batch` commands per commit.
+    pub fn new(hub: Hub<S>, max_batch: usize) -> Engine<S> {
+        Engine {
+            hub,
+            sessions: HashMap::new(),
+            clock: Clock::default(),
+            encoder: Encoder::default(),
+            max_batch: max_batch.max(1),
+        }
+    }
+
+    /// Starts the hub thread; it runs until [`Command::Shutdown`] or until every sender is gone.
+    pub fn spawn(self, rx: mpsc::Receiver<Command>) -> std::io::Result<JoinHandle<()>> {
+        std::thread::Builder::new()
+            .name("im-revoke-hub".into())
+            .spawn(move || self.run(rx))
+    }
+
+    fn run(mut self, mut rx: mpsc::Receiver<Command>) {
+        let mut batch = Vec::with_capacity(self.max_batch);
+        while let Some(first) = rx.blocking_recv() {
+            batch.push(first);
+            while batch.len() < self.max_batch {
+                match rx.try_recv() {
+                    Ok(c) => batch.push(c),
+                    Err(_) => break,
+                }
+            }
+            if self.run_batch(&mut batch) {
+                break;
+            }
+        }
+        tracing::info!("hub stopped");
+    }
+
+    /// Handles a batch, commits once, delivers. Returns whether to stop.
+    fn run_batch(&mut self, batch: &mut Vec<Command>) -> bool {
+        let now = self.clock.now_ms();
+        let mut after = After::default();
+        let n = batch.len();
+        for cmd in batch.drain(..) {
+            self.apply(cmd, now, &mut after);
+        }
+        let out = match self.hub.commit() {
+            Ok(out) => out,
+            Err(e) => fail_stop(&e),
+        };
+        tracing::trace!(commands = n, frames = out.len(), "batch committed");
+        self.deliver(out);
+        for (s, code) in after.close {
+            if let Some(o) = self.sessions.remove(&s) {
+                o.close(code);
+            }
+        }
+        after.stop
+    }
+
+    fn apply(&mut self, cmd: Command, now: u64, after: &mut After) {
+        match cmd {
+            Command::Open { session, out } => {
+                self.sessions.insert(session, out);
+            }
+            Command::Login {
+                session,
+                user,
+                version,
+            } => {
+                if self.hub.login(session, &user, version, now) {
+                    tracing::debug!(session, user = %user, "logged in");
+                } else {
+                    // The hub said why (version, userID); the connection cannot be used.
+                    after.close.push((session, close_code::POLICY));
+                }
+            }
+            Command::Frame { session, frame } => self.hub.handle(session, frame, now),
+            Command::Reject {
+                session,
+                req_id,
+                error,
+                close,
+            } => {
+                self.hub.reject(session, req_id.as_deref(), error);
+                if let Some(code) = close {
+                    after.close.push((session, code));
+                }
+            }
+            Command::Closed { session } => {
+                self.hub.logout(session);
+                self.sessions.remove(&session);
+            }
+            Command::Shutdown => after.stop = true,
+        }
+    }
+
+    /// Hands each frame to its session's queue; a session whose queue is full is dropped (it
+    /// resyncs by seq on reconnect, nothing is lost).
+    fn deliver(&mut self, out: Vec<Outgoing>) {
+        self.encoder.clear();
+        for o in out {
+            let Some(dest) = self.sessions.get(&o.session) else {
+                continue; // closed meanwhile
+            };
+            let text = self.encoder.encode(&o.frame);
+            if !dest.push(text) {
+                tracing::warn!(session = o.session, "client too slow, disconnecting it");
+                self.sessions.remove(&o.session);
+                self.hub.logout(o.session);
+            }
+        }
+    }
+}
+
+/// Logs loudly and exits: the store failed (a write of the batch, or its commit).
+fn fail_stop(e: &im_revoke_core::StoreError) -> ! {
+    tracing::error!(
+        error = %e,
+        "FATAL: the store failed; stopping (fail-stop). Nothing of this batch was acknowledged; \
+         clients resend on reconnect. Fix the storage and restart."
+    );
+    eprintln!("im-revoke-server: FATAL: store failure: {e}; exiting");
+    std::process::exit(EXIT_STORE_FAILURE);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clock_never_goes_back() {
+        let mut c = Clock {
+            last_ms: u64::MAX - 1,
+        };
+        assert_eq!(c.now_ms(), u64::MAX - 1);
+        let mut c = Clock::default();
+        let a = c.now_ms();
+        assert!(a > 1_600_000_000_000);
+        assert!(c.now_ms() >= a);
+    }
+}

@@ -1,0 +1,145 @@
+//! # im-revoke-server
+//!
+//! The WebSocket host of im-revoke's authority. All rules (time limits, permissions, dedup,
+//! sequencing) live in `im-revoke-core`'s [`Hub`]; this crate gives it a clock, a durable store
+//! (SQLite), sockets and UserSig login:
+//!
+//! - [`config`]: command line and the one [`ServerConfig`];
+//! - [`sqlite`]: the SQLite [`im_revoke_core::Store`];
+//! - [`engine`]: the hub thread (batches, group commit, fail-stop);
+//! - [`ws`]: the WebSocket endpoint; [`http`]: the other routes;
+//! - [`auth`]: UserSig checks with the deployment's SDKAppID and key.
+//!
+//! [`start`] runs a server in the current tokio runtime (the binary and the tests use it).
+#![warn(missing_docs)]
+
+pub mod auth;
+pub mod config;
+pub mod encode;
+pub mod engine;
+pub mod http;
+pub mod outbox;
+pub mod sqlite;
+pub mod state;
+pub mod ws;
+
+pub use config::{Secret, ServerConfig};
+
+use engine::{Command, Engine};
+use im_revoke_core::{Hub, StoreError};
+use sqlite::SqliteStore;
+use state::App;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+/// How long shutdown waits for connections to close before stopping the hub anyway.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The configuration cannot be run.
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    /// The database could not be opened.
+    #[error("opening the database: {0}")]
+    Store(#[from] StoreError),
+    /// Binding the address, creating the database directory, starting the hub thread.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A running server.
+pub struct Server {
+    addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl Server {
+    /// The address it listens on (with the real port when the configuration said 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops accepting, closes the connections, lets the hub commit its last batch, and waits
+    /// for all of it.
+    pub async fn shutdown(self) -> std::io::Result<()> {
+        let _ = self.stop.send(true);
+        self.wait().await
+    }
+
+    /// Waits until the server has stopped (after [`Server::shutdown`] or a fatal error).
+    pub async fn wait(self) -> std::io::Result<()> {
+        match self.task.await {
+            Ok(r) => r,
+            Err(e) => Err(std::io::Error::other(e)),
+        }
+    }
+
+    /// A handle that triggers the shutdown from elsewhere.
+    pub fn stopper(&self) -> watch::Sender<bool> {
+        self.stop.clone()
+    }
+}
+
+/// Opens the SQLite database, creating its directory if needed.
+pub fn open_store(cfg: &ServerConfig) -> Result<SqliteStore, StartError> {
+    if let Some(dir) = cfg.db.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    Ok(SqliteStore::open(&cfg.db)?)
+}
+
+/// Starts a server with `cfg` in the current tokio runtime.
+pub async fn start(cfg: ServerConfig) -> Result<Server, StartError> {
+    cfg.validate()?;
+    let store = open_store(&cfg)?;
+    let hub = Hub::new(cfg.policy(), store);
+    let (commands, rx) = mpsc::channel(cfg.command_queue);
+    let hub_thread = Engine::new(hub, cfg.max_batch).spawn(rx)?;
+    let listener = match TcpListener::bind(cfg.listen).await {
+        Ok(l) => l,
+        Err(e) => {
+            let _ = commands.send(Command::Shutdown).await;
+            return Err(e.into());
+        }
+    };
+    let addr = listener.local_addr()?;
+    let (stop, stopped) = watch::channel(false);
+    let app = Arc::new(App::new(cfg, commands.clone(), stopped.clone()));
+    let task = tokio::spawn(async move {
+        let r = serve(listener, app.clone(), stopped).await;
+        if tokio::time::timeout(DRAIN_TIMEOUT, app.conns.wait_idle())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                open = app.conns.open(),
+                "connections still open at shutdown"
+            );
+        }
+        let _ = commands.send(Command::Shutdown).await;
+        let _ = tokio::task::spawn_blocking(move || hub_thread.join()).await;
+        tracing::info!("server stopped");
+        r
+    });
+    Ok(Server { addr, stop, task })
+}
+
+async fn serve(
+    listener: TcpListener,
+    app: Arc<App>,
+    mut stopped: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    let router = http::router(app);
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        })
+        .await
+}

@@ -1,0 +1,382 @@
+//! SQLite implementation of [`im_revoke_core::Store`], the embedded default.
+//!
+//! Durability: WAL journal with `synchronous=FULL`, so a `COMMIT` that returned has reached the
+//! disk before the hub releases any acknowledgement. One transaction is open between commits: the
+//! first read or write of a batch runs `BEGIN IMMEDIATE`, every later call of the batch sees its
+//! writes, and [`Store::commit`] runs `COMMIT` (group commit: one fsync for many frames).
+//!
+//! The schema is plain SQL (no SQLite-only types or triggers) so that a PostgreSQL store can
+//! follow behind the same trait with the same tables:
+//!
+//! - `messages`: one row per message, unique `(conv, seq)`; content and revoke state as JSON;
+//! - `events`: every user's event log, primary key `(user_id, seq)`, contiguous from 1;
+//! - `groups`: one row per group, the whole group as JSON (owner, admins, members, and what
+//!   the hub keeps for idempotent retries).
+
+use im_revoke_core::model::{ConvId, Elem, Group, Message, RevokeInfo};
+use im_revoke_core::store::{EventKind, EventRecord, Store, StoreError};
+use rusqlite::{params, Connection, OptionalExtension, Row};
+use std::path::Path;
+
+/// Schema version stored in `PRAGMA user_version`.
+const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS messages (
+    msg_id    TEXT    NOT NULL PRIMARY KEY,
+    conv      TEXT    NOT NULL,
+    seq       INTEGER NOT NULL,
+    sender    TEXT    NOT NULL,
+    receiver  TEXT,
+    group_id  TEXT,
+    time_ms   INTEGER NOT NULL,
+    elem      TEXT,
+    revoke    TEXT
+);
+CREATE UNIQUE INDEX IF NOT EXISTS messages_conv_seq ON messages (conv, seq);
+CREATE TABLE IF NOT EXISTS events (
+    user_id   TEXT    NOT NULL,
+    seq       INTEGER NOT NULL,
+    kind      INTEGER NOT NULL,
+    target    TEXT    NOT NULL,
+    PRIMARY KEY (user_id, seq)
+);
+CREATE TABLE IF NOT EXISTS groups (
+    group_id  TEXT    NOT NULL PRIMARY KEY,
+    body      TEXT    NOT NULL
+);
+";
+
+const MESSAGE_COLUMNS: &str = "msg_id, sender, receiver, group_id, time_ms, seq, elem, revoke";
+
+/// The hub's store on SQLite. Not `Sync`: one thread (the hub actor) owns it.
+pub struct SqliteStore {
+    conn: Connection,
+    in_tx: bool,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.conn.path())
+            .field("in_tx", &self.in_tx)
+            .finish()
+    }
+}
+
+fn db(e: rusqlite::Error) -> StoreError {
+    StoreError(format!("sqlite: {e}"))
+}
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError(format!("sqlite: corrupt row: {what}"))
+}
+
+fn to_i64(v: u64) -> Result<i64, StoreError> {
+    i64::try_from(v).map_err(|_| StoreError(format!("value {v} does not fit the database")))
+}
+
+fn to_u64(v: i64) -> Result<u64, StoreError> {
+    u64::try_from(v).map_err(|_| corrupt("negative number"))
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
+    serde_json::to_string(v).map_err(|e| StoreError(format!("encoding a row: {e}")))
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(s: &str, what: &str) -> Result<T, StoreError> {
+    serde_json::from_str(s).map_err(|_| corrupt(what))
+}
+
+/// The columns of a `messages` row, before JSON decoding (done outside rusqlite's closure so
+/// that decoding errors stay [`StoreError`]s).
+struct MessageRow {
+    msg_id: String,
+    sender: String,
+    receiver: Option<String>,
+    group_id: Option<String>,
+    time_ms: i64,
+    seq: i64,
+    elem: Option<String>,
+    revoke: Option<String>,
+}
+
+impl MessageRow {
+    fn read(row: &Row<'_>) -> rusqlite::Result<MessageRow> {
+        Ok(MessageRow {
+            msg_id: row.get(0)?,
+            sender: row.get(1)?,
+            receiver: row.get(2)?,
+            group_id: row.get(3)?,
+            time_ms: row.get(4)?,
+            seq: row.get(5)?,
+            elem: row.get(6)?,
+            revoke: row.get(7)?,
+        })
+    }
+
+    fn into_message(self) -> Result<Message, StoreError> {
+        let elem: Option<Elem> = match self.elem {
+            Some(j) => Some(from_json(&j, "messages.elem")?),
+            None => None,
+        };
+        let revoke: Option<RevokeInfo> = match self.revoke {
+            Some(j) => Some(from_json(&j, "messages.revoke")?),
+            None => None,
+        };
+        Ok(Message {
+            msg_id: self.msg_id,
+            sender: self.sender,
+            receiver: self.receiver,
+            group_id: self.group_id,
+            time_ms: to_u64(self.time_ms)?,
+            seq: to_u64(self.seq)?,
+            elem,
+            revoke,
+        })
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path`, in WAL mode with `synchronous=FULL`.
+    pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        let conn = Connection::open(path).map_err(db)?;
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
+            .map_err(db)?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError(format!(
+                "sqlite: could not switch {} to WAL (journal_mode={mode})",
+                path.display()
+            )));
+        }
+        Self::init(conn)
+    }
+
+    /// An in-memory database (tests). Same schema and transaction discipline, no durability.
+    pub fn open_in_memory() -> Result<SqliteStore, StoreError> {
+        Self::init(Connection::open_in_memory().map_err(db)?)
+    }
+
+    fn init(conn: Connection) -> Result<SqliteStore, StoreError> {
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(db)?;
+        conn.pragma_update(None, "busy_timeout", 5000).map_err(db)?;
+        conn.set_prepared_statement_cache_capacity(32);
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(db)?;
+        if version > SCHEMA_VERSION {
+            return Err(StoreError(format!(
+                "sqlite: database schema version {version} is newer than this server ({SCHEMA_VERSION})"
+            )));
+        }
+        conn.execute_batch(SCHEMA).map_err(db)?;
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION)
+            .map_err(db)?;
+        Ok(SqliteStore { conn, in_tx: false })
+    }
+
+    /// Opens the batch's transaction if it is not open yet.
+    fn begin(&mut self) -> Result<&Connection, StoreError> {
+        if !self.in_tx {
+            self.conn.execute_batch("BEGIN IMMEDIATE").map_err(db)?;
+            self.in_tx = true;
+        }
+        Ok(&self.conn)
+    }
+
+    /// Whether a batch's transaction is open (tests).
+    pub fn in_transaction(&self) -> bool {
+        self.in_tx
+    }
+
+    fn query_messages(
+        &mut self,
+        sql: &str,
+        params: impl rusqlite::Params,
+    ) -> Result<Vec<Message>, StoreError> {
+        let conn = self.begin()?;
+        let mut st = conn.prepare_cached(sql).map_err(db)?;
+        let rows = st
+            .query_map(params, MessageRow::read)
+            .map_err(db)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(db)?;
+        rows.into_iter().map(MessageRow::into_message).collect()
+    }
+}
+
+impl Store for SqliteStore {
+    fn message(&mut self, msg_id: &str) -> Result<Option<Message>, StoreError> {
+        let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE msg_id = ?1");
+        Ok(self.query_messages(&sql, params![msg_id])?.pop())
+    }
+
+    fn put_message(&mut self, msg: &Message) -> Result<(), StoreError> {
+        let elem = msg.elem.as_ref().map(to_json).transpose()?;
+        let revoke = msg.revoke.as_ref().map(to_json).transpose()?;
+        let (time_ms, seq) = (to_i64(msg.time_ms)?, to_i64(msg.seq)?);
+        let conv = msg.conv().key();
+        let conn = self.begin()?;
+        let mut st = conn
+            .prepare_cached(
+                "INSERT INTO messages (msg_id, conv, seq, sender, receiver, group_id, time_ms, elem, revoke)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                 ON CONFLICT (msg_id) DO UPDATE SET
+                    conv = excluded.conv, seq = excluded.seq, sender = excluded.sender,
+                    receiver = excluded.receiver, group_id = excluded.group_id,
+                    time_ms = excluded.time_ms, elem = excluded.elem, revoke = excluded.revoke",
+            )
+            .map_err(db)?;
+        st.execute(params![
+            msg.msg_id,
+            conv,
+            seq,
+            msg.sender,
+            msg.receiver,
+            msg.group_id,
+            time_ms,
+            elem,
+            revoke
+        ])
+        .map_err(db)?;
+        Ok(())
+    }
+
+    fn history(
+        &mut self,
+        conv: &ConvId,
+        before_seq: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<Message>, StoreError> {
+        let before = i64::try_from(before_seq.unwrap_or(u64::MAX)).unwrap_or(i64::MAX);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let sql = format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conv = ?1 AND seq < ?2 ORDER BY seq DESC LIMIT ?3"
+        );
+        self.query_messages(&sql, params![conv.key(), before, limit])
+    }
+
+    fn conv_head(&mut self, conv: &ConvId) -> Result<u64, StoreError> {
+        let conn = self.begin()?;
+        let mut st = conn
+            .prepare_cached("SELECT COALESCE(MAX(seq), 0) FROM messages WHERE conv = ?1")
+            .map_err(db)?;
+        let head: i64 = st
+            .query_row(params![conv.key()], |r| r.get(0))
+            .map_err(db)?;
+        to_u64(head)
+    }
+
+    fn append_event(&mut self, user: &str, rec: &EventRecord) -> Result<(), StoreError> {
+        let seq = to_i64(rec.seq)?;
+        let conn = self.begin()?;
+        // Inserts only when `seq` is the head + 1, so the log stays contiguous (the contract).
+        let mut st = conn
+            .prepare_cached(
+                "INSERT INTO events (user_id, seq, kind, target)
+                 SELECT ?1, ?2, ?3, ?4
+                 WHERE (SELECT COALESCE(MAX(seq), 0) FROM events WHERE user_id = ?1) = ?2 - 1",
+            )
+            .map_err(db)?;
+        let n = st
+            .execute(params![user, seq, rec.kind.as_u8(), rec.target])
+            .map_err(db)?;
+        if n != 1 {
+            return Err(StoreError(format!(
+                "event seq {} for {user} is not head + 1",
+                rec.seq
+            )));
+        }
+        Ok(())
+    }
+
+    fn events_after(
+        &mut self,
+        user: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<EventRecord>, StoreError> {
+        let after = i64::try_from(after).unwrap_or(i64::MAX);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let conn = self.begin()?;
+        let mut st = conn
+            .prepare_cached(
+                "SELECT seq, kind, target FROM events
+                 WHERE user_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+            )
+            .map_err(db)?;
+        let rows = st
+            .query_map(params![user, after, limit], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
+            })
+            .map_err(db)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(db)?;
+        rows.into_iter()
+            .map(|(seq, kind, target)| {
+                let kind = u8::try_from(kind)
+                    .ok()
+                    .and_then(EventKind::from_u8)
+                    .ok_or_else(|| corrupt("events.kind"))?;
+                Ok(EventRecord {
+                    seq: to_u64(seq)?,
+                    kind,
+                    target,
+                })
+            })
+            .collect()
+    }
+
+    fn user_head(&mut self, user: &str) -> Result<u64, StoreError> {
+        let conn = self.begin()?;
+        let mut st = conn
+            .prepare_cached("SELECT COALESCE(MAX(seq), 0) FROM events WHERE user_id = ?1")
+            .map_err(db)?;
+        let head: i64 = st.query_row(params![user], |r| r.get(0)).map_err(db)?;
+        to_u64(head)
+    }
+
+    fn group(&mut self, group_id: &str) -> Result<Option<Group>, StoreError> {
+        let conn = self.begin()?;
+        let mut st = conn
+            .prepare_cached("SELECT body FROM groups WHERE group_id = ?1")
+            .map_err(db)?;
+        let body: Option<String> = st
+            .query_row(params![group_id], |r| r.get(0))
+            .optional()
+            .map_err(db)?;
+        body.map(|b| from_json(&b, "groups.body")).transpose()
+    }
+
+    fn put_group(&mut self, group: &Group) -> Result<(), StoreError> {
+        let body = to_json(group)?;
+        let conn = self.begin()?;
+        let mut st = conn
+            .prepare_cached(
+                "INSERT INTO groups (group_id, body) VALUES (?1, ?2)
+                 ON CONFLICT (group_id) DO UPDATE SET body = excluded.body",
+            )
+            .map_err(db)?;
+        st.execute(params![group.group_id, body]).map_err(db)?;
+        Ok(())
+    }
+
+    fn commit(&mut self) -> Result<(), StoreError> {
+        if !self.in_tx {
+            return Ok(());
+        }
+        self.in_tx = false;
+        if let Err(e) = self.conn.execute_batch("COMMIT") {
+            // Leave the connection usable for inspection; the host stops anyway (fail-stop).
+            let _ = self.conn.execute_batch("ROLLBACK");
+            return Err(db(e));
+        }
+        Ok(())
+    }
+}

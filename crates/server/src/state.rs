@@ -1,0 +1,94 @@
+//! State shared by the HTTP and WebSocket handlers.
+
+use crate::auth::Auth;
+use crate::config::ServerConfig;
+use crate::engine::Command;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use tokio::sync::{mpsc, watch, Notify};
+
+/// What every handler can reach.
+pub struct App {
+    /// The configuration in force.
+    pub cfg: ServerConfig,
+    /// UserSig checks.
+    pub auth: Auth,
+    /// Into the hub thread.
+    pub commands: mpsc::Sender<Command>,
+    /// Open WebSocket connections.
+    pub conns: Arc<ConnCounter>,
+    /// Becomes `true` when the server shuts down.
+    pub shutdown: watch::Receiver<bool>,
+    next_session: AtomicU64,
+}
+
+impl App {
+    /// Shared state for a server.
+    pub fn new(
+        cfg: ServerConfig,
+        commands: mpsc::Sender<Command>,
+        shutdown: watch::Receiver<bool>,
+    ) -> App {
+        let auth = Auth::new(cfg.sdkappid, cfg.secret_key.clone());
+        App {
+            cfg,
+            auth,
+            commands,
+            conns: Arc::new(ConnCounter::default()),
+            shutdown,
+            next_session: AtomicU64::new(1),
+        }
+    }
+
+    /// A session id never used before in this process.
+    pub fn new_session(&self) -> u64 {
+        self.next_session.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+/// Counts open connections against the limit, and lets shutdown wait for them to close.
+#[derive(Default)]
+pub struct ConnCounter {
+    open: AtomicUsize,
+    changed: Notify,
+}
+
+/// One connection's place under the limit; released on drop.
+pub struct ConnSlot(Arc<ConnCounter>);
+
+impl Drop for ConnSlot {
+    fn drop(&mut self) {
+        self.0.open.fetch_sub(1, Ordering::AcqRel);
+        self.0.changed.notify_waiters();
+    }
+}
+
+impl ConnCounter {
+    /// A slot, unless `max` connections are open.
+    pub fn try_acquire(self: &Arc<Self>, max: usize) -> Option<ConnSlot> {
+        self.open
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| ConnSlot(self.clone()))
+    }
+
+    /// Connections open now.
+    pub fn open(&self) -> usize {
+        self.open.load(Ordering::Acquire)
+    }
+
+    /// Waits until no connection is open.
+    pub async fn wait_idle(&self) {
+        loop {
+            let changed = self.changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            if self.open() == 0 {
+                return;
+            }
+            changed.await;
+        }
+    }
+}

@@ -1,0 +1,376 @@
+//! The WebSocket endpoint: one task per connection, between the socket and the hub thread.
+//!
+//! The connection decodes frames and checks the UserSig; everything else (rules, answers,
+//! errors such as 6014 before login) comes from the hub, in order, through the connection's
+//! bounded outbound queue. Reading and writing happen in one task with small buffers, so an
+//! idle connection costs a few KiB.
+
+use crate::engine::Command;
+use crate::outbox::{Batch, Outbox, TOO_SLOW};
+use crate::state::App;
+use axum::extract::ws::{close_code, CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::response::Response;
+use futures_util::SinkExt;
+use im_revoke_core::model::check_msg_id;
+use im_revoke_core::protocol::json::{decode_client, encode_server};
+use im_revoke_core::{ClientFrame, Code, ImError, ServerFrame, SessionId};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::{timeout, Instant};
+
+/// Read buffer per connection (tungstenite's default is 128 KiB).
+const READ_BUFFER: usize = 4 * 1024;
+/// How long to wait for the hub's answer before closing after a fatal error.
+const CLOSE_GRACE: Duration = Duration::from_secs(5);
+/// How long sending a close frame may take.
+const CLOSE_SEND: Duration = Duration::from_secs(1);
+/// How long to keep the socket after closing on a read error. The client's unread bytes (the
+/// rest of an oversized frame) would make the kernel reset the connection at once, and a reset
+/// can destroy the error and close frames before the client reads them; a short linger lets it
+/// read them first (the WebSocket library cannot read on after the error to drain the input).
+const LINGER: Duration = Duration::from_secs(1);
+
+/// GET /ws: upgrades to a WebSocket connection.
+pub async fn upgrade(ws: WebSocketUpgrade, State(app): State<Arc<App>>) -> Response {
+    let limit = app.cfg.max_frame_bytes;
+    let slot = app.conns.try_acquire(app.cfg.max_connections);
+    ws.read_buffer_size(READ_BUFFER)
+        .write_buffer_size(0)
+        .max_message_size(limit)
+        .max_frame_size(limit)
+        .on_failed_upgrade(|e| tracing::debug!(error = %e, "websocket upgrade failed"))
+        .on_upgrade(move |socket| async move {
+            match slot {
+                Some(slot) => {
+                    run(app, socket).await;
+                    drop(slot);
+                }
+                None => refuse(socket).await,
+            }
+        })
+}
+
+/// Over the connection limit: says so (300005) and closes.
+async fn refuse(mut socket: WebSocket) {
+    tracing::warn!("connection limit reached, refusing a connection");
+    let frame = ServerFrame::error(None, ImError::new(Code::TooManyConnections));
+    let text = Message::Text(encode_server(&frame).into());
+    let _ = timeout(CLOSE_SEND, socket.send(text)).await;
+    let _ = timeout(
+        CLOSE_SEND,
+        socket.send(close(close_code::AGAIN, "too many connections")),
+    )
+    .await;
+}
+
+/// Resolves once the server shuts down (or its handle is gone).
+async fn wait_stop(shutdown: &mut tokio::sync::watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|stop| *stop).await;
+}
+
+fn close(code: u16, reason: &'static str) -> Message {
+    Message::Close(Some(CloseFrame {
+        code,
+        reason: Utf8Bytes::from_static(reason),
+    }))
+}
+
+/// Runs one connection until it ends, then tells the hub.
+async fn run(app: Arc<App>, socket: WebSocket) {
+    let outbox = Arc::new(Outbox::new(app.cfg.outbound_queue));
+    let session = app.new_session();
+    let out = outbox.clone();
+    if app
+        .commands
+        .send(Command::Open { session, out })
+        .await
+        .is_err()
+    {
+        return; // the hub has stopped
+    }
+    tracing::debug!(session, "connection opened");
+    let mut conn = Conn::new(app.clone(), session, socket);
+    conn.serve(&outbox).await;
+    let _ = app.commands.send(Command::Closed { session }).await;
+    tracing::debug!(session, "connection closed");
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Flow {
+    Continue,
+    Stop,
+}
+
+struct Conn {
+    app: Arc<App>,
+    session: SessionId,
+    socket: WebSocket,
+    /// A login with a valid UserSig was passed to the hub.
+    authed: bool,
+    last_seen: Instant,
+    pinged: bool,
+    login_deadline: Instant,
+    /// Set once the connection is being closed after an error: no more reading, and stop at
+    /// this instant at the latest even if the hub's close never arrives.
+    closing: Option<Instant>,
+    /// Reading failed (frame too large, bad UTF-8): linger before dropping the socket.
+    read_failed: bool,
+}
+
+/// Only the request id of a frame that failed to decode, to label the error frame.
+#[derive(serde::Deserialize)]
+struct ReqIdOnly {
+    #[serde(rename = "reqId")]
+    req_id: Option<String>,
+}
+
+fn req_id_of(text: &str) -> Option<String> {
+    let r: ReqIdOnly = serde_json::from_str(text).ok()?;
+    r.req_id.filter(|id| check_msg_id(id).is_ok())
+}
+
+impl Conn {
+    fn new(app: Arc<App>, session: SessionId, socket: WebSocket) -> Conn {
+        let now = Instant::now();
+        let login_deadline = now + app.cfg.login_timeout;
+        Conn {
+            app,
+            session,
+            socket,
+            authed: false,
+            last_seen: now,
+            pinged: false,
+            login_deadline,
+            closing: None,
+            read_failed: false,
+        }
+    }
+
+    /// The connection's loop. Handlers of input and timers are boxed so that the future of an
+    /// idle connection stays small (it is what 10,000 idle connections are made of).
+    async fn serve(&mut self, outbox: &Outbox) {
+        let mut shutdown = self.app.shutdown.clone();
+        loop {
+            let deadline = self.next_deadline();
+            let reading = self.closing.is_none();
+            let flow = tokio::select! {
+                biased;
+                _ = wait_stop(&mut shutdown) => {
+                    self.close(close_code::AWAY, "server shutting down").await
+                }
+                _ = outbox.ready() => Box::pin(self.outgoing(outbox.take())).await,
+                msg = self.socket.recv(), if reading => Box::pin(self.incoming(msg)).await,
+                _ = tokio::time::sleep_until(deadline) => Box::pin(self.timer()).await,
+            };
+            if flow == Flow::Stop {
+                break;
+            }
+        }
+        if self.read_failed {
+            tokio::select! {
+                _ = tokio::time::sleep(LINGER) => {}
+                _ = wait_stop(&mut shutdown) => {}
+            }
+        }
+    }
+
+    fn next_deadline(&self) -> Instant {
+        if let Some(at) = self.closing {
+            return at;
+        }
+        let idle = self.app.cfg.idle_timeout;
+        let d = if self.pinged {
+            self.last_seen + idle
+        } else {
+            self.last_seen + idle / 2
+        };
+        if self.authed {
+            d
+        } else {
+            d.min(self.login_deadline)
+        }
+    }
+
+    async fn timer(&mut self) -> Flow {
+        let now = Instant::now();
+        if self.closing.is_some_and(|at| now >= at) {
+            return Flow::Stop;
+        }
+        if !self.authed && now >= self.login_deadline {
+            let e = ImError::with_desc(Code::NotLoggedIn, "no login in time");
+            return self.reject(None, e, Some(close_code::POLICY)).await;
+        }
+        if now >= self.last_seen + self.app.cfg.idle_timeout {
+            tracing::debug!(session = self.session, "idle timeout");
+            return self.close(close_code::AWAY, "idle timeout").await;
+        }
+        if !self.pinged {
+            self.pinged = true;
+            return self.write(Message::Ping(Default::default())).await;
+        }
+        Flow::Continue
+    }
+
+    async fn outgoing(&mut self, batch: Batch) -> Flow {
+        if batch.close == Some(TOO_SLOW) {
+            // It does not read: writing more would only wait for the write timeout.
+            return self.close(TOO_SLOW.code, TOO_SLOW.reason).await;
+        }
+        for text in batch.frames {
+            if self.write(Message::Text(text)).await == Flow::Stop {
+                return Flow::Stop;
+            }
+        }
+        match batch.close {
+            None => Flow::Continue,
+            Some(c) => self.close(c.code, c.reason).await,
+        }
+    }
+
+    async fn incoming(&mut self, msg: Option<Result<Message, axum::Error>>) -> Flow {
+        self.last_seen = Instant::now();
+        self.pinged = false;
+        match msg {
+            None => Flow::Stop,
+            Some(Err(e)) => self.read_error(e).await,
+            Some(Ok(Message::Text(text))) => self.text(text.as_str()).await,
+            Some(Ok(Message::Binary(_))) => {
+                let e = ImError::with_desc(
+                    Code::PkgParseFailed,
+                    "binary frames are not supported: send JSON in text frames",
+                );
+                self.reject(None, e, None).await
+            }
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => Flow::Continue,
+            Some(Ok(Message::Close(_))) => {
+                // Lets tungstenite send the close reply it queued.
+                let _ = timeout(CLOSE_SEND, self.socket.flush()).await;
+                Flow::Stop
+            }
+        }
+    }
+
+    /// A read failed: too large (9522) and bad UTF-8 (20001) are told to the client before the
+    /// connection closes (the WebSocket library cannot read on after either).
+    async fn read_error(&mut self, e: axum::Error) -> Flow {
+        let err = match e.into_inner().downcast::<tungstenite::Error>() {
+            Ok(err) => *err,
+            Err(other) => {
+                tracing::debug!(session = self.session, error = %other, "read failed");
+                return Flow::Stop;
+            }
+        };
+        let (error, code) = match err {
+            tungstenite::Error::Capacity(c) => (
+                ImError::with_desc(Code::NetPkgSizeLimit, format!("frame too large: {c}")),
+                close_code::SIZE,
+            ),
+            tungstenite::Error::Utf8(_) => (
+                ImError::with_desc(Code::PkgParseFailed, "text frame is not valid UTF-8"),
+                close_code::INVALID,
+            ),
+            other => {
+                tracing::debug!(session = self.session, error = %other, "read failed");
+                return Flow::Stop;
+            }
+        };
+        self.read_failed = true;
+        self.reject(None, error, Some(code)).await
+    }
+
+    async fn text(&mut self, text: &str) -> Flow {
+        match decode_client(text) {
+            Err(e) => self.reject(req_id_of(text), e, None).await,
+            Ok(ClientFrame::Login {
+                v,
+                user_id,
+                user_sig,
+            }) if !self.authed => self.login(v, user_id, &user_sig).await,
+            Ok(frame) => {
+                let session = self.session;
+                self.command(Command::Frame { session, frame }).await
+            }
+        }
+    }
+
+    async fn login(&mut self, version: u32, user: String, sig: &str) -> Flow {
+        if let Err(e) = self.app.auth.verify(&user, sig) {
+            tracing::info!(
+                session = self.session,
+                code = e.code.num(),
+                "UserSig rejected"
+            );
+            return self.reject(None, e, Some(close_code::POLICY)).await;
+        }
+        self.authed = true;
+        let session = self.session;
+        self.command(Command::Login {
+            session,
+            user,
+            version,
+        })
+        .await
+    }
+
+    /// Has the hub send `error` to this connection (in order with everything else), and then
+    /// close it if `close` gives a close code.
+    async fn reject(&mut self, req_id: Option<String>, error: ImError, close: Option<u16>) -> Flow {
+        if close.is_some() {
+            self.closing = Some(Instant::now() + CLOSE_GRACE);
+        }
+        let session = self.session;
+        self.command(Command::Reject {
+            session,
+            req_id,
+            error,
+            close,
+        })
+        .await
+    }
+
+    async fn command(&mut self, cmd: Command) -> Flow {
+        match self.app.commands.send(cmd).await {
+            Ok(()) => Flow::Continue,
+            Err(_) => Flow::Stop, // the hub has stopped
+        }
+    }
+
+    async fn write(&mut self, msg: Message) -> Flow {
+        match timeout(self.app.cfg.write_timeout, self.socket.send(msg)).await {
+            Ok(Ok(())) => Flow::Continue,
+            Ok(Err(e)) => {
+                tracing::debug!(session = self.session, error = %e, "write failed");
+                Flow::Stop
+            }
+            Err(_) => {
+                tracing::info!(
+                    session = self.session,
+                    "write timed out, dropping the client"
+                );
+                Flow::Stop
+            }
+        }
+    }
+
+    async fn close(&mut self, code: u16, reason: &'static str) -> Flow {
+        let _ = timeout(CLOSE_SEND, self.socket.send(close(code, reason))).await;
+        Flow::Stop
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn req_id_of_malformed_frames() {
+        assert_eq!(
+            req_id_of(r#"{"type":"revoke","reqId":"r1","msgID":5}"#),
+            Some("r1".into())
+        );
+        assert_eq!(req_id_of(r#"{"type":"x","reqId":"a b"}"#), None);
+        assert_eq!(req_id_of(r#"{"reqId":7}"#), None);
+        assert_eq!(req_id_of("not json"), None);
+    }
+}

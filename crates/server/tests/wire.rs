@@ -1,0 +1,365 @@
+//! Every revoke rule and error code, over a real WebSocket against an in-process server.
+
+mod common;
+
+use common::*;
+use serde_json::json;
+use tokio_tungstenite::tungstenite::Message;
+
+#[tokio::test]
+async fn send_and_receive() {
+    let s = TestServer::start().await;
+    let mut alice = s.login("alice").await;
+    let mut bob = s.login("bob").await;
+    let ok = alice.send_text("bob", "m1", "hello").await;
+    assert_eq!(ok["type"], "sendOk", "{ok}");
+    assert_eq!(ok["seq"], 1);
+    assert_eq!(ok["message"]["seq"], 1);
+    let ev = bob.recv().await;
+    assert_eq!(assert_event(&ev, "newMessage"), 1);
+    assert_eq!(ev["event"]["message"]["msgID"], "m1");
+    assert_eq!(ev["event"]["message"]["elem"]["text"], "hello");
+    assert_eq!(ev["event"]["message"]["timeMs"], ok["message"]["timeMs"]);
+}
+
+#[tokio::test]
+async fn revoke_reaches_the_other_party() {
+    let s = TestServer::start().await;
+    let mut alice = s.login("alice").await;
+    let mut bob = s.login("bob").await;
+    alice.send_text("bob", "m1", "hello").await;
+    bob.recv().await;
+    let ok = alice.revoke("m1").await;
+    assert_eq!(ok["type"], "revokeOk", "{ok}");
+    assert_eq!(ok["seq"], 2);
+    assert_eq!(ok["revoked"]["msgID"], "m1");
+    let ev = bob.recv().await;
+    assert_eq!(assert_event(&ev, "messageRevoked"), 2);
+    assert_eq!(ev["event"]["msgID"], "m1");
+    assert_eq!(ev["event"]["revoke"]["userID"], "alice");
+    assert_eq!(ev["event"]["revoke"]["reason"], "typo");
+    // History shows it revoked, without the text for bob.
+    let h = bob.history_with("alice").await;
+    let m = &h["messages"][0];
+    assert_eq!(m["msgID"], "m1");
+    assert_eq!(m["revoke"]["userID"], "alice");
+    assert!(m["elem"].is_null(), "{m}");
+}
+
+#[tokio::test]
+async fn c2c_only_the_sender_may_revoke() {
+    let s = TestServer::start().await;
+    let mut alice = s.login("alice").await;
+    let mut bob = s.login("bob").await;
+    alice.send_text("bob", "m1", "hello").await;
+    bob.recv().await;
+    assert_error(&bob.revoke("m1").await, 300001);
+    // A stranger does not learn that the message exists.
+    let mut eve = s.login("eve").await;
+    assert_error(&eve.revoke("m1").await, 20022);
+}
+
+#[tokio::test]
+async fn unknown_message() {
+    let s = TestServer::start().await;
+    let mut alice = s.login("alice").await;
+    assert_error(&alice.revoke("nope").await, 20022);
+    let f = alice
+        .request(json!({"type": "revoke", "msgID": "nope", "groupID": "g1"}))
+        .await;
+    assert_error(&f, 10030);
+}
+
+#[tokio::test]
+async fn revoke_twice_and_idempotent_retry() {
+    let s = TestServer::start().await;
+    let mut alice = s.login("alice").await;
+    let mut bob = s.login("bob").await;
+    alice.send_text("bob", "m1", "hello").await;
+    bob.recv().await;
+    let first = alice
+        .request(json!({"type": "revoke", "reqId": "rv-1", "msgID": "m1"}))
+        .await;
+    assert_eq!(first["type"], "revokeOk", "{first}");
+    assert_ne!(first["seq"], 0);
+    assert_event(&bob.recv().await, "messageRevoked");
+    // Another request: a clear error.
+    let again = alice
+        .request(json!({"type": "revoke", "reqId": "rv-2", "msgID": "m1"}))
+        .await;
+    assert_error(&again, 20023);
+    // The same request again: the same answer, seq 0, no new event.
+    let retry = alice
+        .request(json!({"type": "revoke", "reqId": "rv-1", "msgID": "m1"}))
+        .await;
+    assert_eq!(retry["type"], "revokeOk", "{retry}");
+    assert_eq!(retry["seq"], 0);
+    assert_eq!(retry["revoked"], first["revoked"]);
+    bob.ping().await; // nothing was queued for bob before the pong
+}
+
+#[tokio::test]
+async fn send_is_deduplicated_by_msg_id() {
+    let s = TestServer::start().await;
+    let mut alice = s.login("alice").await;
+    let mut bob = s.login("bob").await;
+    let first = alice.send_text("bob", "m1", "hello").await;
+    let again = alice.send_text("bob", "m1", "hello").await;
+    assert_eq!(again["type"], "sendOk", "{again}");
+    assert_eq!(again["seq"], 0);
+    assert_eq!(again["message"]["seq"], first["message"]["seq"]);
+    assert_eq!(assert_event(&bob.recv().await, "newMessage"), 1);
+    bob.ping().await; // exactly one event
+                      // Someone else's msgID: a conflict.
+    assert_error(&bob.send_text("alice", "m1", "mine").await, 300002);
+}
+
+#[tokio::test]
+async fn group_revoke_permissions() {
+    let s = TestServer::start().await;
+    let mut owner = s.login("owner").await;
+    let mut admin = s.login("admin").await;
+    let mut admin2 = s.login("admin2").await;
+    let mut m1 = s.login("m1").await;
+    let mut m2 = s.login("m2").await;
+    let ok = owner
+        .create_group("g1", &["admin", "admin2"], &["m1", "m2"])
+        .await;
+    assert_eq!(ok["type"], "groupOk", "{ok}");
+    for c in [&mut admin, &mut admin2, &mut m1, &mut m2] {
+        assert_event(&c.recv().await, "groupChanged");
+    }
+    let mut everyone = [&mut owner, &mut admin, &mut admin2, &mut m1, &mut m2];
+    for i in 0..everyone.len() {
+        let id = format!("g-{i}");
+        assert_eq!(
+            everyone[i].send_group("g1", &id, "hi").await["type"],
+            "sendOk"
+        );
+        for (j, other) in everyone.iter_mut().enumerate() {
+            if j != i {
+                let ev = other.recv().await;
+                assert_event(&ev, "newMessage");
+                assert_eq!(ev["event"]["message"]["msgID"], id.as_str());
+            }
+        }
+    }
+    // g-0 owner's, g-1 admin's, g-2 admin2's, g-3 m1's, g-4 m2's.
+    assert_error(&m1.revoke("g-4").await, 10007); // member → another member's
+    assert_error(&m1.revoke("g-0").await, 10007); // member → owner's
+    assert_error(&admin.revoke("g-0").await, 10007); // admin → owner's
+    assert_error(&admin.revoke("g-2").await, 10007); // admin → another admin's
+    let ok = admin.revoke("g-3").await; // admin → member's
+    assert_eq!(ok["type"], "revokeOk", "{ok}");
+    assert_eq!(ok["revoked"]["revoke"]["role"], "admin");
+    let ok = owner.revoke("g-4").await; // owner → member's
+    assert_eq!(ok["revoked"]["revoke"]["role"], "owner");
+    let ok = owner.revoke("g-2").await; // owner → admin's
+    assert_eq!(ok["type"], "revokeOk", "{ok}");
+    // m2 saw all three revokes, in order.
+    for id in ["g-3", "g-4", "g-2"] {
+        let ev = m2.recv().await;
+        assert_event(&ev, "messageRevoked");
+        assert_eq!(ev["event"]["msgID"], id);
+    }
+    // Not a member: 10007.
+    let mut out = s.login("outsider").await;
+    assert_error(&out.revoke("g-1").await, 10007);
+}
+
+#[tokio::test]
+async fn malformed_frames_get_20001_and_the_connection_stays() {
+    let s = TestServer::start().await;
+    let mut alice = s.login("alice").await;
+    for bad in [
+        "not json",
+        "{}",
+        r#"{"type":"nope","reqId":"x1"}"#,
+        r#"{"type":"ping","t":"x"}"#,
+        r#"{"type":"revoke","reqId":"x2","msgID":5}"#,
+        r#"[1,2,3]"#,
+        "",
+    ] {
+        alice.send_raw(Message::text(bad)).await;
+        let f = alice.recv().await;
+        assert_error(&f, 20001);
+        if bad.contains("x2") {
+            assert_eq!(f["reqId"], "x2", "reqId echoed when readable: {f}");
+        }
+    }
+    alice
+        .send_raw(Message::binary(b"{\"type\":\"ping\",\"t\":1}".to_vec()))
+        .await;
+    assert_error(&alice.recv().await, 20001);
+    alice.ping().await;
+}
+
+#[tokio::test]
+async fn invalid_utf8_gets_20001_then_close() {
+    let s = TestServer::start().await;
+    let mut alice = s.login("alice").await;
+    // A text frame whose payload is not UTF-8 (the client library does not check).
+    let frame = tokio_tungstenite::tungstenite::protocol::frame::Frame::message(
+        vec![b'{', 0xff, 0xfe, b'}'],
+        tokio_tungstenite::tungstenite::protocol::frame::coding::OpCode::Data(
+            tokio_tungstenite::tungstenite::protocol::frame::coding::Data::Text,
+        ),
+        true,
+    );
+    alice.send_raw(Message::Frame(frame)).await;
+    assert_error(&alice.recv().await, 20001);
+    assert_eq!(alice.expect_closed().await, Some(1007));
+}
+
+#[tokio::test]
+async fn requests_before_login_get_6014() {
+    let s = TestServer::start().await;
+    let mut c = s.connect().await;
+    let f = c
+        .request(json!({"type": "revoke", "reqId": "r1", "msgID": "m1"}))
+        .await;
+    assert_error(&f, 6014);
+    c.send(json!({"type": "ping", "t": 1})).await;
+    assert_error(&c.recv().await, 6014);
+    // Still open: log in now.
+    let f = c.login_with("alice", &usersig("alice")).await;
+    assert_eq!(f["type"], "loginOk", "{f}");
+    // A second login on the same connection.
+    let f = c.login_with("alice", &usersig("alice")).await;
+    assert_error(&f, 300004);
+}
+
+#[tokio::test]
+async fn oversize_frame_gets_9522_then_close() {
+    let s = TestServer::start_with(|c| c.max_frame_bytes = 4096).await;
+    let mut alice = s.login("alice").await;
+    let big = "x".repeat(5000);
+    alice
+        .send(
+            json!({"type": "send", "reqId": "r1", "msgID": "m1", "receiver": "bob",
+                     "elem": {"elemType": "text", "text": big}}),
+        )
+        .await;
+    assert_error(&alice.recv().await, 9522);
+    assert_eq!(alice.expect_closed().await, Some(1009));
+}
+
+#[tokio::test]
+async fn text_over_the_limit_gets_80002() {
+    let s = TestServer::start_with(|c| c.max_text_bytes = 10).await;
+    let mut alice = s.login("alice").await;
+    assert_error(&alice.send_text("bob", "m1", "12345678901").await, 80002);
+    assert_eq!(
+        alice.send_text("bob", "m2", "1234567890").await["type"],
+        "sendOk"
+    );
+}
+
+#[tokio::test]
+async fn protocol_ping_is_answered_by_the_hub() {
+    let s = TestServer::start().await;
+    let mut alice = s.login("alice").await;
+    let pong = alice.ping().await;
+    assert_eq!(pong["t"], 42.0);
+    assert!(pong["serverTime"].as_u64().unwrap() > 1_600_000_000_000);
+}
+
+#[tokio::test]
+async fn unsupported_version_is_refused_and_closed() {
+    let s = TestServer::start().await;
+    let mut c = s.connect().await;
+    c.send(json!({"type": "login", "v": 2, "userID": "alice", "userSig": usersig("alice")}))
+        .await;
+    assert_error(&c.recv().await, 300003);
+    assert_eq!(c.expect_closed().await, Some(1008));
+}
+
+#[tokio::test]
+async fn offline_receiver_syncs_exactly_once() {
+    let s = TestServer::start().await;
+    // bob was online once and applied everything up to his head.
+    let mut bob = s.login("bob").await;
+    let mut alice = s.login("alice").await;
+    alice.send_text("bob", "m0", "before").await;
+    let last = assert_event(&bob.recv().await, "newMessage");
+    drop(bob);
+    // While bob is away, alice sends and revokes.
+    alice.send_text("bob", "m1", "oops").await;
+    assert_eq!(alice.revoke("m1").await["type"], "revokeOk");
+    // bob comes back and catches up from his last seq.
+    let mut bob = s.login("bob").await;
+    let f = bob.sync(last).await;
+    assert_eq!(f["type"], "syncOk", "{f}");
+    let events = f["events"].as_array().unwrap();
+    assert_eq!(events.len(), 2, "{f}");
+    assert_eq!(events[0]["seq"], last + 1);
+    assert_eq!(events[0]["event"]["kind"], "newMessage");
+    assert_eq!(events[0]["event"]["message"]["msgID"], "m1");
+    assert!(
+        events[0]["event"]["message"]["elem"].is_null(),
+        "text hidden once revoked"
+    );
+    assert_eq!(events[1]["seq"], last + 2);
+    assert_eq!(events[1]["event"]["kind"], "messageRevoked");
+    assert_eq!(events[1]["event"]["msgID"], "m1");
+    assert_eq!(f["hasMore"], false);
+    // Nothing more after that, and nothing arrived live either.
+    let f = bob.sync(last + 2).await;
+    assert_eq!(f["events"].as_array().unwrap().len(), 0);
+}
+
+#[tokio::test]
+async fn other_device_gets_the_event_the_revoker_only_the_ack() {
+    let s = TestServer::start().await;
+    let mut phone = s.login("alice").await;
+    let mut laptop = s.login("alice").await;
+    let mut bob = s.login("bob").await;
+    let ok = phone.send_text("bob", "m1", "hi").await;
+    let seq = ok["seq"].as_u64().unwrap();
+    assert_eq!(assert_event(&laptop.recv().await, "newMessage"), seq);
+    assert_event(&bob.recv().await, "newMessage");
+    let ok = phone.revoke("m1").await;
+    assert_eq!(ok["type"], "revokeOk");
+    assert_eq!(ok["seq"], seq + 1);
+    let ev = laptop.recv().await;
+    assert_eq!(assert_event(&ev, "messageRevoked"), seq + 1);
+    assert_event(&bob.recv().await, "messageRevoked");
+    phone.ping().await; // the revoking device got only the revokeOk
+}
+
+#[tokio::test]
+async fn too_many_connections_get_300005() {
+    let s = TestServer::start_with(|c| c.max_connections = 1).await;
+    let _alice = s.login("alice").await;
+    let mut extra = s.connect().await;
+    assert_error(&extra.recv().await, 300005);
+    assert_eq!(extra.expect_closed().await, Some(1013));
+}
+
+#[tokio::test]
+async fn graceful_shutdown_closes_connections() {
+    let mut s = TestServer::start().await;
+    let mut alice = s.login("alice").await;
+    let ok = alice.send_text("bob", "m1", "hi").await;
+    assert_eq!(ok["type"], "sendOk");
+    s.shutdown().await;
+    assert_eq!(alice.expect_closed().await, Some(1001));
+}
+
+#[tokio::test]
+async fn too_many_requests_get_60018() {
+    let s = TestServer::start_with(|c| {
+        c.user_rate = 1;
+        c.user_burst = 3;
+    })
+    .await;
+    let mut alice = s.login("alice").await;
+    let mut laptop = s.login("alice").await;
+    for i in 0..3 {
+        let f = alice.send_text("bob", &format!("m{i}"), "hi").await;
+        assert_eq!(f["type"], "sendOk", "{f}");
+    }
+    // The limit is per user, over all their connections.
+    assert_error(&laptop.send_text("bob", "m3", "hi").await, 60018);
+    assert_error(&alice.revoke("m0").await, 60018);
+}

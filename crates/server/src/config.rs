@@ -88,6 +88,14 @@ pub struct ServeArgs {
     /// Requests one user may make in a burst above --user-rate.
     #[arg(long, env = "IMR_USER_BURST", default_value_t = im_revoke_core::Config::default().user_burst)]
     pub user_burst: u32,
+    /// Frames per second one connection may send, of any kind, before they are even parsed
+    /// (more: error 60018 and the frame is dropped; a sustained flood closes the connection;
+    /// 0: no limit).
+    #[arg(long, env = "IMR_CONN_RATE", default_value_t = 200)]
+    pub conn_rate: u32,
+    /// Frames one connection may send in a burst above --conn-rate.
+    #[arg(long, env = "IMR_CONN_BURST", default_value_t = 400)]
+    pub conn_burst: u32,
     /// Largest WebSocket frame or message a client may send, in bytes (larger: error 9522 and
     /// the connection is closed).
     #[arg(long, env = "IMR_MAX_FRAME_BYTES", default_value_t = 64 * 1024)]
@@ -185,6 +193,10 @@ pub struct ServerConfig {
     pub user_rate: u32,
     /// Burst above `user_rate`.
     pub user_burst: u32,
+    /// Frames per second per connection (0 = no limit).
+    pub conn_rate: u32,
+    /// Burst above `conn_rate`.
+    pub conn_burst: u32,
     /// Largest client frame, bytes.
     pub max_frame_bytes: usize,
     /// Most simultaneous connections.
@@ -222,6 +234,8 @@ impl ServerConfig {
             max_text_bytes: policy.max_text_bytes,
             user_rate: policy.user_rate_per_sec,
             user_burst: policy.user_burst,
+            conn_rate: 200,
+            conn_burst: 400,
             max_frame_bytes: 64 * 1024,
             max_connections: 20_000,
             idle_timeout: Duration::from_secs(60),
@@ -249,6 +263,8 @@ impl ServerConfig {
         c.max_text_bytes = a.max_text_bytes;
         c.user_rate = a.user_rate;
         c.user_burst = a.user_burst;
+        c.conn_rate = a.conn_rate;
+        c.conn_burst = a.conn_burst;
         c.max_frame_bytes = a.max_frame_bytes;
         c.max_connections = a.max_connections;
         c.idle_timeout = Duration::from_secs(a.idle_timeout);
@@ -341,6 +357,8 @@ impl fmt::Display for ServerConfig {
         writeln!(f, "max-text-bytes          {}", self.max_text_bytes)?;
         writeln!(f, "user-rate               {}/s", self.user_rate)?;
         writeln!(f, "user-burst              {}", self.user_burst)?;
+        writeln!(f, "conn-rate               {}/s", self.conn_rate)?;
+        writeln!(f, "conn-burst              {}", self.conn_burst)?;
         writeln!(f, "max-frame-bytes         {}", self.max_frame_bytes)?;
         writeln!(f, "max-connections         {}", self.max_connections)?;
         writeln!(

@@ -12,6 +12,7 @@ use axum::extract::ws::{close_code, CloseFrame, Message, Utf8Bytes, WebSocket, W
 use axum::extract::State;
 use axum::response::Response;
 use futures_util::SinkExt;
+use im_revoke_core::limit::TokenBucket;
 use im_revoke_core::model::check_msg_id;
 use im_revoke_core::protocol::json::{decode_client, encode_server};
 use im_revoke_core::{ClientFrame, Code, ImError, ServerFrame, SessionId};
@@ -30,6 +31,8 @@ const CLOSE_SEND: Duration = Duration::from_secs(1);
 /// can destroy the error and close frames before the client reads them; a short linger lets it
 /// read them first (the WebSocket library cannot read on after the error to drain the input).
 const LINGER: Duration = Duration::from_secs(1);
+/// Frames over the connection's rate limit in a row before the connection is closed.
+const FLOOD_STRIKES: u32 = 100;
 
 /// GET /ws: upgrades to a WebSocket connection.
 pub async fn upgrade(ws: WebSocketUpgrade, State(app): State<Arc<App>>) -> Response {
@@ -116,6 +119,12 @@ struct Conn {
     closing: Option<Instant>,
     /// Reading failed (frame too large, bad UTF-8): linger before dropping the socket.
     read_failed: bool,
+    /// Frames of any kind per second, checked before parsing.
+    rate: TokenBucket,
+    /// When the connection started (the rate limiter's clock).
+    started: Instant,
+    /// Frames refused by the rate limit in a row.
+    strikes: u32,
 }
 
 /// Only the request id of a frame that failed to decode, to label the error frame.
@@ -134,6 +143,7 @@ impl Conn {
     fn new(app: Arc<App>, session: SessionId, socket: WebSocket) -> Conn {
         let now = Instant::now();
         let login_deadline = now + app.cfg.login_timeout;
+        let app_rate = (app.cfg.conn_rate, app.cfg.conn_burst);
         Conn {
             app,
             session,
@@ -144,6 +154,9 @@ impl Conn {
             login_deadline,
             closing: None,
             read_failed: false,
+            rate: TokenBucket::new(app_rate.0, app_rate.1, 0),
+            started: now,
+            strikes: 0,
         }
     }
 
@@ -228,9 +241,28 @@ impl Conn {
         }
     }
 
+    /// Checks the connection's frame rate; over it, the frame is refused unread (60018), and a
+    /// sustained flood closes the connection.
+    async fn over_rate(&mut self) -> Option<Flow> {
+        let now_ms = self.last_seen.duration_since(self.started).as_millis() as u64;
+        if self.rate.try_take(now_ms) {
+            self.strikes = 0;
+            return None;
+        }
+        self.strikes += 1;
+        let close = (self.strikes >= FLOOD_STRIKES).then_some(close_code::POLICY);
+        let e = ImError::with_desc(Code::FreqLimit, "too many frames on this connection");
+        Some(self.reject(None, e, close).await)
+    }
+
     async fn incoming(&mut self, msg: Option<Result<Message, axum::Error>>) -> Flow {
         self.last_seen = Instant::now();
         self.pinged = false;
+        if matches!(msg, Some(Ok(Message::Text(_) | Message::Binary(_)))) {
+            if let Some(flow) = self.over_rate().await {
+                return flow;
+            }
+        }
         match msg {
             None => Flow::Stop,
             Some(Err(e)) => self.read_error(e).await,

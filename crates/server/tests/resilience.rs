@@ -17,6 +17,7 @@ async fn client_that_does_not_read_is_dropped_and_loses_nothing() {
     let s = TestServer::start_with(|c| {
         c.outbound_queue = 4;
         c.user_rate = 0; // alice sends as fast as she can
+        c.conn_rate = 0;
         c.write_timeout = Duration::from_millis(200);
     })
     .await;

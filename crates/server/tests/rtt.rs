@@ -28,7 +28,11 @@ fn report(what: &str, mut v: Vec<Duration>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revoke_round_trip_on_loopback() {
-    let s = TestServer::start_with(|c| c.user_rate = 0).await; // no rate limit
+    let s = TestServer::start_with(|c| {
+        c.user_rate = 0; // no rate limits
+        c.conn_rate = 0;
+    })
+    .await;
     let mut alice = s.login("alice").await;
     let mut bob = s.login("bob").await;
     let (mut to_bob, mut to_ack) = (Vec::new(), Vec::new());

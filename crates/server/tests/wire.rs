@@ -3,6 +3,7 @@
 mod common;
 
 use common::*;
+use futures_util::StreamExt;
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -362,4 +363,50 @@ async fn too_many_requests_get_60018() {
     // The limit is per user, over all their connections.
     assert_error(&laptop.send_text("bob", "m3", "hi").await, 60018);
     assert_error(&alice.revoke("m0").await, 60018);
+}
+
+#[tokio::test]
+async fn a_flood_of_frames_is_refused_unread_then_closed() {
+    let s = TestServer::start_with(|c| {
+        c.conn_rate = 1;
+        c.conn_burst = 5;
+    })
+    .await;
+    let mut bob = s.login("bob").await; // the login frame took one token
+    let mut flooder = s.connect().await;
+    // Garbage that is never parsed: within the burst it gets 20001, past it 60018.
+    for _ in 0..5 {
+        flooder.send_raw(Message::Text("{nope".into())).await;
+    }
+    let mut codes = Vec::new();
+    for _ in 0..5 {
+        codes.push(flooder.recv().await["code"].as_u64().unwrap());
+    }
+    assert_eq!(codes, [20001, 20001, 20001, 20001, 20001]);
+    flooder.send_raw(Message::Text("{nope".into())).await;
+    assert_eq!(flooder.recv().await["code"], 60018);
+    // A sustained flood closes the connection with 1008 (policy violation).
+    for _ in 0..120 {
+        flooder.send_raw(Message::Text("{nope".into())).await;
+    }
+    let mut refused = 0;
+    let close = loop {
+        match tokio::time::timeout(WAIT, flooder.ws.next())
+            .await
+            .expect("closed in time")
+        {
+            Some(Ok(Message::Text(t))) => {
+                assert!(t.contains("60018"), "{t}");
+                refused += 1;
+            }
+            Some(Ok(Message::Close(c))) => break c.map(|c| u16::from(c.code)),
+            Some(Ok(_)) => {}
+            None | Some(Err(_)) => break None,
+        }
+    };
+    assert_eq!(close, Some(1008));
+    assert!(refused >= 99, "every refused frame was answered: {refused}");
+    // Everyone else is served as before.
+    let f = bob.send_text("carol", "b1", "still here").await;
+    assert_eq!(f["type"], "sendOk", "{f}");
 }

@@ -25,6 +25,9 @@ use crate::store::{EventKind, EventRecord, Store, StoreError};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
+/// How many entries each of the hub's caches may hold before it is dropped and refilled.
+pub const CACHE_ENTRIES: usize = 200_000;
+
 /// Identifies one connection (one device of one user). Chosen by the host.
 pub type SessionId = u64;
 
@@ -194,6 +197,7 @@ impl<S: Store> Hub<S> {
     /// Makes the batch durable and returns the frames to deliver, in order. On a store failure
     /// nothing is returned and the hub is poisoned.
     pub fn commit(&mut self) -> Result<Vec<Outgoing>, StoreError> {
+        self.trim_caches();
         if let Some(e) = &self.poisoned {
             self.outbox.clear();
             return Err(e.clone());
@@ -204,6 +208,25 @@ impl<S: Store> Hub<S> {
             return Err(e);
         }
         Ok(std::mem::take(&mut self.outbox))
+    }
+
+    /// Keeps memory bounded on a long-running server: the caches are write-through copies of
+    /// the store, so one that grew past its bound is simply dropped and refilled on demand.
+    /// (Rate buckets dropped this way start full again: a little leniency, once in a while.)
+    fn trim_caches(&mut self) {
+        let max = CACHE_ENTRIES;
+        if self.user_heads.len() > max {
+            self.user_heads = HashMap::new();
+        }
+        if self.conv_heads.len() > max {
+            self.conv_heads = HashMap::new();
+        }
+        if self.groups.len() > max / 10 {
+            self.groups = HashMap::new();
+        }
+        if self.rates.len() > max {
+            self.rates = HashMap::new();
+        }
     }
 
     fn finish(&mut self, session: SessionId, req_id: Option<&str>, r: R<()>) -> Option<()> {

@@ -6,7 +6,9 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+# wasm-opt comes from npm `binaryen` (node_modules/.bin, first on PATH): Debian's binaryen 108
+# corrupts the externref table that wasm-bindgen emits (the module then fails in `init()`).
+PATH="$ROOT/node_modules/.bin:${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 export PATH
 
 set -x

@@ -6,8 +6,10 @@
 #
 #   Rust:    target wasm32-unknown-unknown, components rustfmt + clippy
 #   cargo:   wasm-pack; wasm-bindgen-cli at exactly the `wasm-bindgen` version in Cargo.lock
-#   apt:     binaryen (wasm-opt), chromium, chromium-driver
-#   npm:     `npm ci` when node_modules is missing or older than package.json / package-lock.json
+#   apt:     chromium, chromium-driver
+#   npm:     `npm ci` when node_modules is missing or older than package.json / package-lock.json;
+#            this brings wasm-opt (npm `binaryen`, 132: Debian's 108 corrupts the wasm-bindgen
+#            externref table, so scripts/build.sh puts node_modules/.bin first on PATH)
 #
 # Nothing is exported beyond this process: PATH gets ~/.cargo/bin for the script's own use only.
 set -euo pipefail
@@ -56,7 +58,6 @@ done
 say "System packages (apt)"
 # package  binary-that-must-exist
 APT_WANTED=(
-  "binaryen:/usr/bin/wasm-opt"
   "chromium:/usr/bin/chromium"
   "chromium-driver:/usr/bin/chromedriver"
 )

@@ -44,8 +44,9 @@ suite wasm-browser env CHROMEDRIVER=/usr/bin/chromedriver WASM_BINDGEN_TEST_TIME
 suite build-wasm bash scripts/build.sh
 suite types npx --no-install tsc --noEmit -p tests/types
 
-# TO BE ENABLED by later work, once tests/e2e/run.mjs exists (Playwright on /usr/bin/chromium):
-# suite e2e node tests/e2e/run.mjs
+# End-to-end: the demo (www/) in headless Chromium against real servers, ?mode=local, and the
+# Vite example on the packed module (tests/e2e/run.mjs; screenshots in test-results/):
+suite e2e node tests/e2e/run.mjs
 
 # --- summary --------------------------------------------------------------------------------------
 printf '\n==================== summary ====================\n'

@@ -27,6 +27,10 @@ use std::sync::Arc;
 /// How long a request may wait for its answer before it fails (ms).
 pub const DEFAULT_REQUEST_TIMEOUT_MS: f64 = 30_000.0;
 
+/// How long after a refused catch-up (a `sync` answered with an error, such as the rate limit
+/// 60018) the client asks again (ms), from [`Client::expire`].
+pub const SYNC_RETRY_MS: f64 = 1_000.0;
+
 /// A message as JavaScript sees it (plain object; Tencent's field names).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -134,6 +138,8 @@ pub enum Done {
     Messages(Vec<MessageView>, bool),
     /// A group operation.
     Group(Group),
+    /// The groups this user is in.
+    Groups(Vec<Group>),
 }
 
 /// A finished request.
@@ -145,6 +151,8 @@ enum Kind {
     Revoke(String),
     Query,
     Sync,
+    /// Fetching the joined groups at the first login (no caller waits for it).
+    Refresh,
 }
 
 #[derive(Debug)]
@@ -164,6 +172,10 @@ struct Local {
 enum Slot {
     /// This device caused the event; its effect was applied when the answer came.
     Own,
+    /// Likewise, for a revoke or a group change, whose effect is applied again (silently) when
+    /// its turn comes: an older event still waiting in the gap may have overwritten it, or
+    /// brought the message the revoke is about.
+    OwnAgain(Arc<Event>),
     Event(Arc<Event>),
 }
 
@@ -177,6 +189,7 @@ pub struct Client {
     cursor: Option<u64>,
     gap: BTreeMap<u64, Slot>,
     syncing: bool,
+    sync_retry_at: Option<f64>,
     messages: HashMap<String, Local>,
     groups: HashMap<String, Group>,
     pending: HashMap<String, Pending>,
@@ -204,6 +217,7 @@ impl Client {
             cursor: None,
             gap: BTreeMap::new(),
             syncing: false,
+            sync_retry_at: None,
             messages: HashMap::new(),
             groups: HashMap::new(),
             pending: HashMap::new(),
@@ -303,8 +317,13 @@ impl Client {
     }
 
     /// Fails requests that waited longer than `request_timeout_ms`: 9520 while connected,
-    /// 9508 while not. Call it from a timer.
+    /// 9508 while not, and retries a refused catch-up. Call it from a timer, at
+    /// [`Client::next_deadline`].
     pub fn expire(&mut self, now: f64) {
+        if self.sync_retry_at.is_some_and(|t| now >= t) {
+            self.sync_retry_at = None;
+            self.start_sync(now);
+        }
         let limit = self.request_timeout_ms;
         let expired: Vec<String> = self
             .order
@@ -326,12 +345,13 @@ impl Client {
         }
     }
 
-    /// The earliest local time at which [`Client::expire`] would fail something.
+    /// The earliest local time at which [`Client::expire`] would fail or retry something.
     pub fn next_deadline(&self) -> Option<f64> {
         self.pending
             .values()
             .filter(|p| p.kind != Kind::Sync)
             .map(|p| p.queued_at + self.request_timeout_ms)
+            .chain(self.sync_retry_at)
             .reduce(f64::min)
     }
 
@@ -397,7 +417,9 @@ impl Client {
                 }
             }
         }
-        self.done.push((req_id.to_string(), Err(e)));
+        if p.kind != Kind::Refresh {
+            self.done.push((req_id.to_string(), Err(e)));
+        }
     }
 
     // ----- API -----
@@ -642,6 +664,17 @@ impl Client {
         Ok(req_id)
     }
 
+    /// `getJoinedGroupList`: the groups this user is in (also refreshes the cache that
+    /// `canRevoke` reads roles from).
+    pub fn joined_groups(&mut self, now: f64) -> String {
+        let req_id = self.next_id("j");
+        let frame = ClientFrame::GetJoinedGroups {
+            req_id: req_id.clone(),
+        };
+        self.queue(req_id.clone(), frame, Kind::Query, now);
+        req_id
+    }
+
     /// A message from the local cache.
     pub fn local_message(&self, msg_id: &str) -> Option<MessageView> {
         self.messages.get(msg_id).map(|l| self.view(l))
@@ -702,7 +735,10 @@ impl Client {
                         .local_message(&msg_id)
                         .unwrap_or_else(|| self.stub(&revoked));
                     self.done.push((req_id, Ok(Done::Revoked(view))));
-                    self.accept(seq, Slot::Own);
+                    self.accept(
+                        seq,
+                        Slot::OwnAgain(Arc::new(Event::MessageRevoked(revoked))),
+                    );
                 }
             }
             ServerFrame::Messages {
@@ -725,8 +761,8 @@ impl Client {
             } => {
                 if self.take_pending(&req_id, seq, server_time, now).is_some() {
                     self.groups.insert(group.group_id.clone(), group.clone());
-                    self.done.push((req_id, Ok(Done::Group(group))));
-                    self.accept(seq, Slot::Own);
+                    self.done.push((req_id, Ok(Done::Group(group.clone()))));
+                    self.accept(seq, Slot::OwnAgain(Arc::new(Event::GroupChanged { group })));
                 }
             }
             ServerFrame::SyncOk {
@@ -745,6 +781,20 @@ impl Client {
                     }
                 }
             }
+            ServerFrame::Groups {
+                req_id,
+                server_time,
+                groups,
+            } => {
+                if let Some(p) = self.take_pending(&req_id, 0, server_time, now) {
+                    for g in &groups {
+                        self.groups.insert(g.group_id.clone(), g.clone());
+                    }
+                    if p.kind != Kind::Refresh {
+                        self.done.push((req_id, Ok(Done::Groups(groups))));
+                    }
+                }
+            }
             ServerFrame::Event(Envelope { seq, event }) => self.accept(seq, Slot::Event(event)),
             ServerFrame::Error {
                 req_id: Some(id),
@@ -756,6 +806,9 @@ impl Client {
                         self.pending.remove(&id);
                         self.order.retain(|x| *x != id);
                         self.syncing = false;
+                        // Still behind: without a retry, the missed events would wait for the
+                        // next live event or reconnect (possibly forever).
+                        self.sync_retry_at = Some(now + SYNC_RETRY_MS);
                         return;
                     }
                 }
@@ -773,7 +826,15 @@ impl Client {
             self.offset_ms = server_time as f64 - now;
         }
         match self.cursor {
-            None => self.cursor = Some(head),
+            None => {
+                // A new device: start from now, and learn the groups (and roles) it is in.
+                self.cursor = Some(head);
+                let req_id = self.next_id("j");
+                let frame = ClientFrame::GetJoinedGroups {
+                    req_id: req_id.clone(),
+                };
+                self.queue(req_id, frame, Kind::Refresh, now);
+            }
             Some(c) if c < head => self.start_sync(now),
             Some(_) => {}
         }
@@ -793,6 +854,7 @@ impl Client {
             return;
         }
         self.syncing = true;
+        self.sync_retry_at = None;
         let req_id = self.next_id("y");
         let frame = ClientFrame::Sync {
             req_id: req_id.clone(),
@@ -839,7 +901,20 @@ impl Client {
     }
 
     fn apply_slot(&mut self, slot: Slot) {
-        let Slot::Event(ev) = slot else { return };
+        let ev = match slot {
+            Slot::Event(ev) => ev,
+            Slot::Own => return,
+            Slot::OwnAgain(ev) => {
+                match &*ev {
+                    Event::MessageRevoked(r) => self.apply_revoke(r),
+                    Event::GroupChanged { group } => {
+                        self.groups.insert(group.group_id.clone(), group.clone());
+                    }
+                    Event::NewMessage { .. } => {}
+                }
+                return;
+            }
+        };
         match &*ev {
             Event::NewMessage { message } => {
                 let known = self.messages.contains_key(&message.msg_id);

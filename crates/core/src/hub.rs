@@ -337,6 +337,21 @@ impl<S: Store> Hub<S> {
                 user_id,
                 role,
             } => self.set_role(session, &user, req_id, &group_id, &user_id, role, now),
+            ClientFrame::GetJoinedGroups { req_id } => {
+                let mut groups = self.store.groups_of(&user)?;
+                for g in &mut groups {
+                    g.recent_req_ids.clear();
+                }
+                self.push(
+                    session,
+                    ServerFrame::Groups {
+                        req_id,
+                        server_time: now,
+                        groups,
+                    },
+                );
+                Ok(())
+            }
         }
     }
 

@@ -149,6 +149,12 @@ pub enum ClientFrame {
         /// 200 (member) or 300 (admin).
         role: GroupRole,
     },
+    /// The groups the requester is a member of (a new device learns its groups and roles).
+    #[serde(rename_all = "camelCase")]
+    GetJoinedGroups {
+        /// Request id.
+        req_id: String,
+    },
     /// Keep-alive and clock sample; answered by `pong`.
     #[serde(rename_all = "camelCase")]
     Ping {
@@ -170,7 +176,8 @@ impl ClientFrame {
             | ClientFrame::CreateGroup { req_id, .. }
             | ClientFrame::AddGroupMembers { req_id, .. }
             | ClientFrame::RemoveGroupMembers { req_id, .. }
-            | ClientFrame::SetGroupMemberRole { req_id, .. } => Some(req_id),
+            | ClientFrame::SetGroupMemberRole { req_id, .. }
+            | ClientFrame::GetJoinedGroups { req_id } => Some(req_id),
         }
     }
 }
@@ -350,6 +357,16 @@ pub enum ServerFrame {
         seq: u64,
         /// The group as it is now.
         group: Group,
+    },
+    /// The groups the requester is a member of.
+    #[serde(rename_all = "camelCase")]
+    Groups {
+        /// The request id.
+        req_id: String,
+        /// Server clock, ms.
+        server_time: u64,
+        /// The groups.
+        groups: Vec<Group>,
     },
     /// A live event from the user's log.
     Event(Envelope),

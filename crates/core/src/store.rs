@@ -95,6 +95,8 @@ pub trait Store {
     fn group(&mut self, group_id: &str) -> Result<Option<Group>, StoreError>;
     /// Inserts or replaces a group.
     fn put_group(&mut self, group: &Group) -> Result<(), StoreError>;
+    /// Every group `user` is a member of.
+    fn groups_of(&mut self, user: &str) -> Result<Vec<Group>, StoreError>;
 
     /// Makes every write since the last commit durable, atomically.
     fn commit(&mut self) -> Result<(), StoreError>;
@@ -206,6 +208,17 @@ impl Store for MemStore {
     fn put_group(&mut self, group: &Group) -> Result<(), StoreError> {
         self.groups.insert(group.group_id.clone(), group.clone());
         Ok(())
+    }
+
+    fn groups_of(&mut self, user: &str) -> Result<Vec<Group>, StoreError> {
+        let mut v: Vec<Group> = self
+            .groups
+            .values()
+            .filter(|g| g.members.contains(user))
+            .cloned()
+            .collect();
+        v.sort_by(|a, b| a.group_id.cmp(&b.group_id));
+        Ok(v)
     }
 
     fn commit(&mut self) -> Result<(), StoreError> {

@@ -591,6 +591,9 @@ impl Store for Flaky {
     fn put_group(&mut self, g: &Group) -> Result<(), StoreError> {
         self.inner.put_group(g)
     }
+    fn groups_of(&mut self, u: &str) -> Result<Vec<Group>, StoreError> {
+        self.inner.groups_of(u)
+    }
     fn commit(&mut self) -> Result<(), StoreError> {
         if self.fail {
             return Err(StoreError("disk full".into()));
@@ -777,7 +780,8 @@ fn client_side_codes() {
 fn flood_beyond_the_user_rate_limit_gets_60018_and_spares_others() {
     let mut w = World::new(Config {
         user_rate_per_sec: 10,
-        user_burst: 5,
+        // Each of alice's new devices asks for its groups at login: 2 of the 7 tokens.
+        user_burst: 7,
         ..Config::default()
     });
     let a = w.device("alice");
@@ -822,4 +826,45 @@ fn flood_beyond_the_user_rate_limit_gets_60018_and_spares_others() {
             ..
         }
     ));
+}
+
+#[test]
+fn a_new_device_learns_its_groups_and_roles() {
+    let mut w = world();
+    let o = w.device("owner");
+    let m = w.device("mem");
+    w.create_group(o, "g", &["adm"], &["mem"]).unwrap();
+    let msg = w.send_group(m, "g", "x");
+    // The admin opens the app for the first time, long after the sender's window.
+    w.advance(10 * 60_000);
+    let adm = w.device("adm");
+    let g = w.devices[adm]
+        .client
+        .local_group("g")
+        .expect("learned at login");
+    assert_eq!(g.role_of("adm"), Some(GroupRole::Admin));
+    assert!(
+        g.recent_req_ids.is_empty(),
+        "internal ids are not shown to clients"
+    );
+    // So canRevoke knows the admin may revoke the member's message (no admin window).
+    let now = w.now_f();
+    let req = w.devices[adm].client.find(vec![msg.clone()], now).unwrap();
+    w.result(adm, &req).unwrap();
+    let c = w.devices[adm].client.can_revoke(&msg, now);
+    assert!(c.allowed, "{c:?}");
+    assert_eq!(c.remaining_ms, None);
+    // And the explicit request answers with the list.
+    let req = w.devices[m].client.joined_groups(now);
+    let Done::Groups(list) = w.result(m, &req).unwrap() else {
+        panic!()
+    };
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0].group_id, "g");
+    let outsider = w.device("zed");
+    let req = w.devices[outsider].client.joined_groups(now);
+    let Done::Groups(list) = w.result(outsider, &req).unwrap() else {
+        panic!()
+    };
+    assert!(list.is_empty());
 }

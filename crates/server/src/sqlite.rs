@@ -19,7 +19,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use std::path::Path;
 
 /// Schema version stored in `PRAGMA user_version`.
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS messages (
@@ -45,6 +45,11 @@ CREATE TABLE IF NOT EXISTS groups (
     group_id  TEXT    NOT NULL PRIMARY KEY,
     body      TEXT    NOT NULL
 );
+CREATE TABLE IF NOT EXISTS group_members (
+    user_id   TEXT    NOT NULL,
+    group_id  TEXT    NOT NULL,
+    PRIMARY KEY (user_id, group_id)
+) WITHOUT ROWID;
 ";
 
 const MESSAGE_COLUMNS: &str = "msg_id, sender, receiver, group_id, time_ms, seq, elem, revoke";
@@ -172,9 +177,45 @@ impl SqliteStore {
             )));
         }
         conn.execute_batch(SCHEMA).map_err(db)?;
-        conn.pragma_update(None, "user_version", SCHEMA_VERSION)
+        let mut store = SqliteStore { conn, in_tx: false };
+        if version == 1 {
+            store.index_members_of_existing_groups()?;
+        }
+        store
+            .conn
+            .pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(db)?;
-        Ok(SqliteStore { conn, in_tx: false })
+        Ok(store)
+    }
+
+    /// Schema 1 → 2: fills `group_members` from the groups stored before it existed.
+    fn index_members_of_existing_groups(&mut self) -> Result<(), StoreError> {
+        let bodies: Vec<String> = {
+            let mut st = self.conn.prepare("SELECT body FROM groups").map_err(db)?;
+            let rows = st.query_map([], |r| r.get(0)).map_err(db)?;
+            rows.collect::<Result<_, _>>().map_err(db)?
+        };
+        for b in bodies {
+            let g: Group = from_json(&b, "groups.body")?;
+            self.index_members(&g)?;
+        }
+        self.commit()
+    }
+
+    /// Rewrites the membership rows of `group`.
+    fn index_members(&mut self, group: &Group) -> Result<(), StoreError> {
+        let conn = self.begin()?;
+        conn.prepare_cached("DELETE FROM group_members WHERE group_id = ?1")
+            .map_err(db)?
+            .execute(params![group.group_id])
+            .map_err(db)?;
+        let mut st = conn
+            .prepare_cached("INSERT INTO group_members (user_id, group_id) VALUES (?1, ?2)")
+            .map_err(db)?;
+        for m in &group.members {
+            st.execute(params![m, group.group_id]).map_err(db)?;
+        }
+        Ok(())
     }
 
     /// Opens the batch's transaction if it is not open yet.
@@ -364,7 +405,24 @@ impl Store for SqliteStore {
             )
             .map_err(db)?;
         st.execute(params![group.group_id, body]).map_err(db)?;
-        Ok(())
+        drop(st);
+        self.index_members(group)
+    }
+
+    fn groups_of(&mut self, user: &str) -> Result<Vec<Group>, StoreError> {
+        let conn = self.begin()?;
+        let mut st = conn
+            .prepare_cached(
+                "SELECT g.body FROM group_members m JOIN groups g ON g.group_id = m.group_id
+                 WHERE m.user_id = ?1 ORDER BY m.group_id",
+            )
+            .map_err(db)?;
+        let bodies = st
+            .query_map(params![user], |r| r.get::<_, String>(0))
+            .map_err(db)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(db)?;
+        bodies.iter().map(|b| from_json(b, "groups.body")).collect()
     }
 
     fn commit(&mut self) -> Result<(), StoreError> {

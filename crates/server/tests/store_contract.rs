@@ -178,8 +178,27 @@ fn groups<S: Store>(s: &mut S) {
     g.members.insert("m2".into());
     g.admins.clear();
     s.put_group(&g).unwrap();
-    assert_eq!(s.group("g1").unwrap(), Some(g));
+    assert_eq!(s.group("g1").unwrap(), Some(g.clone()));
     assert_eq!(s.group("g2").unwrap(), None);
+    // Membership follows the latest version of each group.
+    let mut g2 = group("g2");
+    g2.members.remove("m1");
+    s.put_group(&g2).unwrap();
+    let ids = |s: &mut S, u: &str| -> Vec<String> {
+        s.groups_of(u)
+            .unwrap()
+            .into_iter()
+            .map(|g| g.group_id)
+            .collect()
+    };
+    assert_eq!(ids(s, "owner"), ["g1", "g2"]);
+    assert_eq!(ids(s, "m1"), ["g1"]);
+    assert_eq!(ids(s, "m2"), ["g1"]);
+    assert!(ids(s, "nobody").is_empty());
+    g.members.remove("m2");
+    s.put_group(&g).unwrap();
+    assert!(ids(s, "m2").is_empty());
+    assert_eq!(s.groups_of("owner").unwrap()[0], g);
 }
 
 #[test]
@@ -203,7 +222,8 @@ fn sqlite_file_meets_the_contract_and_keeps_it_after_reopening() {
     assert_eq!(s.user_head("alice").unwrap(), 3);
     assert_eq!(s.conv_head(&ConvId::c2c("alice", "bob")).unwrap(), 5);
     assert!(s.message("a1").unwrap().unwrap().revoke.is_some());
-    assert!(s.group("g1").unwrap().unwrap().members.contains("m2"));
+    assert!(s.group("g1").unwrap().unwrap().members.contains("m1"));
+    assert_eq!(s.groups_of("owner").unwrap().len(), 2);
 }
 
 #[test]
@@ -247,4 +267,33 @@ fn sqlite_is_in_wal_mode_with_full_sync() {
         .query_row("PRAGMA journal_mode", [], |r| r.get(0))
         .unwrap();
     assert_eq!(mode, "wal");
+}
+
+#[test]
+fn sqlite_schema_1_database_gets_its_membership_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v1.db");
+    {
+        // A database as schema 1 left it: groups, but no group_members table.
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute_batch(
+            "CREATE TABLE groups (group_id TEXT NOT NULL PRIMARY KEY, body TEXT NOT NULL);
+             PRAGMA user_version = 1;",
+        )
+        .unwrap();
+        let body = serde_json::to_string(&group("old")).unwrap();
+        c.execute(
+            "INSERT INTO groups (group_id, body) VALUES ('old', ?1)",
+            [body],
+        )
+        .unwrap();
+    }
+    let mut s = SqliteStore::open(&path).unwrap();
+    let ids: Vec<String> = s
+        .groups_of("m1")
+        .unwrap()
+        .into_iter()
+        .map(|g| g.group_id)
+        .collect();
+    assert_eq!(ids, ["old"]);
 }

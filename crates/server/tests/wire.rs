@@ -410,3 +410,22 @@ async fn a_flood_of_frames_is_refused_unread_then_closed() {
     let f = bob.send_text("carol", "b1", "still here").await;
     assert_eq!(f["type"], "sendOk", "{f}");
 }
+
+#[tokio::test]
+async fn a_new_device_asks_for_its_groups() {
+    let s = TestServer::start().await;
+    let mut owner = s.login("owner").await;
+    let f = owner
+        .request(json!({"type":"createGroup","groupID":"g","name":"G","admins":["adm"],"members":["mem"]}))
+        .await;
+    assert_eq!(f["type"], "groupOk", "{f}");
+    let mut adm = s.login("adm").await;
+    let f = adm.request(json!({"type":"getJoinedGroups"})).await;
+    assert_eq!(f["type"], "groups", "{f}");
+    assert_eq!(f["groups"][0]["groupID"], "g");
+    assert_eq!(f["groups"][0]["admins"][0], "adm");
+    assert!(f["groups"][0].get("recentReqIds").is_none(), "{f}");
+    let mut stranger = s.login("zed").await;
+    let f = stranger.request(json!({"type":"getJoinedGroups"})).await;
+    assert_eq!(f["groups"], json!([]));
+}

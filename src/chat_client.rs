@@ -145,7 +145,8 @@ impl ChatClient {
     }
 
     /// Logs out: closes the connection, rejects requests still pending with 6014 and drops
-    /// the listeners. Later calls reject with 6014.
+    /// the listeners. Later calls reject with 6014. To go offline and come back with the same
+    /// client, use `disconnect()` and `reconnect()`.
     ///
     /// ```js
     /// await alice.logout();
@@ -154,6 +155,42 @@ impl ChatClient {
     pub fn logout(&self) -> Promise {
         self.session.logout();
         Promise::resolve(&JsValue::UNDEFINED)
+    }
+
+    /// Goes offline but keeps the client: closes the WebSocket (or leaves the `LocalHub`)
+    /// and does not reconnect by itself; messages, listeners and requests still unanswered
+    /// stay. Calls made while offline (`sendMessage`, `revokeMessage`, …) wait and go out, in
+    /// order, after `reconnect()` — unless it takes longer than the request timeout (30 s:
+    /// 9508). Connection listeners hear `onConnectFailed(9508, …)`. `getLoginStatus()` stays 1.
+    /// No-op when offline already or logged out.
+    ///
+    /// ```js
+    /// await bob.disconnect();
+    /// const pending = bob.getMessageManager().revokeMessage(msg, "typo"); // queued
+    /// await bob.reconnect();  // the revoke goes out; missed events arrive via the listeners
+    /// await pending;
+    /// ```
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn disconnect(&self) -> Promise {
+        self.session.disconnect();
+        Promise::resolve(&JsValue::UNDEFINED)
+    }
+
+    /// Comes back after `disconnect()`: connects again and logs in with the same credentials
+    /// (connection listeners: `onConnecting`, then `onConnectSuccess`). The client resends what
+    /// was unanswered, in order, and catches up on what it missed: listeners get
+    /// `onRecvNewMessage` / `onRecvMessageRevoked` exactly once for what happened meanwhile.
+    /// Resolves once logged in again (at once if connected). While the server cannot be
+    /// reached it keeps trying with backoff, as after a dropped connection (a connection that
+    /// dropped by itself is retried at once). Rejects with 70001–70014 if the server refuses the
+    /// UserSig, 9508 if `disconnect()` is called first, 6014 after `logout()`.
+    ///
+    /// ```js
+    /// await bob.reconnect();
+    /// ```
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn reconnect(&self) -> Promise {
+        self.session.reconnect()
     }
 
     /// The server's clock as this client estimates it, in milliseconds since the epoch (what

@@ -38,7 +38,7 @@ export interface SetGroupMemberRoleOption {
 }
 "#;
 
-/// Groups of one client. Get it with `client.getGroupManager()`. Every method resolves with
+/// Groups of one client. Get it with `client.getGroupManager()`. Every change resolves with
 /// the group as it is now, or rejects with an `ImError` (10007 not allowed, 10010 no such
 /// group, 10021 groupID taken, 10013 already a member, 10004 invalid parameters).
 ///
@@ -137,6 +137,20 @@ impl GroupManager {
             }
         });
         self.request(parsed)
+    }
+
+    /// The groups this user is a member of, as they are now on the server (owner, admins,
+    /// members). It also refreshes the roles `canRevoke` reads; a new device needs no call
+    /// for that, as the client asks once by itself at its first login.
+    ///
+    /// ```js
+    /// const groups = await gm.getJoinedGroupList();
+    /// const admin = groups.filter((g) => g.admins.includes(client.userID));
+    /// ```
+    #[wasm_bindgen(js_name = getJoinedGroupList, unchecked_return_type = "Promise<Group[]>")]
+    pub fn get_joined_group_list(&self) -> Promise {
+        self.session
+            .request(Shape::Groups, |c, now| Ok(c.joined_groups(now)))
     }
 
     /// Makes a member an admin (300) or an ordinary member again (200); owner only.

@@ -61,7 +61,7 @@ export interface ConnectionListener {
   onConnecting?(): void;
   /** Connected and logged in; queued requests are being resent and missed events synced. */
   onConnectSuccess?(): void;
-  /** The connection was lost or an attempt failed; another attempt follows with backoff unless the server refused the login. */
+  /** The connection was lost or an attempt failed (another attempt follows with backoff unless the server refused the login), or `disconnect()` was called (9508; offline until `reconnect()`). */
   onConnectFailed?(code: number, desc: string): void;
   /** The server refused the UserSig as expired (70001) on a reconnect: log in again with a new one. */
   onUserSigExpired?(): void;

@@ -17,7 +17,7 @@ use wasm_bindgen::JsCast;
 
 use crate::convert::{opt_number, options};
 use crate::error::Error;
-use crate::session::Session;
+use crate::session::{queue_microtask, Link, Session};
 
 #[wasm_bindgen(typescript_custom_section)]
 const TS_HUB: &'static str = r#"
@@ -36,12 +36,6 @@ pub(crate) enum Inbound {
     Login(String),
     Frame(ClientFrame),
     Logout,
-}
-
-#[wasm_bindgen]
-extern "C" {
-    #[wasm_bindgen(js_name = queueMicrotask)]
-    fn queue_microtask(f: &js_sys::Function);
 }
 
 pub(crate) struct HubState {
@@ -74,7 +68,7 @@ fn push(hub: &SharedHub, session: SessionId, what: Inbound) {
 /// Handles everything in the inbox, commits, then delivers the answers (no hub borrow held
 /// while clients — and their listeners — run; frames they send wait for the next drain).
 fn drain(hub: &SharedHub) {
-    let deliveries: Vec<(Weak<Session>, ServerFrame)> = {
+    let deliveries: Vec<(SessionId, Weak<Session>, ServerFrame)> = {
         let mut guard = hub.borrow_mut();
         let h = &mut *guard;
         h.scheduled = false;
@@ -96,11 +90,17 @@ fn drain(hub: &SharedHub) {
         // MemStore's commit cannot fail; a poisoned hub would deliver nothing.
         let out = h.hub.commit().unwrap_or_default();
         out.into_iter()
-            .filter_map(|o| Some((h.clients.get(&o.session)?.clone(), o.frame)))
+            .filter_map(|o| Some((o.session, h.clients.get(&o.session)?.clone(), o.frame)))
             .collect()
     };
-    for (client, frame) in deliveries {
-        if let Some(session) = client.upgrade() {
+    for (id, client, frame) in deliveries {
+        let Some(session) = client.upgrade() else {
+            continue;
+        };
+        // A listener earlier in this loop may have disconnected (and reconnected) the client:
+        // what was meant for its old hub session is not for it any more.
+        let current = matches!(&session.st.borrow().link, Link::Local(l) if l.is(id));
+        if current {
             session.handle_frame(frame);
         }
     }
@@ -225,6 +225,30 @@ impl LocalLink {
         if !std::mem::replace(&mut self.left, true) {
             push(&self.hub, self.id, Inbound::Logout);
         }
+    }
+
+    /// Whether `id` is this link's hub session, still joined.
+    fn is(&self, id: SessionId) -> bool {
+        self.id == id && !self.left
+    }
+
+    /// After [`LocalLink::leave`]: joins the hub again as a new session of `user` (a new
+    /// connection) and queues its login; `false` when it had not left.
+    pub(crate) fn rejoin(&mut self, user: &str, session: Weak<Session>) -> bool {
+        if !self.left {
+            return false;
+        }
+        let id = {
+            let mut h = self.hub.borrow_mut();
+            h.next_session += 1;
+            let id = h.next_session;
+            h.clients.insert(id, session);
+            id
+        };
+        self.id = id;
+        self.left = false;
+        push(&self.hub, id, Inbound::Login(user.to_string()));
+        true
     }
 }
 

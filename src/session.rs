@@ -8,6 +8,10 @@
 //!
 //! Borrow discipline: the state sits in a `RefCell`; every entry point borrows it, collects
 //! the output into a [`Batch`], drops the borrow and only then calls JavaScript.
+//!
+//! `disconnect()`/`reconnect()` keep the client: `offline` is what the app asked for, the
+//! transport's own state (`LocalLink::left`, `WsLink::stopped`) is made to follow it. While
+//! offline, requests wait in the core client's outbox like during any connection loss.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -18,6 +22,7 @@ use im_revoke_core::client::{Client, Done, Notification};
 use im_revoke_core::{ClientFrame, Code, ImError, ServerFrame};
 use js_sys::{Date, Function, Promise};
 use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 
 use crate::chat_client::ChatClient;
 use crate::convert::{to_js, Page};
@@ -25,7 +30,13 @@ use crate::error::{rejected, Error};
 use crate::listener::{AdvancedMsgListener, ConnEvent, ConnectionListener, Listeners, MsgEvent};
 #[cfg(feature = "local-hub")]
 use crate::local_hub::{LocalLink, LocalOut};
-use crate::ws::{WsLink, WsOut};
+use crate::ws::{self, WsLink, WsOut};
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_name = queueMicrotask)]
+    pub(crate) fn queue_microtask(f: &Function);
+}
 
 /// How a request's result becomes the promise's value.
 #[derive(Clone, Copy, Debug)]
@@ -40,6 +51,8 @@ pub(crate) enum Shape {
     List,
     /// `Promise<Group>`.
     Group,
+    /// `Promise<Group[]>`.
+    Groups,
 }
 
 /// A pending promise's `resolve` and `reject`.
@@ -70,6 +83,7 @@ fn value(shape: Shape, done: Done) -> JsValue {
         (_, Done::Messages(list, _)) => to_js(&list),
         (_, Done::Sent(m) | Done::Revoked(m)) => to_js(&m),
         (_, Done::Group(g)) => to_js(&g),
+        (_, Done::Groups(list)) => to_js(&list),
     }
 }
 
@@ -82,6 +96,14 @@ pub(crate) enum Phase {
     LoggingIn = 2,
     /// 3: logged out, or the login failed.
     LoggedOut = 3,
+}
+
+/// What a session does on its next microtask.
+pub(crate) enum Later {
+    /// Act on a batch (events of `disconnect()`).
+    Run(Batch),
+    /// Open the transport again (`reconnect()`).
+    Open,
 }
 
 /// The transport.
@@ -146,6 +168,16 @@ pub(crate) struct State {
     pub(crate) conn_listeners: Listeners<ConnectionListener>,
     /// The `ChatClient.local`/`connect` promise, until the first login settles it.
     login: Option<(Function, Function)>,
+    /// `disconnect()` was called and `reconnect()` not yet.
+    pub(crate) offline: bool,
+    /// `reconnect()` promises waiting for the next login.
+    waiters: Vec<Settle>,
+    /// Work for the next microtask, and the function queued to do it (made at first use; one
+    /// closure for the session's life, none per call).
+    later: Vec<Later>,
+    tick: Option<Closure<dyn FnMut()>>,
+    /// Keeps the session (and so `tick`) alive while a tick is queued.
+    tick_pin: Option<Rc<Session>>,
     /// Keeps the session alive until the first login settles (nothing else holds it yet).
     pin: Option<Rc<Session>>,
     /// The request-timeout timer and the deadline it is armed for.
@@ -191,10 +223,20 @@ impl State {
         self.login.is_some()
     }
 
+    /// Settles the `reconnect()` promises waiting for the next login.
+    fn wake(&mut self, b: &mut Batch, r: Result<(), ImError>) {
+        for w in self.waiters.drain(..) {
+            // Shape::Void: the `Done` is a placeholder, the promise resolves with `undefined`.
+            let r = r.clone().map(|()| Done::Groups(Vec::new()));
+            b.settles.push((w, r));
+        }
+    }
+
     /// Ends the session: rejects every pending request with `code`, forgets the listeners.
     pub(crate) fn shut(&mut self, b: &mut Batch, code: Code) {
         self.phase = Phase::LoggedOut;
         self.deadline = None;
+        self.wake(b, Err(ImError::new(code)));
         for (_, s) in self.pending.drain() {
             b.settles.push((s, Err(ImError::new(code))));
         }
@@ -221,6 +263,11 @@ impl Session {
                 msg_listeners: Listeners::default(),
                 conn_listeners: Listeners::default(),
                 login: None,
+                offline: false,
+                waiters: Vec::new(),
+                later: Vec::new(),
+                tick: None,
+                tick_pin: None,
                 pin: None,
                 deadline: None,
             }),
@@ -309,6 +356,7 @@ impl Session {
                 let mut b = st.take_batch();
                 if !was_online && st.client.is_logged_in() {
                     st.finish_login(&mut b, Ok(()));
+                    st.wake(&mut b, Ok(()));
                     b.conn.push(ConnEvent::Success);
                     if let Link::Ws(w) = &mut st.link {
                         w.online(self);
@@ -330,6 +378,7 @@ impl Session {
                 w.stop(b);
             }
         } else if fatal {
+            st.wake(b, Err(e.clone()));
             b.conn.push(if e.code == Code::UserSigExpired {
                 ConnEvent::UserSigExpired
             } else {
@@ -340,13 +389,21 @@ impl Session {
             }
             st.shut(b, Code::NotLoggedIn);
         } else {
-            // Transient (e.g. too many connections): the transport retries with backoff.
+            // Transient (e.g. too many connections): the WebSocket transport retries with
+            // backoff. The embedded hub has no retry: offline until the next `reconnect()`.
+            #[cfg(feature = "local-hub")]
+            if let Link::Local(l) = &mut st.link {
+                l.leave();
+                st.offline = true;
+                st.wake(b, Err(e.clone()));
+            }
             b.conn.push(ConnEvent::Failed(e.code.num(), e.desc));
         }
     }
 
     /// Acts on a batch with no borrow held: frames out, the login promise, connection events,
     /// request promises, then message listeners.
+    #[inline(never)] // called from many places: one copy
     pub(crate) fn run(self: &Rc<Self>, b: Batch) {
         if let Some(out) = &b.out {
             out.send(b.frames);
@@ -456,6 +513,132 @@ impl Session {
             b
         };
         self.run(batch);
+    }
+
+    /// Does `what` on a microtask: events caused by an API call reach listeners after it
+    /// returns.
+    fn soon(self: &Rc<Self>, what: Later) {
+        let mut st = self.st.borrow_mut();
+        st.later.push(what);
+        if st.later.len() == 1 {
+            st.tick_pin = Some(self.clone());
+            let tick = st.tick.get_or_insert_with(|| {
+                let weak = Rc::downgrade(self);
+                Closure::new(move || {
+                    if let Some(s) = weak.upgrade() {
+                        s.on_tick();
+                    }
+                })
+            });
+            queue_microtask(tick.as_ref().unchecked_ref());
+        }
+    }
+
+    fn on_tick(self: &Rc<Self>) {
+        let (later, pin) = {
+            let mut st = self.st.borrow_mut();
+            (std::mem::take(&mut st.later), st.tick_pin.take())
+        };
+        for what in later {
+            match what {
+                Later::Run(b) => self.run(b),
+                Later::Open => self.open(),
+            }
+        }
+        drop(pin);
+    }
+
+    /// `disconnect()`: leaves the transport but keeps the client — its state, listeners and
+    /// unanswered requests (the core client resends them after the next login). No automatic
+    /// reconnect follows. Connection listeners hear `onConnectFailed(9508, …)`; `reconnect()`
+    /// promises still waiting reject with 9508.
+    pub(crate) fn disconnect(self: &Rc<Self>) {
+        let batch = {
+            let mut st = self.st.borrow_mut();
+            if st.phase == Phase::LoggedOut || st.offline {
+                return;
+            }
+            st.offline = true;
+            let mut b = Batch::default();
+            match &mut st.link {
+                #[cfg(feature = "local-hub")]
+                Link::Local(l) => l.leave(),
+                Link::Ws(w) => w.stop(&mut b),
+            }
+            st.client.disconnected();
+            let e = ImError::with_desc(Code::NetDisconnect, "disconnect() called");
+            st.wake(&mut b, Err(e.clone()));
+            b.conn.push(ConnEvent::Failed(e.code.num(), e.desc));
+            b
+        };
+        self.soon(Later::Run(batch));
+    }
+
+    /// `reconnect()`: after `disconnect()`, connects again and logs in with the same
+    /// credentials; the promise resolves at the next login (at once when logged in already).
+    pub(crate) fn reconnect(self: &Rc<Self>) -> Promise {
+        {
+            let st = self.st.borrow();
+            if st.phase == Phase::LoggedOut {
+                return rejected(ImError::new(Code::NotLoggedIn));
+            }
+            if st.client.is_logged_in() {
+                return Promise::resolve(&JsValue::UNDEFINED);
+            }
+        }
+        let mut slot = None;
+        let promise = Promise::new(&mut |resolve, reject| {
+            slot = Some(Settle {
+                resolve,
+                reject,
+                shape: Shape::Void,
+            })
+        });
+        let open = {
+            let mut st = self.st.borrow_mut();
+            st.waiters.extend(slot);
+            let open = std::mem::replace(&mut st.offline, false);
+            if let Link::Ws(w) = &mut st.link {
+                // Down by itself, between automatic attempts: try at once.
+                if !open {
+                    w.retry_now(self);
+                }
+            }
+            open
+        };
+        if open {
+            self.soon(Later::Open);
+        }
+        promise
+    }
+
+    /// Opens the transport again after `disconnect()`, unless the app went offline again (or
+    /// logged out) in the meantime, or it is open already.
+    fn open(self: &Rc<Self>) {
+        let mut guard = self.st.borrow_mut();
+        let st = &mut *guard;
+        if st.phase == Phase::LoggedOut || st.offline {
+            return;
+        }
+        match &mut st.link {
+            #[cfg(feature = "local-hub")]
+            Link::Local(l) => {
+                if !l.rejoin(st.client.user_id(), Rc::downgrade(self)) {
+                    return;
+                }
+                drop(guard);
+                let mut b = Batch::default();
+                b.conn.push(ConnEvent::Connecting);
+                self.run(b);
+            }
+            Link::Ws(w) => {
+                if !w.resume() {
+                    return;
+                }
+                drop(guard);
+                ws::connect(self);
+            }
+        }
     }
 
     /// Estimated server time, ms.

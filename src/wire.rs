@@ -74,7 +74,12 @@ fn boolean(v: &JsValue, key: &str) -> Option<bool> {
 
 fn list<T>(v: &JsValue, key: &str, item: impl Fn(&JsValue) -> Option<T>) -> Option<Vec<T>> {
     let arr: Array = field(v, key).dyn_into().ok()?;
-    arr.iter().map(|x| item(&x)).collect()
+    // A plain loop: `collect::<Option<Vec<_>>>()` costs more wasm per item type.
+    let mut out = Vec::with_capacity(arr.length() as usize);
+    for x in arr.iter() {
+        out.push(item(&x)?);
+    }
+    Some(out)
 }
 
 fn opt_object<T>(v: &JsValue, key: &str, f: impl Fn(&JsValue) -> Option<T>) -> Option<Option<T>> {
@@ -225,6 +230,11 @@ pub fn decode_value(v: &JsValue) -> Option<ServerFrame> {
             server_time: uint(v, "serverTime")?,
             seq: uint(v, "seq")?,
             group: group(&field(v, "group"))?,
+        },
+        "groups" => ServerFrame::Groups {
+            req_id: string(v, "reqId")?,
+            server_time: uint(v, "serverTime")?,
+            groups: list(v, "groups", group)?,
         },
         "event" => ServerFrame::Event(envelope(v)?),
         "error" => ServerFrame::Error {

@@ -6,7 +6,8 @@
 //!   After a reconnect the core client resends its unanswered requests in order and syncs the
 //!   events it missed; nothing here decides what to resend.
 //! - Reconnect: exponential backoff with full jitter (`random(0, min(30 s, 0.5 s · 2^n))`),
-//!   until `logout()` or until the server refuses the login (70xxx UserSig codes, 300003).
+//!   until `logout()` or `disconnect()`, or until the server refuses the login (70xxx UserSig
+//!   codes, 300003). `reconnect()` after `disconnect()` starts over from attempt 0.
 //! - A keep-alive `ping` every 25 s doubles as a server-clock sample.
 //! - [`WsConn`] owns the socket's handler closures; its `Drop` unregisters them and closes the
 //!   socket. The closures hold a `Weak` of the session, never an `Rc`.
@@ -93,7 +94,7 @@ pub(crate) struct WsLink {
     gen: u32,
     /// Failed attempts since the last successful login.
     attempt: u32,
-    /// No more reconnects (logout, or the server refused the login).
+    /// No more reconnects (logout, `disconnect()`, or the server refused the login).
     stopped: bool,
     reconnect: Option<Timeout>,
     keepalive: Option<Interval>,
@@ -139,6 +140,21 @@ impl WsLink {
         self.keepalive = None;
         if let Some(c) = self.conn.take() {
             b.drop_later.push(Box::new(c));
+        }
+    }
+
+    /// Allows connections again after `disconnect()` (the caller then calls [`connect`]);
+    /// `false` when it was not stopped.
+    pub(crate) fn resume(&mut self) -> bool {
+        let was = std::mem::replace(&mut self.stopped, false);
+        self.attempt = 0;
+        was
+    }
+
+    /// Waiting for the next automatic attempt: make it now.
+    pub(crate) fn retry_now(&mut self, session: &Rc<Session>) {
+        if self.reconnect.is_some() {
+            arm_reconnect(self, session, 0);
         }
     }
 }
@@ -218,6 +234,10 @@ pub(crate) fn connect(session: &Rc<Session>) {
 fn schedule_reconnect(w: &mut WsLink, session: &Rc<Session>) {
     let delay = backoff_ms(w.attempt);
     w.attempt = w.attempt.saturating_add(1);
+    arm_reconnect(w, session, delay);
+}
+
+fn arm_reconnect(w: &mut WsLink, session: &Rc<Session>, delay: u32) {
     let weak = Rc::downgrade(session);
     w.reconnect = Some(Timeout::new(delay, move || {
         if let Some(s) = weak.upgrade() {

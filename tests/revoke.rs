@@ -9,6 +9,7 @@ mod common;
 
 use common::*;
 use im_revoke::ChatClient;
+use js_sys::Array;
 use wasm_bindgen::JsValue;
 use wasm_bindgen_test::*;
 
@@ -288,6 +289,91 @@ async fn group_permissions() {
         "newest first: a1, b3, b2, b1"
     );
     assert_eq!(gs(&get(&list.get(2), "revokerInfo"), "role"), "admin");
+}
+
+/// A new device (a fresh `ChatClient`, created after bob was made an admin) knows its groups
+/// and roles without any group call — the client fetched them at its first login — so
+/// `canRevoke` offers bob the revoke of a member's message; `getJoinedGroupList` lists them.
+#[wasm_bindgen_test]
+async fn a_new_device_knows_its_admin_role() {
+    let hub = hub("{}");
+    let alice = login(&hub, "alice").await; // owner
+    let carol = login(&hub, "carol").await; // member
+    let agm = gm(&alice);
+    ok(m(
+        &agm,
+        "createGroup",
+        &[js(
+            r#"{ "groupID": "g-new", "name": "team", "members": ["bob", "carol"] }"#,
+        )],
+    ))
+    .await;
+    ok(m(
+        &agm,
+        "setGroupMemberRole",
+        &[js(
+            r#"{ "groupID": "g-new", "userID": "bob", "role": 300 }"#,
+        )],
+    ))
+    .await;
+    let member_msg = send_group(&mm(&carol), "carol's", "g-new").await;
+    let owner_msg = send_group(&mm(&alice), "alice's", "g-new").await;
+
+    let bob = login(&hub, "bob").await; // a fresh device
+    let bmm = mm(&bob);
+    // Bring the messages into this device's cache (a message call, not a group call).
+    let ids = format!(
+        r#"["{}", "{}"]"#,
+        gs(&member_msg, "msgID"),
+        gs(&owner_msg, "msgID")
+    );
+    assert_eq!(
+        Array::from(&ok(m(&bmm, "findMessages", &[js(&ids)])).await).length(),
+        2
+    );
+    // The groups arrive by themselves; wait for them (they are asked for at login, so they
+    // are normally here already).
+    let mut can = m(&bmm, "canRevoke", &[member_msg.clone()]);
+    for _ in 0..100 {
+        if gb(&can, "allowed") {
+            break;
+        }
+        sleep(10).await;
+        can = m(&bmm, "canRevoke", &[member_msg.clone()]);
+    }
+    assert!(
+        gb(&can, "allowed"),
+        "admin bob may revoke: {}",
+        describe(&can)
+    );
+    assert!(
+        get(&can, "remainingMs").is_null(),
+        "no moderator time limit"
+    );
+    let can = m(&bmm, "canRevoke", &[owner_msg.clone()]);
+    assert!(!gb(&can, "allowed"), "not the owner's message");
+    assert_eq!(gn(&can, "code"), 10007.0);
+
+    let groups = Array::from(&ok(m(&gm(&bob), "getJoinedGroupList", &[])).await);
+    assert_eq!(groups.length(), 1);
+    let g = groups.get(0);
+    assert_eq!(gs(&g, "groupID"), "g-new");
+    assert_eq!(gs(&g, "name"), "team");
+    assert_eq!(gs(&g, "owner"), "alice");
+    assert_eq!(describe(&get(&g, "admins")), r#"["bob"]"#);
+    assert_eq!(describe(&get(&g, "members")), r#"["alice","bob","carol"]"#);
+    assert!(gn(&g, "createdMs") > 1.6e12);
+    assert!(
+        get(&g, "recentReqIds").is_undefined(),
+        "the authority's bookkeeping stays on the server"
+    );
+
+    ok(m(&bmm, "revokeMessage", &[member_msg, s("admin")])).await;
+    // Someone in no group gets an empty list.
+    let dave = login(&hub, "dave").await;
+    let none = ok(m(&gm(&dave), "getJoinedGroupList", &[])).await;
+    assert!(js_sys::Array::is_array(&none));
+    assert_eq!(Array::from(&none).length(), 0);
 }
 
 /// A message can be revoked by its msgID string, from a device that never saw it.

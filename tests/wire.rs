@@ -158,6 +158,27 @@ fn frames() -> Vec<ServerFrame> {
             seq: 8,
             group: group(),
         },
+        ServerFrame::Groups {
+            req_id: "j1".into(),
+            server_time: 3,
+            groups: vec![
+                group(),
+                Group {
+                    group_id: "g2".into(),
+                    name: String::new(),
+                    owner: "bob".into(),
+                    admins: BTreeSet::new(),
+                    members: BTreeSet::from(["bob".to_string()]),
+                    created_ms: 0,
+                    recent_req_ids: Vec::new(),
+                },
+            ],
+        },
+        ServerFrame::Groups {
+            req_id: "j2".into(),
+            server_time: 1_700_000_000_002,
+            groups: vec![],
+        },
         ServerFrame::Event(Envelope {
             seq: 13,
             event: Arc::new(Event::NewMessage { message: m1 }),
@@ -179,12 +200,51 @@ fn frames() -> Vec<ServerFrame> {
     ]
 }
 
+/// Which kind of frame `f` is. Exhaustive on purpose: a frame kind added to the core fails to
+/// compile here until `frames()` covers it (and so `src/wire.rs` decodes it).
+fn kind(f: &ServerFrame) -> usize {
+    match f {
+        ServerFrame::LoginOk { .. } => 0,
+        ServerFrame::SendOk { .. } => 1,
+        ServerFrame::RevokeOk { .. } => 2,
+        ServerFrame::Messages { .. } => 3,
+        ServerFrame::SyncOk { .. } => 4,
+        ServerFrame::GroupOk { .. } => 5,
+        ServerFrame::Groups { .. } => 6,
+        ServerFrame::Event(_) => 7,
+        ServerFrame::Error { .. } => 8,
+        ServerFrame::Pong { .. } => 9,
+    }
+}
+const KINDS: usize = 10;
+
 #[wasm_bindgen_test]
 fn every_server_frame_round_trips() {
+    let mut seen = [false; KINDS];
     for frame in frames() {
+        seen[kind(&frame)] = true;
         let v = through_json(&frame);
         assert_eq!(decode_value(&v).as_ref(), Some(&frame), "{frame:?}");
     }
+    assert_eq!(
+        seen, [true; KINDS],
+        "frames() covers every kind of server frame"
+    );
+}
+
+/// The `groups` answer exactly as the server writes it (serde_json text).
+#[wasm_bindgen_test]
+fn groups_frame_from_server_text() {
+    let text = r#"{"type":"groups","reqId":"j7","serverTime":1700000000000,"groups":[{"groupID":"g1","name":"team","owner":"alice","admins":["carol"],"members":["alice","bob","carol"],"createdMs":42}]}"#;
+    let v = JSON::parse(text).expect("valid JSON");
+    assert_eq!(
+        decode_value(&v),
+        Some(ServerFrame::Groups {
+            req_id: "j7".into(),
+            server_time: 1_700_000_000_000,
+            groups: vec![group()],
+        })
+    );
 }
 
 #[wasm_bindgen_test]
@@ -196,6 +256,8 @@ fn malformed_frames_are_refused() {
         r#"{"type":"error","code":1,"desc":"unknown code"}"#,
         r#"{"type":"event","seq":-1,"event":{"kind":"groupChanged"}}"#,
         r#"{"type":"sendOk","reqId":"s","serverTime":1,"seq":1.5,"message":{}}"#,
+        r#"{"type":"groups","reqId":"j","serverTime":1}"#,
+        r#"{"type":"groups","reqId":"j","serverTime":1,"groups":[{"groupID":"g"}]}"#,
         r#"[1,2]"#,
         r#"null"#,
         r#""text""#,

@@ -85,3 +85,92 @@ async fn send_and_revoke_over_websocket() {
     ok(m(&alice, "logout", &[])).await;
     ok(m(&bob, "logout", &[])).await;
 }
+
+/// `disconnect()` closes the socket and no automatic reconnect follows; `reconnect()` logs in
+/// again on a new socket, sends what was asked for meanwhile and catches up on what was missed.
+#[wasm_bindgen_test]
+async fn disconnect_and_reconnect_over_websocket() {
+    let Some((url, alice_sig, bob_sig)) = config() else {
+        web_sys::console::log_1(&s(
+            "ws_live: skipped (IMR_TEST_WS_URL not set at build time)",
+        ));
+        return;
+    };
+    let alice = connect(url, "alice", alice_sig).await;
+    let bob = connect(url, "bob", bob_sig).await;
+    let alog = js_sys::Array::new();
+    listen(&mm(&alice), "alice", &alog);
+    let log = js_sys::Array::new();
+    listen(&mm(&bob), "bob", &log);
+    listen_conn(&bob, &log);
+
+    ok(m(&bob, "disconnect", &[])).await;
+    let offline = m(&mm(&bob), "createTextMessage", &[s("written offline")]);
+    let sending = m(
+        &mm(&bob),
+        "sendMessage",
+        &[offline, s("alice"), JsValue::NULL],
+    );
+    let msg = send_c2c(&mm(&alice), "while bob is away", "bob").await;
+    ok(m(
+        &mm(&alice),
+        "revokeMessage",
+        &[msg.clone(), s("never mind")],
+    ))
+    .await;
+    // Longer than the first backoff step: no automatic reconnect after disconnect().
+    sleep(1200).await;
+    assert_eq!(lines(&log), ["conn failed 9508"]);
+    assert!(lines(&alog).is_empty());
+
+    ok(m(&bob, "reconnect", &[])).await;
+    let sent = ok(sending).await;
+    assert_eq!(gn(&sent, "status"), 2.0);
+    sleep(300).await;
+    let id = gs(&msg, "msgID");
+    assert_eq!(
+        lines(&log),
+        [
+            "conn failed 9508".to_string(),
+            "conn connecting".to_string(),
+            "conn success".to_string(),
+            "bob new <no text>".to_string(),
+            format!("bob revoked {id} alice never mind"),
+        ]
+    );
+    assert_eq!(lines(&alog), ["alice new written offline"]);
+    ok(m(&alice, "logout", &[])).await;
+    ok(m(&bob, "logout", &[])).await;
+}
+
+/// The server's `groups` answer decodes: a fresh device of bob lists the group alice just
+/// made him an admin of.
+#[wasm_bindgen_test]
+async fn joined_groups_over_websocket() {
+    let Some((url, alice_sig, bob_sig)) = config() else {
+        web_sys::console::log_1(&s(
+            "ws_live: skipped (IMR_TEST_WS_URL not set at build time)",
+        ));
+        return;
+    };
+    let alice = connect(url, "alice", alice_sig).await;
+    let group_id = format!("live-{}", js_sys::Date::now() as u64);
+    ok(m(
+        &gm(&alice),
+        "createGroup",
+        &[js(&format!(
+            r#"{{ "groupID": "{group_id}", "admins": ["bob"] }}"#
+        ))],
+    ))
+    .await;
+    let bob = connect(url, "bob", bob_sig).await;
+    let groups = js_sys::Array::from(&ok(m(&gm(&bob), "getJoinedGroupList", &[])).await);
+    let g = groups
+        .iter()
+        .find(|g| gs(g, "groupID") == group_id)
+        .expect("the new group is listed");
+    assert_eq!(gs(&g, "owner"), "alice");
+    assert_eq!(describe(&get(&g, "admins")), r#"["bob"]"#);
+    ok(m(&alice, "logout", &[])).await;
+    ok(m(&bob, "logout", &[])).await;
+}

@@ -74,10 +74,10 @@ function serverBackend() {
 let groupSetup = null;
 
 /**
- * Alice (the owner) creates the demo group on first load. When it already exists (the server
- * keeps it across reloads), she re-states bob's admin role: the module has no call yet for a
- * fresh device to fetch its groups, and that change tells every member's open clients the
- * roster (onGroupChanged), which `canRevoke` needs to offer admins their revoke button.
+ * Alice (the owner) creates the demo group on first load (or when her pane first connects).
+ * When it exists already (the server keeps it across reloads) there is nothing to do: every
+ * client learns its groups and roles at its first login, which `canRevoke` needs to offer an
+ * admin the revoke button, and each pane reads the roster with `getJoinedGroupList`.
  */
 function announceGroup() {
   const owner = panes.find((p) => p.user === GROUP.owner && p.client && p.status === "online");
@@ -93,9 +93,10 @@ function announceGroup() {
         members: GROUP.members,
       });
     } catch (e) {
-      if (e.code !== 10021) throw e; // 10021: groupID in use, i.e. created before
-      group = await gm.setGroupMemberRole({ groupID: GROUP.groupID, userID: "bob", role: 300 });
+      if (e.code === 10021) return; // groupID in use: created before
+      throw e;
     }
+    // The members' clients hear of it (onGroupChanged); the owner's own pane learns it here.
     for (const p of panes) {
       if (p.user === GROUP.owner && p.client) p.listener.onGroupChanged(group);
     }
@@ -107,25 +108,15 @@ function announceGroup() {
   return groupSetup;
 }
 
-// Tabs of this demo (server mode) tell each other when a user comes online, so the page that
-// holds alice can re-announce the group to a device that just joined.
-const channel = !LOCAL && "BroadcastChannel" in window ? new BroadcastChannel("im-revoke-demo") : null;
-if (channel) {
-  channel.onmessage = (e) => {
-    if (e.data && e.data.type === "online") announceGroup();
-  };
-}
-
 let started = false;
 
 const app = {
   backend: null,
   group: GROUP,
   cast: CAST,
-  onConnected(pane) {
+  onConnected() {
     if (!started) return; // the first logins are followed by one announcement below
     announceGroup();
-    channel?.postMessage({ type: "online", user: pane.user });
   },
   onClose(pane) {
     panes.splice(panes.indexOf(pane), 1);
@@ -232,7 +223,6 @@ async function main() {
   await Promise.all(panes.map((p) => p.connect()));
   started = true;
   await announceGroup();
-  channel?.postMessage({ type: "online", user: initialUsers.join(",") });
   setInterval(() => {
     for (const p of panes) p.tick();
   }, 250);

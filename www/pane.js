@@ -56,7 +56,9 @@ export class Pane {
     this.client = null;
     this.mm = null;
     this.status = "connecting"; // "connecting" | "online" | "offline"
+    /** Whether the user wants this pane online (the offline toggle). */
     this.wantOnline = true;
+    this.closed = false;
     /** msgID -> latest message object (a plain object from the module, maybe updated here). */
     this.messages = new Map();
     /** msgID -> conversation key (known before the server stamps a sent message). */
@@ -98,13 +100,18 @@ export class Pane {
 
   // ----- connection -----
 
+  /**
+   * The first login of this pane's client: listeners, the demo group as the server has it,
+   * then each conversation's history. Going offline and back later keeps the client
+   * (`goOffline`/`goOnline`): what happens meanwhile arrives through the listeners.
+   */
   async connect() {
     this.wantOnline = true;
     this.setStatus("connecting");
     try {
       const client = await this.app.backend.login(this.user);
-      if (!this.wantOnline) {
-        // Went offline (or closed) while logging in.
+      if (!this.wantOnline || this.closed) {
+        // Went offline (or closed) while logging in: there is nothing to keep yet.
         await client.logout();
         return;
       }
@@ -113,7 +120,7 @@ export class Pane {
       this.mm.addAdvancedMsgListener(this.listener);
       client.addConnectionListener(this.connListener);
       this.setStatus("online");
-      await this.reloadAll();
+      await Promise.all([this.loadGroup(), this.reloadAll()]);
       this.app.onConnected(this);
     } catch (e) {
       this.setStatus("offline");
@@ -121,25 +128,60 @@ export class Pane {
     }
   }
 
-  async disconnect() {
+  /** Offline, keeping the client: `disconnect()` closes the connection, nothing else. */
+  async goOffline() {
     this.wantOnline = false;
-    const client = this.client;
-    this.client = null;
-    this.mm = null;
-    this.openForms.clear();
     this.setStatus("offline");
-    if (client) {
-      try {
-        await client.logout();
-      } catch (e) {
-        this.showError(e);
+    try {
+      await this.client?.disconnect();
+    } catch (e) {
+      this.showError(e);
+    }
+  }
+
+  /**
+   * Back online with the same client: `reconnect()` logs in again, sends what was asked for
+   * meanwhile, and the listeners hear what was missed (no history reload).
+   */
+  async goOnline() {
+    const client = this.client;
+    this.wantOnline = true;
+    this.setStatus("connecting");
+    try {
+      await client.reconnect();
+      if (this.wantOnline && this.client === client) this.setStatus("online");
+    } catch (e) {
+      if (!this.wantOnline) return; // went offline again before it was done (9508)
+      if (client.getLoginStatus() === 3) {
+        // The server refused the login (e.g. an expired UserSig): start over next time.
+        this.client = null;
+        this.mm = null;
       }
+      this.setStatus("offline");
+      this.showError(e);
     }
   }
 
   async toggleOnline() {
-    if (this.status === "offline") await this.connect();
-    else await this.disconnect();
+    if (this.status !== "offline") await this.goOffline();
+    else if (this.client) await this.goOnline();
+    else await this.connect();
+  }
+
+  /** The demo group as the server has it now (owner, admins), for the roster line. */
+  async loadGroup() {
+    const before = this.group;
+    try {
+      const groups = await this.client.getGroupManager().getJoinedGroupList();
+      const g = groups.find((g) => g.groupID === this.app.group.groupID);
+      // onGroupChanged may have brought a newer copy while this was on its way.
+      if (g && this.group === before) {
+        this.group = g;
+        this.render();
+      }
+    } catch (e) {
+      this.showError(e);
+    }
   }
 
   makeListener() {
@@ -163,11 +205,19 @@ export class Pane {
   }
 
   makeConnListener() {
+    // After goOffline(), `disconnect()` is reported as a failure (9508): the pane stays offline.
+    const live = () => this.client && this.wantOnline;
     return {
-      onConnecting: () => this.client && this.setStatus("connecting"),
-      onConnectSuccess: () => this.client && this.setStatus("online"),
-      onConnectFailed: () => this.client && this.setStatus("connecting"),
-      onUserSigExpired: () => this.showError({ code: 70001, desc: "UserSig expired: go offline and online again" }),
+      onConnecting: () => live() && this.setStatus("connecting"),
+      onConnectSuccess: () => live() && this.setStatus("online"),
+      onConnectFailed: () => live() && this.setStatus("connecting"),
+      onUserSigExpired: () => {
+        // The client is logged out: the next "online" logs in afresh.
+        this.client = null;
+        this.mm = null;
+        this.setStatus("offline");
+        this.showError({ code: 70001, desc: "UserSig expired: go online again" });
+      },
     };
   }
 
@@ -400,7 +450,12 @@ export class Pane {
   }
 
   close() {
-    this.disconnect();
+    this.closed = true;
+    this.wantOnline = false;
+    const client = this.client;
+    this.client = null;
+    this.mm = null;
+    client?.logout().catch((e) => console.warn(e));
     this.root.remove();
     this.app.onClose?.(this);
   }

@@ -34,6 +34,23 @@ export function captureErrors() {
   return errors;
 }
 
+// A connection listener that records into `log` as ["conn", kind, code?].
+export function connRecorder(log) {
+  return {
+    onConnecting() { log.push(["conn", "connecting"]); },
+    onConnectSuccess() { log.push(["conn", "success"]); },
+    onConnectFailed(code, desc) { log.push(["conn", "failed", code, desc]); },
+    onUserSigExpired() { log.push(["conn", "expired"]); },
+  };
+}
+
+// Watches a promise without awaiting it: `state` is "pending", "resolved" or "rejected".
+export function watch(p) {
+  const w = { state: "pending", value: undefined };
+  p.then((v) => { w.state = "resolved"; w.value = v; }, (e) => { w.state = "rejected"; w.value = e; });
+  return w;
+}
+
 export function isError(e) { return e instanceof Error; }
 export function typeOf(v) { return typeof v; }
 "#)]
@@ -42,6 +59,11 @@ extern "C" {
     fn call(obj: &JsValue, name: &str, args: &Array) -> Result<JsValue, JsValue>;
     /// A recording listener.
     pub fn recorder(tag: &str, log: &Array) -> JsValue;
+    /// A recording connection listener.
+    #[wasm_bindgen(js_name = connRecorder)]
+    pub fn conn_recorder(log: &Array) -> JsValue;
+    /// `{ state, value }` following a promise.
+    pub fn watch(p: &JsValue) -> JsValue;
     /// Starts capturing re-thrown listener exceptions; call `stop` on the result.
     #[wasm_bindgen(js_name = captureErrors)]
     pub fn capture_errors() -> Array;
@@ -184,6 +206,18 @@ pub async fn send_group(mm: &JsValue, text: &str, group: &str) -> JsValue {
     ok(m(mm, "sendMessage", &[msg, JsValue::NULL, s(group)])).await
 }
 
+/// Registers a recording connection listener on `client` (tag "conn").
+pub fn listen_conn(client: &JsValue, log: &Array) -> JsValue {
+    let l = conn_recorder(log);
+    m(client, "addConnectionListener", &[l.clone()]);
+    l
+}
+
+/// A promise's state so far: "pending", "resolved" or "rejected".
+pub fn state(watched: &JsValue) -> String {
+    gs(watched, "state")
+}
+
 /// Registers a recording listener on `mm` under `tag`.
 pub fn listen(mm: &JsValue, tag: &str, log: &Array) -> JsValue {
     let l = recorder(tag, log);
@@ -192,7 +226,8 @@ pub fn listen(mm: &JsValue, tag: &str, log: &Array) -> JsValue {
 }
 
 /// The log as lines: "tag new <text or msgID>", "tag revoked <msgID> <revoker> <reason>",
-/// "tag group <groupID>".
+/// "tag group <groupID>"; connection events: "conn connecting", "conn success",
+/// "conn failed <code>".
 pub fn lines(log: &Array) -> Vec<String> {
     log.iter()
         .map(|e| {
@@ -217,6 +252,7 @@ pub fn lines(log: &Array) -> Vec<String> {
                     e.get(4).as_string().unwrap_or_default()
                 ),
                 "group" => format!("{tag} group {}", gs(&e.get(2), "groupID")),
+                "failed" => format!("{tag} failed {}", e.get(2).as_f64().unwrap_or(-1.0)),
                 other => format!("{tag} {other}"),
             }
         })

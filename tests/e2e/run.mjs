@@ -320,6 +320,61 @@ async function extraContext(ctx) {
   return c;
 }
 
+/**
+ * Watches `user`'s pane from inside the page: which listener calls it gets (per msgID), how
+ * often it asks for history or looks messages up, and which client object it holds — so a
+ * spec can tell a notice that came through the live listener path from one rendered by a
+ * history reload.
+ */
+async function watchPane(page, user) {
+  await page.evaluate((user) => {
+    const p = window.demo.panes.find((p) => p.user === user);
+    const w = { heard: [], historyCalls: 0, findCalls: 0, client: p.client, mm: p.mm };
+    for (const k of ["onRecvNewMessage", "onRecvMessageRevoked"]) {
+      const f = p.listener[k];
+      p.listener[k] = (...a) => {
+        w.heard.push([k, typeof a[0] === "string" ? a[0] : a[0].msgID]);
+        return f(...a);
+      };
+    }
+    const mm = p.mm;
+    const history = mm.getHistoryMessageList.bind(mm);
+    const find = mm.findMessages.bind(mm);
+    mm.getHistoryMessageList = (...a) => (w.historyCalls++, history(...a));
+    mm.findMessages = (...a) => (w.findCalls++, find(...a));
+    (window.watched ||= {})[user] = w;
+  }, user);
+}
+
+/** What `watchPane` saw: `heard` (listener calls about `msgID`), the counts, same client. */
+async function watched(page, user, msgID) {
+  return page.evaluate(
+    ([user, msgID]) => {
+      const w = window.watched[user];
+      const p = window.demo.panes.find((p) => p.user === user);
+      return {
+        heard: w.heard.filter(([, id]) => id === msgID).map(([k]) => k),
+        historyCalls: w.historyCalls,
+        findCalls: w.findCalls,
+        sameClient: p.client === w.client && p.mm === w.mm,
+      };
+    },
+    [user, msgID],
+  );
+}
+
+/** Bob's offline/online round trip was served by the listeners alone, each event once. */
+async function expectLiveCatchUp(page, user, msgID) {
+  await page.waitForTimeout(300); // room for a duplicate to show up
+  const w = await watched(page, user, msgID);
+  expect(
+    JSON.stringify(w.heard) === JSON.stringify(["onRecvNewMessage", "onRecvMessageRevoked"]),
+    `${user}'s listener heard the message, then its revoke, once each; got ${JSON.stringify(w.heard)}`,
+  );
+  expect(w.historyCalls === 0 && w.findCalls === 0, `no history reload (history ${w.historyCalls}, find ${w.findCalls})`);
+  expect(w.sameClient, `${user}'s pane kept its ChatClient (disconnect/reconnect, not logout/login)`);
+}
+
 function uniq(prefix) {
   return `${prefix} ${Math.random().toString(36).slice(2, 8)}`;
 }
@@ -423,6 +478,7 @@ spec("offline then online: bob gets the revoke made while he was away", async (c
   const alice = pane(page, "alice");
   const bob = pane(page, "bob");
   await waitOnline(bob);
+  await watchPane(page, "bob");
   await bob.getByRole("button", { name: "Take bob offline" }).click();
   await bob.locator('.status:text-is("offline")').waitFor();
   const text = uniq("sent while bob was away");
@@ -435,6 +491,7 @@ spec("offline then online: bob gets the revoke made while he was away", async (c
   await expectNotice(bob, id, "alice revoked a message");
   await row(bob, id).locator(".reason", { hasText: "wrong chat" }).waitFor();
   expect((await bob.locator(".bubble", { hasText: text }).count()) === 0, "bob never sees the text");
+  await expectLiveCatchUp(page, "bob", id);
   // And live delivery works again after the reconnect.
   const text2 = uniq("welcome back");
   const id2 = await send(alice, text2);
@@ -557,11 +614,16 @@ spec("embedded LocalHub (?mode=local): send, revoke, notices", async (ctx) => {
   await expectNotice(bob, id, "alice revoked a message");
   await row(bob, id).locator(".reason", { hasText: "oops" }).waitFor();
   // Offline / online on the embedded hub too.
+  await watchPane(page, "bob");
   await bob.getByRole("button", { name: "Take bob offline" }).click();
+  await bob.locator('.status:text-is("offline")').waitFor();
   const id2 = await send(alice, uniq("while away"));
   await revoke(alice, id2);
+  await expectNotice(alice, id2, "You revoked a message");
   await bob.getByRole("button", { name: "Bring bob back online" }).click();
+  await waitOnline(bob);
   await expectNotice(bob, id2, "alice revoked a message");
+  await expectLiveCatchUp(page, "bob", id2);
   return [page];
 });
 

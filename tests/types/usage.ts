@@ -81,6 +81,14 @@ export async function usage(userSig: string): Promise<void> {
   await gm.addGroupMembers({ groupID: group.groupID, userIDList: ["dave"] });
   await gm.removeGroupMembers({ groupID: "g1", userIDList: ["dave"] });
   await gm.setGroupMemberRole({ groupID: "g1", userID: "bob", role: 300 });
+  const joined: Group[] = await bob.getGroupManager().getJoinedGroupList();
+  const adminOf: string[] = joined.filter((g) => g.admins.includes(bob.userID)).map((g) => g.groupID);
+
+  // Offline and back with the same client: queued requests go out after reconnect().
+  const offline: void = await bob.disconnect();
+  const queued: Promise<void> = mm.revokeMessage(sent.msgID, "typo");
+  const back: void = await bob.reconnect();
+  await queued;
 
   try {
     await amm.revokeMessage("unknown");
@@ -108,6 +116,10 @@ export async function usage(userSig: string): Promise<void> {
   await gm.setGroupMemberRole({ groupID: "g1", userID: "bob", role: "admin" });
   // @ts-expect-error ChatClient has no public constructor
   new ChatClient();
+  // @ts-expect-error getJoinedGroupList takes no option
+  await gm.getJoinedGroupList({ groupID: "g1" });
+  // @ts-expect-error it resolves with groups, not messages
+  const notMessages: Message[] = await gm.getJoinedGroupList();
 
-  void [limit, who, status, serverNow, remaining, why, allowed, revoked, wrong];
+  void [limit, who, status, serverNow, remaining, why, allowed, revoked, wrong, adminOf, offline, back, notMessages];
 }

@@ -21,7 +21,7 @@ use crate::model::{
 use crate::policy::{check_revoke, Actor, Config};
 use crate::protocol::{ClientFrame, ClientLimits, Envelope, Event, Revoked, ServerFrame};
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 /// How long a request may wait for its answer before it fails (ms).
@@ -190,6 +190,9 @@ pub struct Client {
     gap: BTreeMap<u64, Slot>,
     syncing: bool,
     sync_retry_at: Option<f64>,
+    /// msgIDs whose revoke this device has reported (its own revoke's success, or a listener
+    /// call): a message is revoked once, so it is reported once.
+    revokes_told: HashSet<String>,
     messages: HashMap<String, Local>,
     groups: HashMap<String, Group>,
     pending: HashMap<String, Pending>,
@@ -218,6 +221,7 @@ impl Client {
             gap: BTreeMap::new(),
             syncing: false,
             sync_retry_at: None,
+            revokes_told: HashSet::new(),
             messages: HashMap::new(),
             groups: HashMap::new(),
             pending: HashMap::new(),
@@ -731,6 +735,7 @@ impl Client {
                 if self.take_pending(&req_id, seq, server_time, now).is_some() {
                     let msg_id = revoked.msg_id.clone();
                     self.apply_revoke(&revoked);
+                    self.revokes_told.insert(msg_id.clone());
                     let view = self
                         .local_message(&msg_id)
                         .unwrap_or_else(|| self.stub(&revoked));
@@ -925,11 +930,13 @@ impl Client {
             }
             Event::MessageRevoked(r) => {
                 // Our own revoke, replayed after a reconnect before its answer: the answer
-                // settles it; listeners are for revokes made elsewhere.
+                // settles it; listeners are for revokes made elsewhere. Nor is a revoke told
+                // twice: a retried revoke is answered (with seq 0) before its event may arrive.
                 let mine =
                     r.revoke.user_id == self.user && self.pending.contains_key(&r.revoke.req_id);
                 self.apply_revoke(r);
-                if !mine {
+                let first = self.revokes_told.insert(r.msg_id.clone());
+                if !mine && first {
                     self.notes.push(Notification::MessageRevoked {
                         msg_id: r.msg_id.clone(),
                         revoker: RevokerInfo::from(&r.revoke),

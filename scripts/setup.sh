@@ -60,6 +60,7 @@ say "System packages (apt)"
 APT_WANTED=(
   "chromium:/usr/bin/chromium"
   "chromium-driver:/usr/bin/chromedriver"
+  "postgresql:/usr/bin/pg_lsclusters"
 )
 apt_missing=()
 for entry in "${APT_WANTED[@]}"; do

@@ -10,6 +10,18 @@
 //! that was offline asks for everything after the last seq it applied (`sync`). The session that
 //! caused an event receives, instead of the event, an acknowledgement carrying the same seq.
 //! So every session sees every event of its user exactly once, in order.
+//!
+//! ## One hub per node, one shared store ([`Hub::shared`])
+//!
+//! Several server nodes may each drive a hub over one database. Such a hub keeps no cache of
+//! shared state (heads, groups), lets the store assign every sequence under its locks, retries a
+//! request that clashed with another node's writes (see [`crate::store`]), and remembers, per
+//! session, the last seq it delivered (its cursor). Events that other nodes wrote reach this
+//! node's sessions by [`Hub::wake`]: the host calls it when the database signals that those users
+//! have new events, and the hub reads and delivers what follows each cursor — from the log, so a
+//! lost or merged signal loses nothing (the next one, or a client's own `sync`, catches up). A live
+//! event or an acknowledgement that would jump over events of other nodes not delivered yet is
+//! preceded by them, so sessions still see their events in order, each once.
 
 use crate::error::{Code, ImError};
 use crate::limit::TokenBucket;
@@ -27,6 +39,13 @@ use std::sync::Arc;
 
 /// How many entries each of the hub's caches may hold before it is dropped and refilled.
 pub const CACHE_ENTRIES: usize = 200_000;
+
+/// Whether the multi-node code is compiled in (the `shared` feature; the server has it).
+const SHARED: bool = cfg!(feature = "shared");
+
+/// How many times a shared hub runs one request that keeps clashing with other writers before
+/// it answers 20005 (without stopping: nothing of the request was written).
+pub const CONFLICT_RETRIES: u32 = 8;
 
 /// Identifies one connection (one device of one user). Chosen by the host.
 pub type SessionId = u64;
@@ -81,6 +100,12 @@ pub struct Hub<S: Store> {
     rates: HashMap<String, TokenBucket>,
     outbox: Vec<Outgoing>,
     poisoned: Option<StoreError>,
+    /// Several hubs share the store (see the module documentation).
+    shared: bool,
+    /// Shared hubs: the last event seq delivered to each session (live, acknowledged, synced).
+    cursors: HashMap<SessionId, u64>,
+    /// Shared hubs: cursors as they were before the request being handled moved them.
+    cursor_undo: Vec<(SessionId, u64)>,
 }
 
 impl<S: Store> Hub<S> {
@@ -97,7 +122,33 @@ impl<S: Store> Hub<S> {
             rates: HashMap::new(),
             outbox: Vec::new(),
             poisoned: None,
+            shared: false,
+            cursors: HashMap::new(),
+            cursor_undo: Vec::new(),
         }
+    }
+
+    /// Whether this hub shares its store (compiled out without the `shared` feature, so that the
+    /// embedded hub of the browser module carries none of it).
+    #[inline(always)]
+    fn sharing(&self) -> bool {
+        SHARED && self.shared
+    }
+
+    /// A hub over a `store` that other hubs (other server nodes) write too: sequences come
+    /// from the store, nothing shared is cached, conflicting requests are retried, and events
+    /// written elsewhere are delivered by [`Hub::wake`]. See the module documentation.
+    #[cfg(feature = "shared")]
+    pub fn shared(cfg: Config, store: S) -> Self {
+        Hub {
+            shared: true,
+            ..Hub::new(cfg, store)
+        }
+    }
+
+    /// Whether this hub shares its store with others ([`Hub::shared`]).
+    pub fn is_shared(&self) -> bool {
+        SHARED && self.shared
     }
 
     /// The configuration in force.
@@ -150,6 +201,10 @@ impl<S: Store> Hub<S> {
         }
         check_user_id(user)?;
         let head_seq = self.user_head(user)?;
+        if self.sharing() {
+            // The client catches up to the head itself (`sync`); live delivery goes on from it.
+            self.cursors.insert(session, head_seq);
+        }
         self.sessions.insert(session, user.to_string());
         self.online
             .entry(user.to_string())
@@ -170,6 +225,7 @@ impl<S: Store> Hub<S> {
 
     /// Forgets `session` (connection closed). Nothing is queued.
     pub fn logout(&mut self, session: SessionId) {
+        self.cursors.remove(&session);
         if let Some(user) = self.sessions.remove(&session) {
             if let Some(list) = self.online.get_mut(&user) {
                 list.retain(|s| *s != session);
@@ -185,8 +241,74 @@ impl<S: Store> Hub<S> {
     /// fan-out. `login` frames must go through [`Hub::login`] after the host checked them.
     pub fn handle(&mut self, session: SessionId, frame: ClientFrame, now_ms: u64) {
         let req_id = frame.req_id().map(str::to_string);
-        let r = self.dispatch(session, frame, now_ms);
+        let r = if self.sharing() {
+            self.dispatch_retrying(session, frame, now_ms)
+        } else {
+            self.dispatch(session, frame, now_ms, true)
+        };
         self.finish(session, req_id.as_deref(), r);
+    }
+
+    /// Shared hubs: runs the request; when it clashed with another writer, undoes it alone
+    /// (its writes, its frames, the cursors it moved), commits the requests before it (so that
+    /// the locks they hold are released), and runs it again.
+    fn dispatch_retrying(&mut self, session: SessionId, frame: ClientFrame, now: u64) -> R<()> {
+        let mut attempt = 0;
+        loop {
+            let mark = self.outbox.len();
+            self.cursor_undo.clear();
+            self.store.begin_request()?;
+            let r = self.dispatch(session, frame.clone(), now, attempt == 0);
+            if !matches!(&r, Err(Fail::Store(e)) if e.is_conflict()) {
+                self.cursor_undo.clear();
+                return r;
+            }
+            self.outbox.truncate(mark);
+            while let Some((s, c)) = self.cursor_undo.pop() {
+                if self.cursors.contains_key(&s) {
+                    self.cursors.insert(s, c);
+                }
+            }
+            self.store.undo_request()?;
+            self.store.commit()?;
+            attempt += 1;
+            if attempt >= CONFLICT_RETRIES {
+                return Err(bad(
+                    Code::InternalError,
+                    "busy: the request kept clashing with concurrent writes; nothing was stored, retry",
+                ));
+            }
+        }
+    }
+
+    /// Shared hubs: delivers to the sessions of each of `users` (those logged in here) the
+    /// events of their logs after their cursors — events other nodes wrote. The host calls it
+    /// when the database signals new events for these users (PostgreSQL NOTIFY), and for every
+    /// user online here after it may have missed signals. Nothing for a hub that is not shared.
+    pub fn wake<'a>(&mut self, users: impl IntoIterator<Item = &'a str>) {
+        if !self.sharing() || self.poisoned.is_some() {
+            return;
+        }
+        for user in users {
+            let Some(sessions) = self.online.get(user).cloned() else {
+                continue;
+            };
+            match self.catch_up(user, &sessions, None) {
+                Ok(()) => {}
+                Err(Fail::Im(_)) => {} // an event names a group that no longer reads: skip
+                Err(Fail::Store(e)) => {
+                    self.poisoned.get_or_insert(e);
+                    return;
+                }
+            }
+        }
+        self.cursor_undo.clear();
+    }
+
+    /// [`Hub::wake`] for every user logged in here (after signals may have been lost).
+    pub fn wake_all(&mut self) {
+        let users: Vec<String> = self.online.keys().cloned().collect();
+        self.wake(users.iter().map(String::as_str));
     }
 
     /// Queues an error frame for `session` (for hosts: malformed frames, auth failures).
@@ -251,14 +373,21 @@ impl<S: Store> Hub<S> {
         self.outbox.push(Outgoing { session, frame });
     }
 
-    fn dispatch(&mut self, session: SessionId, frame: ClientFrame, now: u64) -> R<()> {
+    /// Handles one frame; `charge` takes from the user's rate bucket (not again on a retry).
+    fn dispatch(
+        &mut self,
+        session: SessionId,
+        frame: ClientFrame,
+        now: u64,
+        charge: bool,
+    ) -> R<()> {
         if self.poisoned.is_some() {
             return Err(Code::InternalError.into());
         }
         let Some(user) = self.sessions.get(&session).cloned() else {
             return Err(Code::NotLoggedIn.into());
         };
-        if let Some(id) = frame.req_id() {
+        if let Some(id) = frame.req_id().filter(|_| charge) {
             check_msg_id(id)?;
             let (rate, burst) = (self.cfg.user_rate_per_sec, self.cfg.user_burst);
             let bucket = self
@@ -358,6 +487,9 @@ impl<S: Store> Hub<S> {
     // ----- sequences and caches -----
 
     fn user_head(&mut self, user: &str) -> R<u64> {
+        if self.sharing() {
+            return Ok(self.store.user_head(user)?);
+        }
         if let Some(h) = self.user_heads.get(user) {
             return Ok(*h);
         }
@@ -373,17 +505,84 @@ impl<S: Store> Hub<S> {
         check_group_id(group_id)?;
         match self.store.group(group_id)? {
             Some(g) => {
-                self.groups.insert(group_id.to_string(), g.clone());
+                if !self.sharing() {
+                    self.groups.insert(group_id.to_string(), g.clone());
+                }
                 Ok(g)
             }
             None => Err(Code::GroupNotFound.into()),
         }
     }
 
+    /// The group, to be changed by this request (locked in a shared store).
+    fn group_for_update(&mut self, group_id: &str) -> R<Group> {
+        if !self.sharing() {
+            return self.group(group_id);
+        }
+        check_group_id(group_id)?;
+        self.store
+            .group_for_update(group_id)?
+            .ok_or_else(|| Code::GroupNotFound.into())
+    }
+
     fn save_group(&mut self, g: Group) -> R<()> {
         self.store.put_group(&g)?;
-        self.groups.insert(g.group_id.clone(), g);
+        if !self.sharing() {
+            self.groups.insert(g.group_id.clone(), g);
+        }
         Ok(())
+    }
+
+    /// Shared hubs: moves `session`'s cursor up to `seq` (never down), undoably.
+    fn advance(&mut self, session: SessionId, seq: u64) {
+        if let Some(c) = self.cursors.get_mut(&session) {
+            if *c < seq {
+                self.cursor_undo.push((session, *c));
+                *c = seq;
+            }
+        }
+    }
+
+    /// Shared hubs: delivers to `sessions` (all of `user`'s here) the events of `user`'s log
+    /// after their cursors, up to `upto` (all if `None`), in order, each once.
+    fn catch_up(&mut self, user: &str, sessions: &[SessionId], upto: Option<u64>) -> R<()> {
+        let page = self.cfg.sync_page.max(1);
+        let Some(mut from) = sessions
+            .iter()
+            .filter_map(|s| self.cursors.get(s).copied())
+            .min()
+        else {
+            return Ok(());
+        };
+        loop {
+            let want = match upto {
+                Some(u) if u <= from => return Ok(()),
+                Some(u) => page.min(usize::try_from(u - from).unwrap_or(page)),
+                None => page,
+            };
+            let recs = self.store.events_after(user, from, want)?;
+            let full = recs.len() == want;
+            for rec in recs {
+                let seq = rec.seq;
+                let event = Arc::new(self.materialize(user, &rec)?);
+                for &s in sessions {
+                    if self.cursors.get(&s).is_some_and(|c| *c < seq) {
+                        self.push(
+                            s,
+                            ServerFrame::Event(Envelope {
+                                seq,
+                                event: event.clone(),
+                            }),
+                        );
+                        self.advance(s, seq);
+                    }
+                }
+                from = seq;
+            }
+            if !full {
+                return Ok(());
+            }
+        }
     }
 
     /// Appends `ev` to each recipient's log and delivers it live to their sessions, except to
@@ -399,16 +598,11 @@ impl<S: Store> Hub<S> {
     ) -> R<u64> {
         let ev = Arc::new(ev);
         let mut origin_seq = 0;
+        if self.sharing() {
+            return self.fan_out_shared(recipients, origin, origin_user, kind, target, ev);
+        }
         for user in recipients {
-            let seq = self.user_head(user)? + 1;
-            self.store.append_event(
-                user,
-                &EventRecord {
-                    seq,
-                    kind,
-                    target: target.to_string(),
-                },
-            )?;
+            let seq = self.store.append_event(user, kind, target)?;
             self.user_heads.insert(user.clone(), seq);
             if user == origin_user {
                 origin_seq = seq;
@@ -425,6 +619,57 @@ impl<S: Store> Hub<S> {
                         });
                     }
                 }
+            }
+        }
+        Ok(origin_seq)
+    }
+
+    /// [`Hub::fan_out`] of a shared hub: the store assigns all the seqs in one go (heads locked
+    /// in userID order); a session that has not had every earlier event of its log yet (written
+    /// by other nodes) gets those first.
+    fn fan_out_shared<'a>(
+        &mut self,
+        recipients: impl IntoIterator<Item = &'a String>,
+        origin: SessionId,
+        origin_user: &str,
+        kind: EventKind,
+        target: &str,
+        ev: Arc<Event>,
+    ) -> R<u64> {
+        let mut users: Vec<&str> = recipients.into_iter().map(String::as_str).collect();
+        users.sort_unstable();
+        users.dedup();
+        let seqs = self.store.append_events(&users, kind, target)?;
+        if seqs.len() != users.len() {
+            return Err(
+                StoreError("append_events returned the wrong number of seqs".into()).into(),
+            );
+        }
+        let mut origin_seq = 0;
+        for (user, seq) in users.into_iter().zip(seqs) {
+            if user == origin_user {
+                origin_seq = seq;
+            }
+            let Some(sessions) = self.online.get(user).cloned() else {
+                continue;
+            };
+            // The request's writes are done: only a store failure may fail it now. (A backlog
+            // that cannot be read otherwise is left to the client's `sync` on the gap.)
+            if let Err(Fail::Store(e)) = self.catch_up(user, &sessions, Some(seq - 1)) {
+                return Err(Fail::Store(e));
+            }
+            for s in sessions {
+                if s != origin {
+                    self.push(
+                        s,
+                        ServerFrame::Event(Envelope {
+                            seq,
+                            event: ev.clone(),
+                        }),
+                    );
+                }
+                // The origin's acknowledgement carries this seq.
+                self.advance(s, seq);
             }
         }
         Ok(origin_seq)
@@ -456,7 +701,7 @@ impl<S: Store> Hub<S> {
         check_msg_id(&msg_id)?;
         // First: a resend of a message already accepted is answered as before, whatever has
         // changed since (the sender may have left the group meanwhile).
-        if let Some(existing) = self.store.message(&msg_id)? {
+        if let Some(existing) = self.store.message_for_update(&msg_id)? {
             // A resend of a message we already have: answer as before, without a new event.
             if existing.sender == user
                 && existing.receiver == receiver
@@ -506,10 +751,14 @@ impl<S: Store> Hub<S> {
                 ))
             }
         };
-        let seq = match self.conv_heads.get(&conv) {
-            Some(h) => *h,
-            None => self.store.conv_head(&conv)?,
-        } + 1;
+        let seq = if self.sharing() {
+            self.store.next_conv_seq(&conv)?
+        } else {
+            (match self.conv_heads.get(&conv) {
+                Some(h) => *h,
+                None => self.store.conv_head(&conv)?,
+            }) + 1
+        };
         let msg = Message {
             msg_id,
             sender: user.to_string(),
@@ -521,7 +770,9 @@ impl<S: Store> Hub<S> {
             revoke: None,
         };
         self.store.put_message(&msg)?;
-        self.conv_heads.insert(conv, seq);
+        if !self.sharing() {
+            self.conv_heads.insert(conv, seq);
+        }
         let parties = self.parties(&msg)?;
         let ev = Event::NewMessage {
             message: msg.clone(),
@@ -568,7 +819,7 @@ impl<S: Store> Hub<S> {
         if check_msg_id(msg_id).is_err() {
             return Err(not_found.into());
         }
-        let Some(mut msg) = self.store.message(msg_id)? else {
+        let Some(mut msg) = self.store.message_for_update(msg_id)? else {
             return Err(not_found.into());
         };
         let (actor_role, sender_role) = match &msg.group_id {
@@ -751,31 +1002,14 @@ impl<S: Store> Hub<S> {
         recs.truncate(page);
         let mut events = Vec::with_capacity(recs.len());
         for rec in recs {
-            let event = match rec.kind {
-                EventKind::NewMessage | EventKind::MessageRevoked => {
-                    let m = self.store.message(&rec.target)?.ok_or_else(|| {
-                        StoreError(format!("event log names a missing message {}", rec.target))
-                    })?;
-                    if rec.kind == EventKind::NewMessage {
-                        Event::NewMessage {
-                            message: m.view_for(user),
-                        }
-                    } else {
-                        Event::MessageRevoked(Revoked::of(&m).ok_or_else(|| {
-                            StoreError(format!("revoke event for unrevoked {}", rec.target))
-                        })?)
-                    }
-                }
-                EventKind::GroupChanged => {
-                    let mut group = self.group(&rec.target)?;
-                    group.recent_req_ids.clear();
-                    Event::GroupChanged { group }
-                }
-            };
+            let event = self.materialize(user, &rec)?;
             events.push(Envelope {
                 seq: rec.seq,
                 event: Arc::new(event),
             });
+        }
+        if let Some(last) = events.last() {
+            self.advance(session, last.seq);
         }
         self.push(
             session,
@@ -787,6 +1021,31 @@ impl<S: Store> Hub<S> {
             },
         );
         Ok(())
+    }
+
+    /// The event an entry of `user`'s log stands for, as `user` sees it now.
+    fn materialize(&mut self, user: &str, rec: &EventRecord) -> R<Event> {
+        Ok(match rec.kind {
+            EventKind::NewMessage | EventKind::MessageRevoked => {
+                let m = self.store.message(&rec.target)?.ok_or_else(|| {
+                    StoreError(format!("event log names a missing message {}", rec.target))
+                })?;
+                if rec.kind == EventKind::NewMessage {
+                    Event::NewMessage {
+                        message: m.view_for(user),
+                    }
+                } else {
+                    Event::MessageRevoked(Revoked::of(&m).ok_or_else(|| {
+                        StoreError(format!("revoke event for unrevoked {}", rec.target))
+                    })?)
+                }
+            }
+            EventKind::GroupChanged => {
+                let mut group = self.group(&rec.target)?;
+                group.recent_req_ids.clear();
+                Event::GroupChanged { group }
+            }
+        })
     }
 
     fn check_members(&self, users: &[String]) -> R<()> {
@@ -876,7 +1135,7 @@ impl<S: Store> Hub<S> {
         }
         self.check_members(&admins)?;
         self.check_members(&members)?;
-        match self.group(&group_id) {
+        match self.group_for_update(&group_id) {
             Ok(g) if g.owner == user && self.replayed(session, &req_id, &g, now) => return Ok(()),
             Ok(_) => return Err(Code::GroupIdInUse.into()),
             Err(Fail::Im(e)) if e.code == Code::GroupNotFound => {}
@@ -910,7 +1169,7 @@ impl<S: Store> Hub<S> {
         members: Vec<String>,
         now: u64,
     ) -> R<()> {
-        let mut group = self.group(group_id)?;
+        let mut group = self.group_for_update(group_id)?;
         if self.replayed(session, &req_id, &group, now) {
             return Ok(());
         }
@@ -948,7 +1207,7 @@ impl<S: Store> Hub<S> {
         members: Vec<String>,
         now: u64,
     ) -> R<()> {
-        let mut group = self.group(group_id)?;
+        let mut group = self.group_for_update(group_id)?;
         if self.replayed(session, &req_id, &group, now) {
             return Ok(());
         }
@@ -999,7 +1258,7 @@ impl<S: Store> Hub<S> {
         role: GroupRole,
         now: u64,
     ) -> R<()> {
-        let mut group = self.group(group_id)?;
+        let mut group = self.group_for_update(group_id)?;
         if self.replayed(session, &req_id, &group, now) {
             return Ok(());
         }

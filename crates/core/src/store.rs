@@ -10,6 +10,18 @@
 //! If a write or the commit fails, the hub is poisoned and the host must stop (fail-stop): the
 //! uncommitted batch was never acknowledged, clients resend on reconnect, and requests are
 //! idempotent, so nothing acknowledged is lost and nothing is applied twice.
+//!
+//! ## Several writers (multi-node)
+//!
+//! A store that several hubs share (PostgreSQL under several server nodes, see
+//! [`crate::hub::Hub::shared`]) assigns the sequences itself, atomically: [`Store::append_event`]
+//! and [`Store::next_conv_seq`] return the seq they took, held under a lock until the commit so
+//! that no two writers take the same one and none is left out. It also locks what the hub is
+//! about to change ([`Store::message_for_update`], [`Store::group_for_update`]), and reports a
+//! clash with another writer (a deadlock, a lock wait that timed out, a row another writer
+//! inserted meanwhile) as a [`StoreError::conflict`]: the hub then undoes that one request
+//! ([`Store::begin_request`] / [`Store::undo_request`]), commits the requests before it, and runs
+//! it again. Single-writer stores (memory, SQLite) never conflict and keep the defaults.
 
 use crate::model::{ConvId, Group, Message};
 use std::collections::{BTreeMap, HashMap};
@@ -18,6 +30,22 @@ use std::collections::{BTreeMap, HashMap};
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("storage error: {0}")]
 pub struct StoreError(pub String);
+
+/// How a [`StoreError::conflict`]'s text starts.
+const CONFLICT: &str = "conflict with another writer: ";
+
+impl StoreError {
+    /// A clash with a concurrent writer of a shared store: nothing is broken, the request can be
+    /// undone and run again (see the module documentation).
+    pub fn conflict(what: impl std::fmt::Display) -> StoreError {
+        StoreError(format!("{CONFLICT}{what}"))
+    }
+
+    /// Whether this is a [`StoreError::conflict`].
+    pub fn is_conflict(&self) -> bool {
+        self.0.starts_with(CONFLICT)
+    }
+}
 
 /// What an entry of a user's event log refers to. The log stores references; the hub
 /// materialises the event from the current message or group when it replays the log.
@@ -67,6 +95,13 @@ pub struct EventRecord {
 pub trait Store {
     /// The message with this msgID.
     fn message(&mut self, msg_id: &str) -> Result<Option<Message>, StoreError>;
+    /// The message with this msgID, read by a request that may then create or change it: a
+    /// shared store locks it until the commit (a concurrent writer waits, then sees the change),
+    /// and a later [`Store::put_message`] of a msgID found absent here must insert, never
+    /// overwrite (another writer's insert meanwhile is a [`StoreError::conflict`]).
+    fn message_for_update(&mut self, msg_id: &str) -> Result<Option<Message>, StoreError> {
+        self.message(msg_id)
+    }
     /// Inserts a new message or replaces it (when it is revoked).
     fn put_message(&mut self, msg: &Message) -> Result<(), StoreError>;
     /// Up to `limit` messages of `conv` with seq < `before_seq` (all if `None`), newest first.
@@ -78,9 +113,34 @@ pub trait Store {
     ) -> Result<Vec<Message>, StoreError>;
     /// Latest message seq in `conv` (0 if none).
     fn conv_head(&mut self, conv: &ConvId) -> Result<u64, StoreError>;
+    /// The seq the next message of `conv` takes: the head + 1, reserved for this writer until
+    /// the commit (a shared store locks the conversation's head; single-writer stores need not).
+    fn next_conv_seq(&mut self, conv: &ConvId) -> Result<u64, StoreError> {
+        Ok(self.conv_head(conv)? + 1)
+    }
 
-    /// Appends to `user`'s event log; `rec.seq` is always the previous head + 1.
-    fn append_event(&mut self, user: &str, rec: &EventRecord) -> Result<(), StoreError>;
+    /// Appends an event to `user`'s log at the head + 1 and returns that seq. Atomic: two
+    /// writers never take the same seq, and the log stays contiguous from 1.
+    fn append_event(
+        &mut self,
+        user: &str,
+        kind: EventKind,
+        target: &str,
+    ) -> Result<u64, StoreError>;
+    /// [`Store::append_event`] for each of `users` (sorted, without duplicates, so that writers
+    /// lock heads in one order), returning their seqs in the same order. A database store does
+    /// it in one statement; the default appends one by one.
+    fn append_events(
+        &mut self,
+        users: &[&str],
+        kind: EventKind,
+        target: &str,
+    ) -> Result<Vec<u64>, StoreError> {
+        users
+            .iter()
+            .map(|u| self.append_event(u, kind, target))
+            .collect()
+    }
     /// Up to `limit` entries of `user`'s log with seq > `after`, in order.
     fn events_after(
         &mut self,
@@ -93,6 +153,12 @@ pub trait Store {
 
     /// The group with this groupID.
     fn group(&mut self, group_id: &str) -> Result<Option<Group>, StoreError>;
+    /// The group, read by a request that may then create or change it: locked like
+    /// [`Store::message_for_update`], and a [`Store::put_group`] of a groupID found absent here
+    /// must insert, never overwrite.
+    fn group_for_update(&mut self, group_id: &str) -> Result<Option<Group>, StoreError> {
+        self.group(group_id)
+    }
     /// Inserts or replaces a group.
     fn put_group(&mut self, group: &Group) -> Result<(), StoreError>;
     /// Every group `user` is a member of.
@@ -100,11 +166,22 @@ pub trait Store {
 
     /// Makes every write since the last commit durable, atomically.
     fn commit(&mut self) -> Result<(), StoreError>;
+
+    /// Marks the start of one request's writes (a savepoint), so that a conflict can undo them
+    /// alone. Default: nothing (a single-writer store never conflicts).
+    fn begin_request(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
+    /// Undoes the writes since [`Store::begin_request`] after a [`StoreError::conflict`],
+    /// keeping those before it. Default: impossible (never called on a single-writer store).
+    fn undo_request(&mut self) -> Result<(), StoreError> {
+        Err(StoreError("this store cannot undo a request".into()))
+    }
 }
 
 /// Keeps everything in memory. Used by the embedded hub and by tests; "durable" here means
 /// "for the life of the page".
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct MemStore {
     messages: HashMap<String, Message>,
     convs: HashMap<ConvId, BTreeMap<u64, String>>,
@@ -165,17 +242,20 @@ impl Store for MemStore {
             .unwrap_or(0))
     }
 
-    fn append_event(&mut self, user: &str, rec: &EventRecord) -> Result<(), StoreError> {
+    fn append_event(
+        &mut self,
+        user: &str,
+        kind: EventKind,
+        target: &str,
+    ) -> Result<u64, StoreError> {
         let log = self.logs.entry(user.to_string()).or_default();
-        if rec.seq != log.len() as u64 + 1 {
-            return Err(StoreError(format!(
-                "event seq {} for {user} is not head + 1 ({})",
-                rec.seq,
-                log.len() + 1
-            )));
-        }
-        log.push(rec.clone());
-        Ok(())
+        let seq = log.len() as u64 + 1;
+        log.push(EventRecord {
+            seq,
+            kind,
+            target: target.to_string(),
+        });
+        Ok(seq)
     }
 
     fn events_after(

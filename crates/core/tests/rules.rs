@@ -6,7 +6,7 @@ mod common;
 use common::{World, T0};
 use im_revoke_core::client::Done;
 use im_revoke_core::model::{Elem, GroupRole, MessageStatus, RevokerRole};
-use im_revoke_core::store::{EventRecord, Store, StoreError};
+use im_revoke_core::store::{EventKind, EventRecord, Store, StoreError};
 use im_revoke_core::{
     ClientFrame, Code, Config, ConvId, Group, Hub, MemStore, Message, ServerFrame,
 };
@@ -576,8 +576,8 @@ impl Store for Flaky {
     fn conv_head(&mut self, c: &ConvId) -> Result<u64, StoreError> {
         self.inner.conv_head(c)
     }
-    fn append_event(&mut self, u: &str, r: &EventRecord) -> Result<(), StoreError> {
-        self.inner.append_event(u, r)
+    fn append_event(&mut self, u: &str, k: EventKind, t: &str) -> Result<u64, StoreError> {
+        self.inner.append_event(u, k, t)
     }
     fn events_after(&mut self, u: &str, a: u64, l: usize) -> Result<Vec<EventRecord>, StoreError> {
         self.inner.events_after(u, a, l)

@@ -65,7 +65,8 @@ pub struct ServeArgs {
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, env = "IMR_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
-    /// SQLite database file (its directory is created if missing).
+    /// The database: a SQLite file (its directory is created if missing), or a PostgreSQL URL
+    /// `postgres://user[:password]@host:port/db` to run as one of several nodes sharing it.
     #[arg(long, env = "IMR_DB", default_value = "./data/im-revoke.db")]
     pub db: PathBuf,
     /// SDKAppID, secret key, dev mode.
@@ -154,6 +155,46 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// Which store a server runs on.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Database {
+    /// One node, an embedded SQLite file.
+    Sqlite(PathBuf),
+    /// One of several nodes sharing a PostgreSQL database (the URL).
+    Postgres(String),
+}
+
+impl fmt::Debug for Database {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl fmt::Display for Database {
+    /// The SQLite path, or the URL without its password.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Database::Sqlite(p) => write!(f, "{} (SQLite)", p.display()),
+            Database::Postgres(url) => write!(f, "{} (PostgreSQL)", redact_url(url)),
+        }
+    }
+}
+
+/// `url` with the password (if any) of its `user:password@` part replaced by `***`.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let (auth, host) = match rest.rsplit_once('@') {
+        Some((a, h)) => (a, h),
+        None => return url.to_string(),
+    };
+    match auth.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_string(),
+    }
+}
+
 /// A configuration that cannot be run.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -175,7 +216,7 @@ pub enum ConfigError {
 pub struct ServerConfig {
     /// Address to listen on.
     pub listen: SocketAddr,
-    /// SQLite database file.
+    /// The database: a SQLite file, or a `postgres://` URL (see [`ServerConfig::database`]).
     pub db: PathBuf,
     /// SDKAppID UserSigs must carry.
     pub sdkappid: u64,
@@ -312,6 +353,17 @@ impl ServerConfig {
         }
     }
 
+    /// The store `db` names: a `postgres://` (or `postgresql://`) URL selects PostgreSQL, for
+    /// several nodes over one database; anything else is a SQLite file.
+    pub fn database(&self) -> Database {
+        match self.db.to_str() {
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                Database::Postgres(url.to_string())
+            }
+            _ => Database::Sqlite(self.db.clone()),
+        }
+    }
+
     /// Whether the secret key is the public development key.
     pub fn uses_dev_key(&self) -> bool {
         self.secret_key.expose() == DEV_SECRET_KEY
@@ -344,7 +396,7 @@ impl fmt::Display for ServerConfig {
             .admin_revoke_time_limit
             .map_or("none".into(), |d| format!("{}s", d.as_secs()));
         writeln!(f, "listen                  {}", self.listen)?;
-        writeln!(f, "db                      {}", self.db.display())?;
+        writeln!(f, "db                      {}", self.database())?;
         writeln!(f, "sdkappid                {}", self.sdkappid)?;
         writeln!(f, "secret-key              {key}")?;
         writeln!(f, "dev                     {}", self.dev)?;
@@ -431,6 +483,31 @@ mod tests {
         );
         assert!(!c.to_string().contains("hunter2"));
         assert!(!format!("{c:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn database_is_chosen_by_the_url_and_its_password_hidden() {
+        let mut c = ServerConfig::new(
+            "127.0.0.1:1".parse().unwrap(),
+            "data/x.db".into(),
+            Secret::new("k"),
+        );
+        assert_eq!(c.database(), Database::Sqlite("data/x.db".into()));
+        c.db = "postgres://imr:hunter2@127.0.0.1:5432/imr".into();
+        assert_eq!(
+            c.database(),
+            Database::Postgres("postgres://imr:hunter2@127.0.0.1:5432/imr".into())
+        );
+        assert!(!c.to_string().contains("hunter2"), "{c}");
+        assert!(c
+            .to_string()
+            .contains("postgres://imr:***@127.0.0.1:5432/imr"));
+        c.db = "postgresql://imr@db/imr".into();
+        assert!(matches!(c.database(), Database::Postgres(_)));
+        assert_eq!(
+            redact_url("postgresql://imr@db/imr"),
+            "postgresql://imr@db/imr"
+        );
     }
 
     #[test]

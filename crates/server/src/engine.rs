@@ -10,7 +10,7 @@ use crate::encode::Encoder;
 use crate::outbox::Outbox;
 use axum::extract::ws::close_code;
 use im_revoke_core::{ClientFrame, Hub, ImError, Outgoing, SessionId, Store};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -61,6 +61,14 @@ pub enum Command {
         /// The session.
         session: SessionId,
     },
+    /// Other nodes wrote events for these users (multi-node: a PostgreSQL notification):
+    /// deliver what their sessions here have not had yet.
+    Wake {
+        /// The users whose logs grew.
+        users: Vec<String>,
+    },
+    /// Like [`Command::Wake`] for every user online here (signals may have been lost).
+    WakeAll,
     /// Finish this batch, commit, and stop the thread.
     Shutdown,
 }
@@ -96,6 +104,9 @@ pub struct Engine<S: Store> {
 struct After {
     close: Vec<(SessionId, u16)>,
     stop: bool,
+    /// Users to wake after the batch's commands (merged: one read per user per batch).
+    wake: HashSet<String>,
+    wake_all: bool,
 }
 
 impl<S: Store + Send + 'static> Engine<S> {
@@ -141,6 +152,11 @@ impl<S: Store + Send + 'static> Engine<S> {
         let n = batch.len();
         for cmd in batch.drain(..) {
             self.apply(cmd, now, &mut after);
+        }
+        if after.wake_all {
+            self.hub.wake_all();
+        } else if !after.wake.is_empty() {
+            self.hub.wake(after.wake.iter().map(String::as_str));
         }
         let out = match self.hub.commit() {
             Ok(out) => out,
@@ -189,6 +205,8 @@ impl<S: Store + Send + 'static> Engine<S> {
                 self.hub.logout(session);
                 self.sessions.remove(&session);
             }
+            Command::Wake { users } => after.wake.extend(users),
+            Command::WakeAll => after.wake_all = true,
             Command::Shutdown => after.stop = true,
         }
     }

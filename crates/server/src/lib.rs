@@ -2,10 +2,12 @@
 //!
 //! The WebSocket host of im-revoke's authority. All rules (time limits, permissions, dedup,
 //! sequencing) live in `im-revoke-core`'s [`Hub`]; this crate gives it a clock, a durable store
-//! (SQLite), sockets and UserSig login:
+//! (SQLite, or PostgreSQL shared by several nodes), sockets and UserSig login:
 //!
 //! - [`config`]: command line and the one [`ServerConfig`];
-//! - [`sqlite`]: the SQLite [`im_revoke_core::Store`];
+//! - [`sqlite`]: the SQLite [`im_revoke_core::Store`] (one node, the default);
+//! - [`pg`]: the PostgreSQL store and the LISTEN/NOTIFY wake-up between nodes (`--db
+//!   postgres://…`; see docs/MULTI_NODE.md);
 //! - [`engine`]: the hub thread (batches, group commit, fail-stop);
 //! - [`ws`]: the WebSocket endpoint; [`http`]: the other routes;
 //! - [`auth`]: UserSig checks with the deployment's SDKAppID and key.
@@ -19,14 +21,16 @@ pub mod encode;
 pub mod engine;
 pub mod http;
 pub mod outbox;
+pub mod pg;
 pub mod sqlite;
 pub mod state;
 pub mod ws;
 
-pub use config::{Secret, ServerConfig};
+pub use config::{Database, Secret, ServerConfig};
 
 use engine::{Command, Engine};
 use im_revoke_core::{Hub, StoreError};
+use pg::{Listener, PgStore};
 use sqlite::SqliteStore;
 use state::App;
 use std::net::SocketAddr;
@@ -95,17 +99,46 @@ pub fn open_store(cfg: &ServerConfig) -> Result<SqliteStore, StartError> {
     Ok(SqliteStore::open(&cfg.db)?)
 }
 
+/// Connects to PostgreSQL and LISTENs for the other nodes' wake-ups (blocking).
+fn open_postgres(
+    url: &str,
+    commands: mpsc::Sender<Command>,
+) -> Result<(PgStore, Listener), StoreError> {
+    let store = PgStore::connect(url)?;
+    let listener = Listener::start(url, store.backend_pid(), commands)?;
+    Ok((store, listener))
+}
+
 /// Starts a server with `cfg` in the current tokio runtime.
 pub async fn start(cfg: ServerConfig) -> Result<Server, StartError> {
     cfg.validate()?;
-    let store = open_store(&cfg)?;
-    let hub = Hub::new(cfg.policy(), store);
     let (commands, rx) = mpsc::channel(cfg.command_queue);
-    let hub_thread = Engine::new(hub, cfg.max_batch).spawn(rx)?;
+    let (hub_thread, pg_listener) = match cfg.database() {
+        Database::Sqlite(_) => {
+            let hub = Hub::new(cfg.policy(), open_store(&cfg)?);
+            (Engine::new(hub, cfg.max_batch).spawn(rx)?, None)
+        }
+        Database::Postgres(url) => {
+            // The blocking client must not run on the runtime's threads.
+            let tx = commands.clone();
+            let (store, listener) = tokio::task::spawn_blocking(move || open_postgres(&url, tx))
+                .await
+                .map_err(std::io::Error::other)??;
+            tracing::info!(
+                backend_pid = store.backend_pid(),
+                "on PostgreSQL, as one of several nodes"
+            );
+            let hub = Hub::shared(cfg.policy(), store);
+            (Engine::new(hub, cfg.max_batch).spawn(rx)?, Some(listener))
+        }
+    };
     let listener = match TcpListener::bind(cfg.listen).await {
         Ok(l) => l,
         Err(e) => {
             let _ = commands.send(Command::Shutdown).await;
+            if let Some(l) = pg_listener {
+                let _ = tokio::task::spawn_blocking(move || l.stop()).await;
+            }
             return Err(e.into());
         }
     };
@@ -124,7 +157,13 @@ pub async fn start(cfg: ServerConfig) -> Result<Server, StartError> {
             );
         }
         let _ = commands.send(Command::Shutdown).await;
-        let _ = tokio::task::spawn_blocking(move || hub_thread.join()).await;
+        let _ = tokio::task::spawn_blocking(move || {
+            if let Some(l) = pg_listener {
+                l.stop();
+            }
+            hub_thread.join()
+        })
+        .await;
         tracing::info!("server stopped");
         r
     });

@@ -310,27 +310,26 @@ impl Store for SqliteStore {
         to_u64(head)
     }
 
-    fn append_event(&mut self, user: &str, rec: &EventRecord) -> Result<(), StoreError> {
-        let seq = to_i64(rec.seq)?;
+    fn append_event(
+        &mut self,
+        user: &str,
+        kind: EventKind,
+        target: &str,
+    ) -> Result<u64, StoreError> {
         let conn = self.begin()?;
-        // Inserts only when `seq` is the head + 1, so the log stays contiguous (the contract).
+        // The head + 1, in the same statement: the log stays contiguous (the contract). One
+        // writer (the hub thread) owns the database, so nothing can come between.
         let mut st = conn
             .prepare_cached(
                 "INSERT INTO events (user_id, seq, kind, target)
-                 SELECT ?1, ?2, ?3, ?4
-                 WHERE (SELECT COALESCE(MAX(seq), 0) FROM events WHERE user_id = ?1) = ?2 - 1",
+                 SELECT ?1, COALESCE(MAX(seq), 0) + 1, ?2, ?3 FROM events WHERE user_id = ?1
+                 RETURNING seq",
             )
             .map_err(db)?;
-        let n = st
-            .execute(params![user, seq, rec.kind.as_u8(), rec.target])
+        let seq: i64 = st
+            .query_row(params![user, kind.as_u8(), target], |r| r.get(0))
             .map_err(db)?;
-        if n != 1 {
-            return Err(StoreError(format!(
-                "event seq {} for {user} is not head + 1",
-                rec.seq
-            )));
-        }
-        Ok(())
+        to_u64(seq)
     }
 
     fn events_after(

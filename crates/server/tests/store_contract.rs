@@ -1,9 +1,14 @@
 //! The `Store` contract, as one generic test that every store must pass: `MemStore` (core's
-//! reference) and `SqliteStore`. A PostgreSQL store would be checked by the same function.
-//! Plus what only a durable store has: commit, rollback of an uncommitted batch, reopening.
+//! reference), `SqliteStore` and `PgStore` (on a PostgreSQL server the test starts itself).
+//! Plus what only a durable store has: commit, rollback of an uncommitted batch, reopening; and
+//! what only a shared store has: several writers at once (sequences without gaps or duplicates,
+//! conflicts reported as such and undone one request at a time, NOTIFY at commit).
+
+mod pg;
 
 use im_revoke_core::model::{ConvId, Elem, Group, Message, RevokeInfo, RevokerRole};
 use im_revoke_core::store::{EventKind, EventRecord, MemStore, Store};
+use im_revoke_server::pg::PgStore;
 use im_revoke_server::sqlite::SqliteStore;
 
 fn msg(id: &str, sender: &str, receiver: &str, seq: u64) -> Message {
@@ -108,6 +113,7 @@ fn history<S: Store>(s: &mut S) {
     }
     assert_eq!(s.conv_head(&conv).unwrap(), 5);
     assert_eq!(s.conv_head(&ConvId::c2c("alice", "carol")).unwrap(), 0);
+
     let seqs = |v: Vec<Message>| v.iter().map(|m| m.seq).collect::<Vec<_>>();
     assert_eq!(
         seqs(s.history(&conv, None, 3).unwrap()),
@@ -121,8 +127,18 @@ fn history<S: Store>(s: &mut S) {
     );
     assert_eq!(seqs(s.history(&conv, Some(u64::MAX), 1).unwrap()), [5]);
     assert_eq!(s.history(&conv, None, 0).unwrap().len(), 0);
+    // The next seq follows the head (the hub stores the message with it).
+    assert_eq!(s.next_conv_seq(&conv).unwrap(), 6);
+    s.put_message(&msg("a6", "bob", "alice", 6)).unwrap();
+    assert_eq!(s.conv_head(&conv).unwrap(), 6);
+    assert_eq!(seqs(s.history(&conv, None, 2).unwrap()), [6, 5]);
     // Group conversations are separate from one-to-one ones.
     let g = ConvId::Group("g1".into());
+    assert_eq!(
+        s.next_conv_seq(&g).unwrap(),
+        1,
+        "a new conversation starts at 1"
+    );
     s.put_message(&group_msg("gm1", "alice", "g1", 1)).unwrap();
     assert_eq!(s.conv_head(&g).unwrap(), 1);
     assert_eq!(seqs(s.history(&g, None, 10).unwrap()), [1]);
@@ -135,27 +151,39 @@ fn history<S: Store>(s: &mut S) {
 fn event_log<S: Store>(s: &mut S) {
     assert_eq!(s.user_head("alice").unwrap(), 0);
     assert!(s.events_after("alice", 0, 10).unwrap().is_empty());
-    s.append_event("alice", &ev(1, EventKind::NewMessage, "a1"))
-        .unwrap();
-    s.append_event("alice", &ev(2, EventKind::MessageRevoked, "a1"))
-        .unwrap();
-    s.append_event("alice", &ev(3, EventKind::GroupChanged, "g1"))
-        .unwrap();
-    s.append_event("bob", &ev(1, EventKind::NewMessage, "a1"))
-        .unwrap();
-    // Not head + 1: refused, nothing changes.
+    // The store assigns each user's seqs: head + 1, contiguous from 1, per user.
+    assert_eq!(
+        s.append_event("alice", EventKind::NewMessage, "a1")
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        s.append_event("alice", EventKind::MessageRevoked, "a1")
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        s.append_event("bob", EventKind::NewMessage, "a1").unwrap(),
+        1
+    );
+    // Several users at once: each gets its own next seq, in the order given.
+    assert_eq!(
+        s.append_events(&["alice", "dave"], EventKind::GroupChanged, "g1")
+            .unwrap(),
+        [3, 1]
+    );
     assert!(s
-        .append_event("alice", &ev(5, EventKind::NewMessage, "x"))
-        .is_err());
-    assert!(s
-        .append_event("alice", &ev(3, EventKind::NewMessage, "x"))
-        .is_err());
-    assert!(s
-        .append_event("carol", &ev(2, EventKind::NewMessage, "x"))
-        .is_err());
+        .append_events(&[], EventKind::GroupChanged, "g1")
+        .unwrap()
+        .is_empty());
     assert_eq!(s.user_head("alice").unwrap(), 3);
     assert_eq!(s.user_head("bob").unwrap(), 1);
+    assert_eq!(s.user_head("dave").unwrap(), 1);
     assert_eq!(s.user_head("carol").unwrap(), 0);
+    assert_eq!(
+        s.events_after("dave", 0, 10).unwrap(),
+        [ev(1, EventKind::GroupChanged, "g1")]
+    );
     let all = s.events_after("alice", 0, 10).unwrap();
     assert_eq!(
         all,
@@ -220,7 +248,7 @@ fn sqlite_file_meets_the_contract_and_keeps_it_after_reopening() {
     drop(s);
     let mut s = SqliteStore::open(&path).unwrap();
     assert_eq!(s.user_head("alice").unwrap(), 3);
-    assert_eq!(s.conv_head(&ConvId::c2c("alice", "bob")).unwrap(), 5);
+    assert_eq!(s.conv_head(&ConvId::c2c("alice", "bob")).unwrap(), 6);
     assert!(s.message("a1").unwrap().unwrap().revoke.is_some());
     assert!(s.group("g1").unwrap().unwrap().members.contains("m1"));
     assert_eq!(s.groups_of("owner").unwrap().len(), 2);
@@ -232,13 +260,13 @@ fn sqlite_uncommitted_batch_is_lost_on_crash() {
     let path = dir.path().join("batch.db");
     let mut s = SqliteStore::open(&path).unwrap();
     s.put_message(&msg("kept", "alice", "bob", 1)).unwrap();
-    s.append_event("alice", &ev(1, EventKind::NewMessage, "kept"))
+    s.append_event("alice", EventKind::NewMessage, "kept")
         .unwrap();
     assert!(s.in_transaction());
     s.commit().unwrap();
     assert!(!s.in_transaction());
     s.put_message(&msg("lost", "alice", "bob", 2)).unwrap();
-    s.append_event("alice", &ev(2, EventKind::NewMessage, "lost"))
+    s.append_event("alice", EventKind::NewMessage, "lost")
         .unwrap();
     drop(s); // no commit: like a crash between handling and committing
     let mut s = SqliteStore::open(&path).unwrap();
@@ -296,4 +324,238 @@ fn sqlite_schema_1_database_gets_its_membership_index() {
         .map(|g| g.group_id)
         .collect();
     assert_eq!(ids, ["old"]);
+}
+
+// ----- PostgreSQL (a server started by the test; skipped loudly if it cannot run here) -----
+
+/// A PostgreSQL server and a fresh database on it, or `None` (skip).
+fn pg_db(name: &str) -> Option<(pg::Pg, String)> {
+    let pg = pg::Pg::start()?;
+    let url = pg.create_db(name);
+    Some((pg, url))
+}
+
+#[test]
+fn postgres_meets_the_contract_and_keeps_it_after_reconnecting() {
+    let Some((_pg, url)) = pg_db("contract") else {
+        return;
+    };
+    let mut s = PgStore::connect(&url).unwrap();
+    store_contract(&mut s);
+    s.commit().unwrap();
+    assert!(!s.in_transaction());
+    drop(s);
+    let mut s = PgStore::connect(&url).unwrap();
+    assert_eq!(s.user_head("alice").unwrap(), 3);
+    assert_eq!(s.conv_head(&ConvId::c2c("alice", "bob")).unwrap(), 6);
+    assert!(s.message("a1").unwrap().unwrap().revoke.is_some());
+    assert!(s.group("g1").unwrap().unwrap().members.contains("m1"));
+    assert_eq!(s.groups_of("owner").unwrap().len(), 2);
+    // A second node connecting to the same database finds the schema in place.
+    let mut other = PgStore::connect(&url).unwrap();
+    assert_eq!(other.user_head("alice").unwrap(), 3);
+}
+
+#[test]
+fn postgres_uncommitted_batch_is_lost_on_crash() {
+    let Some((_pg, url)) = pg_db("crash") else {
+        return;
+    };
+    let mut s = PgStore::connect(&url).unwrap();
+    s.put_message(&msg("kept", "alice", "bob", 1)).unwrap();
+    assert_eq!(
+        s.append_event("alice", EventKind::NewMessage, "kept")
+            .unwrap(),
+        1
+    );
+    assert!(s.in_transaction());
+    s.commit().unwrap();
+    s.put_message(&msg("lost", "alice", "bob", 2)).unwrap();
+    s.append_event("alice", EventKind::NewMessage, "lost")
+        .unwrap();
+    drop(s); // no commit: the connection closes, PostgreSQL rolls the transaction back
+    let mut s = PgStore::connect(&url).unwrap();
+    assert!(s.message("kept").unwrap().is_some());
+    assert!(s.message("lost").unwrap().is_none());
+    assert_eq!(s.user_head("alice").unwrap(), 1);
+    assert_eq!(
+        s.append_event("alice", EventKind::NewMessage, "again")
+            .unwrap(),
+        2,
+        "the seq of the lost batch is taken again: no gap"
+    );
+}
+
+/// Two nodes' stores write the same user's log and the same conversation at once, batch by
+/// batch: every seq is taken exactly once, with no gap.
+#[test]
+fn postgres_writers_on_two_connections_get_contiguous_seqs() {
+    let Some((_pg, url)) = pg_db("writers") else {
+        return;
+    };
+    const PER_WRITER: u64 = 150;
+    let conv = ConvId::Group("hot".into());
+    let writers: Vec<_> = (0..2)
+        .map(|w| {
+            let url = url.clone();
+            let conv = conv.clone();
+            std::thread::spawn(move || {
+                let mut s = PgStore::connect(&url).unwrap();
+                let mut mine = Vec::new();
+                for i in 0..PER_WRITER {
+                    s.begin_request().unwrap();
+                    let id = format!("w{w}-{i}");
+                    assert!(s.message_for_update(&id).unwrap().is_none());
+                    let seq = s.next_conv_seq(&conv).unwrap();
+                    s.put_message(&group_msg(&id, "alice", "hot", seq)).unwrap();
+                    let got = s
+                        .append_events(&["alice", "bob"], EventKind::NewMessage, &id)
+                        .unwrap();
+                    mine.push((seq, got));
+                    if i % 7 == 6 {
+                        s.commit().unwrap();
+                    }
+                }
+                s.commit().unwrap();
+                mine
+            })
+        })
+        .collect();
+    let mut conv_seqs = Vec::new();
+    let mut alice_seqs = Vec::new();
+    for w in writers {
+        for (seq, users) in w.join().unwrap() {
+            conv_seqs.push(seq);
+            alice_seqs.push(users[0]);
+        }
+    }
+    conv_seqs.sort_unstable();
+    alice_seqs.sort_unstable();
+    let all: Vec<u64> = (1..=2 * PER_WRITER).collect();
+    assert_eq!(conv_seqs, all, "conversation seqs: each once, no gap");
+    assert_eq!(alice_seqs, all, "alice's event seqs: each once, no gap");
+    let mut s = PgStore::connect(&url).unwrap();
+    let bob = s.events_after("bob", 0, 1000).unwrap();
+    assert_eq!(bob.iter().map(|e| e.seq).collect::<Vec<_>>(), all);
+    assert_eq!(s.conv_head(&conv).unwrap(), 2 * PER_WRITER);
+    assert_eq!(
+        s.history(&conv, None, 1000).unwrap().len() as u64,
+        2 * PER_WRITER
+    );
+}
+
+/// Clashes between writers are conflicts (not failures), and undoing one request keeps the
+/// requests before it in the same transaction.
+#[test]
+fn postgres_conflicts_are_reported_and_undone_one_request_at_a_time() {
+    let Some((_pg, url)) = pg_db("conflicts") else {
+        return;
+    };
+    let mut a = PgStore::connect(&url).unwrap();
+    let mut b = PgStore::connect(&url).unwrap();
+
+    // A msgID both found absent, then both insert: the second is a conflict.
+    a.begin_request().unwrap();
+    b.begin_request().unwrap();
+    assert!(a.message_for_update("dup").unwrap().is_none());
+    assert!(b.message_for_update("dup").unwrap().is_none());
+    b.put_message(&msg("dup", "bob", "alice", 1)).unwrap();
+    b.commit().unwrap();
+    let e = a.put_message(&msg("dup", "alice", "bob", 1)).unwrap_err();
+    assert!(e.is_conflict(), "{e}");
+    a.undo_request().unwrap();
+    a.begin_request().unwrap();
+    assert_eq!(a.message_for_update("dup").unwrap().unwrap().sender, "bob");
+    a.commit().unwrap();
+
+    // The same for a groupID.
+    a.begin_request().unwrap();
+    b.begin_request().unwrap();
+    assert!(a.group_for_update("g").unwrap().is_none());
+    assert!(b.group_for_update("g").unwrap().is_none());
+    b.put_group(&group("g")).unwrap();
+    b.commit().unwrap();
+    assert!(a.put_group(&group("g")).unwrap_err().is_conflict());
+    a.undo_request().unwrap();
+    a.commit().unwrap();
+
+    // A deadlock: a holds u1 and wants u2, b holds u2 and wants u1. PostgreSQL breaks it;
+    // the victim sees a conflict, undoes that request only, and keeps the one before it.
+    a.begin_request().unwrap();
+    a.append_event("early", EventKind::NewMessage, "x").unwrap();
+    a.begin_request().unwrap();
+    a.append_event("u1", EventKind::NewMessage, "a").unwrap();
+    b.begin_request().unwrap();
+    b.append_event("u2", EventKind::NewMessage, "b").unwrap();
+    let t = std::thread::spawn(move || {
+        let r = a.append_event("u2", EventKind::NewMessage, "a");
+        (a, r)
+    });
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let rb = b.append_event("u1", EventKind::NewMessage, "b");
+    let (mut a, ra) = t.join().unwrap();
+    assert!(
+        ra.is_err() != rb.is_err(),
+        "exactly one victim: {ra:?} {rb:?}"
+    );
+    let (victim, winner) = if ra.is_err() {
+        (&mut a, &mut b)
+    } else {
+        (&mut b, &mut a)
+    };
+    let e = ra.err().or(rb.err()).unwrap();
+    assert!(e.is_conflict(), "{e}");
+    victim.undo_request().unwrap();
+    victim.commit().unwrap();
+    winner.commit().unwrap();
+    let mut s = PgStore::connect(&url).unwrap();
+    assert_eq!(s.user_head("early").unwrap(), 1, "the request before stays");
+    for u in ["u1", "u2"] {
+        let seqs: Vec<u64> = s
+            .events_after(u, 0, 10)
+            .unwrap()
+            .iter()
+            .map(|e| e.seq)
+            .collect();
+        let head = s.user_head(u).unwrap();
+        assert_eq!(seqs, (1..=head).collect::<Vec<_>>(), "{u}: no gap");
+    }
+}
+
+#[test]
+fn postgres_commit_notifies_the_users_whose_logs_grew() {
+    let Some((pg, url)) = pg_db("notify") else {
+        return;
+    };
+    use postgres::fallible_iterator::FallibleIterator;
+    let mut l = pg.client("notify");
+    l.batch_execute(&format!("LISTEN {}", im_revoke_server::pg::CHANNEL))
+        .unwrap();
+    let mut s = PgStore::connect(&url).unwrap();
+    s.append_events(&["alice", "bob"], EventKind::NewMessage, "m")
+        .unwrap();
+    // Nothing before the commit.
+    assert!(l.notifications().iter().next().unwrap().is_none());
+    s.commit().unwrap();
+    let n = l
+        .notifications()
+        .timeout_iter(std::time::Duration::from_secs(10))
+        .next()
+        .unwrap()
+        .expect("a notification at commit");
+    assert_eq!(n.payload(), "u alice bob");
+    assert_eq!(n.process_id(), s.backend_pid());
+    assert_eq!(
+        im_revoke_server::pg::parse_payload(n.payload()).unwrap(),
+        ["alice", "bob"]
+    );
+    // A commit without new events says nothing.
+    s.message("m").unwrap();
+    s.commit().unwrap();
+    assert!(l
+        .notifications()
+        .timeout_iter(std::time::Duration::from_millis(200))
+        .next()
+        .unwrap()
+        .is_none());
 }

@@ -1,0 +1,961 @@
+//! PostgreSQL implementation of [`im_revoke_core::Store`], for several server nodes sharing one
+//! database (`--db postgres://…`), and the LISTEN side of the wake-up signal.
+//!
+//! PostgreSQL is the source of truth; every node is stateless apart from its connections. The
+//! rules stay in the core's hub ([`im_revoke_core::Hub::shared`]); what this store adds is what
+//! several concurrent writers need:
+//!
+//! - **Sequences under row locks.** A user's next event seq is taken by an upsert of the user's
+//!   row in `user_heads` (`head = head + 1 … RETURNING head`), a conversation's next message seq
+//!   by the same on `conv_heads`. The row stays locked until the commit, so a second node
+//!   waits, then takes the next number: no duplicates, no gaps (a rolled-back request gives its
+//!   number back), and a user's events become visible in seq order.
+//! - **Locks on what a request changes.** `message_for_update` and `group_for_update` read with
+//!   `FOR UPDATE`; an insert of a msgID or groupID that was absent when read uses
+//!   `ON CONFLICT DO NOTHING`, and finding it taken meanwhile is a conflict.
+//! - **Conflicts are retried, not fatal.** Deadlocks (40P01), lock timeouts (55P03),
+//!   serialization failures (40001) and unique violations (23505) become
+//!   [`StoreError::conflict`]s. Each request that writes runs under a savepoint, so the hub undoes
+//!   that request alone, commits the ones before it and runs it again. A transaction takes at most
+//!   [`MAX_SAVEPOINTS`] of them and is then committed early (always safe: frames are released
+//!   only after the hub's commit), which keeps PostgreSQL's per-backend subtransaction cache from
+//!   overflowing.
+//! - **Group commit, durable.** One transaction per batch of the hub, as on SQLite; `COMMIT`
+//!   returns after the WAL is flushed (`synchronous_commit` on, the default).
+//! - **The wake-up signal.** Before `COMMIT` the store calls `pg_notify` on [`CHANNEL`] with the
+//!   userIDs whose logs grew in the transaction; PostgreSQL delivers it to the listening nodes at
+//!   the commit, never before, and never for a transaction that rolled back. Payloads stay under
+//!   8000 bytes (several notifications if needed); past [`MAX_NOTIFY_CHUNKS`] the payload is
+//!   [`WAKE_ALL`] instead. A signal carries no data: nodes read the events by seq, so a lost or
+//!   merged notification loses nothing ([`Listener`] resyncs every online user after a
+//!   reconnect).
+
+use crate::engine::Command;
+use im_revoke_core::model::{ConvId, Elem, Group, Message, RevokeInfo};
+use im_revoke_core::store::{EventKind, EventRecord, Store, StoreError};
+use postgres::error::SqlState;
+use postgres::fallible_iterator::FallibleIterator;
+use postgres::types::ToSql;
+use postgres::{Client, Config, NoTls, Row, Statement};
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// Schema version stored in `imr_meta`.
+const SCHEMA_VERSION: i64 = 1;
+
+/// The NOTIFY channel of the wake-up signal.
+pub const CHANNEL: &str = "imr_events";
+
+/// Payload meaning "every user may have new events" (userIDs never contain a space, so a list
+/// is `"u id id …"` and cannot be mistaken for it).
+pub const WAKE_ALL: &str = "*";
+
+/// Largest NOTIFY payload sent (PostgreSQL's limit is 8000 bytes).
+pub const MAX_NOTIFY_BYTES: usize = 7900;
+
+/// Most notifications one commit sends before it sends [`WAKE_ALL`] instead.
+pub const MAX_NOTIFY_CHUNKS: usize = 32;
+
+/// Most savepoints (writing requests) in one transaction before it is committed early.
+pub const MAX_SAVEPOINTS: u32 = 32;
+
+/// How long a statement may wait for a row lock before the request is retried (a guard against
+/// a stuck peer; deadlocks are found by PostgreSQL after its `deadlock_timeout`, 1 s by default).
+pub const LOCK_TIMEOUT: &str = "5s";
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS imr_meta (
+    key       TEXT   NOT NULL PRIMARY KEY,
+    value     BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS messages (
+    msg_id    TEXT   NOT NULL PRIMARY KEY,
+    conv      TEXT   NOT NULL,
+    seq       BIGINT NOT NULL,
+    sender    TEXT   NOT NULL,
+    receiver  TEXT,
+    group_id  TEXT,
+    time_ms   BIGINT NOT NULL,
+    elem      TEXT,
+    revoke    TEXT,
+    UNIQUE (conv, seq)
+);
+CREATE TABLE IF NOT EXISTS conv_heads (
+    conv      TEXT   NOT NULL PRIMARY KEY,
+    head      BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS events (
+    user_id   TEXT     NOT NULL,
+    seq       BIGINT   NOT NULL,
+    kind      SMALLINT NOT NULL,
+    target    TEXT     NOT NULL,
+    PRIMARY KEY (user_id, seq)
+);
+CREATE TABLE IF NOT EXISTS user_heads (
+    user_id   TEXT   NOT NULL PRIMARY KEY,
+    head      BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS groups (
+    group_id  TEXT   NOT NULL PRIMARY KEY,
+    body      TEXT   NOT NULL
+);
+CREATE TABLE IF NOT EXISTS group_members (
+    user_id   TEXT   NOT NULL,
+    group_id  TEXT   NOT NULL,
+    PRIMARY KEY (user_id, group_id)
+);
+CREATE INDEX IF NOT EXISTS group_members_by_group ON group_members (group_id);
+";
+
+/// Key of the advisory lock that serialises schema creation between nodes starting together.
+const SCHEMA_LOCK: i64 = 0x696d_7276_6b31; // "imrvk1"
+
+const MESSAGE_COLUMNS: &str = "msg_id, sender, receiver, group_id, time_ms, seq, elem, revoke";
+
+struct Statements {
+    message: Statement,
+    message_for_update: Statement,
+    insert_message: Statement,
+    upsert_message: Statement,
+    history: Statement,
+    conv_head: Statement,
+    next_conv_seq: Statement,
+    append_event: Statement,
+    append_events: Statement,
+    events_after: Statement,
+    user_head: Statement,
+    group: Statement,
+    group_for_update: Statement,
+    insert_group: Statement,
+    upsert_group: Statement,
+    delete_members: Statement,
+    insert_members: Statement,
+    groups_of: Statement,
+    notify: Statement,
+}
+
+impl Statements {
+    fn prepare(c: &mut Client) -> Result<Statements, postgres::Error> {
+        Ok(Statements {
+            message: c.prepare(&format!(
+                "SELECT {MESSAGE_COLUMNS} FROM messages WHERE msg_id = $1"
+            ))?,
+            message_for_update: c.prepare(&format!(
+                "SELECT {MESSAGE_COLUMNS} FROM messages WHERE msg_id = $1 FOR UPDATE"
+            ))?,
+            insert_message: c.prepare(
+                "INSERT INTO messages (msg_id, conv, seq, sender, receiver, group_id, time_ms, elem, revoke)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                 ON CONFLICT (msg_id) DO NOTHING",
+            )?,
+            upsert_message: c.prepare(
+                "INSERT INTO messages (msg_id, conv, seq, sender, receiver, group_id, time_ms, elem, revoke)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                 ON CONFLICT (msg_id) DO UPDATE SET
+                    conv = excluded.conv, seq = excluded.seq, sender = excluded.sender,
+                    receiver = excluded.receiver, group_id = excluded.group_id,
+                    time_ms = excluded.time_ms, elem = excluded.elem, revoke = excluded.revoke",
+            )?,
+            history: c.prepare(&format!(
+                "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conv = $1 AND seq < $2
+                 ORDER BY seq DESC LIMIT $3"
+            ))?,
+            conv_head: c.prepare(
+                "SELECT GREATEST(
+                    COALESCE((SELECT head FROM conv_heads WHERE conv = $1), 0),
+                    COALESCE((SELECT MAX(seq) FROM messages WHERE conv = $1), 0))",
+            )?,
+            // The head row is locked until the commit. After waiting for another writer's
+            // commit, `conv_heads.head` is that writer's (the latest row version); MAX(seq)
+            // covers messages stored without a head (none, by the hub).
+            next_conv_seq: c.prepare(
+                "INSERT INTO conv_heads AS h (conv, head)
+                 VALUES ($1, COALESCE((SELECT MAX(seq) FROM messages WHERE conv = $1), 0) + 1)
+                 ON CONFLICT (conv) DO UPDATE SET head = GREATEST(
+                    h.head, COALESCE((SELECT MAX(seq) FROM messages WHERE conv = $1), 0)) + 1
+                 RETURNING head",
+            )?,
+            append_event: c.prepare(
+                "WITH h AS (
+                    INSERT INTO user_heads AS u (user_id, head) VALUES ($1, 1)
+                    ON CONFLICT (user_id) DO UPDATE SET head = u.head + 1
+                    RETURNING head)
+                 INSERT INTO events (user_id, seq, kind, target)
+                 SELECT $1, head, $2, $3 FROM h
+                 RETURNING seq",
+            )?,
+            // Heads are locked in the order given (the hub sorts), so writers cannot deadlock
+            // on them.
+            append_events: c.prepare(
+                "WITH h AS (
+                    INSERT INTO user_heads AS u (user_id, head)
+                    SELECT t.id, 1 FROM unnest($1::text[]) WITH ORDINALITY AS t(id, i) ORDER BY t.i
+                    ON CONFLICT (user_id) DO UPDATE SET head = u.head + 1
+                    RETURNING user_id, head)
+                 INSERT INTO events (user_id, seq, kind, target)
+                 SELECT user_id, head, $2, $3 FROM h
+                 RETURNING user_id, seq",
+            )?,
+            events_after: c.prepare(
+                "SELECT seq, kind, target FROM events
+                 WHERE user_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+            )?,
+            user_head: c.prepare("SELECT head FROM user_heads WHERE user_id = $1")?,
+            group: c.prepare("SELECT body FROM groups WHERE group_id = $1")?,
+            group_for_update: c.prepare("SELECT body FROM groups WHERE group_id = $1 FOR UPDATE")?,
+            insert_group: c.prepare(
+                "INSERT INTO groups (group_id, body) VALUES ($1, $2) ON CONFLICT (group_id) DO NOTHING",
+            )?,
+            upsert_group: c.prepare(
+                "INSERT INTO groups (group_id, body) VALUES ($1, $2)
+                 ON CONFLICT (group_id) DO UPDATE SET body = excluded.body",
+            )?,
+            delete_members: c.prepare("DELETE FROM group_members WHERE group_id = $1")?,
+            insert_members: c.prepare(
+                "INSERT INTO group_members (user_id, group_id) SELECT unnest($1::text[]), $2",
+            )?,
+            groups_of: c.prepare(
+                "SELECT g.body FROM group_members m JOIN groups g ON g.group_id = m.group_id
+                 WHERE m.user_id = $1 ORDER BY m.group_id COLLATE \"C\"",
+            )?,
+            notify: c.prepare("SELECT pg_notify($1, $2)")?,
+        })
+    }
+}
+
+/// Where the current request stands with its savepoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Savepoint {
+    /// Between requests (or a store used without requests, as the contract test does).
+    None,
+    /// A request began; the savepoint is set before its first write or lock.
+    Pending,
+    /// Set: the request's writes can be undone.
+    Set,
+}
+
+/// The hub's store on PostgreSQL. One connection, owned by the hub thread.
+pub struct PgStore {
+    client: Client,
+    st: Statements,
+    in_tx: bool,
+    savepoint: Savepoint,
+    savepoints: u32,
+    /// A statement failed and the transaction is aborted (until the request is undone).
+    failed: bool,
+    /// msgIDs and groupIDs read "for update" and found absent in this request: storing them
+    /// must insert, not overwrite.
+    absent_messages: HashSet<String>,
+    absent_groups: HashSet<String>,
+    /// Users whose logs grew in this transaction (the NOTIFY payload).
+    touched: BTreeSet<String>,
+    backend_pid: i32,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStore")
+            .field("backend_pid", &self.backend_pid)
+            .field("in_tx", &self.in_tx)
+            .finish()
+    }
+}
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError(format!("postgres: corrupt row: {what}"))
+}
+
+fn to_i64(v: u64) -> Result<i64, StoreError> {
+    i64::try_from(v).map_err(|_| StoreError(format!("value {v} does not fit the database")))
+}
+
+fn to_u64(v: i64) -> Result<u64, StoreError> {
+    u64::try_from(v).map_err(|_| corrupt("negative number"))
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
+    serde_json::to_string(v).map_err(|e| StoreError(format!("encoding a row: {e}")))
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(s: &str, what: &str) -> Result<T, StoreError> {
+    serde_json::from_str(s).map_err(|_| corrupt(what))
+}
+
+/// Whether a PostgreSQL error is a clash with another writer (retry the request).
+fn is_conflict(e: &postgres::Error) -> bool {
+    e.code().is_some_and(|c| {
+        *c == SqlState::T_R_DEADLOCK_DETECTED
+            || *c == SqlState::T_R_SERIALIZATION_FAILURE
+            || *c == SqlState::LOCK_NOT_AVAILABLE
+            || *c == SqlState::UNIQUE_VIOLATION
+    })
+}
+
+fn pg_error(e: &postgres::Error) -> StoreError {
+    if is_conflict(e) {
+        StoreError::conflict(format!("postgres: {e}"))
+    } else {
+        StoreError(format!("postgres: {e}"))
+    }
+}
+
+fn row_message(row: &Row) -> Result<Message, StoreError> {
+    let get = |e: postgres::Error| StoreError(format!("postgres: reading a message: {e}"));
+    let elem: Option<String> = row.try_get(6).map_err(get)?;
+    let revoke: Option<String> = row.try_get(7).map_err(get)?;
+    let elem: Option<Elem> = elem.map(|j| from_json(&j, "messages.elem")).transpose()?;
+    let revoke: Option<RevokeInfo> = revoke
+        .map(|j| from_json(&j, "messages.revoke"))
+        .transpose()?;
+    Ok(Message {
+        msg_id: row.try_get(0).map_err(get)?,
+        sender: row.try_get(1).map_err(get)?,
+        receiver: row.try_get(2).map_err(get)?,
+        group_id: row.try_get(3).map_err(get)?,
+        time_ms: to_u64(row.try_get(4).map_err(get)?)?,
+        seq: to_u64(row.try_get(5).map_err(get)?)?,
+        elem,
+        revoke,
+    })
+}
+
+/// The connection settings of `url`, named `app` in `pg_stat_activity`.
+fn config(url: &str, app: &str) -> Result<Config, StoreError> {
+    let mut cfg: Config = url
+        .parse()
+        .map_err(|e| StoreError(format!("postgres: bad database URL: {e}")))?;
+    cfg.application_name(app);
+    if cfg.get_password().is_none() {
+        // Keeps the password out of the URL (and so out of process listings).
+        if let Ok(p) = std::env::var("PGPASSWORD") {
+            cfg.password(p);
+        }
+    }
+    if cfg.get_connect_timeout().is_none() {
+        cfg.connect_timeout(Duration::from_secs(10));
+    }
+    Ok(cfg)
+}
+
+impl PgStore {
+    /// Connects to `url` (`postgres://user[:password]@host:port/db`), creates the schema if it
+    /// is missing, and prepares every statement. Blocking: call it outside async code.
+    pub fn connect(url: &str) -> Result<PgStore, StoreError> {
+        let mut client = config(url, "im-revoke-hub")?
+            .connect(NoTls)
+            .map_err(|e| pg_error(&e))?;
+        Self::create_schema(&mut client)?;
+        client
+            .batch_execute(&format!("SET lock_timeout = '{LOCK_TIMEOUT}'"))
+            .map_err(|e| pg_error(&e))?;
+        let backend_pid: i32 = client
+            .query_one("SELECT pg_backend_pid()", &[])
+            .and_then(|r| r.try_get(0))
+            .map_err(|e| pg_error(&e))?;
+        let st = Statements::prepare(&mut client).map_err(|e| pg_error(&e))?;
+        Ok(PgStore {
+            client,
+            st,
+            in_tx: false,
+            savepoint: Savepoint::None,
+            savepoints: 0,
+            failed: false,
+            absent_messages: HashSet::new(),
+            absent_groups: HashSet::new(),
+            touched: BTreeSet::new(),
+            backend_pid,
+        })
+    }
+
+    fn create_schema(client: &mut Client) -> Result<(), StoreError> {
+        let mut tx = client.transaction().map_err(|e| pg_error(&e))?;
+        // Nodes starting together must not race on CREATE TABLE IF NOT EXISTS.
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])
+            .map_err(|e| pg_error(&e))?;
+        tx.batch_execute(SCHEMA).map_err(|e| pg_error(&e))?;
+        tx.execute(
+            "INSERT INTO imr_meta (key, value) VALUES ('schema', $1) ON CONFLICT (key) DO NOTHING",
+            &[&SCHEMA_VERSION],
+        )
+        .map_err(|e| pg_error(&e))?;
+        let version: i64 = tx
+            .query_one("SELECT value FROM imr_meta WHERE key = 'schema'", &[])
+            .and_then(|r| r.try_get(0))
+            .map_err(|e| pg_error(&e))?;
+        if version > SCHEMA_VERSION {
+            return Err(StoreError(format!(
+                "postgres: database schema version {version} is newer than this server ({SCHEMA_VERSION})"
+            )));
+        }
+        tx.commit().map_err(|e| pg_error(&e))
+    }
+
+    /// The PostgreSQL backend process of this store's connection: notifications it sends carry
+    /// this id, so a node can skip its own.
+    pub fn backend_pid(&self) -> i32 {
+        self.backend_pid
+    }
+
+    /// Whether a batch's transaction is open (tests).
+    pub fn in_transaction(&self) -> bool {
+        self.in_tx
+    }
+
+    /// Runs `f` on the connection; a failure marks the transaction as failed.
+    fn run<T>(
+        &mut self,
+        f: impl FnOnce(&mut Client, &Statements) -> Result<T, postgres::Error>,
+    ) -> Result<T, StoreError> {
+        if self.failed {
+            return Err(StoreError(
+                "postgres: the transaction failed; the request must be undone first".into(),
+            ));
+        }
+        if !self.in_tx {
+            self.client
+                .batch_execute("BEGIN")
+                .map_err(|e| pg_error(&e))?;
+            self.in_tx = true;
+        }
+        match f(&mut self.client, &self.st) {
+            Ok(v) => Ok(v),
+            Err(e) => {
+                self.failed = true;
+                Err(pg_error(&e))
+            }
+        }
+    }
+
+    /// Like [`PgStore::run`], for a statement that writes or locks: sets the request's
+    /// savepoint first.
+    fn write<T>(
+        &mut self,
+        f: impl FnOnce(&mut Client, &Statements) -> Result<T, postgres::Error>,
+    ) -> Result<T, StoreError> {
+        if self.savepoint == Savepoint::Pending {
+            self.run(|c, _| c.batch_execute("SAVEPOINT request"))?;
+            self.savepoint = Savepoint::Set;
+            self.savepoints += 1;
+        }
+        self.run(f)
+    }
+
+    fn query_messages(
+        &mut self,
+        for_update: bool,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Message>, StoreError> {
+        let rows = if for_update {
+            self.write(|c, st| c.query(&st.message_for_update, params))?
+        } else {
+            self.run(|c, st| c.query(&st.message, params))?
+        };
+        rows.iter().map(row_message).collect()
+    }
+
+    fn read_group(
+        &mut self,
+        group_id: &str,
+        for_update: bool,
+    ) -> Result<Option<Group>, StoreError> {
+        let row = if for_update {
+            self.write(|c, st| c.query_opt(&st.group_for_update, &[&group_id]))?
+        } else {
+            self.run(|c, st| c.query_opt(&st.group, &[&group_id]))?
+        };
+        match row {
+            Some(r) => {
+                let body: String = r
+                    .try_get(0)
+                    .map_err(|e| StoreError(format!("postgres: {e}")))?;
+                Ok(Some(from_json(&body, "groups.body")?))
+            }
+            None => Ok(None),
+        }
+    }
+
+    fn event_row(row: &Row) -> Result<EventRecord, StoreError> {
+        let get = |e: postgres::Error| StoreError(format!("postgres: reading an event: {e}"));
+        let seq: i64 = row.try_get(0).map_err(get)?;
+        let kind: i16 = row.try_get(1).map_err(get)?;
+        let kind = u8::try_from(kind)
+            .ok()
+            .and_then(EventKind::from_u8)
+            .ok_or_else(|| corrupt("events.kind"))?;
+        Ok(EventRecord {
+            seq: to_u64(seq)?,
+            kind,
+            target: row.try_get(2).map_err(get)?,
+        })
+    }
+
+    /// The NOTIFY payloads for the users in `touched`.
+    fn payloads(touched: &BTreeSet<String>) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut cur = String::from("u");
+        for u in touched {
+            if cur.len() + 1 + u.len() > MAX_NOTIFY_BYTES {
+                out.push(std::mem::replace(&mut cur, String::from("u")));
+                if out.len() >= MAX_NOTIFY_CHUNKS {
+                    return vec![WAKE_ALL.to_string()];
+                }
+            }
+            cur.push(' ');
+            cur.push_str(u);
+        }
+        if cur.len() > 1 {
+            out.push(cur);
+        }
+        out
+    }
+}
+
+impl Store for PgStore {
+    fn message(&mut self, msg_id: &str) -> Result<Option<Message>, StoreError> {
+        Ok(self.query_messages(false, &[&msg_id])?.pop())
+    }
+
+    fn message_for_update(&mut self, msg_id: &str) -> Result<Option<Message>, StoreError> {
+        let m = self.query_messages(true, &[&msg_id])?.pop();
+        if m.is_none() {
+            self.absent_messages.insert(msg_id.to_string());
+        }
+        Ok(m)
+    }
+
+    fn put_message(&mut self, msg: &Message) -> Result<(), StoreError> {
+        let elem = msg.elem.as_ref().map(to_json).transpose()?;
+        let revoke = msg.revoke.as_ref().map(to_json).transpose()?;
+        let (time_ms, seq) = (to_i64(msg.time_ms)?, to_i64(msg.seq)?);
+        let conv = msg.conv().key();
+        let insert = self.absent_messages.remove(&msg.msg_id);
+        let params: [&(dyn ToSql + Sync); 9] = [
+            &msg.msg_id,
+            &conv,
+            &seq,
+            &msg.sender,
+            &msg.receiver,
+            &msg.group_id,
+            &time_ms,
+            &elem,
+            &revoke,
+        ];
+        let n = self.write(|c, st| {
+            let s = if insert {
+                &st.insert_message
+            } else {
+                &st.upsert_message
+            };
+            c.execute(s, &params)
+        })?;
+        if n != 1 {
+            return Err(StoreError::conflict(format!(
+                "message {} was stored by another node meanwhile",
+                msg.msg_id
+            )));
+        }
+        Ok(())
+    }
+
+    fn history(
+        &mut self,
+        conv: &ConvId,
+        before_seq: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<Message>, StoreError> {
+        let before = i64::try_from(before_seq.unwrap_or(u64::MAX)).unwrap_or(i64::MAX);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let key = conv.key();
+        let rows = self.run(|c, st| c.query(&st.history, &[&key, &before, &limit]))?;
+        rows.iter().map(row_message).collect()
+    }
+
+    fn conv_head(&mut self, conv: &ConvId) -> Result<u64, StoreError> {
+        let key = conv.key();
+        let head: i64 = self.run(|c, st| c.query_one(&st.conv_head, &[&key])?.try_get(0))?;
+        to_u64(head)
+    }
+
+    fn next_conv_seq(&mut self, conv: &ConvId) -> Result<u64, StoreError> {
+        let key = conv.key();
+        let head: i64 = self.write(|c, st| c.query_one(&st.next_conv_seq, &[&key])?.try_get(0))?;
+        to_u64(head)
+    }
+
+    fn append_event(
+        &mut self,
+        user: &str,
+        kind: EventKind,
+        target: &str,
+    ) -> Result<u64, StoreError> {
+        let k = i16::from(kind.as_u8());
+        let seq: i64 = self.write(|c, st| {
+            c.query_one(&st.append_event, &[&user, &k, &target])?
+                .try_get(0)
+        })?;
+        self.touched.insert(user.to_string());
+        to_u64(seq)
+    }
+
+    fn append_events(
+        &mut self,
+        users: &[&str],
+        kind: EventKind,
+        target: &str,
+    ) -> Result<Vec<u64>, StoreError> {
+        if users.is_empty() {
+            return Ok(Vec::new());
+        }
+        let k = i16::from(kind.as_u8());
+        let rows = self.write(|c, st| c.query(&st.append_events, &[&users, &k, &target]))?;
+        let mut seqs = HashMap::with_capacity(rows.len());
+        for r in &rows {
+            let get = |e: postgres::Error| StoreError(format!("postgres: {e}"));
+            let user: String = r.try_get(0).map_err(get)?;
+            let seq: i64 = r.try_get(1).map_err(get)?;
+            seqs.insert(user, to_u64(seq)?);
+        }
+        let out = users
+            .iter()
+            .map(|u| {
+                seqs.get(*u)
+                    .copied()
+                    .ok_or_else(|| StoreError(format!("postgres: no seq returned for {u}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        self.touched.extend(users.iter().map(|u| u.to_string()));
+        Ok(out)
+    }
+
+    fn events_after(
+        &mut self,
+        user: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<EventRecord>, StoreError> {
+        let after = i64::try_from(after).unwrap_or(i64::MAX);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = self.run(|c, st| c.query(&st.events_after, &[&user, &after, &limit]))?;
+        rows.iter().map(Self::event_row).collect()
+    }
+
+    fn user_head(&mut self, user: &str) -> Result<u64, StoreError> {
+        let row = self.run(|c, st| c.query_opt(&st.user_head, &[&user]))?;
+        match row {
+            Some(r) => to_u64(
+                r.try_get(0)
+                    .map_err(|e| StoreError(format!("postgres: {e}")))?,
+            ),
+            None => Ok(0),
+        }
+    }
+
+    fn group(&mut self, group_id: &str) -> Result<Option<Group>, StoreError> {
+        self.read_group(group_id, false)
+    }
+
+    fn group_for_update(&mut self, group_id: &str) -> Result<Option<Group>, StoreError> {
+        let g = self.read_group(group_id, true)?;
+        if g.is_none() {
+            self.absent_groups.insert(group_id.to_string());
+        }
+        Ok(g)
+    }
+
+    fn put_group(&mut self, group: &Group) -> Result<(), StoreError> {
+        let body = to_json(group)?;
+        let insert = self.absent_groups.remove(&group.group_id);
+        let gid = group.group_id.as_str();
+        let members: Vec<&str> = group.members.iter().map(String::as_str).collect();
+        let n = self.write(|c, st| {
+            let s = if insert {
+                &st.insert_group
+            } else {
+                &st.upsert_group
+            };
+            c.execute(s, &[&gid, &body])
+        })?;
+        if n != 1 {
+            return Err(StoreError::conflict(format!(
+                "group {gid} was created by another node meanwhile"
+            )));
+        }
+        self.write(|c, st| {
+            c.execute(&st.delete_members, &[&gid])?;
+            c.execute(&st.insert_members, &[&members, &gid])
+        })?;
+        Ok(())
+    }
+
+    fn groups_of(&mut self, user: &str) -> Result<Vec<Group>, StoreError> {
+        let rows = self.run(|c, st| c.query(&st.groups_of, &[&user]))?;
+        rows.iter()
+            .map(|r| {
+                let body: String = r
+                    .try_get(0)
+                    .map_err(|e| StoreError(format!("postgres: {e}")))?;
+                from_json(&body, "groups.body")
+            })
+            .collect()
+    }
+
+    fn commit(&mut self) -> Result<(), StoreError> {
+        self.savepoint = Savepoint::None;
+        self.savepoints = 0;
+        self.absent_messages.clear();
+        self.absent_groups.clear();
+        if !self.in_tx {
+            return Ok(());
+        }
+        let touched = std::mem::take(&mut self.touched);
+        let r = if self.failed {
+            // COMMIT of an aborted transaction would quietly roll back: never report that as
+            // durable.
+            Err(StoreError(
+                "postgres: commit of a failed transaction".into(),
+            ))
+        } else {
+            let mut r = Ok(());
+            for payload in Self::payloads(&touched) {
+                if let Err(e) = self.client.execute(&self.st.notify, &[&CHANNEL, &payload]) {
+                    r = Err(pg_error(&e));
+                    break;
+                }
+            }
+            r.and_then(|()| {
+                self.client
+                    .batch_execute("COMMIT")
+                    .map_err(|e| StoreError(format!("postgres: commit: {e}")))
+            })
+        };
+        self.in_tx = false;
+        if r.is_err() {
+            // Leave the connection usable for inspection; the host stops anyway (fail-stop).
+            let _ = self.client.batch_execute("ROLLBACK");
+            self.failed = false;
+        }
+        r
+    }
+
+    fn begin_request(&mut self) -> Result<(), StoreError> {
+        if self.savepoints >= MAX_SAVEPOINTS {
+            // Frames are released only after the hub's commit: committing earlier is safe.
+            self.commit()?;
+        }
+        self.savepoint = Savepoint::Pending;
+        self.absent_messages.clear();
+        self.absent_groups.clear();
+        Ok(())
+    }
+
+    fn undo_request(&mut self) -> Result<(), StoreError> {
+        match self.savepoint {
+            Savepoint::Set => {
+                self.client
+                    .batch_execute("ROLLBACK TO SAVEPOINT request")
+                    .map_err(|e| StoreError(format!("postgres: rollback to savepoint: {e}")))?;
+                self.failed = false;
+                self.savepoint = Savepoint::Pending;
+                self.absent_messages.clear();
+                self.absent_groups.clear();
+                Ok(())
+            }
+            _ if !self.failed => Ok(()), // nothing written yet
+            _ => Err(StoreError(
+                "postgres: a request failed before its savepoint".into(),
+            )),
+        }
+    }
+}
+
+/// Parses a NOTIFY payload: `None` for [`WAKE_ALL`], else the userIDs.
+pub fn parse_payload(payload: &str) -> Option<Vec<String>> {
+    // WAKE_ALL, or anything unexpected: `None`, resync everyone.
+    payload.strip_prefix('u').map(|rest| {
+        rest.split(' ')
+            .filter(|u| !u.is_empty())
+            .map(String::from)
+            .collect()
+    })
+}
+
+/// The node's LISTEN connection: a thread that turns notifications into [`Command::Wake`]s for
+/// the hub, and after every (re)connection asks for [`Command::WakeAll`] (signals may have been
+/// missed while it was away).
+pub struct Listener {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// How often the listener checks whether it should stop.
+const LISTEN_POLL: Duration = Duration::from_millis(200);
+
+fn listen(url: &str) -> Result<Client, StoreError> {
+    let mut c = config(url, "im-revoke-listen")?
+        .connect(NoTls)
+        .map_err(|e| pg_error(&e))?;
+    c.batch_execute(&format!("LISTEN {CHANNEL}"))
+        .map_err(|e| pg_error(&e))?;
+    Ok(c)
+}
+
+impl Listener {
+    /// Connects and LISTENs (blocking; an error here means the database cannot be reached),
+    /// then runs the thread. Notifications sent by `own_pid` (this node's store) are skipped:
+    /// the hub delivered those itself.
+    pub fn start(
+        url: &str,
+        own_pid: i32,
+        commands: mpsc::Sender<Command>,
+    ) -> Result<Listener, StoreError> {
+        let client = listen(url)?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let url = url.to_string();
+        let flag = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("im-revoke-listen".into())
+            .spawn(move || run_listener(client, &url, own_pid, &commands, &flag))
+            .map_err(|e| StoreError(format!("starting the listener thread: {e}")))?;
+        Ok(Listener {
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    /// Stops the thread and waits for it.
+    pub fn stop(mut self) {
+        self.stop.store(true, Ordering::Release);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Release);
+    }
+}
+
+fn run_listener(
+    mut client: Client,
+    url: &str,
+    own_pid: i32,
+    commands: &mpsc::Sender<Command>,
+    stop: &AtomicBool,
+) {
+    let mut backoff = Duration::from_millis(50);
+    loop {
+        match pump(&mut client, own_pid, commands, stop) {
+            Pump::Stop => return,
+            Pump::Lost(e) => tracing::warn!(error = %e, "LISTEN connection lost; reconnecting"),
+        }
+        client = loop {
+            if stop.load(Ordering::Acquire) {
+                return;
+            }
+            std::thread::sleep(backoff);
+            match listen(url) {
+                Ok(c) => break c,
+                Err(e) => {
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                    tracing::warn!(error = %e, "LISTEN reconnect failed");
+                }
+            }
+        };
+        backoff = Duration::from_millis(50);
+        tracing::info!("LISTEN connection back; resyncing every online user");
+        if commands.blocking_send(Command::WakeAll).is_err() {
+            return;
+        }
+    }
+}
+
+enum Pump {
+    Stop,
+    Lost(String),
+}
+
+/// Forwards notifications until the connection is lost or the node stops.
+fn pump(
+    client: &mut Client,
+    own_pid: i32,
+    commands: &mpsc::Sender<Command>,
+    stop: &AtomicBool,
+) -> Pump {
+    loop {
+        if stop.load(Ordering::Acquire) {
+            return Pump::Stop;
+        }
+        let mut users: BTreeSet<String> = BTreeSet::new();
+        let mut all = false;
+        let mut take = |n: postgres::Notification| {
+            if n.process_id() == own_pid {
+                return;
+            }
+            match parse_payload(n.payload()) {
+                Some(list) => users.extend(list),
+                None => all = true,
+            }
+        };
+        let mut notes = client.notifications();
+        match notes.timeout_iter(LISTEN_POLL).next() {
+            Ok(Some(n)) => take(n),
+            Ok(None) => {}
+            Err(e) => return Pump::Lost(e.to_string()),
+        }
+        // Merge whatever else already arrived into the same wake-up.
+        let mut more = notes.iter();
+        loop {
+            match more.next() {
+                Ok(Some(n)) => take(n),
+                Ok(None) => break,
+                Err(e) => return Pump::Lost(e.to_string()),
+            }
+        }
+        drop(more);
+        drop(notes);
+        let cmd = if all {
+            Some(Command::WakeAll)
+        } else if users.is_empty() {
+            None
+        } else {
+            Some(Command::Wake {
+                users: users.into_iter().collect(),
+            })
+        };
+        if let Some(cmd) = cmd {
+            if commands.blocking_send(cmd).is_err() {
+                return Pump::Stop;
+            }
+        }
+        if client.is_closed() {
+            return Pump::Lost("connection closed".into());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payloads_are_chunked_and_fall_back_to_wake_all() {
+        let few: BTreeSet<String> = ["alice", "bob"].iter().map(|s| s.to_string()).collect();
+        assert_eq!(PgStore::payloads(&few), ["u alice bob"]);
+        assert!(PgStore::payloads(&BTreeSet::new()).is_empty());
+        let many: BTreeSet<String> = (0..2000).map(|i| format!("user-{i:08}")).collect();
+        let p = PgStore::payloads(&many);
+        assert!(p.len() > 1 && p.len() <= MAX_NOTIFY_CHUNKS, "{}", p.len());
+        assert!(p.iter().all(|s| s.len() <= MAX_NOTIFY_BYTES));
+        let back: BTreeSet<String> = p.iter().flat_map(|s| parse_payload(s).unwrap()).collect();
+        assert_eq!(back, many);
+        let huge: BTreeSet<String> = (0..40_000).map(|i| format!("user-{i:08}")).collect();
+        assert_eq!(PgStore::payloads(&huge), [WAKE_ALL]);
+        assert_eq!(parse_payload(WAKE_ALL), None);
+    }
+}

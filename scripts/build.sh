@@ -13,3 +13,8 @@ export PATH
 
 set -x
 wasm-pack build --release --target web --out-dir pkg --weak-refs --mode no-install
+# The `im-revoke/client` entry: the same module without the embedded LocalHub (smaller), for
+# apps that only talk to a server.
+wasm-pack build --release --target web --out-dir pkg/client --weak-refs --mode no-install \
+  -- --no-default-features --features console_error_panic_hook
+node scripts/package-client.mjs

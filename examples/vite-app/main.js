@@ -5,7 +5,9 @@
 // `?ws=ws://127.0.0.1:8080/ws&aliceSig=…&bobSig=…` they log in to a server instead (the
 // userIDs are then "vite-alice" and "vite-bob"; get the UserSigs from your backend, or from a
 // dev server's /dev/usersig).
-import init, { ChatClient, LocalHub } from "im-revoke";
+//
+// Against a server the app loads `im-revoke/client`, the entry without the embedded hub (a
+// smaller wasm); the LocalHub run loads `im-revoke`. Vite builds both as separate chunks.
 
 const steps = document.getElementById("steps");
 const outcome = document.getElementById("outcome");
@@ -27,10 +29,16 @@ async function login() {
   const q = new URLSearchParams(location.search);
   const url = q.get("ws");
   if (url) {
+    const { default: init, ChatClient } = await import("im-revoke/client");
+    await init();
+    step("module initialised (im-revoke/client)");
     const alice = await ChatClient.connect({ url, userID: "vite-alice", userSig: q.get("aliceSig") });
     const bob = await ChatClient.connect({ url, userID: "vite-bob", userSig: q.get("bobSig") });
     return { mode: "server", alice, bob };
   }
+  const { default: init, ChatClient, LocalHub } = await import("im-revoke");
+  await init();
+  step("module initialised (im-revoke)");
   const hub = new LocalHub({ revokeTimeLimit: 120 });
   const alice = await ChatClient.local(hub, "vite-alice");
   const bob = await ChatClient.local(hub, "vite-bob");
@@ -38,8 +46,6 @@ async function login() {
 }
 
 async function main() {
-  await init();
-  step("module initialised");
   const { mode, alice, bob } = await login();
   step(`logged in (${mode}) as ${alice.userID} and ${bob.userID}`);
 

@@ -1,0 +1,36 @@
+// Folds the client-only build (pkg/client, built without the embedded LocalHub) into the npm
+// package as the `im-revoke/client` entry. Apps that talk to a server import it and load a
+// smaller wasm; `im-revoke` itself stays the full module (LocalHub included).
+import { readFileSync, writeFileSync, rmSync, existsSync } from "node:fs";
+import { minify } from "terser";
+
+const pkgDir = new URL("../pkg/", import.meta.url);
+const pkgJson = new URL("package.json", pkgDir);
+const client = new URL("client/", pkgDir);
+
+for (const f of ["package.json", "README.md", "LICENSE-MIT", "LICENSE-APACHE", ".gitignore"]) {
+  const p = new URL(f, client);
+  if (existsSync(p)) rmSync(p);
+}
+const pkg = JSON.parse(readFileSync(pkgJson, "utf8"));
+const clientFiles = ["client/im_revoke_bg.wasm", "client/im_revoke.js", "client/im_revoke.d.ts"];
+if (existsSync(new URL("snippets", client))) clientFiles.push("client/snippets");
+pkg.files = [...new Set([...pkg.files, ...clientFiles])];
+pkg.exports = {
+  ".": { types: "./im_revoke.d.ts", default: "./im_revoke.js" },
+  "./client": { types: "./client/im_revoke.d.ts", default: "./client/im_revoke.js" },
+  "./package.json": "./package.json",
+};
+pkg.sideEffects = [...new Set([...(pkg.sideEffects || []), "./client/snippets/*"])];
+writeFileSync(pkgJson, JSON.stringify(pkg, null, 2) + "\n");
+console.log("pkg/package.json: entries . (with LocalHub) and ./client (server only)");
+
+// The JS glue ships minified (its documentation lives in the .d.ts files, which stay as
+// generated): smaller for apps that load the module without a bundler.
+for (const f of ["im_revoke.js", "client/im_revoke.js"]) {
+  const p = new URL(f, pkgDir);
+  const src = readFileSync(p, "utf8");
+  const out = await minify(src, { module: true, compress: true, mangle: true, format: { comments: false } });
+  writeFileSync(p, out.code);
+  console.log(`pkg/${f}: ${src.length} -> ${out.code.length} bytes (minified)`);
+}

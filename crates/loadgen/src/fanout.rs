@@ -1,0 +1,335 @@
+//! `fanout`: one group of M members, all online; the owner sends and then revokes R messages,
+//! one at a time. Per revoke: the time until the last member has decoded the event
+//! (completion), and every member's own delivery time.
+
+use crate::common::{
+    err, nanos, pace, print_summary, recv_until, run_tag, send, summarize, Pacer, Result, Summary,
+    Target, Ws,
+};
+use futures_util::StreamExt;
+use im_revoke_core::protocol::json::decode_server;
+use im_revoke_core::{ClientFrame, Elem, Event, ServerFrame};
+use serde::Serialize;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, watch};
+use tokio_tungstenite::tungstenite::Message;
+
+/// Options of `fanout`.
+#[derive(Debug, Clone)]
+pub struct FanoutOpts {
+    /// Group members besides the owner, all online.
+    pub members: usize,
+    /// Measured revokes.
+    pub revokes: usize,
+    /// Unmeasured rounds first.
+    pub warmup: usize,
+    /// Connections being opened at once.
+    pub concurrency: usize,
+    /// Members per createGroup / addGroupMembers request.
+    pub chunk: usize,
+    /// The owner's requests per second, at most (the server limits each user; 0: unpaced).
+    pub per_user_rate: f64,
+    /// Give up after this long in all.
+    pub max_secs: f64,
+}
+
+/// What `fanout` measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct FanoutReport {
+    /// Members online (besides the owner).
+    pub members: usize,
+    /// Rounds measured.
+    pub rounds: usize,
+    /// Seconds to build the group.
+    pub group_setup_secs: f64,
+    /// Seconds to connect and log in all members.
+    pub connect_secs: f64,
+    /// Per revoke: written by the owner → the last member decoded the event.
+    pub revoke_completion: Summary,
+    /// Per member and revoke: written by the owner → that member decoded the event.
+    pub revoke_delivery: Summary,
+    /// Per revoke: written by the owner → the owner's durable `revokeOk`.
+    pub revoke_ack: Summary,
+    /// For comparison, per send: written by the owner → the last member has the new message.
+    pub send_completion: Summary,
+    /// Members that missed an event within the round's time limit (should be 0).
+    pub missed: usize,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    New,
+    Revoked,
+}
+
+/// (round, kind, arrival)
+type Seen = (usize, Kind, Instant);
+
+fn round_of(msg_id: &str) -> Option<usize> {
+    msg_id.rsplit_once("-m")?.1.parse().ok()
+}
+
+/// A member's reader: decodes every frame (as a client would) and reports the events, until
+/// `stop`; then closes its socket.
+fn member(
+    mut ws: Ws,
+    tx: mpsc::UnboundedSender<Seen>,
+    mut stop: watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            let m = tokio::select! {
+                _ = async { stop.wait_for(|s| *s).await.is_ok() } => None,
+                m = ws.next() => Some(m),
+            };
+            let Some(m) = m else {
+                let _ = tokio::time::timeout(Duration::from_secs(2), ws.close(None)).await;
+                return;
+            };
+            let t = match m {
+                Some(Ok(Message::Text(t))) => t,
+                Some(Ok(_)) => continue,
+                _ => return,
+            };
+            let Ok(ServerFrame::Event(env)) = decode_server(t.as_str()) else {
+                continue;
+            };
+            let now = Instant::now();
+            let seen = match &*env.event {
+                Event::NewMessage { message } => {
+                    round_of(&message.msg_id).map(|r| (r, Kind::New, now))
+                }
+                Event::MessageRevoked(r) => round_of(&r.msg_id).map(|r| (r, Kind::Revoked, now)),
+                Event::GroupChanged { .. } => None,
+            };
+            if let Some(s) = seen {
+                let _ = tx.send(s);
+            }
+        }
+    })
+}
+
+/// Waits for the answer to `req` on the owner's socket.
+async fn answer(ws: &mut Ws, req: &str, deadline: Instant) -> Result<(Instant, ServerFrame)> {
+    loop {
+        let f = recv_until(ws, deadline).await?;
+        let now = Instant::now();
+        match &f {
+            ServerFrame::SendOk { req_id, .. }
+            | ServerFrame::RevokeOk { req_id, .. }
+            | ServerFrame::GroupOk { req_id, .. }
+                if req_id == req =>
+            {
+                return Ok((now, f))
+            }
+            ServerFrame::Error {
+                req_id: Some(r),
+                code,
+                desc,
+            } if r == req => return Err(err(format!("{req} failed: {} {desc}", code.num()))),
+            _ => {}
+        }
+    }
+}
+
+/// Collects `want` arrivals of (`round`, `kind`) from the members, until `deadline`. Arrivals
+/// of other rounds or kinds are ignored (there are none when rounds do not overlap).
+async fn collect(
+    rx: &mut mpsc::UnboundedReceiver<Seen>,
+    round: usize,
+    kind: Kind,
+    want: usize,
+    deadline: Instant,
+) -> Vec<Instant> {
+    let mut got = Vec::with_capacity(want);
+    while got.len() < want {
+        match tokio::time::timeout_at(deadline.into(), rx.recv()).await {
+            Ok(Some((r, k, at))) => {
+                if r == round && k == kind {
+                    got.push(at);
+                }
+            }
+            _ => break,
+        }
+    }
+    got
+}
+
+/// Runs `fanout`.
+pub async fn run(t: Arc<Target>, o: &FanoutOpts) -> Result<FanoutReport> {
+    let hard = Instant::now() + Duration::from_secs_f64(o.max_secs);
+    let tag = run_tag();
+    let group = format!("fo-{tag}");
+    let owner = format!("fo-{tag}-owner");
+    let users: Vec<String> = (0..o.members).map(|i| format!("fo-{tag}-{i}")).collect();
+
+    // The group first, members offline (so the group-change events are stored, not streamed).
+    let t0 = Instant::now();
+    let (mut ow, _) = t.connect_login(&owner).await?;
+    let chunk = o.chunk.max(1);
+    let mut pacer = Pacer::new(o.per_user_rate);
+    for (i, part) in users.chunks(chunk).enumerate() {
+        let req = format!("g{i}");
+        let frame = if i == 0 {
+            ClientFrame::CreateGroup {
+                req_id: req.clone(),
+                group_id: group.clone(),
+                name: "fanout bench".into(),
+                admins: vec![],
+                members: part.to_vec(),
+            }
+        } else {
+            ClientFrame::AddGroupMembers {
+                req_id: req.clone(),
+                group_id: group.clone(),
+                members: part.to_vec(),
+            }
+        };
+        pace(&mut pacer).await;
+        send(&mut ow, &frame).await?;
+        answer(&mut ow, &req, hard).await?;
+    }
+    if users.is_empty() {
+        return Err(err("fanout needs at least one member"));
+    }
+    let group_setup_secs = t0.elapsed().as_secs_f64();
+    println!(
+        "fanout: group of {} members + owner built in {group_setup_secs:.2} s; connecting them",
+        o.members
+    );
+
+    // All members online.
+    let t1 = Instant::now();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (stop, stopped) = watch::channel(false);
+    let mut readers = Vec::with_capacity(o.members);
+    let opened = futures_util::stream::iter(users.iter().cloned())
+        .map(|u| {
+            let t = t.clone();
+            async move {
+                tokio::time::timeout_at(hard.into(), t.connect_login(&u))
+                    .await
+                    .map_err(|_| err("timed out"))?
+            }
+        })
+        .buffer_unordered(o.concurrency.max(1))
+        .collect::<Vec<_>>()
+        .await;
+    let mut online = 0;
+    for r in opened {
+        let (ws, _) = r.map_err(|e| err(format!("a member could not log in: {e}")))?;
+        readers.push(member(ws, tx.clone(), stopped.clone()));
+        online += 1;
+    }
+    drop(tx);
+    let connect_secs = t1.elapsed().as_secs_f64();
+    println!(
+        "fanout: {online} members online in {connect_secs:.2} s; {} rounds ({} warm-up) of send, then revoke",
+        o.revokes + o.warmup,
+        o.warmup
+    );
+
+    let mut completion = Vec::new();
+    let mut delivery = Vec::new();
+    let mut acks = Vec::new();
+    let mut send_completion = Vec::new();
+    let mut missed = 0;
+    for round in 0..o.revokes + o.warmup {
+        let measured = round >= o.warmup;
+        let msg_id = format!("fo-{tag}-m{round}");
+        let round_limit = (Instant::now() + Duration::from_secs(60)).min(hard);
+        // Send, and wait until every member has it (rounds never overlap).
+        let req = format!("s{round}");
+        pace(&mut pacer).await;
+        let t_send = Instant::now();
+        send(
+            &mut ow,
+            &ClientFrame::Send {
+                req_id: req.clone(),
+                msg_id: msg_id.clone(),
+                receiver: None,
+                group_id: Some(group.clone()),
+                elem: Elem::Text {
+                    text: format!("fan-out probe {round}"),
+                },
+            },
+        )
+        .await?;
+        answer(&mut ow, &req, round_limit).await?;
+        let got = collect(&mut rx, round, Kind::New, online, round_limit).await;
+        if measured {
+            if let Some(last) = got.iter().max() {
+                send_completion.push(nanos(*last - t_send));
+            }
+        }
+        missed += online - got.len();
+        // Revoke, and wait until every member has the event.
+        let req = format!("r{round}");
+        pace(&mut pacer).await;
+        let t_rev = Instant::now();
+        send(
+            &mut ow,
+            &ClientFrame::Revoke {
+                req_id: req.clone(),
+                msg_id,
+                reason: "fan-out".into(),
+                group_id: Some(group.clone()),
+            },
+        )
+        .await?;
+        let (at_ack, _) = answer(&mut ow, &req, round_limit).await?;
+        let got = collect(&mut rx, round, Kind::Revoked, online, round_limit).await;
+        missed += online - got.len();
+        if measured {
+            acks.push(nanos(at_ack - t_rev));
+            if let Some(last) = got.iter().max() {
+                completion.push(nanos(*last - t_rev));
+            }
+            delivery.extend(got.iter().map(|at| nanos(*at - t_rev)));
+        }
+        if Instant::now() >= hard {
+            return Err(err("fanout ran out of time"));
+        }
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(1), ow.close(None)).await;
+    let report = FanoutReport {
+        members: online,
+        rounds: o.revokes,
+        group_setup_secs,
+        connect_secs,
+        revoke_completion: summarize(&mut completion),
+        revoke_delivery: summarize(&mut delivery),
+        revoke_ack: summarize(&mut acks),
+        send_completion: summarize(&mut send_completion),
+        missed,
+    };
+    print_summary(
+        "revoke → last member (completion)",
+        &report.revoke_completion,
+    );
+    print_summary("revoke → each member (delivery)", &report.revoke_delivery);
+    print_summary("revoke → owner's durable ack", &report.revoke_ack);
+    print_summary("send → last member (completion)", &report.send_completion);
+    if missed > 0 {
+        println!("fanout: WARNING {missed} deliveries missed the 60 s round limit");
+    }
+    let _ = stop.send(true);
+    let _ = tokio::time::timeout(
+        Duration::from_secs(15),
+        futures_util::future::join_all(readers),
+    )
+    .await;
+    drop(rx);
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn rounds_from_msg_ids() {
+        assert_eq!(super::round_of("fo-abc-m12"), Some(12));
+        assert_eq!(super::round_of("fo-a-m-b-m3"), Some(3));
+        assert_eq!(super::round_of("lat-x-1"), None);
+    }
+}

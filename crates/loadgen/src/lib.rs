@@ -1,0 +1,22 @@
+//! # im-revoke-loadgen
+//!
+//! The load generator behind `npm run bench`: it speaks im-revoke's wire protocol with the core
+//! crate's own serde types, mints UserSigs locally for the server's SDKAppID and key, and
+//! measures the server's performance targets. Every scenario is bounded in count and in time,
+//! and only ever connects to loopback addresses.
+//!
+//! - [`idle`]: N idle logged-in connections, the server's RSS before and after;
+//! - [`throughput`]: sustained durable sends and revokes per second;
+//! - [`latency`]: revoke on A → event at B, with a bare WebSocket echo as the baseline;
+//! - [`fanout`]: one revoke to a group of M online members;
+//! - [`sqlite_baseline`]: raw SQLite commit rates, the ceiling for durable requests;
+//! - [`echo`]: the bare tokio-tungstenite echo server used as a baseline.
+#![warn(missing_docs)]
+
+pub mod common;
+pub mod echo;
+pub mod fanout;
+pub mod idle;
+pub mod latency;
+pub mod sqlite_baseline;
+pub mod throughput;

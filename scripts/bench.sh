@@ -1,0 +1,205 @@
+#!/usr/bin/env bash
+# scripts/bench.sh — measure every performance target of DESIGN.md, side by side with a baseline
+# measured in the same run (`npm run bench`; `npm run bench -- --quick` for a smoke run).
+#
+# Builds what is missing or stale (release server, load generator, pkg/), starts the release
+# server on 127.0.0.1 (free port) with a temporary SQLite database and a random secret key, runs
+# every scenario against it, stops it, and writes:
+#   bench/results.json   every figure + machine, commit, date (bench/out/*.json: the raw files)
+#   bench/latency.svg    latency histograms
+# and prints the table figure / target / measured / baseline / ratio. See BENCHMARKS.md.
+#
+# Loopback only; every step is bounded (counts and `timeout`); the server and any helper are
+# stopped on exit, whatever happens.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+export PATH
+
+QUICK=0
+for arg in "$@"; do
+  case "$arg" in
+    --quick) QUICK=1 ;;
+    -h|--help) sed -n '2,12p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    *) echo "bench.sh: unknown argument $arg (use --quick)" >&2; exit 2 ;;
+  esac
+done
+
+say() { printf '\n[bench] %s\n' "$*"; }
+START=$SECONDS
+
+# 10,000 connections on each side of loopback: raise the descriptor limit as far as allowed.
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+FDS="$(ulimit -n)"
+
+# --- sizes of the run -----------------------------------------------------------------------------
+if [ "$QUICK" = 1 ]; then
+  IDLE_N=2000;   IDLE_HOLD=1
+  TP_CLIENTS=100; TP_SECS=2
+  LAT_N=200;     LAT_WARM=20
+  FAN_M=1000;    FAN_R=10
+  SQL_SECS=0.3;  SQL_BATCHES=256
+  BROWSER_FLAG=--quick
+else
+  IDLE_N=10000;  IDLE_HOLD=5
+  TP_CLIENTS=500; TP_SECS=10
+  LAT_N=1000;    LAT_WARM=100
+  FAN_M=10000;   FAN_R=50
+  SQL_SECS=3;    SQL_BATCHES=16,256,1024
+  BROWSER_FLAG=
+fi
+# Each scenario needs one descriptor per connection (plus the server's own in its process).
+if [ "$FDS" -lt $((IDLE_N + 200)) ]; then
+  echo "[bench] warning: open-file limit $FDS < $((IDLE_N + 200)); idle and fan-out will be cut to fit" >&2
+  IDLE_N=$((FDS - 200)); FAN_M=$((FDS - 200))
+fi
+
+# --- build ----------------------------------------------------------------------------------------
+say "build: release server (the workspace's release profile, as shipped)"
+cargo build --release -p im-revoke-server
+SERVER_BIN="$ROOT/target/release/im-revoke-server"
+
+say "build: load generator (own target dir, opt-level 3, so that it is not the bottleneck)"
+CARGO_TARGET_DIR="$ROOT/target/loadgen" cargo build --release -p im-revoke-loadgen --bin im-revoke-loadgen \
+  --config 'profile.release.opt-level=3' --config 'profile.release.lto="thin"' \
+  --config 'profile.release.codegen-units=16'
+LOADGEN="$ROOT/target/loadgen/release/im-revoke-loadgen"
+
+stale_pkg() {
+  [ -f pkg/im_revoke_bg.wasm ] || return 0
+  [ -n "$(find src crates/core/src Cargo.toml Cargo.lock -newer pkg/im_revoke_bg.wasm -print -quit 2>/dev/null)" ]
+}
+if stale_pkg; then
+  say "build: browser module (pkg/ missing or older than its sources)"
+  bash scripts/build.sh
+else
+  say "build: pkg/ is up to date"
+fi
+
+# --- the server -----------------------------------------------------------------------------------
+TMP="$(mktemp -d "${TMPDIR:-/tmp}/imr-bench.XXXXXX")"
+RAW="$ROOT/bench/out"
+rm -rf "$RAW"
+mkdir -p "$RAW"
+SERVER_PID=""
+ECHO_PID=""
+cleanup() {
+  local rc=$?
+  for pid in $ECHO_PID $SERVER_PID; do
+    if kill -0 "$pid" 2>/dev/null; then
+      kill -TERM "$pid" 2>/dev/null || true
+      for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+  done
+  rm -rf "$TMP"
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+KEY="bench-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
+SDKAPPID=1400000000
+export IMR_SECRET_KEY="$KEY" IMR_SDKAPPID="$SDKAPPID"
+
+say "server: $SERVER_BIN on 127.0.0.1, database $TMP/bench.db"
+IMR_LOG=warn "$SERVER_BIN" --listen 127.0.0.1:0 --db "$TMP/bench.db" \
+  --sdkappid "$SDKAPPID" --secret-key "$KEY" --revoke-time-limit 3600 \
+  --max-connections 30000 >"$TMP/server.out" 2>"$TMP/server.log" &
+SERVER_PID=$!
+ADDR=""
+for _ in $(seq 1 300); do
+  ADDR="$(sed -n 's|^im-revoke-server listening on http://||p' "$TMP/server.out" | head -n1)"
+  [ -n "$ADDR" ] && break
+  kill -0 "$SERVER_PID" 2>/dev/null || { cat "$TMP/server.log" >&2; echo "[bench] the server did not start" >&2; exit 1; }
+  sleep 0.1
+done
+[ -n "$ADDR" ] || { echo "[bench] the server did not say where it listens" >&2; exit 1; }
+URL="ws://$ADDR/ws"
+echo "[bench] server pid $SERVER_PID at $URL"
+
+LG() { # LG SECONDS SUBCOMMAND ARGS... : one bounded load-generator run
+  local secs="$1"; shift
+  timeout --kill-after=10 "$((secs + 30))" "$LOADGEN" "$@" --max-secs "$secs"
+}
+
+# Machine and run facts (cores, memory, CPU, kernel, load, versions).
+cat >"$RAW/run.json" <<EOF
+{"mode": "$([ "$QUICK" = 1 ] && echo quick || echo full)", "started": "$(date -u +%Y-%m-%dT%H:%M:%SZ)",
+ "loadavg_at_start": "$(cut -d' ' -f1-3 /proc/loadavg)", "open_files_limit": $FDS,
+ "server_bin": "target/release/im-revoke-server", "server_flags": "--revoke-time-limit 3600 --max-connections 30000",
+ "chromium": "$(/usr/bin/chromium --version 2>/dev/null | tr -d '"' || echo unknown)"}
+EOF
+
+# --- scenarios ------------------------------------------------------------------------------------
+say "1/7 idle: $IDLE_N connections logged in and held; server RSS"
+LG 240 idle --url "$URL" --connections "$IDLE_N" --hold "$IDLE_HOLD" --server-pid "$SERVER_PID" \
+  --sources 8 --out "$RAW/idle.json"
+
+say "2/7 idle baseline: a bare tokio-tungstenite echo server with tungstenite's default buffers"
+# (started directly, not under `timeout`: its pid must be the echo server's; --max-secs bounds it)
+"$LOADGEN" echo-server --listen 127.0.0.1:0 --max-secs 240 >"$TMP/echo.out" &
+ECHO_PID=$!
+ECHO_URL=""
+for _ in $(seq 1 100); do
+  ECHO_URL="$(sed -n 's|^echo-server listening on ||p' "$TMP/echo.out" | head -n1)"
+  [ -n "$ECHO_URL" ] && break
+  sleep 0.1
+done
+LG 240 idle --url "$ECHO_URL" --connections "$IDLE_N" --hold "$IDLE_HOLD" --server-pid "$ECHO_PID" \
+  --no-login --sources 8 --out "$RAW/idle-echo.json"
+kill -TERM "$ECHO_PID" 2>/dev/null || true
+wait "$ECHO_PID" 2>/dev/null || true
+ECHO_PID=""
+
+say "3/7 sqlite-baseline: raw SQLite commits on the same disk (WAL, synchronous=FULL)"
+timeout 300 "$LOADGEN" sqlite-baseline --dir "$TMP" --secs "$SQL_SECS" --batches "$SQL_BATCHES" \
+  --out "$RAW/sqlite.json"
+
+say "4/7 latency: revoke on A -> messageRevoked at B ($LAT_N samples) + WebSocket echo baseline"
+LG 240 latency --url "$URL" --samples "$LAT_N" --warmup "$LAT_WARM" --out "$RAW/latency.json"
+
+say "5/7 revokes: sustained durable sends, then revokes ($TP_CLIENTS users, ${TP_SECS} s each)"
+LG 240 revokes --url "$URL" --clients "$TP_CLIENTS" --window 8 --send-secs "$((TP_SECS + 2))" \
+  --secs "$TP_SECS" --out "$RAW/revokes.json"
+
+say "6/7 fanout: group of $FAN_M online members, $FAN_R revokes"
+LG 400 fanout --url "$URL" --members "$FAN_M" --revokes "$FAN_R" --sources 8 --out "$RAW/fanout.json"
+
+say "7/7 browser: client throughput, lookups, memory, end-to-end latency (headless Chromium)"
+BROWSER_ARGS=(--url "$URL" --server-bin "$SERVER_BIN" --secret-key "$KEY" --sdkappid "$SDKAPPID" --max-secs 850)
+set +e
+timeout --kill-after=10 900 node bench/browser/run.mjs $BROWSER_FLAG --out "$RAW/browser.json" "${BROWSER_ARGS[@]}"
+rc=$?
+set -e
+if [ "$rc" = 3 ]; then
+  # The shipped pkg/ does not instantiate in Chromium. Measure the module's code all the same
+  # from a build without wasm-opt (same sources, same release profile), and say so in the
+  # results; the bundle figures stay those of the shipped pkg/.
+  say "browser: pkg/ does not load in Chromium; rerunning on a build without wasm-opt ($TMP/pkg-noopt)"
+  wasm-pack build --release --target web --out-dir "$TMP/pkg-noopt" --weak-refs --mode no-install --no-opt >"$TMP/pkg-noopt.log" 2>&1 \
+    || { tail -n 20 "$TMP/pkg-noopt.log" >&2; exit 1; }
+  timeout --kill-after=10 900 node bench/browser/run.mjs $BROWSER_FLAG --out "$RAW/browser.json" "${BROWSER_ARGS[@]}" \
+    --pkg "$TMP/pkg-noopt" --pkg-note "pkg/ (wasm-opt) failed to instantiate in Chromium; measured a --no-opt build of the same sources"
+elif [ "$rc" != 0 ]; then
+  echo "[bench] the browser bench failed (exit $rc)" >&2
+  exit "$rc"
+fi
+
+# Server health after all that: still up, and its final RSS.
+if kill -0 "$SERVER_PID" 2>/dev/null; then
+  echo "[bench] server still up; VmRSS $(grep VmRSS /proc/$SERVER_PID/status | awk '{print $2, $3}')"
+else
+  echo "[bench] WARNING: the server died during the run" >&2
+  tail -n 20 "$TMP/server.log" >&2 || true
+fi
+grep -ciE '\b(warn|error)\b' "$TMP/server.log" >/dev/null 2>&1 && {
+  echo "[bench] server warnings/errors (last 5):"; grep -iE '\b(warn|error)\b' "$TMP/server.log" | tail -n 5
+} || true
+
+# --- report ---------------------------------------------------------------------------------------
+say "report"
+node bench/report.mjs --raw "$RAW" $([ "$QUICK" = 1 ] && echo --quick)
+echo "[bench] done in $((SECONDS - START)) s"

@@ -521,7 +521,10 @@ impl Client {
 
     /// Policy verdict by the estimated server clock, for a message this client knows.
     fn local_verdict(&self, l: &Local, now: f64) -> Result<Option<f64>, ImError> {
-        let server_now = self.server_now(now).max(0.0) as u64;
+        // The server stamped the message, so its clock has reached at least that stamp: an
+        // estimate that lags behind it (a slow first answer) never stretches the window.
+        let server_now_f = self.server_now(now).max(l.msg.time_ms as f64).max(0.0);
+        let server_now = server_now_f as u64;
         let mut msg = l.msg.clone();
         if l.status == MessageStatus::Sending {
             msg.time_ms = server_now; // will be stamped about now
@@ -545,7 +548,7 @@ impl Client {
         )?;
         Ok(allowed
             .deadline_ms
-            .map(|d| (d as f64 - self.server_now(now)).max(0.0)))
+            .map(|d| (d as f64 - server_now_f).max(0.0)))
     }
 
     /// `canRevoke(msg)`: whether a revoke would be accepted now, and how long is left, by the

@@ -868,3 +868,45 @@ fn a_new_device_learns_its_groups_and_roles() {
     };
     assert!(list.is_empty());
 }
+
+#[test]
+fn a_lagging_clock_estimate_never_stretches_the_window() {
+    // The login answer was slow, so this device's estimate of the server clock lags by 1.5 s.
+    // Its user's other device sends a message; canRevoke here must still never promise more
+    // than the configured window.
+    let cfg = Config {
+        revoke_time_limit_ms: 5_000,
+        ..Config::default()
+    };
+    let mut c = im_revoke_core::client::Client::new("alice", 3).unwrap();
+    c.handle(
+        ServerFrame::LoginOk {
+            v: 1,
+            user_id: "alice".into(),
+            server_time: T0 - 1_500,
+            head_seq: 0,
+            limits: (&cfg).into(),
+        },
+        T0 as f64,
+    );
+    let msg = Message {
+        msg_id: "from-laptop".into(),
+        sender: "alice".into(),
+        receiver: Some("bob".into()),
+        group_id: None,
+        time_ms: T0,
+        seq: 1,
+        elem: Some(Elem::Text { text: "x".into() }),
+        revoke: None,
+    };
+    c.handle(
+        ServerFrame::Event(im_revoke_core::Envelope {
+            seq: 1,
+            event: std::sync::Arc::new(im_revoke_core::Event::NewMessage { message: msg }),
+        }),
+        T0 as f64 + 100.0,
+    );
+    let r = c.can_revoke("from-laptop", T0 as f64 + 100.0);
+    assert!(r.allowed);
+    assert_eq!(r.remaining_ms, Some(5_000.0), "{r:?}");
+}

@@ -188,6 +188,12 @@ elif [ "$rc" != 0 ]; then
   exit "$rc"
 fi
 
+# Multi-node: three nodes on PostgreSQL (the example starts its own PostgreSQL on loopback).
+say "extra: multi-node on PostgreSQL (3 nodes, LISTEN/NOTIFY): cross-node latency, durable revokes/s"
+timeout --kill-after=10 600 cargo run --release -q -p im-revoke-server --example multi_node_bench -- \
+  --revokes "$([ "$QUICK" = 1 ] && echo 50 || echo 300)" | tee "$RAW/multi_node.txt" \
+  || echo "[bench] the multi-node bench failed (is PostgreSQL installed? scripts/setup.sh does it)" >&2
+
 # Server health after all that: still up, and its final RSS.
 if kill -0 "$SERVER_PID" 2>/dev/null; then
   echo "[bench] server still up; VmRSS $(grep VmRSS /proc/$SERVER_PID/status | awk '{print $2, $3}')"

@@ -17,6 +17,13 @@ use im_revoke_core::model::{ConvId, Elem, Group, Message, RevokeInfo};
 use im_revoke_core::store::{EventKind, EventRecord, Store, StoreError};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// How often the background thread checkpoints the WAL into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 
 /// Schema version stored in `PRAGMA user_version`.
 const SCHEMA_VERSION: i64 = 2;
@@ -58,6 +65,49 @@ const MESSAGE_COLUMNS: &str = "msg_id, sender, receiver, group_id, time_ms, seq,
 pub struct SqliteStore {
     conn: Connection,
     in_tx: bool,
+    /// Checkpoints the WAL off the hub thread (file databases only).
+    _checkpointer: Option<Checkpointer>,
+}
+
+/// A thread with its own connection that copies the WAL into the database file every
+/// [`CHECKPOINT_EVERY`] (`PRAGMA wal_checkpoint(PASSIVE)`: it never blocks the writer). SQLite's
+/// automatic checkpoint would otherwise run inside the hub thread's commits, stalling every
+/// batch behind it. Durability is unchanged: a commit is durable once its WAL frames are synced.
+struct Checkpointer {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Checkpointer {
+    fn start(path: &Path) -> Result<Checkpointer, StoreError> {
+        let conn = Connection::open(path).map_err(db)?;
+        conn.pragma_update(None, "busy_timeout", 1000).map_err(db)?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("sqlite-checkpoint".into())
+            .spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(CHECKPOINT_EVERY);
+                    // Busy or locked is fine: the next round catches up.
+                    let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+                }
+            })
+            .map_err(|e| StoreError(format!("sqlite: checkpoint thread: {e}")))?;
+        Ok(Checkpointer {
+            stop,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -155,7 +205,12 @@ impl SqliteStore {
                 path.display()
             )));
         }
-        Self::init(conn)
+        // Checkpoints run on a thread of their own (see `Checkpointer`), not in commits.
+        conn.pragma_update(None, "wal_autocheckpoint", 0)
+            .map_err(db)?;
+        let mut store = Self::init(conn)?;
+        store._checkpointer = Some(Checkpointer::start(path)?);
+        Ok(store)
     }
 
     /// An in-memory database (tests). Same schema and transaction discipline, no durability.
@@ -177,7 +232,11 @@ impl SqliteStore {
             )));
         }
         conn.execute_batch(SCHEMA).map_err(db)?;
-        let mut store = SqliteStore { conn, in_tx: false };
+        let mut store = SqliteStore {
+            conn,
+            in_tx: false,
+            _checkpointer: None,
+        };
         if version == 1 {
             store.index_members_of_existing_groups()?;
         }

@@ -559,3 +559,34 @@ fn postgres_commit_notifies_the_users_whose_logs_grew() {
         .unwrap()
         .is_none());
 }
+
+#[test]
+fn sqlite_wal_is_checkpointed_by_the_background_thread() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ckpt.db");
+    let mut s = SqliteStore::open(&path).unwrap();
+    s.put_message(&msg("c1", "alice", "bob", 1)).unwrap();
+    s.commit().unwrap();
+    // Read the database file alone, ignoring the WAL: the row is there once a checkpoint ran,
+    // which no commit does any more (wal_autocheckpoint is off on the hub's connection).
+    let uri = format!("file:{}?immutable=1", path.display());
+    let found = (0..40).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let c = rusqlite::Connection::open_with_flags(
+            &uri,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_URI,
+        )
+        .unwrap();
+        c.query_row(
+            "SELECT count(*) FROM messages WHERE msg_id = 'c1'",
+            [],
+            |r| r.get::<_, i64>(0),
+        )
+        .map(|n| n == 1)
+        .unwrap_or(false)
+    });
+    assert!(
+        found,
+        "the WAL was not checkpointed into the database file within 2 s"
+    );
+}

@@ -22,6 +22,7 @@ pub mod engine;
 pub mod http;
 pub mod outbox;
 pub mod pg;
+mod rows;
 pub mod sqlite;
 pub mod state;
 pub mod ws;

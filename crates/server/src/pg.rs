@@ -31,7 +31,8 @@
 //!   reconnect).
 
 use crate::engine::Command;
-use im_revoke_core::model::{ConvId, Elem, Group, Message, RevokeInfo};
+use crate::rows::{self, to_i64, to_json, MessageRow, MESSAGE_COLUMNS};
+use im_revoke_core::model::{ConvId, Group, Message};
 use im_revoke_core::store::{EventKind, EventRecord, Store, StoreError};
 use postgres::error::SqlState;
 use postgres::fallible_iterator::FallibleIterator;
@@ -113,8 +114,6 @@ CREATE INDEX IF NOT EXISTS group_members_by_group ON group_members (group_id);
 
 /// Key of the advisory lock that serialises schema creation between nodes starting together.
 const SCHEMA_LOCK: i64 = 0x696d_7276_6b31; // "imrvk1"
-
-const MESSAGE_COLUMNS: &str = "msg_id, sender, receiver, group_id, time_ms, seq, elem, revoke";
 
 struct Statements {
     message: Statement,
@@ -265,24 +264,14 @@ impl std::fmt::Debug for PgStore {
     }
 }
 
-fn corrupt(what: &str) -> StoreError {
-    StoreError(format!("postgres: corrupt row: {what}"))
-}
-
-fn to_i64(v: u64) -> Result<i64, StoreError> {
-    i64::try_from(v).map_err(|_| StoreError(format!("value {v} does not fit the database")))
-}
+const BACKEND: &str = "postgres";
 
 fn to_u64(v: i64) -> Result<u64, StoreError> {
-    u64::try_from(v).map_err(|_| corrupt("negative number"))
-}
-
-fn to_json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
-    serde_json::to_string(v).map_err(|e| StoreError(format!("encoding a row: {e}")))
+    rows::to_u64(v, BACKEND)
 }
 
 fn from_json<T: serde::de::DeserializeOwned>(s: &str, what: &str) -> Result<T, StoreError> {
-    serde_json::from_str(s).map_err(|_| corrupt(what))
+    rows::from_json(s, BACKEND, what)
 }
 
 /// Whether a PostgreSQL error is a clash with another writer (retry the request).
@@ -305,22 +294,17 @@ fn pg_error(e: &postgres::Error) -> StoreError {
 
 fn row_message(row: &Row) -> Result<Message, StoreError> {
     let get = |e: postgres::Error| StoreError(format!("postgres: reading a message: {e}"));
-    let elem: Option<String> = row.try_get(6).map_err(get)?;
-    let revoke: Option<String> = row.try_get(7).map_err(get)?;
-    let elem: Option<Elem> = elem.map(|j| from_json(&j, "messages.elem")).transpose()?;
-    let revoke: Option<RevokeInfo> = revoke
-        .map(|j| from_json(&j, "messages.revoke"))
-        .transpose()?;
-    Ok(Message {
+    MessageRow {
         msg_id: row.try_get(0).map_err(get)?,
         sender: row.try_get(1).map_err(get)?,
         receiver: row.try_get(2).map_err(get)?,
         group_id: row.try_get(3).map_err(get)?,
-        time_ms: to_u64(row.try_get(4).map_err(get)?)?,
-        seq: to_u64(row.try_get(5).map_err(get)?)?,
-        elem,
-        revoke,
-    })
+        time_ms: row.try_get(4).map_err(get)?,
+        seq: row.try_get(5).map_err(get)?,
+        elem: row.try_get(6).map_err(get)?,
+        revoke: row.try_get(7).map_err(get)?,
+    }
+    .into_message(BACKEND)
 }
 
 /// The connection settings of `url`, named `app` in `pg_stat_activity`.
@@ -485,7 +469,7 @@ impl PgStore {
         let kind = u8::try_from(kind)
             .ok()
             .and_then(EventKind::from_u8)
-            .ok_or_else(|| corrupt("events.kind"))?;
+            .ok_or_else(|| rows::corrupt(BACKEND, "events.kind"))?;
         Ok(EventRecord {
             seq: to_u64(seq)?,
             kind,

@@ -13,7 +13,8 @@
 //! - `groups`: one row per group, the whole group as JSON (owner, admins, members, and what
 //!   the hub keeps for idempotent retries).
 
-use im_revoke_core::model::{ConvId, Elem, Group, Message, RevokeInfo};
+use crate::rows::{self, to_i64, to_json, MessageRow, MESSAGE_COLUMNS};
+use im_revoke_core::model::{ConvId, Group, Message};
 use im_revoke_core::store::{EventKind, EventRecord, Store, StoreError};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use std::path::Path;
@@ -58,8 +59,6 @@ CREATE TABLE IF NOT EXISTS group_members (
     PRIMARY KEY (user_id, group_id)
 ) WITHOUT ROWID;
 ";
-
-const MESSAGE_COLUMNS: &str = "msg_id, sender, receiver, group_id, time_ms, seq, elem, revoke";
 
 /// The hub's store on SQLite. Not `Sync`: one thread (the hub actor) owns it.
 pub struct SqliteStore {
@@ -123,73 +122,28 @@ fn db(e: rusqlite::Error) -> StoreError {
     StoreError(format!("sqlite: {e}"))
 }
 
-fn corrupt(what: &str) -> StoreError {
-    StoreError(format!("sqlite: corrupt row: {what}"))
-}
-
-fn to_i64(v: u64) -> Result<i64, StoreError> {
-    i64::try_from(v).map_err(|_| StoreError(format!("value {v} does not fit the database")))
-}
+const BACKEND: &str = "sqlite";
 
 fn to_u64(v: i64) -> Result<u64, StoreError> {
-    u64::try_from(v).map_err(|_| corrupt("negative number"))
-}
-
-fn to_json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
-    serde_json::to_string(v).map_err(|e| StoreError(format!("encoding a row: {e}")))
+    rows::to_u64(v, BACKEND)
 }
 
 fn from_json<T: serde::de::DeserializeOwned>(s: &str, what: &str) -> Result<T, StoreError> {
-    serde_json::from_str(s).map_err(|_| corrupt(what))
+    rows::from_json(s, BACKEND, what)
 }
 
-/// The columns of a `messages` row, before JSON decoding (done outside rusqlite's closure so
-/// that decoding errors stay [`StoreError`]s).
-struct MessageRow {
-    msg_id: String,
-    sender: String,
-    receiver: Option<String>,
-    group_id: Option<String>,
-    time_ms: i64,
-    seq: i64,
-    elem: Option<String>,
-    revoke: Option<String>,
-}
-
-impl MessageRow {
-    fn read(row: &Row<'_>) -> rusqlite::Result<MessageRow> {
-        Ok(MessageRow {
-            msg_id: row.get(0)?,
-            sender: row.get(1)?,
-            receiver: row.get(2)?,
-            group_id: row.get(3)?,
-            time_ms: row.get(4)?,
-            seq: row.get(5)?,
-            elem: row.get(6)?,
-            revoke: row.get(7)?,
-        })
-    }
-
-    fn into_message(self) -> Result<Message, StoreError> {
-        let elem: Option<Elem> = match self.elem {
-            Some(j) => Some(from_json(&j, "messages.elem")?),
-            None => None,
-        };
-        let revoke: Option<RevokeInfo> = match self.revoke {
-            Some(j) => Some(from_json(&j, "messages.revoke")?),
-            None => None,
-        };
-        Ok(Message {
-            msg_id: self.msg_id,
-            sender: self.sender,
-            receiver: self.receiver,
-            group_id: self.group_id,
-            time_ms: to_u64(self.time_ms)?,
-            seq: to_u64(self.seq)?,
-            elem,
-            revoke,
-        })
-    }
+/// Reads a `messages` row (columns in [`MESSAGE_COLUMNS`] order).
+fn read_message_row(row: &Row<'_>) -> rusqlite::Result<MessageRow> {
+    Ok(MessageRow {
+        msg_id: row.get(0)?,
+        sender: row.get(1)?,
+        receiver: row.get(2)?,
+        group_id: row.get(3)?,
+        time_ms: row.get(4)?,
+        seq: row.get(5)?,
+        elem: row.get(6)?,
+        revoke: row.get(7)?,
+    })
 }
 
 impl SqliteStore {
@@ -299,11 +253,11 @@ impl SqliteStore {
         let conn = self.begin()?;
         let mut st = conn.prepare_cached(sql).map_err(db)?;
         let rows = st
-            .query_map(params, MessageRow::read)
+            .query_map(params, read_message_row)
             .map_err(db)?
             .collect::<rusqlite::Result<Vec<_>>>()
             .map_err(db)?;
-        rows.into_iter().map(MessageRow::into_message).collect()
+        rows.into_iter().map(|r| r.into_message(BACKEND)).collect()
     }
 }
 
@@ -422,7 +376,7 @@ impl Store for SqliteStore {
                 let kind = u8::try_from(kind)
                     .ok()
                     .and_then(EventKind::from_u8)
-                    .ok_or_else(|| corrupt("events.kind"))?;
+                    .ok_or_else(|| rows::corrupt(BACKEND, "events.kind"))?;
                 Ok(EventRecord {
                     seq: to_u64(seq)?,
                     kind,

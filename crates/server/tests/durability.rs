@@ -1,91 +1,18 @@
 //! An acknowledged revoke survives `kill -9`: the real binary, a real database file.
 
 mod common;
+#[path = "common/process.rs"]
+mod process;
 
 use common::*;
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-
-/// The binary, started on 127.0.0.1:0; reads the address it prints.
-struct Proc {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Proc {
-    fn start(db: &Path) -> Proc {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_im-revoke-server"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--db"])
-            .arg(db)
-            .env("IMR_SECRET_KEY", KEY)
-            .env("IMR_SDKAPPID", SDKAPPID.to_string())
-            .env("IMR_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("binary starts");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { return };
-                if let Some(url) = line.strip_prefix("im-revoke-server listening on http://") {
-                    let _ = tx.send(url.parse::<SocketAddr>().expect("address"));
-                }
-            }
-        });
-        let addr = rx
-            .recv_timeout(WAIT)
-            .expect("the server says where it listens");
-        Proc { child, addr }
-    }
-
-    /// SIGKILL: no shutdown, no flush, no goodbye.
-    fn kill9(mut self) {
-        self.child.kill().expect("kill -9");
-        self.child.wait().expect("reaped");
-    }
-
-    /// SIGTERM, and the exit status.
-    fn terminate(self) -> std::process::ExitStatus {
-        let pid = self.child.id().to_string();
-        let st = Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .expect("kill -TERM");
-        assert!(st.success());
-        self.exit_status()
-    }
-
-    /// Waits (at most 10 s) for the process to exit by itself.
-    fn exit_status(mut self) -> std::process::ExitStatus {
-        for _ in 0..200 {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                return status;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        self.child.kill().ok();
-        panic!("the server did not stop within 10 s");
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use process::Proc;
 
 #[tokio::test]
 async fn acknowledged_revoke_survives_kill_9() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("data").join("im.db");
 
-    let p = Proc::start(&db);
+    let mut p = Proc::start(&db, &[]);
     let mut alice = Client::login(p.addr, "alice").await;
     let mut bob = Client::login(p.addr, "bob").await;
     let sent = alice.send_text("bob", "m1", "regret").await;
@@ -96,7 +23,7 @@ async fn acknowledged_revoke_survives_kill_9() {
     let alice_head = ok["seq"].as_u64().unwrap();
     p.kill9();
 
-    let p = Proc::start(&db);
+    let p = Proc::start(&db, &[]);
     let mut alice = Client::login(p.addr, "alice").await;
     let mut bob = Client::login(p.addr, "bob").await;
     // History: revoked.
@@ -133,7 +60,7 @@ async fn acknowledged_revoke_survives_kill_9() {
 async fn store_failure_stops_the_server_without_acknowledging() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("im.db");
-    let p = Proc::start(&db);
+    let p = Proc::start(&db, &[]);
     let mut alice = Client::login(p.addr, "alice").await;
     let blocker = rusqlite::Connection::open(&db).unwrap();
     blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
@@ -150,7 +77,7 @@ async fn store_failure_stops_the_server_without_acknowledging() {
     blocker.execute_batch("ROLLBACK").unwrap();
     drop(blocker);
     // Restarted, the unacknowledged message is not there: the client will resend it.
-    let p = Proc::start(&db);
+    let p = Proc::start(&db, &[]);
     let mut alice = Client::login(p.addr, "alice").await;
     let f = alice
         .request(serde_json::json!({"type": "findMessages", "msgIDList": ["m1"]}))

@@ -6,14 +6,15 @@
 
 mod common;
 mod pg;
+#[path = "common/process.rs"]
+mod process;
 
 use common::*;
 use im_revoke_server::{Secret, Server, ServerConfig};
+use process::Proc;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 use tokio::time::timeout;
 
@@ -236,53 +237,6 @@ async fn client_moves_to_another_node_and_resumes_without_loss_or_duplicates() {
     cl.shutdown().await;
 }
 
-/// The real binary on PostgreSQL, as a child process (so that it can be SIGKILLed).
-struct Proc {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Proc {
-    fn start(url: &str) -> Proc {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_im-revoke-server"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--db", url])
-            .args(["--user-rate", "0", "--conn-rate", "0"])
-            .env("IMR_SECRET_KEY", KEY)
-            .env("IMR_SDKAPPID", SDKAPPID.to_string())
-            .env("IMR_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("binary starts");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { return };
-                if let Some(url) = line.strip_prefix("im-revoke-server listening on http://") {
-                    let _ = tx.send(url.parse::<SocketAddr>().expect("address"));
-                }
-            }
-        });
-        let addr = rx
-            .recv_timeout(WAIT)
-            .expect("the server says where it listens");
-        Proc { child, addr }
-    }
-
-    fn kill9(&mut self) {
-        self.child.kill().expect("kill -9");
-        self.child.wait().expect("reaped");
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killing_a_node_loses_no_acknowledged_revoke() {
     let Some(cl) = Cluster::start(1, "kill").await else {
@@ -290,9 +244,11 @@ async fn killing_a_node_loses_no_acknowledged_revoke() {
     };
     const N: usize = 120;
     let url = cl.url.clone();
-    let mut doomed = tokio::task::spawn_blocking(move || Proc::start(&url))
-        .await
-        .unwrap();
+    let mut doomed = tokio::task::spawn_blocking(move || {
+        Proc::start(&url, &["--user-rate", "0", "--conn-rate", "0"])
+    })
+    .await
+    .unwrap();
     // bob stays on the surviving node (in-process), alice works on the doomed one.
     let mut bob = cl.login(0, "bob").await;
     let mut alice = Client::login(doomed.addr, "alice").await;

@@ -19,12 +19,21 @@ use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
+/// The live server's URL and UserSigs, or `None` (and a line saying the test is skipped).
 fn config() -> Option<(&'static str, &'static str, &'static str)> {
-    Some((
-        option_env!("IMR_TEST_WS_URL")?,
-        option_env!("IMR_TEST_USERSIG_ALICE")?,
-        option_env!("IMR_TEST_USERSIG_BOB")?,
-    ))
+    let c = (|| {
+        Some((
+            option_env!("IMR_TEST_WS_URL")?,
+            option_env!("IMR_TEST_USERSIG_ALICE")?,
+            option_env!("IMR_TEST_USERSIG_BOB")?,
+        ))
+    })();
+    if c.is_none() {
+        web_sys::console::log_1(&s(
+            "ws_live: skipped (IMR_TEST_WS_URL not set at build time)",
+        ));
+    }
+    c
 }
 
 async fn connect(url: &str, user: &str, sig: &str) -> JsValue {
@@ -38,9 +47,6 @@ async fn connect(url: &str, user: &str, sig: &str) -> JsValue {
 #[wasm_bindgen_test]
 async fn send_and_revoke_over_websocket() {
     let Some((url, alice_sig, bob_sig)) = config() else {
-        web_sys::console::log_1(&s(
-            "ws_live: skipped (IMR_TEST_WS_URL not set at build time)",
-        ));
         return;
     };
     let alice = connect(url, "alice", alice_sig).await;
@@ -91,9 +97,6 @@ async fn send_and_revoke_over_websocket() {
 #[wasm_bindgen_test]
 async fn disconnect_and_reconnect_over_websocket() {
     let Some((url, alice_sig, bob_sig)) = config() else {
-        web_sys::console::log_1(&s(
-            "ws_live: skipped (IMR_TEST_WS_URL not set at build time)",
-        ));
         return;
     };
     let alice = connect(url, "alice", alice_sig).await;
@@ -148,9 +151,6 @@ async fn disconnect_and_reconnect_over_websocket() {
 #[wasm_bindgen_test]
 async fn joined_groups_over_websocket() {
     let Some((url, alice_sig, bob_sig)) = config() else {
-        web_sys::console::log_1(&s(
-            "ws_live: skipped (IMR_TEST_WS_URL not set at build time)",
-        ));
         return;
     };
     let alice = connect(url, "alice", alice_sig).await;

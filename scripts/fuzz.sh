@@ -22,7 +22,7 @@ if ! [[ "$SECS" =~ ^[0-9]+$ ]] || [ "$SECS" -lt 1 ]; then
 fi
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-TARGETS="${FUZZ_TARGETS:-frame_decode usersig hub_ops}"
+TARGETS="${FUZZ_TARGETS:-frame_decode server_decode usersig hub_ops}"
 TOOLCHAIN="${FUZZ_TOOLCHAIN:-nightly}"
 
 if ! rustup toolchain list | grep -q "^${TOOLCHAIN}"; then

@@ -9,6 +9,7 @@
 //! - [`store`]: the storage trait the hub persists through, with an in-memory store;
 //! - [`client`]: the client-side state machine the browser module drives;
 //! - [`limit`]: the token bucket behind every rate limit;
+//! - [`wire`]: server frames from JSON text without serde (the browser module's decoder);
 //! - [`error`]: the one table of error codes (Tencent's numbering where Tencent has one).
 #![warn(missing_docs)]
 
@@ -20,6 +21,7 @@ pub mod model;
 pub mod policy;
 pub mod protocol;
 pub mod store;
+pub mod wire;
 
 pub use error::{Code, ImError};
 pub use hub::{Hub, Outgoing, SessionId};

@@ -14,8 +14,11 @@
 //! - events are dispatched asynchronously (from a microtask, a timer or a WebSocket event),
 //!   never inside the call that caused them.
 
+use std::marker::PhantomData;
+
 use im_revoke_core::client::Notification;
-use js_sys::{Object, Reflect};
+use im_revoke_core::RevokerRole;
+use js_sys::Array;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
@@ -68,12 +71,83 @@ export interface ConnectionListener {
 }
 "#;
 
-#[wasm_bindgen(inline_js = "export function rethrow(e) { queueMicrotask(() => { throw e; }); }")]
-extern "C" {
-    /// Re-throws `e` on a microtask, outside the dispatch loop (reported like an exception in a
-    /// DOM event listener: `window.onerror`, devtools, error trackers).
-    fn rethrow(e: &JsValue);
+// Dispatch runs in JavaScript: one call out of wasm per event, whatever the number of
+// listeners, with method names and roles as JavaScript literals (no string conversion for
+// them), and each listener call in its own `try`.
+#[wasm_bindgen(inline_js = r#"
+const NAMES = ["onRecvNewMessage", "onRecvMessageRevoked", "onGroupChanged", "onConnecting", "onConnectSuccess", "onConnectFailed", "onUserSigExpired"];
+const ROLES = ["sender", "owner", "admin"];
+function report(name, e) {
+  try {
+    console.error("im-revoke: listener method " + name + " threw (the other listeners still ran; re-thrown on a microtask)", e);
+  } catch (_) {}
+  queueMicrotask(() => { throw e; });
 }
+export function dispatch(ls, m, n, a, b, c) {
+  const name = NAMES[m];
+  const list = ls.slice();
+  for (let i = 0; i < list.length; i++) {
+    const l = list[i];
+    try {
+      const f = l[name];
+      if (typeof f !== "function") continue;
+      if (n === 0) f.call(l);
+      else if (n === 1) f.call(l, a);
+      else if (n === 2) f.call(l, a, b);
+      else f.call(l, a, b, c);
+    } catch (e) {
+      report(name, e);
+    }
+  }
+}
+const dec = new TextDecoder();
+let u8 = null;
+export function dispatchRevoked(ls, memory, ptr, bytes, ascii, idLen, userLen, role) {
+  if (u8 === null || u8.buffer !== memory.buffer) u8 = new Uint8Array(memory.buffer);
+  const v = u8.subarray(ptr, ptr + bytes);
+  // Short ASCII: fromCharCode is ~2x faster than TextDecoder in Chromium.
+  const s = ascii && bytes <= 4096 ? String.fromCharCode.apply(null, v) : dec.decode(v);
+  const end = idLen + userLen;
+  dispatch(ls, 1, 3, s.slice(0, idLen), { userID: s.slice(idLen, end), role: ROLES[role] }, s.slice(end));
+}
+export function has(ls, l) {
+  for (let i = 0; i < ls.length; i++) if (Object.is(ls[i], l)) return true;
+  return false;
+}
+export function without(ls, l) {
+  return ls.filter((x) => !Object.is(x, l));
+}
+"#)]
+extern "C" {
+    /// Calls method `NAMES[m]` with the first `n` of `a, b, c` on each listener of a copy of
+    /// `ls` that has it (a throwing getter counts as a throwing call).
+    fn dispatch(ls: &Array, m: u32, n: u32, a: &JsValue, b: &JsValue, c: &JsValue);
+    /// `onRecvMessageRevoked(msgID, {userID, role}, reason)`, the three strings passed as one
+    /// (the `bytes` UTF-8 bytes at `ptr` of `memory`: msgID + userID + reason; lengths in
+    /// UTF-16 units): one string conversion.
+    #[wasm_bindgen(js_name = dispatchRevoked)]
+    #[allow(clippy::too_many_arguments)]
+    fn dispatch_revoked(
+        ls: &Array,
+        memory: &JsValue,
+        ptr: *const u8,
+        bytes: usize,
+        ascii: bool,
+        id_len: u32,
+        user_len: u32,
+        role: u32,
+    );
+    fn has(ls: &Array, l: &JsValue) -> bool;
+    fn without(ls: &Array, l: &JsValue) -> Array;
+}
+
+/// Indexes into the `NAMES` of the dispatch code.
+const ON_RECV_NEW_MESSAGE: u32 = 0;
+const ON_GROUP_CHANGED: u32 = 2;
+const ON_CONNECTING: u32 = 3;
+const ON_CONNECT_SUCCESS: u32 = 4;
+const ON_CONNECT_FAILED: u32 = 5;
+const ON_USER_SIG_EXPIRED: u32 = 6;
 
 #[wasm_bindgen]
 extern "C" {
@@ -82,51 +156,32 @@ extern "C" {
     #[derive(Clone, Debug)]
     pub type AdvancedMsgListener;
 
-    #[wasm_bindgen(structural, method, catch, js_name = onRecvNewMessage)]
-    fn on_recv_new_message(this: &AdvancedMsgListener, msg: &JsValue) -> Result<(), JsValue>;
-
-    #[wasm_bindgen(structural, method, catch, js_name = onRecvMessageRevoked)]
-    fn on_recv_message_revoked(
-        this: &AdvancedMsgListener,
-        msg_id: &JsValue,
-        revoker_info: &JsValue,
-        reason: &JsValue,
-    ) -> Result<(), JsValue>;
-
-    #[wasm_bindgen(structural, method, catch, js_name = onGroupChanged)]
-    fn on_group_changed(this: &AdvancedMsgListener, group: &JsValue) -> Result<(), JsValue>;
-
     /// A `ConnectionListener` object (duck-typed).
     #[wasm_bindgen(typescript_type = "ConnectionListener")]
     #[derive(Clone, Debug)]
     pub type ConnectionListener;
-
-    #[wasm_bindgen(structural, method, catch, js_name = onConnecting)]
-    fn on_connecting(this: &ConnectionListener) -> Result<(), JsValue>;
-
-    #[wasm_bindgen(structural, method, catch, js_name = onConnectSuccess)]
-    fn on_connect_success(this: &ConnectionListener) -> Result<(), JsValue>;
-
-    #[wasm_bindgen(structural, method, catch, js_name = onConnectFailed)]
-    fn on_connect_failed(this: &ConnectionListener, code: u32, desc: &str) -> Result<(), JsValue>;
-
-    #[wasm_bindgen(structural, method, catch, js_name = onUserSigExpired)]
-    fn on_user_sig_expired(this: &ConnectionListener) -> Result<(), JsValue>;
 }
 
-/// Registered listeners, in registration order, without duplicates.
+/// Registered listeners, in registration order, without duplicates (a JavaScript array, so
+/// that dispatch needs no conversion).
 #[derive(Debug)]
 pub(crate) struct Listeners<T> {
-    list: Vec<T>,
+    list: Array,
+    len: u32,
+    kind: PhantomData<T>,
 }
 
 impl<T> Default for Listeners<T> {
     fn default() -> Self {
-        Listeners { list: Vec::new() }
+        Listeners {
+            list: Array::new(),
+            len: 0,
+            kind: PhantomData,
+        }
     }
 }
 
-impl<T: JsCast + Clone> Listeners<T> {
+impl<T: JsCast> Listeners<T> {
     /// Checks that `v` is an object and returns it as a listener.
     pub fn cast(v: JsValue) -> Result<T, Error> {
         if v.is_object() || v.is_function() {
@@ -142,93 +197,80 @@ impl<T: JsCast + Clone> Listeners<T> {
 
     /// Adds `l` at the end unless the same object is already registered.
     pub fn add(&mut self, l: T) {
-        if !self.list.iter().any(|x| Object::is(x.as_ref(), l.as_ref())) {
-            self.list.push(l);
+        if !has(&self.list, l.as_ref()) {
+            self.list.push(l.as_ref());
+            self.len += 1;
         }
     }
 
-    /// Removes `l` if registered.
+    /// Removes `l` if registered. A dispatch under way keeps its own copy of the list.
     pub fn remove(&mut self, l: &JsValue) {
-        self.list.retain(|x| !Object::is(x.as_ref(), l));
+        if has(&self.list, l) {
+            self.list = without(&self.list, l);
+            self.len -= 1;
+        }
     }
 
-    /// The listeners to call for one event.
-    pub fn snapshot(&self) -> Vec<T> {
-        self.list.clone()
+    /// The listeners to call for one event (`None` when there are none); dispatch copies it
+    /// before the first call, so changes made by a listener apply from the next event.
+    pub fn snapshot(&self) -> Option<Array> {
+        (self.len > 0).then(|| self.list.clone())
     }
 
     pub fn clear(&mut self) {
-        self.list.clear();
+        *self = Listeners::default();
     }
 }
 
-/// Logs a listener's exception and re-throws it on a microtask.
-fn report(method: &str, err: &JsValue) {
-    let mut what = String::with_capacity(64);
-    what.push_str("im-revoke: listener method ");
-    what.push_str(method);
-    what.push_str(" threw (the other listeners still ran; re-thrown on a microtask)");
-    web_sys::console::error_2(&JsValue::from_str(&what), err);
-    rethrow(err);
+thread_local! {
+    static MEMORY: JsValue = wasm_bindgen::memory();
 }
 
-/// Whether `obj[method]` is a function; a throwing getter is reported and counts as absent.
-fn has_method(obj: &JsValue, method: &str) -> bool {
-    match Reflect::get(obj, &JsValue::from_str(method)) {
-        Ok(f) => f.is_function(),
-        Err(e) => {
-            report(method, &e);
-            false
+/// UTF-16 length (JavaScript's `length`) of `s`.
+fn js_len(s: &str) -> u32 {
+    if s.is_ascii() {
+        s.len() as u32
+    } else {
+        s.encode_utf16().count() as u32
+    }
+}
+
+/// Calls the matching method of each of `ls` for a message event.
+pub(crate) fn deliver_note(note: &Notification, ls: &Array) {
+    let none = &JsValue::UNDEFINED;
+    match note {
+        Notification::NewMessage(view) => {
+            dispatch(ls, ON_RECV_NEW_MESSAGE, 1, &to_js(view), none, none);
         }
-    }
-}
-
-fn call(obj: &JsValue, method: &str, invoke: impl FnOnce() -> Result<(), JsValue>) {
-    if has_method(obj, method) {
-        if let Err(e) = invoke() {
-            report(method, &e);
+        Notification::MessageRevoked {
+            msg_id,
+            revoker,
+            reason,
+        } => {
+            let mut s = String::with_capacity(msg_id.len() + revoker.user_id.len() + reason.len());
+            s.push_str(msg_id);
+            s.push_str(&revoker.user_id);
+            s.push_str(reason);
+            let role = match revoker.role {
+                RevokerRole::Sender => 0,
+                RevokerRole::Owner => 1,
+                RevokerRole::Admin => 2,
+            };
+            MEMORY.with(|memory| {
+                dispatch_revoked(
+                    ls,
+                    memory,
+                    s.as_ptr(),
+                    s.len(),
+                    s.is_ascii(),
+                    js_len(msg_id),
+                    js_len(&revoker.user_id),
+                    role,
+                )
+            });
         }
-    }
-}
-
-/// A message event converted to JavaScript once, for every listener.
-pub(crate) enum MsgEvent {
-    NewMessage(JsValue),
-    Revoked(JsValue, JsValue, JsValue),
-    GroupChanged(JsValue),
-}
-
-impl MsgEvent {
-    pub fn from_note(note: &Notification) -> MsgEvent {
-        match note {
-            Notification::NewMessage(view) => MsgEvent::NewMessage(to_js(view)),
-            Notification::MessageRevoked {
-                msg_id,
-                revoker,
-                reason,
-            } => MsgEvent::Revoked(
-                JsValue::from_str(msg_id),
-                to_js(revoker),
-                JsValue::from_str(reason),
-            ),
-            Notification::GroupChanged(group) => MsgEvent::GroupChanged(to_js(group)),
-        }
-    }
-
-    /// Calls the matching method of `l`, if it has one.
-    pub fn deliver(&self, l: &AdvancedMsgListener) {
-        match self {
-            MsgEvent::NewMessage(msg) => {
-                call(l, "onRecvNewMessage", || l.on_recv_new_message(msg));
-            }
-            MsgEvent::Revoked(id, info, reason) => {
-                call(l, "onRecvMessageRevoked", || {
-                    l.on_recv_message_revoked(id, info, reason)
-                });
-            }
-            MsgEvent::GroupChanged(group) => {
-                call(l, "onGroupChanged", || l.on_group_changed(group));
-            }
+        Notification::GroupChanged(group) => {
+            dispatch(ls, ON_GROUP_CHANGED, 1, &to_js(group), none, none);
         }
     }
 }
@@ -243,15 +285,21 @@ pub(crate) enum ConnEvent {
 }
 
 impl ConnEvent {
-    /// Calls the matching method of `l`, if it has one.
-    pub fn deliver(&self, l: &ConnectionListener) {
+    /// Calls the matching method of each of `ls`.
+    pub fn deliver(&self, ls: &Array) {
+        let none = &JsValue::UNDEFINED;
         match self {
-            ConnEvent::Connecting => call(l, "onConnecting", || l.on_connecting()),
-            ConnEvent::Success => call(l, "onConnectSuccess", || l.on_connect_success()),
-            ConnEvent::Failed(code, desc) => {
-                call(l, "onConnectFailed", || l.on_connect_failed(*code, desc))
-            }
-            ConnEvent::UserSigExpired => call(l, "onUserSigExpired", || l.on_user_sig_expired()),
+            ConnEvent::Connecting => dispatch(ls, ON_CONNECTING, 0, none, none, none),
+            ConnEvent::Success => dispatch(ls, ON_CONNECT_SUCCESS, 0, none, none, none),
+            ConnEvent::Failed(code, desc) => dispatch(
+                ls,
+                ON_CONNECT_FAILED,
+                2,
+                &JsValue::from(*code),
+                &JsValue::from_str(desc),
+                none,
+            ),
+            ConnEvent::UserSigExpired => dispatch(ls, ON_USER_SIG_EXPIRED, 0, none, none, none),
         }
     }
 }

@@ -27,7 +27,9 @@ use wasm_bindgen::JsCast;
 use crate::chat_client::ChatClient;
 use crate::convert::{to_js, Page};
 use crate::error::{rejected, Error};
-use crate::listener::{AdvancedMsgListener, ConnEvent, ConnectionListener, Listeners, MsgEvent};
+use crate::listener::{
+    deliver_note, AdvancedMsgListener, ConnEvent, ConnectionListener, Listeners,
+};
 #[cfg(feature = "local-hub")]
 use crate::local_hub::{LocalLink, LocalOut};
 use crate::ws::{self, WsLink, WsOut};
@@ -425,8 +427,8 @@ impl Session {
         }
         for ev in &b.conn {
             let listeners = self.st.borrow().conn_listeners.snapshot();
-            for l in &listeners {
-                ev.deliver(l);
+            if let Some(ls) = listeners {
+                ev.deliver(&ls);
             }
         }
         for (settle, r) in b.settles {
@@ -440,12 +442,8 @@ impl Session {
                 }
                 st.msg_listeners.snapshot()
             };
-            if listeners.is_empty() {
-                continue;
-            }
-            let ev = MsgEvent::from_note(note);
-            for l in &listeners {
-                ev.deliver(l);
+            if let Some(ls) = listeners {
+                deliver_note(note, &ls);
             }
         }
         drop(b.drop_later);

@@ -11,6 +11,8 @@ cd "$ROOT"
 PATH="$ROOT/node_modules/.bin:${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 export PATH
 
+# wasm-pack leaves old inline_js snippets behind: start from an empty pkg/.
+rm -rf pkg
 set -x
 wasm-pack build --release --target web --out-dir pkg --weak-refs --mode no-install
 # The `im-revoke/client` entry: the same module without the embedded LocalHub (smaller), for

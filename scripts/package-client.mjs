@@ -1,7 +1,7 @@
 // Folds the client-only build (pkg/client, built without the embedded LocalHub) into the npm
 // package as the `im-revoke/client` entry. Apps that talk to a server import it and load a
 // smaller wasm; `im-revoke` itself stays the full module (LocalHub included).
-import { readFileSync, writeFileSync, rmSync, existsSync } from "node:fs";
+import { readFileSync, writeFileSync, rmSync, existsSync, readdirSync } from "node:fs";
 import { minify } from "terser";
 
 const pkgDir = new URL("../pkg/", import.meta.url);
@@ -25,9 +25,16 @@ pkg.sideEffects = [...new Set([...(pkg.sideEffects || []), "./client/snippets/*"
 writeFileSync(pkgJson, JSON.stringify(pkg, null, 2) + "\n");
 console.log("pkg/package.json: entries . (with LocalHub) and ./client (server only)");
 
-// The JS glue ships minified (its documentation lives in the .d.ts files, which stay as
-// generated): smaller for apps that load the module without a bundler.
-for (const f of ["im_revoke.js", "client/im_revoke.js"]) {
+// The JS glue and its snippets (inline_js) ship minified (the documentation lives in the .d.ts
+// files, which stay as generated): smaller for apps that load the module without a bundler.
+const snippets = (dir) => {
+  const root = new URL(dir, pkgDir);
+  if (!existsSync(root)) return [];
+  return readdirSync(root, { recursive: true })
+    .filter((f) => f.endsWith(".js"))
+    .map((f) => `${dir}${f}`);
+};
+for (const f of ["im_revoke.js", "client/im_revoke.js", ...snippets("snippets/"), ...snippets("client/snippets/")]) {
   const p = new URL(f, pkgDir);
   const src = readFileSync(p, "utf8");
   const out = await minify(src, { module: true, compress: true, mangle: true, format: { comments: false } });

@@ -1,15 +1,17 @@
 //! Plain JavaScript objects in and out: their TypeScript declarations and the conversions.
 //!
-//! Out: the core's views (`MessageView`, `RevokerInfo`, `CanRevoke`, `Group`) become plain
-//! objects through serde-wasm-bindgen's JSON-compatible serializer, so `Option::None` is `null`
-//! and every object is a plain `Object` (what `JSON.stringify` and devtools expect).
+//! Out: the core's views (`MessageView`, `CanRevoke`, `Group`) become plain objects built by
+//! object literals in `js` (`Option::None` is `null`; every object is a plain `Object`, what
+//! `JSON.stringify` and devtools expect, with one hidden class per kind).
 //! In: option objects are read field by field; a wrong type is error 6017 naming the field.
 
-use im_revoke_core::client::MessageView;
-use im_revoke_core::{Code, ImError};
+use im_revoke_core::client::{CanRevoke, MessageView};
+use im_revoke_core::{Code, Group, ImError};
 use js_sys::{Array, Reflect};
-use serde::Serialize;
 use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
+use crate::js;
 
 #[wasm_bindgen(typescript_custom_section)]
 const TS_TYPES: &'static str = r#"
@@ -115,21 +117,79 @@ export interface Group {
 }
 "#;
 
-const SER: serde_wasm_bindgen::Serializer = serde_wasm_bindgen::Serializer::json_compatible();
+/// A value the module hands to JavaScript as a plain object (or array of them).
+pub(crate) trait ToJs {
+    fn to_js(&self) -> JsValue;
+}
 
-/// A plain JS object (or array, number...) from a serializable core value.
-pub(crate) fn to_js<T: Serialize + ?Sized>(v: &T) -> JsValue {
-    // The core's views are plain data (strings, integers below 2^53, options, lists): they
-    // always serialize. `null` is the harmless fallback, not an expected path.
-    v.serialize(&SER).unwrap_or(JsValue::NULL)
+/// `v` as a plain JavaScript value.
+pub(crate) fn to_js<T: ToJs + ?Sized>(v: &T) -> JsValue {
+    v.to_js()
+}
+
+impl ToJs for MessageView {
+    fn to_js(&self) -> JsValue {
+        js::message(self)
+    }
+}
+
+fn string_array<'a>(items: impl IntoIterator<Item = &'a String>) -> Array {
+    let a = Array::new();
+    for s in items {
+        a.push(&JsValue::from_str(s));
+    }
+    a
+}
+
+impl ToJs for Group {
+    fn to_js(&self) -> JsValue {
+        js::group(
+            &self.group_id,
+            &self.name,
+            &self.owner,
+            string_array(&self.admins),
+            string_array(&self.members),
+            self.created_ms as f64,
+        )
+    }
+}
+
+impl ToJs for CanRevoke {
+    fn to_js(&self) -> JsValue {
+        js::can_revoke(
+            self.allowed,
+            self.remaining_ms.unwrap_or(-1.0),
+            self.code.map_or(-1.0, f64::from),
+        )
+    }
+}
+
+impl<T: ToJs> ToJs for Vec<T> {
+    fn to_js(&self) -> JsValue {
+        self.as_slice().to_js()
+    }
+}
+
+impl<T: ToJs> ToJs for [T] {
+    fn to_js(&self) -> JsValue {
+        let a = Array::new();
+        for x in self {
+            a.push(&x.to_js());
+        }
+        a.into()
+    }
 }
 
 /// `getHistoryMessageList`'s result.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
 pub(crate) struct Page<'a> {
     pub message_list: &'a [MessageView],
     pub is_completed: bool,
+}
+
+impl ToJs for Page<'_> {
+    fn to_js(&self) -> JsValue {
+        js::page(self.message_list.to_js().into(), self.is_completed)
+    }
 }
 
 fn invalid(field: &str, what: &str) -> ImError {

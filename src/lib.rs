@@ -22,7 +22,8 @@
 //! - `local_hub` — `LocalHub`, the embedded authority (default feature `local-hub`);
 //! - `ws` — the WebSocket transport, `wire` — its frames as JS values; `session` — the
 //!   driver both transports share;
-//! - `listener` — listener objects and how they are called; `convert` — plain objects;
+//! - `listener` — listener objects and how they are called; `convert` — plain objects; `js` —
+//!   the module's own JavaScript (dispatch, object builders);
 //! - [`error`] — `ImError` → a JavaScript `Error` with `code` and `desc`.
 #![warn(missing_docs)]
 // Without `local-hub` the WebSocket is the only transport, so `if let Link::Ws(..)` always matches.
@@ -30,6 +31,7 @@
 
 pub mod chat_client;
 mod convert;
+mod js;
 pub mod error;
 pub mod group;
 mod listener;

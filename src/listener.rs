@@ -17,12 +17,12 @@
 use std::marker::PhantomData;
 
 use im_revoke_core::client::Notification;
-use im_revoke_core::RevokerRole;
 use js_sys::Array;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use crate::convert::to_js;
+use crate::js::{dispatch, dispatch_revoked, has, without};
 use crate::error::Error;
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -70,76 +70,6 @@ export interface ConnectionListener {
   onUserSigExpired?(): void;
 }
 "#;
-
-// Dispatch runs in JavaScript: one call out of wasm per event, whatever the number of
-// listeners, with method names and roles as JavaScript literals (no string conversion for
-// them), and each listener call in its own `try`.
-#[wasm_bindgen(inline_js = r#"
-const NAMES = ["onRecvNewMessage", "onRecvMessageRevoked", "onGroupChanged", "onConnecting", "onConnectSuccess", "onConnectFailed", "onUserSigExpired"];
-const ROLES = ["sender", "owner", "admin"];
-function report(name, e) {
-  try {
-    console.error("im-revoke: listener method " + name + " threw (the other listeners still ran; re-thrown on a microtask)", e);
-  } catch (_) {}
-  queueMicrotask(() => { throw e; });
-}
-export function dispatch(ls, m, n, a, b, c) {
-  const name = NAMES[m];
-  const list = ls.slice();
-  for (let i = 0; i < list.length; i++) {
-    const l = list[i];
-    try {
-      const f = l[name];
-      if (typeof f !== "function") continue;
-      if (n === 0) f.call(l);
-      else if (n === 1) f.call(l, a);
-      else if (n === 2) f.call(l, a, b);
-      else f.call(l, a, b, c);
-    } catch (e) {
-      report(name, e);
-    }
-  }
-}
-const dec = new TextDecoder();
-let u8 = null;
-export function dispatchRevoked(ls, memory, ptr, bytes, ascii, idLen, userLen, role) {
-  if (u8 === null || u8.buffer !== memory.buffer) u8 = new Uint8Array(memory.buffer);
-  const v = u8.subarray(ptr, ptr + bytes);
-  // Short ASCII: fromCharCode is ~2x faster than TextDecoder in Chromium.
-  const s = ascii && bytes <= 4096 ? String.fromCharCode.apply(null, v) : dec.decode(v);
-  const end = idLen + userLen;
-  dispatch(ls, 1, 3, s.slice(0, idLen), { userID: s.slice(idLen, end), role: ROLES[role] }, s.slice(end));
-}
-export function has(ls, l) {
-  for (let i = 0; i < ls.length; i++) if (Object.is(ls[i], l)) return true;
-  return false;
-}
-export function without(ls, l) {
-  return ls.filter((x) => !Object.is(x, l));
-}
-"#)]
-extern "C" {
-    /// Calls method `NAMES[m]` with the first `n` of `a, b, c` on each listener of a copy of
-    /// `ls` that has it (a throwing getter counts as a throwing call).
-    fn dispatch(ls: &Array, m: u32, n: u32, a: &JsValue, b: &JsValue, c: &JsValue);
-    /// `onRecvMessageRevoked(msgID, {userID, role}, reason)`, the three strings passed as one
-    /// (the `bytes` UTF-8 bytes at `ptr` of `memory`: msgID + userID + reason; lengths in
-    /// UTF-16 units): one string conversion.
-    #[wasm_bindgen(js_name = dispatchRevoked)]
-    #[allow(clippy::too_many_arguments)]
-    fn dispatch_revoked(
-        ls: &Array,
-        memory: &JsValue,
-        ptr: *const u8,
-        bytes: usize,
-        ascii: bool,
-        id_len: u32,
-        user_len: u32,
-        role: u32,
-    );
-    fn has(ls: &Array, l: &JsValue) -> bool;
-    fn without(ls: &Array, l: &JsValue) -> Array;
-}
 
 /// Indexes into the `NAMES` of the dispatch code.
 const ON_RECV_NEW_MESSAGE: u32 = 0;
@@ -222,19 +152,6 @@ impl<T: JsCast> Listeners<T> {
     }
 }
 
-thread_local! {
-    static MEMORY: JsValue = wasm_bindgen::memory();
-}
-
-/// UTF-16 length (JavaScript's `length`) of `s`.
-fn js_len(s: &str) -> u32 {
-    if s.is_ascii() {
-        s.len() as u32
-    } else {
-        s.encode_utf16().count() as u32
-    }
-}
-
 /// Calls the matching method of each of `ls` for a message event.
 pub(crate) fn deliver_note(note: &Notification, ls: &Array) {
     let none = &JsValue::UNDEFINED;
@@ -246,29 +163,7 @@ pub(crate) fn deliver_note(note: &Notification, ls: &Array) {
             msg_id,
             revoker,
             reason,
-        } => {
-            let mut s = String::with_capacity(msg_id.len() + revoker.user_id.len() + reason.len());
-            s.push_str(msg_id);
-            s.push_str(&revoker.user_id);
-            s.push_str(reason);
-            let role = match revoker.role {
-                RevokerRole::Sender => 0,
-                RevokerRole::Owner => 1,
-                RevokerRole::Admin => 2,
-            };
-            MEMORY.with(|memory| {
-                dispatch_revoked(
-                    ls,
-                    memory,
-                    s.as_ptr(),
-                    s.len(),
-                    s.is_ascii(),
-                    js_len(msg_id),
-                    js_len(&revoker.user_id),
-                    role,
-                )
-            });
-        }
+        } => dispatch_revoked(ls, msg_id, revoker, reason),
         Notification::GroupChanged(group) => {
             dispatch(ls, ON_GROUP_CHANGED, 1, &to_js(group), none, none);
         }

@@ -22,6 +22,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{CloseEvent, MessageEvent, WebSocket};
 
+use crate::js::read_into;
 use crate::listener::ConnEvent;
 use crate::session::{Batch, Link, Out, Session};
 use crate::wire::{decode, encode};
@@ -174,12 +175,10 @@ pub(crate) struct WsOut {
 impl WsOut {
     pub(crate) fn send(&self, frames: Vec<ClientFrame>) {
         for f in &frames {
-            if let Some(text) = encode(f) {
-                // A socket that is closing throws; the close event follows and the core
-                // client resends whatever was unanswered after the next login.
-                if self.ws.send_with_str(&text).is_err() {
-                    return;
-                }
+            // A socket that is closing throws; the close event follows and the core client
+            // resends whatever was unanswered after the next login.
+            if self.ws.send_with_str(&encode(f)).is_err() {
+                return;
             }
         }
     }
@@ -285,38 +284,14 @@ fn on_message(session: &Rc<Session>, gen: u32, e: MessageEvent) {
     }
 }
 
-// A text frame's string goes into wasm memory through a buffer kept between frames, by a
-// plain loop over its characters while they are ASCII (`TextEncoder.encodeInto` for the rest):
-// in Chromium the loop takes ~400 ns for a 250-character event where `encodeInto` takes
-// ~650 ns, and wasm-bindgen's own string argument path adds an allocation per frame.
-#[wasm_bindgen(inline_js = r#"
-const enc = new TextEncoder();
-let u8 = null;
-export function readInto(s, memory, ptr, cap) {
-  if (typeof s !== "string") return -1;
-  const len = s.length;
-  if (len * 3 > cap) return -2 - len * 3;
-  if (u8 === null || u8.buffer !== memory.buffer) u8 = new Uint8Array(memory.buffer);
-  let i = 0;
-  for (; i < len; i++) {
-    const c = s.charCodeAt(i);
-    if (c > 0x7f) break;
-    u8[ptr + i] = c;
-  }
-  if (i === len) return len;
-  return i + enc.encodeInto(s.slice(i), u8.subarray(ptr + i, ptr + cap)).written;
-}
-"#)]
-extern "C" {
-    /// Writes the UTF-8 of `s` at `ptr` and returns its length; -1 when `s` is not a string;
-    /// `-2 - n` when `cap` is less than `n`, enough for any string of its length.
-    #[wasm_bindgen(js_name = readInto)]
-    fn read_into(s: &JsValue, memory: &JsValue, ptr: *mut u8, cap: usize) -> f64;
-}
-
 thread_local! {
     static TEXT: RefCell<(Vec<u8>, JsValue)> = RefCell::new((Vec::new(), wasm_bindgen::memory()));
 }
+
+// A text frame's string goes into wasm memory through a buffer kept between frames, by a
+// plain loop over its characters while they are ASCII (`TextEncoder.encodeInto` for the rest;
+// see `js::read_into`): in Chromium the loop takes ~400 ns for a 250-character event where
+// `encodeInto` takes ~650 ns, and wasm-bindgen's own string argument path adds an allocation.
 
 /// Buffers larger than this (after a large history page) are not kept between frames.
 const KEEP_BUFFER: usize = 256 * 1024;

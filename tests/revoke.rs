@@ -10,7 +10,7 @@ mod common;
 use common::*;
 use im_revoke::ChatClient;
 use js_sys::Array;
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -537,4 +537,82 @@ async fn connect_failures() {
     assert_eq!(code(&e), 6017);
     let e = err(ChatClient::connect(js(r#"{ "url": "ws://127.0.0.1:9/ws" }"#)).into()).await;
     assert_eq!(code(&e), 6017);
+}
+
+fn json(v: &JsValue) -> String {
+    js_sys::JSON::stringify(v).expect("stringify").into()
+}
+
+/// The plain objects the module hands out, exactly: keys in order, `null`s, numbers, and
+/// strings of every kind (non-ASCII, astral, long enough to take the other decoding path,
+/// empty), which cross from wasm packed together and are cut by UTF-16 lengths.
+#[wasm_bindgen_test]
+async fn objects_handed_to_javascript_exactly() {
+    let hub = hub(r#"{ "revokeTimeLimit": 120 }"#);
+    let alice = login(&hub, "alice").await;
+    let bob = login(&hub, "bob").await;
+    let log = Array::new();
+    listen(&mm(&bob), "bob", &log);
+    let amm = mm(&alice);
+    let long = "x".repeat(3000);
+    for (text, reason) in [
+        ("撤回 👋 é \"q\" \\", "因为 ✓ 👋"),
+        (long.as_str(), ""),
+        ("a", &*"r".repeat(200)),
+    ] {
+        log.set_length(0);
+        let msg = m(&amm, "createTextMessage", &[s(text)]);
+        let id = gs(&msg, "msgID");
+        let text_json = json(&s(text));
+        let reason_json = json(&s(reason));
+        assert_eq!(
+            json(&msg),
+            format!(
+                r#"{{"msgID":"{id}","sender":"alice","userID":null,"groupID":null,"timestamp":0,"timeMs":0,"seq":0,"status":1,"isSelf":true,"elemType":1,"textElem":{{"text":{text_json}}},"isRevoked":false,"revokerInfo":null,"revokeReason":null,"revokeTimeMs":null}}"#
+            )
+        );
+        let sent = ok(m(&amm, "sendMessage", &[msg.clone(), s("bob"), JsValue::NULL])).await;
+        let t = gn(&sent, "timeMs");
+        let seq = gn(&sent, "seq");
+        settle().await;
+        let heard = Array::from(&log.get(0)).get(2);
+        assert_eq!(
+            json(&heard),
+            format!(
+                r#"{{"msgID":"{id}","sender":"alice","userID":"alice","groupID":null,"timestamp":{},"timeMs":{t},"seq":{seq},"status":2,"isSelf":false,"elemType":1,"textElem":{{"text":{text_json}}},"isRevoked":false,"revokerInfo":null,"revokeReason":null,"revokeTimeMs":null}}"#,
+                (t / 1000.0).floor()
+            )
+        );
+        ok(m(&amm, "revokeMessage", &[msg.clone(), s(reason)])).await;
+        settle().await;
+        let told = Array::from(&log.get(1));
+        assert_eq!(told.get(1), "revoked");
+        assert_eq!(gs(&told, "2"), id);
+        assert_eq!(json(&told.get(3)), r#"{"userID":"alice","role":"sender"}"#);
+        assert_eq!(json(&told.get(4)), reason_json);
+        let found = ok(m(&mm(&bob), "findMessages", &[Array::of1(&s(&id)).into()])).await;
+        let copy = Array::from(&found).get(0);
+        let when = gn(&copy, "revokeTimeMs");
+        assert_eq!(
+            json(&copy),
+            format!(
+                r#"{{"msgID":"{id}","sender":"alice","userID":"alice","groupID":null,"timestamp":{},"timeMs":{t},"seq":{seq},"status":6,"isSelf":false,"elemType":1,"textElem":null,"isRevoked":true,"revokerInfo":{{"userID":"alice","role":"sender"}},"revokeReason":{reason_json},"revokeTimeMs":{when}}}"#,
+                (t / 1000.0).floor()
+            )
+        );
+        let can = m(&amm, "canRevoke", &[s(&id)]);
+        assert_eq!(json(&can), r#"{"allowed":false,"remainingMs":0,"code":20023}"#);
+    }
+    let page = ok(m(
+        &mm(&bob),
+        "getHistoryMessageList",
+        &[js(r#"{ "userID": "alice", "count": 1 }"#)],
+    ))
+    .await;
+    let keys: Vec<String> = js_sys::Object::keys(page.unchecked_ref::<js_sys::Object>())
+        .iter()
+        .filter_map(|k| k.as_string())
+        .collect();
+    assert_eq!(keys, ["messageList", "isCompleted"]);
+    assert!(!gb(&page, "isCompleted"));
 }

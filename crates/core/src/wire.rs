@@ -1,7 +1,8 @@
-//! Server frames from JSON text without serde: the decoder of the browser module.
+//! Frames as JSON text without serde: the browser module's decoder and encoder.
 //!
-//! The server writes frames with serde (`protocol::json`). The browser module reads them with
-//! this module instead, because it is both small and fast there:
+//! The server reads and writes frames with serde (`protocol::json`). The browser module reads
+//! them with [`decode_server`] and writes its requests with [`encode_client`] instead, because
+//! they are both small and fast there:
 //! - small: no serde `Deserialize` machinery (internally tagged enums go through serde's
 //!   buffering `Content` type), no float parsing tables, no error formatting;
 //! - fast: one pass over the text already in wasm memory, strings borrowed from it unless they
@@ -21,7 +22,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use crate::model::{Elem, Group, Message, RevokeInfo, RevokerRole};
-use crate::protocol::{ClientLimits, Envelope, Event, Revoked, ServerFrame};
+use crate::protocol::{ClientFrame, ClientLimits, Envelope, Event, Revoked, ServerFrame};
 use crate::Code;
 
 /// Deepest nesting accepted (frames nest 4 levels; this only stops hostile input from using
@@ -349,6 +350,11 @@ fn parse_f64(t: &str) -> Option<f64> {
             });
         exp10 = exp10.saturating_add(e.clamp(-100_000, 100_000));
     }
+    // Trailing zeros of a fraction (`1732567890123.0`) do not count: integers stay exact.
+    while exp10 < 0 && mantissa != 0 && mantissa % 10 == 0 {
+        mantissa /= 10;
+        exp10 += 1;
+    }
     const POW10: [f64; 23] = [
         1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
         1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
@@ -586,6 +592,284 @@ fn frame(v: &Json) -> Option<ServerFrame> {
 /// A server frame from its JSON text; `None` for anything malformed or unknown.
 pub fn decode_server(text: &str) -> Option<ServerFrame> {
     frame(&parse(text)?)
+}
+
+// --- writing client frames ------------------------------------------------------------------
+
+/// JSON text being written: `{"type":…` then `,"key":value` pairs.
+struct Writer(String);
+
+impl Writer {
+    fn new(kind: &str) -> Writer {
+        let mut w = Writer(String::with_capacity(96));
+        w.0.push_str("{\"type\":");
+        w.string(kind);
+        w
+    }
+
+    /// A JSON string, escaped as serde_json escapes: `"`, `\` and control characters.
+    fn string(&mut self, s: &str) {
+        let out = &mut self.0;
+        out.push('"');
+        let mut run = 0;
+        for (i, c) in s.bytes().enumerate() {
+            let esc = match c {
+                b'"' => "\\\"",
+                b'\\' => "\\\\",
+                b'\n' => "\\n",
+                b'\r' => "\\r",
+                b'\t' => "\\t",
+                0x08 => "\\b",
+                0x0c => "\\f",
+                0..=0x1f => "",
+                _ => continue,
+            };
+            // Escaped bytes are ASCII: `run..i` falls on character boundaries.
+            out.push_str(s.get(run..i).unwrap_or_default());
+            if esc.is_empty() {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.push_str("\\u00");
+                out.push(char::from(HEX[usize::from(c >> 4)]));
+                out.push(char::from(HEX[usize::from(c & 15)]));
+            } else {
+                out.push_str(esc);
+            }
+            run = i + 1;
+        }
+        out.push_str(s.get(run..).unwrap_or_default());
+        out.push('"');
+    }
+
+    fn key(&mut self, k: &str) {
+        self.0.push_str(",\"");
+        self.0.push_str(k);
+        self.0.push_str("\":");
+    }
+
+    fn str(&mut self, k: &str, v: &str) {
+        self.key(k);
+        self.string(v);
+    }
+
+    fn opt_str(&mut self, k: &str, v: &Option<String>) {
+        self.key(k);
+        match v {
+            Some(s) => self.string(s),
+            None => self.0.push_str("null"),
+        }
+    }
+
+    fn digits(&mut self, mut n: u64) {
+        let mut buf = [0u8; 20];
+        let mut at = buf.len();
+        loop {
+            at -= 1;
+            buf[at] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        for &d in &buf[at..] {
+            self.0.push(char::from(d));
+        }
+    }
+
+    fn num(&mut self, k: &str, n: u64) {
+        self.key(k);
+        self.digits(n);
+    }
+
+    fn list(&mut self, k: &str, v: &[String]) {
+        self.key(k);
+        self.0.push('[');
+        for (i, s) in v.iter().enumerate() {
+            if i > 0 {
+                self.0.push(',');
+            }
+            self.string(s);
+        }
+        self.0.push(']');
+    }
+
+    fn finish(mut self) -> String {
+        self.0.push('}');
+        self.0
+    }
+}
+
+/// A client frame as JSON text, as `protocol::json::encode_client` writes it (byte for byte,
+/// but for `ping.t`: an integer number of milliseconds, as the module sends, is written `N.0`
+/// as serde writes it; a fraction is kept to the microsecond; a non-finite value is 0).
+pub fn encode_client(f: &ClientFrame) -> String {
+    match f {
+        ClientFrame::Login {
+            v,
+            user_id,
+            user_sig,
+        } => {
+            let mut w = Writer::new("login");
+            w.num("v", u64::from(*v));
+            w.str("userID", user_id);
+            w.str("userSig", user_sig);
+            w.finish()
+        }
+        ClientFrame::Send {
+            req_id,
+            msg_id,
+            receiver,
+            group_id,
+            elem,
+        } => {
+            let mut w = Writer::new("send");
+            w.str("reqId", req_id);
+            w.str("msgID", msg_id);
+            w.opt_str("receiver", receiver);
+            w.opt_str("groupID", group_id);
+            w.key("elem");
+            match elem {
+                Elem::Text { text } => {
+                    w.0.push_str("{\"elemType\":\"text\"");
+                    w.str("text", text);
+                    w.0.push('}');
+                }
+            }
+            w.finish()
+        }
+        ClientFrame::Revoke {
+            req_id,
+            msg_id,
+            reason,
+            group_id,
+        } => {
+            let mut w = Writer::new("revoke");
+            w.str("reqId", req_id);
+            w.str("msgID", msg_id);
+            w.str("reason", reason);
+            w.opt_str("groupID", group_id);
+            w.finish()
+        }
+        ClientFrame::History {
+            req_id,
+            user_id,
+            group_id,
+            before_seq,
+            count,
+        } => {
+            let mut w = Writer::new("history");
+            w.str("reqId", req_id);
+            w.opt_str("userID", user_id);
+            w.opt_str("groupID", group_id);
+            match before_seq {
+                Some(n) => w.num("beforeSeq", *n),
+                None => {
+                    w.key("beforeSeq");
+                    w.0.push_str("null");
+                }
+            }
+            w.num("count", u64::from(*count));
+            w.finish()
+        }
+        ClientFrame::FindMessages { req_id, msg_ids } => {
+            let mut w = Writer::new("findMessages");
+            w.str("reqId", req_id);
+            w.list("msgIDList", msg_ids);
+            w.finish()
+        }
+        ClientFrame::Sync { req_id, after_seq } => {
+            let mut w = Writer::new("sync");
+            w.str("reqId", req_id);
+            w.num("afterSeq", *after_seq);
+            w.finish()
+        }
+        ClientFrame::CreateGroup {
+            req_id,
+            group_id,
+            name,
+            admins,
+            members,
+        } => {
+            let mut w = Writer::new("createGroup");
+            w.str("reqId", req_id);
+            w.str("groupID", group_id);
+            w.str("name", name);
+            w.list("admins", admins);
+            w.list("members", members);
+            w.finish()
+        }
+        ClientFrame::AddGroupMembers {
+            req_id,
+            group_id,
+            members,
+        } => {
+            let mut w = Writer::new("addGroupMembers");
+            w.str("reqId", req_id);
+            w.str("groupID", group_id);
+            w.list("members", members);
+            w.finish()
+        }
+        ClientFrame::RemoveGroupMembers {
+            req_id,
+            group_id,
+            members,
+        } => {
+            let mut w = Writer::new("removeGroupMembers");
+            w.str("reqId", req_id);
+            w.str("groupID", group_id);
+            w.list("members", members);
+            w.finish()
+        }
+        ClientFrame::SetGroupMemberRole {
+            req_id,
+            group_id,
+            user_id,
+            role,
+        } => {
+            let mut w = Writer::new("setGroupMemberRole");
+            w.str("reqId", req_id);
+            w.str("groupID", group_id);
+            w.str("userID", user_id);
+            w.num("role", u64::from(u16::from(*role)));
+            w.finish()
+        }
+        ClientFrame::GetJoinedGroups { req_id } => {
+            let mut w = Writer::new("getJoinedGroups");
+            w.str("reqId", req_id);
+            w.finish()
+        }
+        ClientFrame::Ping { t } => {
+            let mut w = Writer::new("ping");
+            w.key("t");
+            let t = if t.is_finite() { *t } else { 0.0 };
+            if t < 0.0 {
+                w.0.push('-');
+            }
+            let a = t.abs().min(9_007_199_254_740_991.0);
+            let mut whole = a.trunc() as u64;
+            let mut micros = ((a - a.trunc()) * 1e6).round() as u64;
+            if micros >= 1_000_000 {
+                whole += 1;
+                micros = 0;
+            }
+            w.digits(whole);
+            if micros == 0 {
+                w.0.push_str(".0");
+            } else {
+                w.0.push('.');
+                let mut buf = [b'0'; 6];
+                let mut m = micros;
+                for d in buf.iter_mut().rev() {
+                    *d = b'0' + (m % 10) as u8;
+                    m /= 10;
+                }
+                let keep = buf.iter().rposition(|&d| d != b'0').map_or(1, |i| i + 1);
+                for &d in &buf[..keep] {
+                    w.0.push(char::from(d));
+                }
+            }
+            w.finish()
+        }
+    }
 }
 
 #[cfg(test)]

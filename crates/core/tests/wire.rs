@@ -315,3 +315,161 @@ proptest! {
         }
     }
 }
+
+// --- client frames: the module's encoder against the server's decoder -----------------------
+
+use im_revoke_core::model::GroupRole;
+use im_revoke_core::protocol::json::{decode_client, encode_client as serde_encode_client};
+use im_revoke_core::wire::encode_client;
+use im_revoke_core::ClientFrame;
+
+fn client_frames(s: &str) -> Vec<ClientFrame> {
+    let s = s.to_string();
+    vec![
+        ClientFrame::Login {
+            v: 1,
+            user_id: s.clone(),
+            user_sig: "eJw\"sig\\".into(),
+        },
+        ClientFrame::Send {
+            req_id: "s1".into(),
+            msg_id: s.clone(),
+            receiver: Some("bob".into()),
+            group_id: None,
+            elem: Elem::Text { text: s.clone() },
+        },
+        ClientFrame::Send {
+            req_id: "s2".into(),
+            msg_id: "m".into(),
+            receiver: None,
+            group_id: Some(s.clone()),
+            elem: Elem::Text {
+                text: String::new(),
+            },
+        },
+        ClientFrame::Revoke {
+            req_id: "r1".into(),
+            msg_id: "m".into(),
+            reason: s.clone(),
+            group_id: None,
+        },
+        ClientFrame::History {
+            req_id: "h1".into(),
+            user_id: Some("bob".into()),
+            group_id: None,
+            before_seq: Some(u64::MAX),
+            count: 20,
+        },
+        ClientFrame::History {
+            req_id: "h2".into(),
+            user_id: None,
+            group_id: Some("g".into()),
+            before_seq: None,
+            count: 0,
+        },
+        ClientFrame::FindMessages {
+            req_id: "f".into(),
+            msg_ids: vec![s.clone(), "x".into()],
+        },
+        ClientFrame::FindMessages {
+            req_id: "f".into(),
+            msg_ids: vec![],
+        },
+        ClientFrame::Sync {
+            req_id: "y".into(),
+            after_seq: 1_234_567_890_123,
+        },
+        ClientFrame::CreateGroup {
+            req_id: "c".into(),
+            group_id: "g".into(),
+            name: s.clone(),
+            admins: vec!["a".into()],
+            members: vec![s.clone(), "b".into()],
+        },
+        ClientFrame::AddGroupMembers {
+            req_id: "a".into(),
+            group_id: "g".into(),
+            members: vec![s.clone()],
+        },
+        ClientFrame::RemoveGroupMembers {
+            req_id: "d".into(),
+            group_id: "g".into(),
+            members: vec![],
+        },
+        ClientFrame::SetGroupMemberRole {
+            req_id: "o".into(),
+            group_id: "g".into(),
+            user_id: s.clone(),
+            role: GroupRole::Admin,
+        },
+        ClientFrame::GetJoinedGroups { req_id: s },
+        ClientFrame::Ping {
+            t: 1_732_567_890_123.0,
+        },
+    ]
+}
+
+/// Which kind of client frame `f` is; exhaustive, so a new kind must be covered above.
+fn client_kind(f: &ClientFrame) -> usize {
+    match f {
+        ClientFrame::Login { .. } => 0,
+        ClientFrame::Send { .. } => 1,
+        ClientFrame::Revoke { .. } => 2,
+        ClientFrame::History { .. } => 3,
+        ClientFrame::FindMessages { .. } => 4,
+        ClientFrame::Sync { .. } => 5,
+        ClientFrame::CreateGroup { .. } => 6,
+        ClientFrame::AddGroupMembers { .. } => 7,
+        ClientFrame::RemoveGroupMembers { .. } => 8,
+        ClientFrame::SetGroupMemberRole { .. } => 9,
+        ClientFrame::GetJoinedGroups { .. } => 10,
+        ClientFrame::Ping { .. } => 11,
+    }
+}
+
+#[test]
+fn every_client_frame_is_written_as_serde_writes_it() {
+    let mut seen = [false; 12];
+    for s in ["alice", "", "q\"b\\s/\u{0}\u{8}\u{c}\n\r\t\u{1f}\u{7f} é👋 ✓"] {
+        for f in client_frames(s) {
+            seen[client_kind(&f)] = true;
+            let ours = encode_client(&f);
+            assert_eq!(ours, serde_encode_client(&f), "byte for byte");
+            assert_eq!(decode_client(&ours).as_ref(), Ok(&f), "{ours}");
+        }
+    }
+    assert_eq!(seen, [true; 12], "client_frames() covers every kind");
+}
+
+#[test]
+fn ping_clocks() {
+    for (t, text) in [
+        (0.0, r#"{"type":"ping","t":0.0}"#),
+        (1_732_567_890_123.0, r#"{"type":"ping","t":1732567890123.0}"#),
+        (1234.5, r#"{"type":"ping","t":1234.5}"#),
+        (1234.000_25, r#"{"type":"ping","t":1234.00025}"#),
+        (-2.5, r#"{"type":"ping","t":-2.5}"#),
+        (0.999_999_9, r#"{"type":"ping","t":1.0}"#),
+        (f64::NAN, r#"{"type":"ping","t":0.0}"#),
+    ] {
+        let ours = encode_client(&ClientFrame::Ping { t });
+        assert_eq!(ours, text);
+        assert!(decode_client(&ours).is_ok(), "{ours}");
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1000))]
+
+    /// Any string in any field is written as serde writes it and read back unchanged.
+    #[test]
+    fn client_frames_with_any_strings(s in any::<String>(), ms in 0u64..9_000_000_000_000_000) {
+        for f in client_frames(&s) {
+            let ours = encode_client(&f);
+            prop_assert_eq!(&ours, &serde_encode_client(&f));
+            prop_assert_eq!(decode_client(&ours), Ok(f));
+        }
+        let ping = ClientFrame::Ping { t: ms as f64 };
+        prop_assert_eq!(encode_client(&ping), serde_encode_client(&ping));
+    }
+}

@@ -1,0 +1,294 @@
+//! The module's own JavaScript: listener dispatch and the plain objects it hands out.
+//!
+//! Both are on the hot path (every event of every conversation) and both are cheaper written
+//! in JavaScript than driven from wasm one property at a time:
+//! - object literals get one hidden class per shape (fast for the application to read), and
+//!   their keys cost no string conversion;
+//! - the strings of an object cross from wasm as one packed UTF-8 run (see [`Pack`]), decoded
+//!   once: `String.fromCharCode` for ASCII (about twice as fast as `TextDecoder` for short
+//!   strings in Chromium), `TextDecoder` otherwise;
+//! - dispatch is one call out of wasm per event whatever the number of listeners, each
+//!   listener call in its own `try`.
+//!
+//! Also the copy of a frame's text into wasm memory (`readInto`, for the WebSocket transport).
+//!
+//! No function here calls back into wasm (listeners may, and run with no borrow held).
+
+use js_sys::Array;
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen(inline_js = r#"
+const NAMES = ["onRecvNewMessage", "onRecvMessageRevoked", "onGroupChanged", "onConnecting", "onConnectSuccess", "onConnectFailed", "onUserSigExpired"];
+const ROLES = ["sender", "owner", "admin"];
+const dec = new TextDecoder();
+let u8 = null;
+let text = "";
+let at = 0;
+
+function unpack(memory, ptr, bytes, ascii) {
+  if (u8 === null || u8.buffer !== memory.buffer) u8 = new Uint8Array(memory.buffer);
+  const v = u8.subarray(ptr, ptr + bytes);
+  text = ascii && bytes <= 2048 ? String.fromCharCode.apply(null, v) : dec.decode(v);
+  at = 0;
+}
+function take(n) {
+  if (n < 0) return null;
+  const s = text.slice(at, at + n);
+  at += n;
+  return s;
+}
+
+function report(name, e) {
+  try {
+    console.error("im-revoke: listener method " + name + " threw (the other listeners still ran; re-thrown on a microtask)", e);
+  } catch (_) {}
+  queueMicrotask(() => { throw e; });
+}
+export function dispatch(ls, m, n, a, b, c) {
+  const name = NAMES[m];
+  const list = ls.slice();
+  for (let i = 0; i < list.length; i++) {
+    const l = list[i];
+    try {
+      const f = l[name];
+      if (typeof f !== "function") continue;
+      if (n === 0) f.call(l);
+      else if (n === 1) f.call(l, a);
+      else if (n === 2) f.call(l, a, b);
+      else f.call(l, a, b, c);
+    } catch (e) {
+      report(name, e);
+    }
+  }
+}
+export function dispatchRevoked(ls, memory, ptr, bytes, ascii, idLen, userLen, reasonLen, role) {
+  unpack(memory, ptr, bytes, ascii);
+  const msgID = take(idLen);
+  const revokerInfo = { userID: take(userLen), role: ROLES[role] };
+  const reason = take(reasonLen);
+  text = "";
+  dispatch(ls, 1, 3, msgID, revokerInfo, reason);
+}
+export function has(ls, l) {
+  for (let i = 0; i < ls.length; i++) if (Object.is(ls[i], l)) return true;
+  return false;
+}
+export function without(ls, l) {
+  return ls.filter((x) => !Object.is(x, l));
+}
+
+const enc = new TextEncoder();
+export function readInto(s, memory, ptr, cap) {
+  if (typeof s !== "string") return -1;
+  const len = s.length;
+  if (len * 3 > cap) return -2 - len * 3;
+  if (u8 === null || u8.buffer !== memory.buffer) u8 = new Uint8Array(memory.buffer);
+  let i = 0;
+  for (; i < len; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 0x7f) break;
+    u8[ptr + i] = c;
+  }
+  if (i === len) return len;
+  return i + enc.encodeInto(s.slice(i), u8.subarray(ptr + i, ptr + cap)).written;
+}
+
+export function message(memory, ptr, bytes, ascii, idLen, senderLen, userLen, groupLen, textLen, revokerLen, reasonLen,
+                        timestamp, timeMs, seq, status, isSelf, elemType, isRevoked, role, revokeTimeMs) {
+  unpack(memory, ptr, bytes, ascii);
+  const msgID = take(idLen), sender = take(senderLen), userID = take(userLen), groupID = take(groupLen);
+  const t = take(textLen), revoker = take(revokerLen), reason = take(reasonLen);
+  text = "";
+  return {
+    msgID, sender, userID, groupID, timestamp, timeMs, seq, status, isSelf, elemType,
+    textElem: t === null ? null : { text: t },
+    isRevoked,
+    revokerInfo: revoker === null ? null : { userID: revoker, role: ROLES[role] },
+    revokeReason: reason,
+    revokeTimeMs: revokeTimeMs < 0 ? null : revokeTimeMs,
+  };
+}
+export function group(groupID, name, owner, admins, members, createdMs) {
+  return { groupID, name, owner, admins, members, createdMs };
+}
+export function canRevoke(allowed, remainingMs, code) {
+  return { allowed, remainingMs: remainingMs < 0 ? null : remainingMs, code: code < 0 ? null : code };
+}
+export function page(messageList, isCompleted) {
+  return { messageList, isCompleted };
+}
+"#)]
+extern "C" {
+    /// Calls method `NAMES[m]` with the first `n` of `a, b, c` on each listener of a copy of
+    /// `ls` that has it (a throwing getter counts as a throwing call).
+    pub(crate) fn dispatch(ls: &Array, m: u32, n: u32, a: &JsValue, b: &JsValue, c: &JsValue);
+
+    /// `onRecvMessageRevoked(msgID, {userID, role}, reason)` from a [`Pack`] of the three.
+    #[wasm_bindgen(js_name = dispatchRevoked)]
+    #[allow(clippy::too_many_arguments)]
+    fn dispatch_revoked_raw(
+        ls: &Array,
+        memory: &JsValue,
+        ptr: *const u8,
+        bytes: usize,
+        ascii: bool,
+        id_len: i32,
+        user_len: i32,
+        reason_len: i32,
+        role: u32,
+    );
+
+    /// Whether `l` is in `ls` (`Object.is`).
+    pub(crate) fn has(ls: &Array, l: &JsValue) -> bool;
+
+    /// `ls` without `l`, as a new array.
+    pub(crate) fn without(ls: &Array, l: &JsValue) -> Array;
+
+    /// Writes the UTF-8 of `s` at `ptr` and returns its length; -1 when `s` is not a string;
+    /// `-2 - n` when `cap` is less than `n`, enough for any string of its length.
+    #[wasm_bindgen(js_name = readInto)]
+    pub(crate) fn read_into(s: &JsValue, memory: &JsValue, ptr: *mut u8, cap: usize) -> f64;
+
+    /// A `Message` object from a [`Pack`] of its seven strings and its other fields.
+    #[wasm_bindgen(js_name = message)]
+    #[allow(clippy::too_many_arguments)]
+    fn message_raw(
+        memory: &JsValue,
+        ptr: *const u8,
+        bytes: usize,
+        ascii: bool,
+        id_len: i32,
+        sender_len: i32,
+        user_len: i32,
+        group_len: i32,
+        text_len: i32,
+        revoker_len: i32,
+        reason_len: i32,
+        timestamp: f64,
+        time_ms: f64,
+        seq: f64,
+        status: u8,
+        is_self: bool,
+        elem_type: u8,
+        is_revoked: bool,
+        role: u32,
+        revoke_time_ms: f64,
+    ) -> JsValue;
+
+    /// A `Group` object.
+    pub(crate) fn group(
+        group_id: &str,
+        name: &str,
+        owner: &str,
+        admins: Array,
+        members: Array,
+        created_ms: f64,
+    ) -> JsValue;
+
+    /// A `CanRevokeResult` object (negative numbers are `null`).
+    #[wasm_bindgen(js_name = canRevoke)]
+    pub(crate) fn can_revoke(allowed: bool, remaining_ms: f64, code: f64) -> JsValue;
+
+    /// A `HistoryMessageResult` object.
+    pub(crate) fn page(message_list: Array, is_completed: bool) -> JsValue;
+}
+
+thread_local! {
+    static MEMORY: JsValue = wasm_bindgen::memory();
+}
+
+/// Strings handed to JavaScript together: one UTF-8 run in wasm memory, decoded there once,
+/// then cut by the lengths (UTF-16 units, as JavaScript counts; -1 for `null`).
+#[derive(Default)]
+pub(crate) struct Pack {
+    text: String,
+}
+
+impl Pack {
+    /// Appends `s`; returns its length for the JavaScript side.
+    pub fn push(&mut self, s: Option<&str>) -> i32 {
+        let Some(s) = s else { return -1 };
+        self.text.push_str(s);
+        if s.is_ascii() {
+            s.len() as i32
+        } else {
+            s.encode_utf16().count() as i32
+        }
+    }
+
+    fn with<R>(&self, f: impl FnOnce(&JsValue, *const u8, usize, bool) -> R) -> R {
+        MEMORY.with(|m| f(m, self.text.as_ptr(), self.text.len(), self.text.is_ascii()))
+    }
+}
+
+/// Role numbers of the JavaScript side's `ROLES`.
+pub(crate) fn role_index(r: im_revoke_core::RevokerRole) -> u32 {
+    match r {
+        im_revoke_core::RevokerRole::Sender => 0,
+        im_revoke_core::RevokerRole::Owner => 1,
+        im_revoke_core::RevokerRole::Admin => 2,
+    }
+}
+
+/// Calls `onRecvMessageRevoked(msgID, {userID, role}, reason)` on each of `ls`.
+pub(crate) fn dispatch_revoked(
+    ls: &Array,
+    msg_id: &str,
+    revoker: &im_revoke_core::client::RevokerInfo,
+    reason: &str,
+) {
+    let mut p = Pack::default();
+    let id = p.push(Some(msg_id));
+    let user = p.push(Some(&revoker.user_id));
+    let why = p.push(Some(reason));
+    p.with(|m, ptr, bytes, ascii| {
+        dispatch_revoked_raw(
+            ls,
+            m,
+            ptr,
+            bytes,
+            ascii,
+            id,
+            user,
+            why,
+            role_index(revoker.role),
+        )
+    });
+}
+
+/// A `Message` object.
+pub(crate) fn message(v: &im_revoke_core::client::MessageView) -> JsValue {
+    let mut p = Pack::default();
+    let id = p.push(Some(&v.msg_id));
+    let sender = p.push(Some(&v.sender));
+    let user = p.push(v.user_id.as_deref());
+    let group = p.push(v.group_id.as_deref());
+    let text = p.push(v.text_elem.as_ref().map(|t| t.text.as_str()));
+    let revoker = p.push(v.revoker_info.as_ref().map(|r| r.user_id.as_str()));
+    let reason = p.push(v.revoke_reason.as_deref());
+    let role = v.revoker_info.as_ref().map_or(0, |r| role_index(r.role));
+    p.with(|m, ptr, bytes, ascii| {
+        message_raw(
+            m,
+            ptr,
+            bytes,
+            ascii,
+            id,
+            sender,
+            user,
+            group,
+            text,
+            revoker,
+            reason,
+            v.timestamp as f64,
+            v.time_ms as f64,
+            v.seq as f64,
+            u8::from(v.status),
+            v.is_self,
+            v.elem_type,
+            v.is_revoked,
+            role,
+            v.revoke_time_ms.map_or(-1.0, |t| t as f64),
+        )
+    })
+}

@@ -50,3 +50,21 @@ fn well_formed_frames_still_round_trip() {
     let f = decode_client(text).unwrap();
     assert_eq!(decode_client(&encode_client(&f)).unwrap(), f);
 }
+
+/// `fuzz/artifacts/frame_decode/crash-0eac35e8e27844843cdf011bdc03df476d6a67e7`: a ping whose
+/// `t` is written with an exponent. serde_json's default float parser is not correctly
+/// rounded: `13504500e23` and its own re-encoding `1.35045e30` decoded to two different
+/// numbers, so a frame did not survive a round trip. The workspace enables its
+/// `float_roundtrip` feature (exact parsing).
+#[test]
+fn crash_0eac35e8_floats_round_trip_exactly() {
+    for text in [
+        r#"{"type":"ping","t":13504500e23}"#,
+        r#"{"type":"ping","t":1.35045e30}"#,
+        r#"{"type":"ping","t":0.1e-300}"#,
+        r#"{"type":"ping","t":123456789012345678901234567890}"#,
+    ] {
+        let f = decode_client(text).unwrap();
+        assert_eq!(decode_client(&encode_client(&f)).unwrap(), f, "{text}");
+    }
+}

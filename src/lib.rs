@@ -62,3 +62,11 @@ fn start() {
     #[cfg(feature = "console_error_panic_hook")]
     console_error_panic_hook::set_once();
 }
+
+/// The allocator: talc over wasm linear memory. Single-threaded wasm needs no lock
+/// (`TalckWasm` assumes none can be contended).
+#[cfg(target_arch = "wasm32")]
+#[global_allocator]
+// SAFETY: `new_global` may only back one global allocator, which this is; wasm32 here is
+// single-threaded.
+static ALLOC: talc::TalckWasm = unsafe { talc::TalckWasm::new_global() };

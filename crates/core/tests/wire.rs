@@ -430,7 +430,11 @@ fn client_kind(f: &ClientFrame) -> usize {
 #[test]
 fn every_client_frame_is_written_as_serde_writes_it() {
     let mut seen = [false; 12];
-    for s in ["alice", "", "q\"b\\s/\u{0}\u{8}\u{c}\n\r\t\u{1f}\u{7f} é👋 ✓"] {
+    for s in [
+        "alice",
+        "",
+        "q\"b\\s/\u{0}\u{8}\u{c}\n\r\t\u{1f}\u{7f} é👋 ✓",
+    ] {
         for f in client_frames(s) {
             seen[client_kind(&f)] = true;
             let ours = encode_client(&f);
@@ -445,7 +449,10 @@ fn every_client_frame_is_written_as_serde_writes_it() {
 fn ping_clocks() {
     for (t, text) in [
         (0.0, r#"{"type":"ping","t":0.0}"#),
-        (1_732_567_890_123.0, r#"{"type":"ping","t":1732567890123.0}"#),
+        (
+            1_732_567_890_123.0,
+            r#"{"type":"ping","t":1732567890123.0}"#,
+        ),
         (1234.5, r#"{"type":"ping","t":1234.5}"#),
         (1_234.000_25, r#"{"type":"ping","t":1234.00025}"#),
         (-2.5, r#"{"type":"ping","t":-2.5}"#),

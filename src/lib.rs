@@ -31,9 +31,9 @@
 
 pub mod chat_client;
 mod convert;
-mod js;
 pub mod error;
 pub mod group;
+mod js;
 mod listener;
 #[cfg(feature = "local-hub")]
 pub mod local_hub;

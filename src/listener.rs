@@ -22,8 +22,8 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use crate::convert::to_js;
-use crate::js::{dispatch, dispatch_revoked, has, without};
 use crate::error::Error;
+use crate::js::{dispatch, dispatch_revoked, has, without};
 
 #[wasm_bindgen(typescript_custom_section)]
 const TS_LISTENERS: &'static str = r#"

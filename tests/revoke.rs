@@ -571,7 +571,12 @@ async fn objects_handed_to_javascript_exactly() {
                 r#"{{"msgID":"{id}","sender":"alice","userID":null,"groupID":null,"timestamp":0,"timeMs":0,"seq":0,"status":1,"isSelf":true,"elemType":1,"textElem":{{"text":{text_json}}},"isRevoked":false,"revokerInfo":null,"revokeReason":null,"revokeTimeMs":null}}"#
             )
         );
-        let sent = ok(m(&amm, "sendMessage", &[msg.clone(), s("bob"), JsValue::NULL])).await;
+        let sent = ok(m(
+            &amm,
+            "sendMessage",
+            &[msg.clone(), s("bob"), JsValue::NULL],
+        ))
+        .await;
         let t = gn(&sent, "timeMs");
         let seq = gn(&sent, "seq");
         settle().await;
@@ -601,7 +606,10 @@ async fn objects_handed_to_javascript_exactly() {
             )
         );
         let can = m(&amm, "canRevoke", &[s(&id)]);
-        assert_eq!(json(&can), r#"{"allowed":false,"remainingMs":0,"code":20023}"#);
+        assert_eq!(
+            json(&can),
+            r#"{"allowed":false,"remainingMs":0,"code":20023}"#
+        );
     }
     let page = ok(m(
         &mm(&bob),

@@ -14,9 +14,11 @@ export PATH
 # wasm-pack leaves old inline_js snippets behind: start from an empty pkg/.
 rm -rf pkg
 set -x
-wasm-pack build --release --target web --out-dir pkg --weak-refs --mode no-install
+# --profile wasm-release: the size-optimized profile of Cargo.toml (the release profile is the
+# speed-optimized one of the server).
+wasm-pack build --profile wasm-release --target web --out-dir pkg --weak-refs --mode no-install
 # The `im-revoke/client` entry: the same module without the embedded LocalHub (smaller), for
 # apps that only talk to a server.
-wasm-pack build --release --target web --out-dir pkg/client --weak-refs --mode no-install \
+wasm-pack build --profile wasm-release --target web --out-dir pkg/client --weak-refs --mode no-install \
   -- --no-default-features --features console_error_panic_hook
 node scripts/package-client.mjs

@@ -332,6 +332,23 @@ impl<S: Store> Hub<S> {
         Ok(std::mem::take(&mut self.outbox))
     }
 
+    /// Lets the store do a step of deferred work ([`Store::maintain`]) and commits it. The host
+    /// calls it only when no frame is waiting. Returns whether more work remains; on a store
+    /// failure the hub is poisoned, as by a failed [`Hub::commit`].
+    pub fn maintain(&mut self) -> Result<bool, StoreError> {
+        if let Some(e) = &self.poisoned {
+            return Err(e.clone());
+        }
+        let r = self
+            .store
+            .maintain()
+            .and_then(|more| self.store.commit().map(|()| more));
+        if let Err(e) = &r {
+            self.poisoned = Some(e.clone());
+        }
+        r
+    }
+
     /// Keeps memory bounded on a long-running server: the caches are write-through copies of
     /// the store, so one that grew past its bound is simply dropped and refilled on demand.
     /// (Rate buckets dropped this way start full again: a little leniency, once in a while.)
@@ -602,8 +619,16 @@ impl<S: Store> Hub<S> {
             return self.fan_out_shared(recipients, origin, origin_user, kind, target, ev);
         }
         for user in recipients {
-            let seq = self.store.append_event(user, kind, target)?;
-            self.user_heads.insert(user.clone(), seq);
+            // This hub is the only writer: the head it caches is the store's, so the next seq is
+            // known without asking the store for it.
+            let seq = self.user_head(user)? + 1;
+            self.store.append_event_at(user, seq, kind, target)?;
+            match self.user_heads.get_mut(user.as_str()) {
+                Some(h) => *h = seq,
+                None => {
+                    self.user_heads.insert(user.clone(), seq);
+                }
+            }
             if user == origin_user {
                 origin_seq = seq;
             }

@@ -127,6 +127,27 @@ pub trait Store {
         kind: EventKind,
         target: &str,
     ) -> Result<u64, StoreError>;
+    /// Appends an event to `user`'s log at `seq`, which the caller knows to be the head + 1: a
+    /// single-writer hub caches every head it wrote, so the store need not look the head up
+    /// again. Only a single-writer hub calls it, with the head it has cached since it last read
+    /// the store's; a store must at least refuse a `seq` already taken (never overwrite). The
+    /// default appends with [`Store::append_event`] and checks that it took `seq`; a database
+    /// store writes the row directly, its primary key refusing a duplicate.
+    fn append_event_at(
+        &mut self,
+        user: &str,
+        seq: u64,
+        kind: EventKind,
+        target: &str,
+    ) -> Result<(), StoreError> {
+        let took = self.append_event(user, kind, target)?;
+        if took != seq {
+            return Err(StoreError(format!(
+                "event log of {user}: expected to append seq {seq}, the log took {took}"
+            )));
+        }
+        Ok(())
+    }
     /// [`Store::append_event`] for each of `users` (sorted, without duplicates, so that writers
     /// lock heads in one order), returning their seqs in the same order. A database store does
     /// it in one statement; the default appends one by one.
@@ -166,6 +187,14 @@ pub trait Store {
 
     /// Makes every write since the last commit durable, atomically.
     fn commit(&mut self) -> Result<(), StoreError>;
+
+    /// Does a bounded step of deferred work (a store may defer reorganising what it wrote, e.g.
+    /// moving recent events into per-user order), as writes of the current batch; the caller
+    /// commits them. The host calls it (through [`crate::hub::Hub::maintain`]) only while it
+    /// has nothing else to do. Returns whether more work remains. Default: none.
+    fn maintain(&mut self) -> Result<bool, StoreError> {
+        Ok(false)
+    }
 
     /// Marks the start of one request's writes (a savepoint), so that a conflict can undo them
     /// alone. Default: nothing (a single-writer store never conflicts).

@@ -5,6 +5,8 @@
 //! durable transaction for the whole batch: group commit), and only then hands each frame to its
 //! session's outbound queue. A commit failure stops the process (fail-stop, see
 //! `im_revoke_core::store`): nothing of the batch was acknowledged, clients resend on reconnect.
+//! When no command is waiting, the thread lets the store do its deferred work in bounded steps
+//! ([`Hub::maintain`]) before it sleeps.
 
 use crate::encode::Encoder;
 use crate::outbox::Outbox;
@@ -130,7 +132,24 @@ impl<S: Store + Send + 'static> Engine<S> {
 
     fn run(mut self, mut rx: mpsc::Receiver<Command>) {
         let mut batch = Vec::with_capacity(self.max_batch);
-        while let Some(first) = rx.blocking_recv() {
+        loop {
+            let first = match rx.try_recv() {
+                Ok(c) => c,
+                Err(mpsc::error::TryRecvError::Disconnected) => break,
+                Err(mpsc::error::TryRecvError::Empty) => {
+                    // Nothing waiting: a step of the store's deferred work (bounded), then look
+                    // again; sleep only when there is none.
+                    match self.hub.maintain() {
+                        Ok(true) => continue,
+                        Ok(false) => {}
+                        Err(e) => fail_stop(&e),
+                    }
+                    match rx.blocking_recv() {
+                        Some(c) => c,
+                        None => break,
+                    }
+                }
+            };
             batch.push(first);
             while batch.len() < self.max_batch {
                 match rx.try_recv() {

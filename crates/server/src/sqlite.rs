@@ -9,14 +9,29 @@
 //! follow behind the same trait with the same tables:
 //!
 //! - `messages`: one row per message, unique `(conv, seq)`; content and revoke state as JSON;
-//! - `events`: every user's event log, primary key `(user_id, seq)`, contiguous from 1;
+//! - `events` and `events_recent`: every user's event log, contiguous from 1 (see below); the
+//!   view `event_log` shows both as one table `(user_id, seq, kind, target)`;
 //! - `groups`: one row per group, the whole group as JSON (owner, admins, members, and what
 //!   the hub keeps for idempotent retries).
+//!
+//! ## The event log: recent events in arrival order, moved to per-user order in bulk
+//!
+//! A user's log is read by user (`sync`), so it is kept in a B-tree ordered by `(user_id, seq)`
+//! (`events`, `WITHOUT ROWID`). Appending there costs one page per user: a fan-out to a group
+//! of 10,000 members dirtied ~10,000 pages (tens of MB of WAL per event). New events are
+//! therefore appended to `events_recent`, a table in arrival order (a fan-out fills a few dozen
+//! pages), in the same transaction as everything else, so they are as durable as before. The
+//! store keeps an index of them in memory (rebuilt from the table when it opens), and moves
+//! them to `events` in bulk, user by user (each user's page is written once for all its recent
+//! events), in bounded steps: when the hub is idle ([`Store::maintain`]) once
+//! [`RECENT_SOFT`] events are waiting, and inside commits once [`RECENT_HARD`] are. For every
+//! user, the events in `events_recent` (in memory) follow those in `events`.
 
 use crate::rows::{self, to_i64, to_json, MessageRow, MESSAGE_COLUMNS};
 use im_revoke_core::model::{ConvId, Group, Message};
 use im_revoke_core::store::{EventKind, EventRecord, Store, StoreError};
 use rusqlite::{params, Connection, OptionalExtension, Row};
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -26,8 +41,17 @@ use std::time::Duration;
 /// How often the background thread checkpoints the WAL into the database file.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 
+/// Recent events waiting before the idle hub starts moving them to `events`.
+pub const RECENT_SOFT: usize = 128 * 1024;
+/// Recent events waiting before every commit moves some (the hub never idles).
+pub const RECENT_HARD: usize = 512 * 1024;
+/// Users whose recent events one idle step moves.
+const STEP_USERS_IDLE: usize = 512;
+/// Users whose recent events a commit over [`RECENT_HARD`] moves.
+const STEP_USERS_FORCED: usize = 1024;
+
 /// Schema version stored in `PRAGMA user_version`.
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS messages (
@@ -48,6 +72,13 @@ CREATE TABLE IF NOT EXISTS events (
     kind      INTEGER NOT NULL,
     target    TEXT    NOT NULL,
     PRIMARY KEY (user_id, seq)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS events_recent (
+    id        INTEGER PRIMARY KEY,
+    user_id   TEXT    NOT NULL,
+    seq       INTEGER NOT NULL,
+    kind      INTEGER NOT NULL,
+    target    TEXT    NOT NULL
 );
 CREATE TABLE IF NOT EXISTS groups (
     group_id  TEXT    NOT NULL PRIMARY KEY,
@@ -60,10 +91,23 @@ CREATE TABLE IF NOT EXISTS group_members (
 ) WITHOUT ROWID;
 ";
 
+/// Every user's log as one table, for tools that read the database (both tables hold an event
+/// for a while after it was moved: `UNION` shows it once).
+const EVENT_LOG_VIEW: &str = "
+CREATE VIEW IF NOT EXISTS event_log AS
+    SELECT user_id, seq, kind, target FROM events
+    UNION
+    SELECT user_id, seq, kind, target FROM events_recent;
+";
+
 /// The hub's store on SQLite. Not `Sync`: one thread (the hub actor) owns it.
 pub struct SqliteStore {
     conn: Connection,
     in_tx: bool,
+    /// Events of `events_recent` not in `events` yet.
+    recent: Recent,
+    /// [`RECENT_SOFT`] and [`RECENT_HARD`] (tests lower them).
+    recent_limits: (usize, usize),
     /// Checkpoints the WAL off the hub thread (file databases only).
     _checkpointer: Option<Checkpointer>,
 }
@@ -109,11 +153,60 @@ impl Drop for Checkpointer {
     }
 }
 
+/// One recent event of a user.
+struct RecentEvent {
+    seq: u64,
+    kind: EventKind,
+    /// Shared by every member of one fan-out.
+    target: Arc<str>,
+}
+
+/// The in-memory index of `events_recent`: per user, its events not yet in `events` (their seqs
+/// follow that user's last one in `events`).
+#[derive(Default)]
+struct Recent {
+    by_user: HashMap<String, Vec<RecentEvent>>,
+    /// Events in `by_user`.
+    count: usize,
+    /// The largest `events_recent.id` written.
+    last_id: i64,
+    /// The target of the last append (a fan-out appends the same one many times).
+    last_target: Option<Arc<str>>,
+    /// The move in progress.
+    moving: Option<Move>,
+}
+
+/// A move of recent events to `events`: the users who had some when it started, in userID
+/// order; once all are moved, every `events_recent` row up to `upto_id` is in `events`.
+struct Move {
+    users: Vec<String>,
+    next: usize,
+    upto_id: i64,
+}
+
+impl Recent {
+    fn head(&self, user: &str) -> Option<u64> {
+        self.by_user.get(user).and_then(|v| v.last()).map(|e| e.seq)
+    }
+
+    fn target(&mut self, target: &str) -> Arc<str> {
+        match &self.last_target {
+            Some(t) if &**t == target => t.clone(),
+            _ => {
+                let t: Arc<str> = Arc::from(target);
+                self.last_target = Some(t.clone());
+                t
+            }
+        }
+    }
+}
+
 impl std::fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SqliteStore")
             .field("path", &self.conn.path())
             .field("in_tx", &self.in_tx)
+            .field("recent_events", &self.recent.count)
             .finish()
     }
 }
@@ -186,14 +279,20 @@ impl SqliteStore {
             )));
         }
         conn.execute_batch(SCHEMA).map_err(db)?;
+        // (The view after the migration below: a view on `events` would stop its rebuild.)
         let mut store = SqliteStore {
             conn,
             in_tx: false,
+            recent: Recent::default(),
+            recent_limits: (RECENT_SOFT, RECENT_HARD),
             _checkpointer: None,
         };
         if version == 1 {
             store.index_members_of_existing_groups()?;
         }
+        store.events_without_rowid()?;
+        store.conn.execute_batch(EVENT_LOG_VIEW).map_err(db)?;
+        store.load_recent()?;
         store
             .conn
             .pragma_update(None, "user_version", SCHEMA_VERSION)
@@ -213,6 +312,205 @@ impl SqliteStore {
             self.index_members(&g)?;
         }
         self.commit()
+    }
+
+    /// Schema 2 → 3: rebuilds an `events` table that has rowids (schemas 1 and 2) as a
+    /// `WITHOUT ROWID` table with the same rows, in one transaction. Nothing when it is one.
+    fn events_without_rowid(&mut self) -> Result<(), StoreError> {
+        let sql: String = self
+            .conn
+            .query_row(
+                "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'events'",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(db)?;
+        if sql.to_ascii_uppercase().contains("WITHOUT ROWID") {
+            return Ok(());
+        }
+        self.begin()?
+            .execute_batch(
+                "CREATE TABLE events_v3 (
+                user_id   TEXT    NOT NULL,
+                seq       INTEGER NOT NULL,
+                kind      INTEGER NOT NULL,
+                target    TEXT    NOT NULL,
+                PRIMARY KEY (user_id, seq)
+            ) WITHOUT ROWID;
+            INSERT INTO events_v3 (user_id, seq, kind, target)
+                SELECT user_id, seq, kind, target FROM events ORDER BY user_id, seq;
+            DROP TABLE events;
+            ALTER TABLE events_v3 RENAME TO events;",
+            )
+            .map_err(db)?;
+        self.commit()
+    }
+
+    /// Fills the in-memory index from `events_recent`, skipping the rows already moved to
+    /// `events` (a move stopped by a crash leaves them behind; the next move deletes them).
+    fn load_recent(&mut self) -> Result<(), StoreError> {
+        type RecentRow = (i64, String, i64, i64, String);
+        let rows: Vec<RecentRow> = {
+            let conn = self.begin()?;
+            let mut st = conn
+                .prepare("SELECT id, user_id, seq, kind, target FROM events_recent ORDER BY id")
+                .map_err(db)?;
+            let rows = st
+                .query_map([], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                })
+                .map_err(db)?;
+            rows.collect::<Result<_, _>>().map_err(db)?
+        };
+        let mut moved_upto: HashMap<String, u64> = HashMap::new();
+        for (id, user, seq, kind, target) in rows {
+            self.recent.last_id = self.recent.last_id.max(id);
+            let seq = to_u64(seq)?;
+            let kind = u8::try_from(kind)
+                .ok()
+                .and_then(EventKind::from_u8)
+                .ok_or_else(|| rows::corrupt(BACKEND, "events_recent.kind"))?;
+            let cold = match moved_upto.get(&user) {
+                Some(h) => *h,
+                None => {
+                    let h = self.cold_head(&user)?;
+                    moved_upto.insert(user.clone(), h);
+                    h
+                }
+            };
+            if seq <= cold {
+                continue;
+            }
+            let head = self.recent.head(&user).unwrap_or(cold);
+            if seq != head + 1 {
+                return Err(rows::corrupt(BACKEND, "events_recent (a gap in a log)"));
+            }
+            let target = self.recent.target(&target);
+            self.recent
+                .by_user
+                .entry(user)
+                .or_default()
+                .push(RecentEvent { seq, kind, target });
+            self.recent.count += 1;
+        }
+        self.commit()
+    }
+
+    /// The last seq of `user` in `events`.
+    fn cold_head(&mut self, user: &str) -> Result<u64, StoreError> {
+        let conn = self.begin()?;
+        let mut st = conn
+            .prepare_cached("SELECT COALESCE(MAX(seq), 0) FROM events WHERE user_id = ?1")
+            .map_err(db)?;
+        let head: i64 = st.query_row(params![user], |r| r.get(0)).map_err(db)?;
+        to_u64(head)
+    }
+
+    /// Up to `limit` events of `user` in `events` with seq > `after`.
+    fn cold_events_after(
+        &mut self,
+        user: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<EventRecord>, StoreError> {
+        let after = i64::try_from(after).unwrap_or(i64::MAX);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let conn = self.begin()?;
+        let mut st = conn
+            .prepare_cached(
+                "SELECT seq, kind, target FROM events
+                 WHERE user_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+            )
+            .map_err(db)?;
+        let rows = st
+            .query_map(params![user, after, limit], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
+            })
+            .map_err(db)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(db)?;
+        rows.into_iter()
+            .map(|(seq, kind, target)| {
+                let kind = u8::try_from(kind)
+                    .ok()
+                    .and_then(EventKind::from_u8)
+                    .ok_or_else(|| rows::corrupt(BACKEND, "events.kind"))?;
+                Ok(EventRecord {
+                    seq: to_u64(seq)?,
+                    kind,
+                    target,
+                })
+            })
+            .collect()
+    }
+
+    /// Moves the recent events of up to `users` more users to `events` (starting a move if none
+    /// is in progress and some are waiting). Returns whether a move is still in progress.
+    fn move_step(&mut self, users: usize) -> Result<bool, StoreError> {
+        if self.recent.moving.is_none() {
+            if self.recent.count == 0 {
+                return Ok(false);
+            }
+            let mut list: Vec<String> = self.recent.by_user.keys().cloned().collect();
+            list.sort_unstable();
+            self.recent.moving = Some(Move {
+                users: list,
+                next: 0,
+                upto_id: self.recent.last_id,
+            });
+        }
+        if !self.in_tx {
+            self.conn.execute_batch("BEGIN IMMEDIATE").map_err(db)?;
+            self.in_tx = true;
+        }
+        let conn = &self.conn;
+        let mut insert = conn
+            .prepare_cached(
+                "INSERT INTO events (user_id, seq, kind, target) VALUES (?1, ?2, ?3, ?4)",
+            )
+            .map_err(db)?;
+        let recent = &mut self.recent;
+        let Some(mv) = recent.moving.as_mut() else {
+            return Ok(false);
+        };
+        let end = (mv.next + users).min(mv.users.len());
+        for user in &mv.users[mv.next..end] {
+            let Some(events) = recent.by_user.remove(user) else {
+                continue;
+            };
+            recent.count -= events.len();
+            for e in &events {
+                insert
+                    .execute(params![user, to_i64(e.seq)?, e.kind.as_u8(), &*e.target])
+                    .map_err(db)?;
+            }
+        }
+        mv.next = end;
+        if mv.next < mv.users.len() {
+            return Ok(true);
+        }
+        let upto = mv.upto_id;
+        recent.moving = None;
+        conn.prepare_cached("DELETE FROM events_recent WHERE id <= ?1")
+            .map_err(db)?
+            .execute(params![upto])
+            .map_err(db)?;
+        Ok(false)
+    }
+
+    /// Events waiting in `events_recent` (tests, diagnostics).
+    pub fn recent_events(&self) -> usize {
+        self.recent.count
+    }
+
+    /// Replaces [`RECENT_SOFT`] and [`RECENT_HARD`] (tests: to exercise the moves with few
+    /// events).
+    pub fn set_recent_limits(&mut self, soft: usize, hard: usize) {
+        self.recent_limits = (soft, hard);
     }
 
     /// Rewrites the membership rows of `group`.
@@ -329,20 +627,53 @@ impl Store for SqliteStore {
         kind: EventKind,
         target: &str,
     ) -> Result<u64, StoreError> {
+        // One writer (the hub thread) owns the database, so nothing can come between.
+        let seq = self.user_head(user)? + 1;
+        self.append_event_at(user, seq, kind, target)?;
+        Ok(seq)
+    }
+
+    fn append_event_at(
+        &mut self,
+        user: &str,
+        seq: u64,
+        kind: EventKind,
+        target: &str,
+    ) -> Result<(), StoreError> {
+        // The log stays contiguous: `seq` must follow the head (free to check when the user
+        // has recent events, which is the case for every member of a busy group).
+        let head = match self.recent.head(user) {
+            Some(h) => h,
+            None => self.cold_head(user)?,
+        };
+        if seq != head + 1 {
+            return Err(StoreError(format!(
+                "sqlite: event log of {user}: seq {seq} does not follow the head {head}"
+            )));
+        }
         let conn = self.begin()?;
-        // The head + 1, in the same statement: the log stays contiguous (the contract). One
-        // writer (the hub thread) owns the database, so nothing can come between.
+        // Appended in arrival order: a fan-out fills a few pages, not one page per member.
         let mut st = conn
             .prepare_cached(
-                "INSERT INTO events (user_id, seq, kind, target)
-                 SELECT ?1, COALESCE(MAX(seq), 0) + 1, ?2, ?3 FROM events WHERE user_id = ?1
-                 RETURNING seq",
+                "INSERT INTO events_recent (user_id, seq, kind, target) VALUES (?1, ?2, ?3, ?4)",
             )
             .map_err(db)?;
-        let seq: i64 = st
-            .query_row(params![user, kind.as_u8(), target], |r| r.get(0))
+        st.execute(params![user, to_i64(seq)?, kind.as_u8(), target])
             .map_err(db)?;
-        to_u64(seq)
+        drop(st);
+        let id = self.conn.last_insert_rowid();
+        let recent = &mut self.recent;
+        recent.last_id = id;
+        let target = recent.target(target);
+        let entry = RecentEvent { seq, kind, target };
+        match recent.by_user.get_mut(user) {
+            Some(v) => v.push(entry),
+            None => {
+                recent.by_user.insert(user.to_string(), vec![entry]);
+            }
+        }
+        recent.count += 1;
+        Ok(())
     }
 
     fn events_after(
@@ -351,48 +682,38 @@ impl Store for SqliteStore {
         after: u64,
         limit: usize,
     ) -> Result<Vec<EventRecord>, StoreError> {
-        let after = i64::try_from(after).unwrap_or(i64::MAX);
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let conn = self.begin()?;
-        let mut st = conn
-            .prepare_cached(
-                "SELECT seq, kind, target FROM events
-                 WHERE user_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
-            )
-            .map_err(db)?;
-        let rows = st
-            .query_map(params![user, after, limit], |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, i64>(1)?,
-                    r.get::<_, String>(2)?,
-                ))
-            })
-            .map_err(db)?
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(db)?;
-        rows.into_iter()
-            .map(|(seq, kind, target)| {
-                let kind = u8::try_from(kind)
-                    .ok()
-                    .and_then(EventKind::from_u8)
-                    .ok_or_else(|| rows::corrupt(BACKEND, "events.kind"))?;
-                Ok(EventRecord {
-                    seq: to_u64(seq)?,
-                    kind,
-                    target,
-                })
-            })
-            .collect()
+        // `events` first; the recent events of a user follow its last one there.
+        let mut out = self.cold_events_after(user, after, limit)?;
+        if out.len() < limit {
+            if let Some(recent) = self.recent.by_user.get(user) {
+                let from = out.last().map_or(after, |e| e.seq);
+                let more = limit - out.len();
+                out.extend(recent.iter().filter(|e| e.seq > from).take(more).map(|e| {
+                    EventRecord {
+                        seq: e.seq,
+                        kind: e.kind,
+                        target: e.target.to_string(),
+                    }
+                }));
+            }
+        }
+        Ok(out)
     }
 
     fn user_head(&mut self, user: &str) -> Result<u64, StoreError> {
-        let conn = self.begin()?;
-        let mut st = conn
-            .prepare_cached("SELECT COALESCE(MAX(seq), 0) FROM events WHERE user_id = ?1")
-            .map_err(db)?;
-        let head: i64 = st.query_row(params![user], |r| r.get(0)).map_err(db)?;
-        to_u64(head)
+        match self.recent.head(user) {
+            Some(h) => Ok(h),
+            None => self.cold_head(user),
+        }
+    }
+
+    fn maintain(&mut self) -> Result<bool, StoreError> {
+        let soft = self.recent_limits.0;
+        if self.recent.moving.is_none() && self.recent.count < soft {
+            return Ok(false);
+        }
+        self.move_step(STEP_USERS_IDLE)?;
+        Ok(self.recent.moving.is_some() || self.recent.count >= soft)
     }
 
     fn group(&mut self, group_id: &str) -> Result<Option<Group>, StoreError> {
@@ -440,6 +761,10 @@ impl Store for SqliteStore {
     fn commit(&mut self) -> Result<(), StoreError> {
         if !self.in_tx {
             return Ok(());
+        }
+        if self.recent.count >= self.recent_limits.1 {
+            // The hub is never idle: move some with this batch, so memory stays bounded.
+            self.move_step(STEP_USERS_FORCED)?;
         }
         self.in_tx = false;
         if let Err(e) = self.conn.execute_batch("COMMIT") {

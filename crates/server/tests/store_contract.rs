@@ -180,6 +180,16 @@ fn event_log<S: Store>(s: &mut S) {
     assert_eq!(s.user_head("bob").unwrap(), 1);
     assert_eq!(s.user_head("dave").unwrap(), 1);
     assert_eq!(s.user_head("carol").unwrap(), 0);
+    // A single writer that knows the head appends at head + 1 itself.
+    s.append_event_at("erin", 1, EventKind::NewMessage, "a1")
+        .unwrap();
+    s.append_event_at("erin", 2, EventKind::MessageRevoked, "a1")
+        .unwrap();
+    assert_eq!(s.user_head("erin").unwrap(), 2);
+    assert_eq!(
+        s.events_after("erin", 1, 10).unwrap(),
+        [ev(2, EventKind::MessageRevoked, "a1")]
+    );
     assert_eq!(
         s.events_after("dave", 0, 10).unwrap(),
         [ev(1, EventKind::GroupChanged, "g1")]
@@ -324,6 +334,190 @@ fn sqlite_schema_1_database_gets_its_membership_index() {
         .map(|g| g.group_id)
         .collect();
     assert_eq!(ids, ["old"]);
+}
+
+#[test]
+fn sqlite_refuses_an_event_seq_already_taken() {
+    let mut s = SqliteStore::open_in_memory().unwrap();
+    s.append_event_at("u", 1, EventKind::NewMessage, "m1")
+        .unwrap();
+    assert!(s
+        .append_event_at("u", 1, EventKind::MessageRevoked, "m1")
+        .is_err());
+    assert_eq!(
+        s.events_after("u", 0, 10).unwrap(),
+        [ev(1, EventKind::NewMessage, "m1")]
+    );
+}
+
+/// Every user's log through the store, 1..=head.
+fn logs(s: &mut SqliteStore, users: &[String]) -> Vec<Vec<EventRecord>> {
+    users
+        .iter()
+        .map(|u| {
+            let head = s.user_head(u).unwrap();
+            let log = s.events_after(u, 0, 10_000).unwrap();
+            assert_eq!(log.len() as u64, head, "{u}: head {head}");
+            for (i, e) in log.iter().enumerate() {
+                assert_eq!(e.seq, i as u64 + 1, "{u}: contiguous");
+            }
+            log
+        })
+        .collect()
+}
+
+#[test]
+fn sqlite_recent_events_move_in_steps_and_survive_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("recent.db");
+    let users: Vec<String> = (0..3000).map(|i| format!("u{i:04}")).collect();
+    let mut s = SqliteStore::open(&path).unwrap();
+    s.set_recent_limits(4000, 1_000_000);
+    // Fan-outs to everyone: the events wait in arrival order.
+    for round in 1..=2u64 {
+        for u in &users {
+            s.append_event_at(u, round, EventKind::NewMessage, &format!("m{round}"))
+                .unwrap();
+        }
+    }
+    s.commit().unwrap();
+    assert_eq!(s.recent_events(), 6000);
+    let before = logs(&mut s, &users);
+    // Idle steps move them, a bounded number of users each, each step its own commit.
+    let mut steps = 0;
+    loop {
+        let more = s.maintain().unwrap();
+        s.commit().unwrap();
+        steps += 1;
+        // The logs read the same in the middle of a move.
+        assert_eq!(logs(&mut s, &users[1..50]), before[1..50]);
+        if !more {
+            break;
+        }
+        // New events during a move, for users already moved and users not yet moved.
+        if steps == 1 {
+            for u in [&users[0], &users[2999]] {
+                s.append_event_at(u, 3, EventKind::MessageRevoked, "m1")
+                    .unwrap();
+            }
+            s.commit().unwrap();
+        }
+    }
+    assert!(steps > 1, "the move takes several steps");
+    // u0000's third event came after the move had passed it; u2999's moved with its others.
+    assert_eq!(s.recent_events(), 1, "below the soft limit: no more moves");
+    assert!(!s.maintain().unwrap());
+    let after = logs(&mut s, &users);
+    assert_eq!(after[0].len(), 3);
+    assert_eq!(after[2999].len(), 3);
+    assert_eq!(after[1], before[1]);
+    drop(s);
+    // Reopened: the recent events are found again, the moved ones are not duplicated.
+    let mut s = SqliteStore::open(&path).unwrap();
+    assert_eq!(s.recent_events(), 1);
+    assert_eq!(logs(&mut s, &users), after);
+    s.append_event_at(&users[0], 4, EventKind::NewMessage, "m4")
+        .unwrap();
+    assert!(
+        s.append_event_at(&users[1], 4, EventKind::NewMessage, "m4")
+            .is_err(),
+        "a gap is refused"
+    );
+}
+
+#[test]
+fn sqlite_a_move_cut_short_by_a_crash_is_finished_after_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cut.db");
+    let users: Vec<String> = (0..3000).map(|i| format!("u{i:04}")).collect();
+    let mut s = SqliteStore::open(&path).unwrap();
+    s.set_recent_limits(1, 1_000_000);
+    for u in &users {
+        s.append_event_at(u, 1, EventKind::NewMessage, "m1")
+            .unwrap();
+    }
+    s.commit().unwrap();
+    assert!(s.maintain().unwrap(), "one step does not move 3000 users");
+    s.commit().unwrap();
+    let before = logs(&mut s, &users);
+    drop(s); // the move stops here, as in a crash between two steps
+    let mut s = SqliteStore::open(&path).unwrap();
+    assert!(
+        s.recent_events() < 3000,
+        "the moved users are not recent again"
+    );
+    assert_eq!(logs(&mut s, &users), before);
+    s.set_recent_limits(1, 1_000_000);
+    while s.maintain().unwrap() {
+        s.commit().unwrap();
+    }
+    s.commit().unwrap();
+    assert_eq!(s.recent_events(), 0);
+    assert_eq!(logs(&mut s, &users), before);
+}
+
+#[test]
+fn sqlite_commits_move_recent_events_when_the_hub_never_idles() {
+    let users: Vec<String> = (0..3000).map(|i| format!("u{i:04}")).collect();
+    let mut s = SqliteStore::open_in_memory().unwrap();
+    s.set_recent_limits(1_000_000, 2000);
+    for u in &users {
+        s.append_event_at(u, 1, EventKind::NewMessage, "m1")
+            .unwrap();
+    }
+    s.commit().unwrap();
+    assert!(s.recent_events() < 3000, "the commit moved some");
+    let before = logs(&mut s, &users);
+    s.commit().unwrap();
+    assert_eq!(logs(&mut s, &users), before);
+}
+
+#[test]
+fn sqlite_schema_2_event_log_moves_to_a_table_without_rowids() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v2.db");
+    {
+        // The event log as schemas 1 and 2 left it: a rowid table with its key as an index.
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute_batch(
+            "CREATE TABLE events (
+                 user_id TEXT NOT NULL, seq INTEGER NOT NULL, kind INTEGER NOT NULL,
+                 target TEXT NOT NULL, PRIMARY KEY (user_id, seq));
+             INSERT INTO events VALUES ('bob', 1, 1, 'm1'), ('bob', 2, 2, 'm1'),
+                                       ('amy', 1, 1, 'm1');
+             PRAGMA user_version = 2;",
+        )
+        .unwrap();
+    }
+    let mut s = SqliteStore::open(&path).unwrap();
+    assert_eq!(s.user_head("bob").unwrap(), 2);
+    assert_eq!(
+        s.events_after("bob", 0, 10).unwrap(),
+        [
+            ev(1, EventKind::NewMessage, "m1"),
+            ev(2, EventKind::MessageRevoked, "m1")
+        ]
+    );
+    s.append_event_at("amy", 2, EventKind::MessageRevoked, "m1")
+        .unwrap();
+    s.commit().unwrap();
+    drop(s);
+    let c = rusqlite::Connection::open(&path).unwrap();
+    let sql: String = c
+        .query_row(
+            "SELECT sql FROM sqlite_master WHERE name = 'events'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(sql.contains("WITHOUT ROWID"), "{sql}");
+    let version: i64 = c
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 3);
+    // Opening it again migrates nothing more.
+    let mut s = SqliteStore::open(&path).unwrap();
+    assert_eq!(s.user_head("amy").unwrap(), 2);
 }
 
 // ----- PostgreSQL (a server started by the test; skipped loudly if it cannot run here) -----

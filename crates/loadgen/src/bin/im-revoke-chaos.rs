@@ -888,8 +888,10 @@ fn read_db(path: &Path, users: &[String]) -> Result<(HashMap<String, DbMsg>, Vec
         );
     }
     let mut logs = Vec::new();
+    // `event_log`: the server's view of every log (events moved to per-user order, and recent
+    // ones still in arrival order).
     let mut st =
-        conn.prepare("SELECT seq, kind, target FROM events WHERE user_id = ?1 ORDER BY seq")?;
+        conn.prepare("SELECT seq, kind, target FROM event_log WHERE user_id = ?1 ORDER BY seq")?;
     for u in users {
         let rows = st.query_map([u], |r| {
             Ok((

@@ -88,6 +88,26 @@ fn bad(code: Code, desc: &str) -> Fail {
     Fail::Im(ImError::with_desc(code, desc))
 }
 
+/// Who hears about a message's events: its group's members (shared with the group cache), or
+/// the parties of a one-to-one conversation.
+enum Parties {
+    Group(Arc<Group>),
+    Users(Vec<String>),
+}
+
+impl Parties {
+    fn iter(&self) -> impl Iterator<Item = &String> {
+        let (members, users) = match self {
+            Parties::Group(g) => (Some(g.members.iter()), None),
+            Parties::Users(v) => (None, Some(v.iter())),
+        };
+        members
+            .into_iter()
+            .flatten()
+            .chain(users.into_iter().flatten())
+    }
+}
+
 /// The authority. Generic over its [`Store`].
 pub struct Hub<S: Store> {
     cfg: Config,
@@ -96,7 +116,9 @@ pub struct Hub<S: Store> {
     online: HashMap<String, Vec<SessionId>>,
     user_heads: HashMap<String, u64>,
     conv_heads: HashMap<ConvId, u64>,
-    groups: HashMap<String, Group>,
+    /// Shared, not copied, by every request that reads a group (a 10,000-member group is
+    /// 10,000 strings).
+    groups: HashMap<String, Arc<Group>>,
     rates: HashMap<String, TokenBucket>,
     outbox: Vec<Outgoing>,
     poisoned: Option<StoreError>,
@@ -515,13 +537,14 @@ impl<S: Store> Hub<S> {
         Ok(h)
     }
 
-    fn group(&mut self, group_id: &str) -> R<Group> {
+    fn group(&mut self, group_id: &str) -> R<Arc<Group>> {
         if let Some(g) = self.groups.get(group_id) {
             return Ok(g.clone());
         }
         check_group_id(group_id)?;
         match self.store.group(group_id)? {
             Some(g) => {
+                let g = Arc::new(g);
                 if !self.sharing() {
                     self.groups.insert(group_id.to_string(), g.clone());
                 }
@@ -534,7 +557,7 @@ impl<S: Store> Hub<S> {
     /// The group, to be changed by this request (locked in a shared store).
     fn group_for_update(&mut self, group_id: &str) -> R<Group> {
         if !self.sharing() {
-            return self.group(group_id);
+            return Ok(Group::clone(&*self.group(group_id)?));
         }
         check_group_id(group_id)?;
         self.store
@@ -545,7 +568,7 @@ impl<S: Store> Hub<S> {
     fn save_group(&mut self, g: Group) -> R<()> {
         self.store.put_group(&g)?;
         if !self.sharing() {
-            self.groups.insert(g.group_id.clone(), g);
+            self.groups.insert(g.group_id.clone(), Arc::new(g));
         }
         Ok(())
     }
@@ -701,11 +724,13 @@ impl<S: Store> Hub<S> {
     }
 
     /// Everyone who should hear about events of `conv`.
-    fn parties(&mut self, msg: &Message) -> R<Vec<String>> {
+    fn parties(&mut self, msg: &Message) -> R<Parties> {
         Ok(match (&msg.group_id, &msg.receiver) {
-            (Some(g), _) => self.group(g)?.members.into_iter().collect(),
-            (None, Some(r)) if *r != msg.sender => vec![msg.sender.clone(), r.clone()],
-            _ => vec![msg.sender.clone()],
+            (Some(g), _) => Parties::Group(self.group(g)?),
+            (None, Some(r)) if *r != msg.sender => {
+                Parties::Users(vec![msg.sender.clone(), r.clone()])
+            }
+            _ => Parties::Users(vec![msg.sender.clone()]),
         })
     }
 
@@ -803,7 +828,7 @@ impl<S: Store> Hub<S> {
             message: msg.clone(),
         };
         let my_seq = self.fan_out(
-            &parties,
+            parties.iter(),
             session,
             user,
             EventKind::NewMessage,
@@ -897,7 +922,7 @@ impl<S: Store> Hub<S> {
         let parties = self.parties(&msg)?;
         let revoked = Revoked::of(&msg).expect("just revoked");
         let my_seq = self.fan_out(
-            &parties,
+            parties.iter(),
             session,
             user,
             EventKind::MessageRevoked,
@@ -1066,7 +1091,7 @@ impl<S: Store> Hub<S> {
                 }
             }
             EventKind::GroupChanged => {
-                let mut group = self.group(&rec.target)?;
+                let mut group = Group::clone(&*self.group(&rec.target)?);
                 group.recent_req_ids.clear();
                 Event::GroupChanged { group }
             }

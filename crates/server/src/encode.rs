@@ -8,6 +8,7 @@ use axum::extract::ws::Utf8Bytes;
 use im_revoke_core::protocol::json::encode_server;
 use im_revoke_core::{Event, ServerFrame};
 use std::collections::HashMap;
+use std::fmt::Write;
 use std::sync::Arc;
 
 /// Encoder with a per-batch cache of event bodies.
@@ -33,9 +34,10 @@ impl Encoder {
                     let body = serde_json::to_string(&*env.event).expect("events always serialize");
                     (env.event.clone(), body)
                 });
-                let mut s = String::with_capacity(body.len() + 40);
+                let mut s = String::with_capacity(body.len() + 48);
                 s.push_str(r#"{"type":"event","seq":"#);
-                s.push_str(&env.seq.to_string());
+                // Into the frame's own buffer: no string for the number.
+                let _ = write!(s, "{}", env.seq);
                 s.push_str(r#","event":"#);
                 s.push_str(body);
                 s.push('}');

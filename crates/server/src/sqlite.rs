@@ -23,9 +23,9 @@
 //! pages), in the same transaction as everything else, so they are as durable as before. The
 //! store keeps an index of them in memory (rebuilt from the table when it opens), and moves
 //! them to `events` in bulk, user by user (each user's page is written once for all its recent
-//! events), in bounded steps: when the hub is idle ([`Store::maintain`]) once
-//! [`RECENT_SOFT`] events are waiting, and inside commits once [`RECENT_HARD`] are. For every
-//! user, the events in `events_recent` (in memory) follow those in `events`.
+//! events), a bounded number of events per step: when the hub is idle ([`Store::maintain`])
+//! once [`RECENT_SOFT`] events are waiting, and inside commits once [`RECENT_HARD`] are. For
+//! every user, the events in `events_recent` (in memory) follow those in `events`.
 
 use crate::rows::{self, to_i64, to_json, MessageRow, MESSAGE_COLUMNS};
 use im_revoke_core::model::{ConvId, Group, Message};
@@ -45,10 +45,10 @@ const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 pub const RECENT_SOFT: usize = 128 * 1024;
 /// Recent events waiting before every commit moves some (the hub never idles).
 pub const RECENT_HARD: usize = 512 * 1024;
-/// Users whose recent events one idle step moves.
-const STEP_USERS_IDLE: usize = 512;
-/// Users whose recent events a commit over [`RECENT_HARD`] moves.
-const STEP_USERS_FORCED: usize = 1024;
+/// Recent events one idle step moves (or rows of `events_recent` it deletes once they are).
+const STEP_IDLE: usize = 4096;
+/// Recent events a commit over [`RECENT_HARD`] moves (or rows it deletes).
+const STEP_FORCED: usize = 8192;
 
 /// Schema version stored in `PRAGMA user_version`.
 const SCHEMA_VERSION: i64 = 3;
@@ -448,9 +448,10 @@ impl SqliteStore {
             .collect()
     }
 
-    /// Moves the recent events of up to `users` more users to `events` (starting a move if none
-    /// is in progress and some are waiting). Returns whether a move is still in progress.
-    fn move_step(&mut self, users: usize) -> Result<bool, StoreError> {
+    /// Moves up to `budget` recent events to `events`, user by user in userID order (starting
+    /// a move if none is in progress and some are waiting), then deletes the moved rows of
+    /// `events_recent`, `budget` rows per step. Returns whether a move is still in progress.
+    fn move_step(&mut self, budget: usize) -> Result<bool, StoreError> {
         if self.recent.moving.is_none() {
             if self.recent.count == 0 {
                 return Ok(false);
@@ -468,38 +469,56 @@ impl SqliteStore {
             self.in_tx = true;
         }
         let conn = &self.conn;
-        let mut insert = conn
-            .prepare_cached(
-                "INSERT INTO events (user_id, seq, kind, target) VALUES (?1, ?2, ?3, ?4)",
-            )
-            .map_err(db)?;
         let recent = &mut self.recent;
         let Some(mv) = recent.moving.as_mut() else {
             return Ok(false);
         };
-        let end = (mv.next + users).min(mv.users.len());
-        for user in &mv.users[mv.next..end] {
-            let Some(events) = recent.by_user.remove(user) else {
-                continue;
-            };
-            recent.count -= events.len();
-            for e in &events {
-                insert
-                    .execute(params![user, to_i64(e.seq)?, e.kind.as_u8(), &*e.target])
-                    .map_err(db)?;
-            }
-        }
-        mv.next = end;
         if mv.next < mv.users.len() {
+            let mut insert = conn
+                .prepare_cached(
+                    "INSERT INTO events (user_id, seq, kind, target) VALUES (?1, ?2, ?3, ?4)",
+                )
+                .map_err(db)?;
+            let mut left = budget.max(1);
+            while left > 0 && mv.next < mv.users.len() {
+                let user = &mv.users[mv.next];
+                let Some(events) = recent.by_user.get_mut(user) else {
+                    mv.next += 1;
+                    continue;
+                };
+                // The oldest first: what stays recent still follows what was moved.
+                let n = left.min(events.len());
+                for e in events.drain(..n) {
+                    insert
+                        .execute(params![user, to_i64(e.seq)?, e.kind.as_u8(), &*e.target])
+                        .map_err(db)?;
+                }
+                recent.count -= n;
+                left -= n;
+                if events.is_empty() {
+                    recent.by_user.remove(user);
+                    mv.next += 1;
+                }
+            }
             return Ok(true);
         }
-        let upto = mv.upto_id;
-        recent.moving = None;
-        conn.prepare_cached("DELETE FROM events_recent WHERE id <= ?1")
+        // Every row up to `upto_id` is in `events` now: delete them, oldest first.
+        let deleted = conn
+            .prepare_cached(
+                "DELETE FROM events_recent WHERE id IN
+                    (SELECT id FROM events_recent WHERE id <= ?1 ORDER BY id LIMIT ?2)",
+            )
             .map_err(db)?
-            .execute(params![upto])
+            .execute(params![
+                mv.upto_id,
+                i64::try_from(budget.max(1)).unwrap_or(i64::MAX)
+            ])
             .map_err(db)?;
-        Ok(false)
+        if deleted < budget.max(1) {
+            recent.moving = None;
+            return Ok(false);
+        }
+        Ok(true)
     }
 
     /// Events waiting in `events_recent` (tests, diagnostics).
@@ -712,7 +731,7 @@ impl Store for SqliteStore {
         if self.recent.moving.is_none() && self.recent.count < soft {
             return Ok(false);
         }
-        self.move_step(STEP_USERS_IDLE)?;
+        self.move_step(STEP_IDLE)?;
         Ok(self.recent.moving.is_some() || self.recent.count >= soft)
     }
 
@@ -764,7 +783,7 @@ impl Store for SqliteStore {
         }
         if self.recent.count >= self.recent_limits.1 {
             // The hub is never idle: move some with this batch, so memory stays bounded.
-            self.move_step(STEP_USERS_FORCED)?;
+            self.move_step(STEP_FORCED)?;
         }
         self.in_tx = false;
         if let Err(e) = self.conn.execute_batch("COMMIT") {

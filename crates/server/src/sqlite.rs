@@ -50,6 +50,9 @@ const STEP_IDLE: usize = 4096;
 /// Recent events a commit over [`RECENT_HARD`] moves (or rows it deletes).
 const STEP_FORCED: usize = 8192;
 
+/// The page cache of the hub's connection, KiB.
+const CACHE_KIB: i64 = 64 * 1024;
+
 /// Schema version stored in `PRAGMA user_version`.
 const SCHEMA_VERSION: i64 = 3;
 
@@ -269,6 +272,10 @@ impl SqliteStore {
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(db)?;
         conn.pragma_update(None, "busy_timeout", 5000).map_err(db)?;
+        // Room for the pages a busy server reads again and again (messages being revoked, the
+        // heads of the logs): SQLite's default is 2 MB. Pages are allocated as they are used.
+        conn.pragma_update(None, "cache_size", -CACHE_KIB)
+            .map_err(db)?;
         conn.set_prepared_statement_cache_capacity(32);
         let version: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))

@@ -36,7 +36,11 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+/// How often the hub's connection finishes a checkpoint itself, so that the WAL starts over
+/// (see [`SqliteStore::commit`]).
+const RESTART_EVERY: Duration = Duration::from_millis(200);
 
 /// How often the background thread checkpoints the WAL into the database file.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
@@ -113,6 +117,8 @@ pub struct SqliteStore {
     recent_limits: (usize, usize),
     /// Checkpoints the WAL off the hub thread (file databases only).
     _checkpointer: Option<Checkpointer>,
+    /// File databases: when the hub's connection last finished a checkpoint itself.
+    restarted: Option<Instant>,
 }
 
 /// A thread with its own connection that copies the WAL into the database file every
@@ -260,6 +266,7 @@ impl SqliteStore {
             .map_err(db)?;
         let mut store = Self::init(conn)?;
         store._checkpointer = Some(Checkpointer::start(path)?);
+        store.restarted = Some(Instant::now());
         Ok(store)
     }
 
@@ -293,6 +300,7 @@ impl SqliteStore {
             recent: Recent::default(),
             recent_limits: (RECENT_SOFT, RECENT_HARD),
             _checkpointer: None,
+            restarted: None,
         };
         if version == 1 {
             store.index_members_of_existing_groups()?;
@@ -797,6 +805,17 @@ impl Store for SqliteStore {
             // Leave the connection usable for inspection; the host stops anyway (fail-stop).
             let _ = self.conn.execute_batch("ROLLBACK");
             return Err(db(e));
+        }
+        if self.restarted.is_some_and(|t| t.elapsed() >= RESTART_EVERY) {
+            // The checkpoint thread lags behind a busy hub, so the WAL never empties and SQLite
+            // never starts it over: it would grow without end (GBs in a minute of load), each
+            // new block zeroed by the file system. Finishing the checkpoint here, with no
+            // commit in between, lets the next transaction write the WAL from its start again.
+            // Little is left to copy (the thread did most of it); busy is fine (next time).
+            let _ = self
+                .conn
+                .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+            self.restarted = Some(Instant::now());
         }
         Ok(())
     }

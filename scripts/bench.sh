@@ -169,7 +169,17 @@ say "6/7 fanout: group of $FAN_M online members, $FAN_R revokes"
 LG 400 fanout --url "$URL" --members "$FAN_M" --revokes "$FAN_R" --sources 8 --out "$RAW/fanout.json"
 
 say "7/7 browser: client throughput, lookups, memory, end-to-end latency (headless Chromium)"
+# The browser's own WebSocket round trip, the baseline of its latency: a bare echo server again.
+"$LOADGEN" echo-server --listen 127.0.0.1:0 --max-secs 900 >"$TMP/echo2.out" &
+ECHO_PID=$!
+ECHO_URL=""
+for _ in $(seq 1 100); do
+  ECHO_URL="$(sed -n 's|^echo-server listening on ||p' "$TMP/echo2.out" | head -n1)"
+  [ -n "$ECHO_URL" ] && break
+  sleep 0.1
+done
 BROWSER_ARGS=(--url "$URL" --server-bin "$SERVER_BIN" --secret-key "$KEY" --sdkappid "$SDKAPPID" --max-secs 850)
+[ -n "$ECHO_URL" ] && BROWSER_ARGS+=(--echo-url "$ECHO_URL")
 set +e
 timeout --kill-after=10 900 node bench/browser/run.mjs $BROWSER_FLAG --out "$RAW/browser.json" "${BROWSER_ARGS[@]}"
 rc=$?
@@ -187,6 +197,10 @@ elif [ "$rc" != 0 ]; then
   echo "[bench] the browser bench failed (exit $rc)" >&2
   exit "$rc"
 fi
+
+kill -TERM "$ECHO_PID" 2>/dev/null || true
+wait "$ECHO_PID" 2>/dev/null || true
+ECHO_PID=""
 
 # Multi-node: three nodes on PostgreSQL (the example starts its own PostgreSQL on loopback).
 say "extra: multi-node on PostgreSQL (3 nodes, LISTEN/NOTIFY): cross-node latency, durable revokes/s"

@@ -385,3 +385,29 @@ export async function e2eLocal({ samples, warmup, perUserRate }) {
     await B.logout();
   }
 }
+
+/** The browser's own floor for the same trip: a frame of the size of a revoke event sent from
+ *  this page to a bare WebSocket echo server on loopback and back, one at a time (one send from
+ *  the page and one receive, as revoke on A → event on B). */
+export async function echoRtt({ url, samples, warmup }) {
+  const ws = new WebSocket(url);
+  await withTimeout(new Promise((ok, fail) => { ws.onopen = ok; ws.onerror = () => fail(new Error(`cannot open ${url}`)); }), 10000, "echo open");
+  const frame = revokeFrame(1, 0, Date.now());
+  let answer = null;
+  ws.onmessage = () => { const a = answer; answer = null; if (a) a(performance.now()); };
+  const rtt = [];
+  try {
+    for (let i = 0; i < samples + warmup; i++) {
+      const back = new Promise((r) => { answer = r; });
+      const t0 = performance.now();
+      ws.send(frame);
+      const t1 = await withTimeout(back, 10000, `echo ${i}`);
+      if (i >= warmup) rtt.push(t1 - t0);
+      // Spaced as the revokes are (the pacer's 90/s).
+      await new Promise((r) => setTimeout(r, 11));
+    }
+  } finally {
+    ws.close();
+  }
+  return rtt;
+}

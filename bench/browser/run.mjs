@@ -6,6 +6,8 @@
 //        [--url ws://127.0.0.1:PORT/ws --server-bin target/release/im-revoke-server
 //         --secret-key KEY --sdkappid N]          (end-to-end over the real server)
 //        [--pkg DIR]                                (the built module; default pkg/)
+//        [--echo-url ws://127.0.0.1:PORT/]          (a bare WebSocket echo server: the browser's
+//                                                    own round trip, baseline of the latency)
 //        [--profile FILE.cpuprofile]                (CPU profile of the module's revoke feed,
 //                                                    for Chrome DevTools; top functions printed)
 //
@@ -42,6 +44,7 @@ function args() {
     else if (k === "--per-user-rate") a.perUserRate = Number(next());
     else if (k === "--pkg-note") a.pkgNote = next();
     else if (k === "--profile") a.profile = next();
+    else if (k === "--echo-url") a.echoUrl = next();
     else throw new Error(`unknown argument ${k}`);
   }
   a.secretKey ??= process.env.IMR_SECRET_KEY;
@@ -293,6 +296,12 @@ async function main() {
       const r = await page2.evaluate((o) => window.bench.e2eServer(o), o);
       out.e2eServer = { toEvent: summarize(r.toEvent), toAck: summarize(r.toAck) };
       console.log(`  server:   revoke → onRecvMessageRevoked p50 ${out.e2eServer.toEvent.p50_ms} ms, p99 ${out.e2eServer.toEvent.p99_ms} ms`);
+    }
+    if (a.echoUrl) {
+      loopbackOnly(a.echoUrl);
+      const rtt = await page2.evaluate((o) => window.bench.echoRtt(o), { url: a.echoUrl, samples: e2eSamples, warmup: e2eWarmup });
+      out.echo = { rtt: summarize(rtt) };
+      console.log(`  baseline: this page's WebSocket to a bare echo server and back p50 ${out.echo.rtt.p50_ms} ms, p99 ${out.echo.rtt.p99_ms} ms`);
     }
     await ctx.close();
   } finally {

@@ -29,6 +29,7 @@ pub mod ws;
 
 pub use config::{Database, Secret, ServerConfig};
 
+use axum::serve::ListenerExt;
 use engine::{Command, Engine};
 use im_revoke_core::{Hub, StoreError};
 use pg::{Listener, PgStore};
@@ -177,6 +178,13 @@ async fn serve(
     mut stopped: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
     let router = http::router(app);
+    // TCP_NODELAY on every connection: a frame (an ack, an event) leaves at once instead of
+    // waiting, behind Nagle's algorithm, for the peer to acknowledge the previous one.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!("TCP_NODELAY not set: {e}");
+        }
+    });
     axum::serve(listener, router)
         .with_graceful_shutdown(async move {
             let _ = stopped.wait_for(|s| *s).await;

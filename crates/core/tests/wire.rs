@@ -4,209 +4,16 @@
 //! strings and numbers survive the trip.
 #![cfg(feature = "json")]
 
-use std::collections::BTreeSet;
+mod frames;
+
 use std::sync::Arc;
 
+use frames::{frames, kind, KINDS, MALFORMED};
 use im_revoke_core::protocol::json::{decode_server as serde_decode, encode_server};
-use im_revoke_core::protocol::{ClientLimits, Envelope, Event, Revoked};
+use im_revoke_core::protocol::{Envelope, Event, Revoked};
 use im_revoke_core::wire::decode_server;
-use im_revoke_core::{Code, Elem, Group, Message, RevokeInfo, RevokerRole, ServerFrame};
+use im_revoke_core::{Elem, RevokeInfo, RevokerRole, ServerFrame};
 use proptest::prelude::*;
-
-fn revoke_info(role: RevokerRole) -> RevokeInfo {
-    RevokeInfo {
-        user_id: "carol".into(),
-        role,
-        reason: "typo \"quoted\" ✓".into(),
-        time_ms: 1_700_000_123_456,
-        req_id: "r-1".into(),
-    }
-}
-
-fn messages() -> Vec<Message> {
-    vec![
-        Message {
-            msg_id: "m1".into(),
-            sender: "alice".into(),
-            receiver: Some("bob".into()),
-            group_id: None,
-            time_ms: 1_700_000_000_000,
-            seq: 7,
-            elem: Some(Elem::Text {
-                text: "héllo 👋".into(),
-            }),
-            revoke: None,
-        },
-        Message {
-            msg_id: "m2".into(),
-            sender: "bob".into(),
-            receiver: None,
-            group_id: Some("g1".into()),
-            time_ms: 1,
-            seq: 1,
-            elem: None,
-            revoke: Some(revoke_info(RevokerRole::Admin)),
-        },
-    ]
-}
-
-fn group() -> Group {
-    Group {
-        group_id: "g1".into(),
-        name: "team".into(),
-        owner: "alice".into(),
-        admins: BTreeSet::from(["carol".to_string()]),
-        members: BTreeSet::from(["alice".into(), "bob".into(), "carol".into()]),
-        created_ms: 42,
-        recent_req_ids: Vec::new(),
-    }
-}
-
-fn revoked() -> Revoked {
-    Revoked {
-        msg_id: "m1".into(),
-        sender: "alice".into(),
-        receiver: Some("bob".into()),
-        group_id: None,
-        revoke: revoke_info(RevokerRole::Sender),
-    }
-}
-
-fn frames() -> Vec<ServerFrame> {
-    let [m1, m2]: [Message; 2] = messages().try_into().expect("two");
-    vec![
-        ServerFrame::LoginOk {
-            v: 1,
-            user_id: "alice".into(),
-            server_time: 1_700_000_000_000,
-            head_seq: 12,
-            limits: ClientLimits {
-                revoke_time_limit_ms: 120_000,
-                admin_revoke_time_limit_ms: None,
-                max_text_bytes: 12_288,
-                max_reason_bytes: 256,
-            },
-        },
-        ServerFrame::LoginOk {
-            v: 1,
-            user_id: "bob".into(),
-            server_time: 5,
-            head_seq: 0,
-            limits: ClientLimits {
-                revoke_time_limit_ms: 1_000,
-                admin_revoke_time_limit_ms: Some(86_400_000),
-                max_text_bytes: 10,
-                max_reason_bytes: 0,
-            },
-        },
-        ServerFrame::SendOk {
-            req_id: "s1".into(),
-            server_time: 3,
-            seq: 4,
-            message: m1.clone(),
-        },
-        ServerFrame::RevokeOk {
-            req_id: "r1".into(),
-            server_time: 3,
-            seq: 0,
-            revoked: revoked(),
-        },
-        ServerFrame::Messages {
-            req_id: "h1".into(),
-            server_time: 3,
-            messages: vec![m1.clone(), m2.clone()],
-            is_completed: true,
-        },
-        ServerFrame::Messages {
-            req_id: "f1".into(),
-            server_time: 3,
-            messages: vec![],
-            is_completed: false,
-        },
-        ServerFrame::SyncOk {
-            req_id: "y1".into(),
-            server_time: 9,
-            events: vec![
-                Envelope {
-                    seq: 1,
-                    event: Arc::new(Event::NewMessage { message: m2 }),
-                },
-                Envelope {
-                    seq: 2,
-                    event: Arc::new(Event::MessageRevoked(revoked())),
-                },
-                Envelope {
-                    seq: 3,
-                    event: Arc::new(Event::GroupChanged { group: group() }),
-                },
-            ],
-            has_more: true,
-        },
-        ServerFrame::GroupOk {
-            req_id: "g1".into(),
-            server_time: 3,
-            seq: 8,
-            group: group(),
-        },
-        ServerFrame::Groups {
-            req_id: "j1".into(),
-            server_time: 3,
-            groups: vec![
-                group(),
-                Group {
-                    group_id: "g2".into(),
-                    name: String::new(),
-                    owner: "bob".into(),
-                    admins: BTreeSet::new(),
-                    members: BTreeSet::from(["bob".to_string()]),
-                    created_ms: 0,
-                    recent_req_ids: Vec::new(),
-                },
-            ],
-        },
-        ServerFrame::Groups {
-            req_id: "j2".into(),
-            server_time: 1_700_000_000_002,
-            groups: vec![],
-        },
-        ServerFrame::Event(Envelope {
-            seq: 13,
-            event: Arc::new(Event::NewMessage { message: m1 }),
-        }),
-        ServerFrame::Error {
-            req_id: Some("r9".into()),
-            code: Code::C2cRevokeTimeLimit,
-            desc: "revoke time limit exceeded".into(),
-        },
-        ServerFrame::Error {
-            req_id: None,
-            code: Code::UserSigExpired,
-            desc: "UserSig expired".into(),
-        },
-        ServerFrame::Pong {
-            t: 1234.5,
-            server_time: 1_700_000_000_001,
-        },
-    ]
-}
-
-/// Which kind of frame `f` is. Exhaustive on purpose: a frame kind added to the core fails to
-/// compile here until `frames()` covers it (and so `wire.rs` decodes it).
-fn kind(f: &ServerFrame) -> usize {
-    match f {
-        ServerFrame::LoginOk { .. } => 0,
-        ServerFrame::SendOk { .. } => 1,
-        ServerFrame::RevokeOk { .. } => 2,
-        ServerFrame::Messages { .. } => 3,
-        ServerFrame::SyncOk { .. } => 4,
-        ServerFrame::GroupOk { .. } => 5,
-        ServerFrame::Groups { .. } => 6,
-        ServerFrame::Event(_) => 7,
-        ServerFrame::Error { .. } => 8,
-        ServerFrame::Pong { .. } => 9,
-    }
-}
-const KINDS: usize = 10;
 
 #[test]
 fn every_server_frame_round_trips() {
@@ -233,6 +40,13 @@ fn every_server_frame_round_trips() {
         seen, [true; KINDS],
         "frames() covers every kind of server frame"
     );
+}
+
+#[test]
+fn malformed_frames_are_refused() {
+    for text in MALFORMED {
+        assert_eq!(decode_server(text), None, "{text}");
+    }
 }
 
 #[test]

@@ -71,7 +71,7 @@ export interface ConnectionListener {
 }
 "#;
 
-/// Indexes into the `NAMES` of the dispatch code.
+/// Method numbers: indexes into `NAMES` of the JavaScript side (`js::dispatch`).
 const ON_RECV_NEW_MESSAGE: u32 = 0;
 const ON_GROUP_CHANGED: u32 = 2;
 const ON_CONNECTING: u32 = 3;

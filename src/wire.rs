@@ -5,8 +5,14 @@
 //! `JSON.parse` then one property lookup per field cost a UTF-8 → UTF-16 conversion of every
 //! field name; serde's own `Deserialize` for these internally tagged enums measured 47 KB of
 //! gzipped wasm; and encoding through serde-wasm-bindgen and `JSON.stringify` carried serde's
-//! serializer into the module.
+//! serializer into the module. [`read_text`] brings a frame's text from the socket into wasm
+//! memory.
+use std::cell::RefCell;
+
 use im_revoke_core::{ClientFrame, ServerFrame};
+use wasm_bindgen::JsValue;
+
+use crate::js::read_into;
 
 /// A client frame as JSON text.
 pub(crate) fn encode(frame: &ClientFrame) -> String {
@@ -16,4 +22,37 @@ pub(crate) fn encode(frame: &ClientFrame) -> String {
 /// A server frame from JSON text; `None` for anything malformed.
 pub fn decode(text: &str) -> Option<ServerFrame> {
     im_revoke_core::wire::decode_server(text)
+}
+
+// A text frame's string goes into wasm memory through a buffer kept between frames, by a
+// plain loop over its characters while they are ASCII (`TextEncoder.encodeInto` for the rest;
+// see `js::read_into`): in Chromium the loop takes ~400 ns for a 250-character event where
+// `encodeInto` takes ~650 ns, and wasm-bindgen's own string argument path adds an allocation.
+thread_local! {
+    static TEXT: RefCell<(Vec<u8>, JsValue)> = RefCell::new((Vec::new(), wasm_bindgen::memory()));
+}
+
+/// Buffers larger than this (after a large history page) are not kept between frames.
+const KEEP_BUFFER: usize = 256 * 1024;
+
+/// Runs `f` on the text of `data` (`None` when `data` is not a string). No JavaScript runs
+/// while the buffer is borrowed but `readInto` itself.
+pub fn read_text<R>(data: &JsValue, f: impl FnOnce(&str) -> R) -> Option<R> {
+    TEXT.with(|t| {
+        let (buf, memory) = &mut *t.borrow_mut();
+        let mut n = read_into(data, memory, buf.as_mut_ptr(), buf.len());
+        if n <= -2.0 {
+            buf.resize((-2.0 - n) as usize, 0);
+            n = read_into(data, memory, buf.as_mut_ptr(), buf.len());
+        }
+        if n < 0.0 {
+            return None;
+        }
+        // Always UTF-8 (TextEncoder makes a lone surrogate U+FFFD): this cannot fail.
+        let r = std::str::from_utf8(&buf[..n as usize]).ok().map(f);
+        if buf.len() > KEEP_BUFFER {
+            *buf = Vec::new();
+        }
+        r
+    })
 }

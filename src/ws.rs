@@ -12,7 +12,6 @@
 //! - [`WsConn`] owns the socket's handler closures; its `Drop` unregisters them and closes the
 //!   socket. The closures hold a `Weak` of the session, never an `Rc`.
 
-use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 
 use gloo_timers::callback::{Interval, Timeout};
@@ -22,10 +21,9 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{CloseEvent, MessageEvent, WebSocket};
 
-use crate::js::read_into;
 use crate::listener::ConnEvent;
 use crate::session::{Batch, Link, Out, Session};
-use crate::wire::{decode, encode};
+use crate::wire::{decode, encode, read_text};
 
 const BACKOFF_BASE_MS: f64 = 500.0;
 const BACKOFF_CAP_MS: f64 = 30_000.0;
@@ -282,40 +280,6 @@ fn on_message(session: &Rc<Session>, gen: u32, e: MessageEvent) {
             &data,
         ),
     }
-}
-
-thread_local! {
-    static TEXT: RefCell<(Vec<u8>, JsValue)> = RefCell::new((Vec::new(), wasm_bindgen::memory()));
-}
-
-// A text frame's string goes into wasm memory through a buffer kept between frames, by a
-// plain loop over its characters while they are ASCII (`TextEncoder.encodeInto` for the rest;
-// see `js::read_into`): in Chromium the loop takes ~400 ns for a 250-character event where
-// `encodeInto` takes ~650 ns, and wasm-bindgen's own string argument path adds an allocation.
-
-/// Buffers larger than this (after a large history page) are not kept between frames.
-const KEEP_BUFFER: usize = 256 * 1024;
-
-/// Runs `f` on the text of `data` (`None` when `data` is not a string). No JavaScript runs
-/// while the buffer is borrowed but `readInto` itself.
-fn read_text<R>(data: &JsValue, f: impl FnOnce(&str) -> R) -> Option<R> {
-    TEXT.with(|t| {
-        let (buf, memory) = &mut *t.borrow_mut();
-        let mut n = read_into(data, memory, buf.as_mut_ptr(), buf.len());
-        if n <= -2.0 {
-            buf.resize((-2.0 - n) as usize, 0);
-            n = read_into(data, memory, buf.as_mut_ptr(), buf.len());
-        }
-        if n < 0.0 {
-            return None;
-        }
-        // Always UTF-8 (TextEncoder makes a lone surrogate U+FFFD): this cannot fail.
-        let r = std::str::from_utf8(&buf[..n as usize]).ok().map(f);
-        if buf.len() > KEEP_BUFFER {
-            *buf = Vec::new();
-        }
-        r
-    })
 }
 
 fn on_close(session: &Rc<Session>, gen: u32) {

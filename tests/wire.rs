@@ -56,3 +56,43 @@ fn malformed_frames_are_refused() {
         assert_eq!(decode(text), None, "{text}");
     }
 }
+
+/// A frame's text reaches wasm whole: ASCII, non-ASCII and astral characters, lone surrogates
+/// (as U+FFFD, what a WebSocket never delivers anyway), a frame larger than the buffer kept
+/// between frames, then a small one again; anything not a string is refused.
+#[wasm_bindgen_test]
+fn frame_text_reaches_wasm_whole() {
+    use im_revoke::wire::read_text;
+    use wasm_bindgen::JsValue;
+    let big = "撤回 👋 é x".repeat(40_000); // ~480 KB of UTF-8
+    for text in [
+        "",
+        "plain ascii",
+        "héllo 👋 撤回",
+        big.as_str(),
+        "small again",
+    ] {
+        let got = read_text(&JsValue::from_str(text), str::to_owned);
+        assert_eq!(got.as_deref(), Some(text), "{} bytes", text.len());
+    }
+    let lone = JSON::parse(r#""a\ud800b""#).expect("a string with a lone surrogate");
+    assert_eq!(
+        read_text(&lone, str::to_owned).as_deref(),
+        Some("a\u{fffd}b")
+    );
+    for not_text in [
+        JsValue::from_f64(1.0),
+        JsValue::NULL,
+        js_sys::ArrayBuffer::new(8).into(),
+    ] {
+        assert_eq!(read_text(&not_text, str::len), None);
+    }
+    let frame = r#"{"type":"pong","t":5,"serverTime":7}"#;
+    assert_eq!(
+        read_text(&JsValue::from_str(frame), decode),
+        Some(Some(ServerFrame::Pong {
+            t: 5.0,
+            server_time: 7
+        }))
+    );
+}

@@ -138,21 +138,29 @@ say "1/7 idle: $IDLE_N connections logged in and held; server RSS"
 LG 240 idle --url "$URL" --connections "$IDLE_N" --hold "$IDLE_HOLD" --server-pid "$SERVER_PID" \
   --sources 8 --out "$RAW/idle.json"
 
+# A bare tokio-tungstenite echo server (baseline): sets ECHO_PID and ECHO_URL. Started directly,
+# not under `timeout`: its pid must be the echo server's; --max-secs bounds it.
+start_echo() { # start_echo MAX_SECS
+  "$LOADGEN" echo-server --listen 127.0.0.1:0 --max-secs "$1" >"$TMP/echo.out" &
+  ECHO_PID=$!
+  ECHO_URL=""
+  for _ in $(seq 1 100); do
+    ECHO_URL="$(sed -n 's|^echo-server listening on ||p' "$TMP/echo.out" | head -n1)"
+    [ -n "$ECHO_URL" ] && break
+    sleep 0.1
+  done
+}
+stop_echo() {
+  kill -TERM "$ECHO_PID" 2>/dev/null || true
+  wait "$ECHO_PID" 2>/dev/null || true
+  ECHO_PID=""
+}
+
 say "2/7 idle baseline: a bare tokio-tungstenite echo server with tungstenite's default buffers"
-# (started directly, not under `timeout`: its pid must be the echo server's; --max-secs bounds it)
-"$LOADGEN" echo-server --listen 127.0.0.1:0 --max-secs 240 >"$TMP/echo.out" &
-ECHO_PID=$!
-ECHO_URL=""
-for _ in $(seq 1 100); do
-  ECHO_URL="$(sed -n 's|^echo-server listening on ||p' "$TMP/echo.out" | head -n1)"
-  [ -n "$ECHO_URL" ] && break
-  sleep 0.1
-done
+start_echo 240
 LG 240 idle --url "$ECHO_URL" --connections "$IDLE_N" --hold "$IDLE_HOLD" --server-pid "$ECHO_PID" \
   --no-login --sources 8 --out "$RAW/idle-echo.json"
-kill -TERM "$ECHO_PID" 2>/dev/null || true
-wait "$ECHO_PID" 2>/dev/null || true
-ECHO_PID=""
+stop_echo
 
 say "3/7 sqlite-baseline: raw SQLite commits on the same disk (WAL, synchronous=FULL)"
 timeout 300 "$LOADGEN" sqlite-baseline --dir "$TMP" --secs "$SQL_SECS" --batches "$SQL_BATCHES" \
@@ -170,14 +178,7 @@ LG 400 fanout --url "$URL" --members "$FAN_M" --revokes "$FAN_R" --sources 8 --o
 
 say "7/7 browser: client throughput, lookups, memory, end-to-end latency (headless Chromium)"
 # The browser's own WebSocket round trip, the baseline of its latency: a bare echo server again.
-"$LOADGEN" echo-server --listen 127.0.0.1:0 --max-secs 900 >"$TMP/echo2.out" &
-ECHO_PID=$!
-ECHO_URL=""
-for _ in $(seq 1 100); do
-  ECHO_URL="$(sed -n 's|^echo-server listening on ||p' "$TMP/echo2.out" | head -n1)"
-  [ -n "$ECHO_URL" ] && break
-  sleep 0.1
-done
+start_echo 900
 BROWSER_ARGS=(--url "$URL" --server-bin "$SERVER_BIN" --secret-key "$KEY" --sdkappid "$SDKAPPID" --max-secs 850)
 [ -n "$ECHO_URL" ] && BROWSER_ARGS+=(--echo-url "$ECHO_URL")
 set +e
@@ -198,9 +199,7 @@ elif [ "$rc" != 0 ]; then
   exit "$rc"
 fi
 
-kill -TERM "$ECHO_PID" 2>/dev/null || true
-wait "$ECHO_PID" 2>/dev/null || true
-ECHO_PID=""
+stop_echo
 
 # Multi-node: three nodes on PostgreSQL (the example starts its own PostgreSQL on loopback).
 say "extra: multi-node on PostgreSQL (3 nodes, LISTEN/NOTIFY): cross-node latency, durable revokes/s"

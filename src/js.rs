@@ -21,12 +21,18 @@ use wasm_bindgen::prelude::*;
 const NAMES = ["onRecvNewMessage", "onRecvMessageRevoked", "onGroupChanged", "onConnecting", "onConnectSuccess", "onConnectFailed", "onUserSigExpired"];
 const ROLES = ["sender", "owner", "admin"];
 const dec = new TextDecoder();
-let u8 = null;
+let view = null;
 let text = "";
 let at = 0;
 
+// The module's memory as bytes; a new view after the memory grew (the old one is detached).
+function memoryBytes(memory) {
+  if (view === null || view.buffer !== memory.buffer) view = new Uint8Array(memory.buffer);
+  return view;
+}
+
 function unpack(memory, ptr, bytes, ascii) {
-  if (u8 === null || u8.buffer !== memory.buffer) u8 = new Uint8Array(memory.buffer);
+  const u8 = memoryBytes(memory);
   const v = u8.subarray(ptr, ptr + bytes);
   text = ascii && bytes <= 2048 ? String.fromCharCode.apply(null, v) : dec.decode(v);
   at = 0;
@@ -82,7 +88,7 @@ export function readInto(s, memory, ptr, cap) {
   if (typeof s !== "string") return -1;
   const len = s.length;
   if (len * 3 > cap) return -2 - len * 3;
-  if (u8 === null || u8.buffer !== memory.buffer) u8 = new Uint8Array(memory.buffer);
+  const u8 = memoryBytes(memory);
   let i = 0;
   for (; i < len; i++) {
     const c = s.charCodeAt(i);

@@ -29,7 +29,7 @@ pub const DEFAULT_SDKAPPID: u64 = 1_400_000_000;
 pub struct Cli {
     /// What to do (default: serve).
     #[command(subcommand)]
-    pub command: Option<Command>,
+    pub command: Option<CliCommand>,
     /// Flags of `serve`, accepted without the subcommand name too.
     #[command(flatten)]
     pub serve: ServeArgs,
@@ -37,7 +37,7 @@ pub struct Cli {
 
 /// Subcommands.
 #[derive(Subcommand, Debug)]
-pub enum Command {
+pub enum CliCommand {
     /// Run the server (the default).
     Serve(ServeArgs),
     /// Print a UserSig for a user, signed with the configured SDKAppID and secret key.
@@ -450,7 +450,7 @@ mod tests {
     #[test]
     fn key_is_required_without_dev() {
         let cli = parse(&["serve"]);
-        let Some(Command::Serve(a)) = cli.command else {
+        let Some(CliCommand::Serve(a)) = cli.command else {
             panic!("serve")
         };
         // IMR_SECRET_KEY may be set in the environment of whoever runs the tests.
@@ -513,7 +513,7 @@ mod tests {
     #[test]
     fn usersig_subcommand() {
         let cli = parse(&["usersig", "--user", "alice", "--dev"]);
-        let Some(Command::Usersig(u)) = cli.command else {
+        let Some(CliCommand::Usersig(u)) = cli.command else {
             panic!("usersig")
         };
         assert_eq!(u.user, "alice");

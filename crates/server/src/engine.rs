@@ -7,9 +7,13 @@
 //! `im_revoke_core::store`): nothing of the batch was acknowledged, clients resend on reconnect.
 //! When no command is waiting, the thread lets the store do its deferred work in bounded steps
 //! ([`Hub::maintain`]) before it sleeps.
+//!
+//! Other nodes' wake-ups (multi-node, [`crate::wakeup`]) arrive on a channel of their own;
+//! [`forward_wakes`] turns each into a [`Command::Wake`] or [`Command::WakeAll`].
 
 use crate::encode::Encoder;
 use crate::outbox::Outbox;
+use crate::wakeup::Wake;
 use axum::extract::ws::close_code;
 use im_revoke_core::{ClientFrame, Hub, ImError, Outgoing, SessionId, Store};
 use std::collections::{HashMap, HashSet};
@@ -73,6 +77,25 @@ pub enum Command {
     WakeAll,
     /// Finish this batch, commit, and stop the thread.
     Shutdown,
+}
+
+impl From<Wake> for Command {
+    fn from(w: Wake) -> Command {
+        match w {
+            Wake::Users(users) => Command::Wake { users },
+            Wake::All => Command::WakeAll,
+        }
+    }
+}
+
+/// Passes the wake-up listener's signals to the hub thread as commands, in order, until either
+/// side is gone.
+pub async fn forward_wakes(mut wakes: mpsc::Receiver<Wake>, commands: mpsc::Sender<Command>) {
+    while let Some(w) = wakes.recv().await {
+        if commands.send(w.into()).await.is_err() {
+            return;
+        }
+    }
 }
 
 /// The server clock: wall-clock milliseconds, never going backwards.

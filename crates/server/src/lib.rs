@@ -5,9 +5,10 @@
 //! (SQLite, or PostgreSQL shared by several nodes), sockets and UserSig login:
 //!
 //! - [`config`]: command line and the one [`ServerConfig`];
-//! - [`sqlite`]: the SQLite [`im_revoke_core::Store`] (one node, the default);
-//! - [`pg`]: the PostgreSQL store and the LISTEN/NOTIFY wake-up between nodes (`--db
-//!   postgres://…`; see docs/MULTI_NODE.md);
+//! - [`store`]: the [`im_revoke_core::Store`]s: [`store::sqlite`] (one node, the default) and
+//!   [`store::pg`] (several nodes sharing PostgreSQL, `--db postgres://…`; see
+//!   docs/MULTI_NODE.md), with what they share in `store/rows.rs`;
+//! - [`wakeup`]: the LISTEN side of the wake-up signal between nodes (PostgreSQL NOTIFY);
 //! - [`engine`]: the hub thread (batches, group commit, fail-stop);
 //! - [`ws`]: the WebSocket endpoint; [`http`]: the other routes;
 //! - [`auth`]: UserSig checks with the deployment's SDKAppID and key.
@@ -21,10 +22,9 @@ pub mod encode;
 pub mod engine;
 pub mod http;
 pub mod outbox;
-pub mod pg;
-mod rows;
-pub mod sqlite;
 pub mod state;
+pub mod store;
+pub mod wakeup;
 pub mod ws;
 
 pub use config::{Database, Secret, ServerConfig};
@@ -32,18 +32,21 @@ pub use config::{Database, Secret, ServerConfig};
 use axum::serve::ListenerExt;
 use engine::{Command, Engine};
 use im_revoke_core::{Hub, StoreError};
-use pg::{Listener, PgStore};
-use sqlite::SqliteStore;
 use state::App;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
+use store::{PgStore, SqliteStore};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
+use wakeup::{Listener, Wake};
 
 /// How long shutdown waits for connections to close before stopping the hub anyway.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Wake-ups from other nodes waiting for the hub (the listener waits when it is full).
+const WAKE_QUEUE: usize = 64;
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -102,12 +105,9 @@ pub fn open_store(cfg: &ServerConfig) -> Result<SqliteStore, StartError> {
 }
 
 /// Connects to PostgreSQL and LISTENs for the other nodes' wake-ups (blocking).
-fn open_postgres(
-    url: &str,
-    commands: mpsc::Sender<Command>,
-) -> Result<(PgStore, Listener), StoreError> {
+fn open_postgres(url: &str, wakes: mpsc::Sender<Wake>) -> Result<(PgStore, Listener), StoreError> {
     let store = PgStore::connect(url)?;
-    let listener = Listener::start(url, store.backend_pid(), commands)?;
+    let listener = Listener::start(url, store.backend_pid(), wakes)?;
     Ok((store, listener))
 }
 
@@ -122,10 +122,11 @@ pub async fn start(cfg: ServerConfig) -> Result<Server, StartError> {
         }
         Database::Postgres(url) => {
             // The blocking client must not run on the runtime's threads.
-            let tx = commands.clone();
-            let (store, listener) = tokio::task::spawn_blocking(move || open_postgres(&url, tx))
+            let (wakes, wake_rx) = mpsc::channel(WAKE_QUEUE);
+            let (store, listener) = tokio::task::spawn_blocking(move || open_postgres(&url, wakes))
                 .await
                 .map_err(std::io::Error::other)??;
+            tokio::spawn(engine::forward_wakes(wake_rx, commands.clone()));
             tracing::info!(
                 backend_pid = store.backend_pid(),
                 "on PostgreSQL, as one of several nodes"

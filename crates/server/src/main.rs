@@ -2,7 +2,7 @@
 
 use clap::Parser;
 use im_revoke_server::auth::Auth;
-use im_revoke_server::config::{secret_key, Cli, Command, ServeArgs, UsersigArgs};
+use im_revoke_server::config::{secret_key, Cli, CliCommand, ServeArgs, UsersigArgs};
 use im_revoke_server::ServerConfig;
 use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
@@ -10,9 +10,9 @@ use tracing_subscriber::EnvFilter;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing();
-    match cli.command.unwrap_or(Command::Serve(cli.serve)) {
-        Command::Serve(args) => serve(args),
-        Command::Usersig(args) => usersig(args),
+    match cli.command.unwrap_or(CliCommand::Serve(cli.serve)) {
+        CliCommand::Serve(args) => serve(args),
+        CliCommand::Usersig(args) => usersig(args),
     }
 }
 

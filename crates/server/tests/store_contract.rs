@@ -8,8 +8,8 @@ mod pg;
 
 use im_revoke_core::model::{ConvId, Elem, Group, Message, RevokeInfo, RevokerRole};
 use im_revoke_core::store::{EventKind, EventRecord, MemStore, Store};
-use im_revoke_server::pg::PgStore;
-use im_revoke_server::sqlite::SqliteStore;
+use im_revoke_server::store::pg::PgStore;
+use im_revoke_server::store::sqlite::SqliteStore;
 
 fn msg(id: &str, sender: &str, receiver: &str, seq: u64) -> Message {
     Message {
@@ -726,8 +726,11 @@ fn postgres_commit_notifies_the_users_whose_logs_grew() {
     };
     use postgres::fallible_iterator::FallibleIterator;
     let mut l = pg.client("notify");
-    l.batch_execute(&format!("LISTEN {}", im_revoke_server::pg::CHANNEL))
-        .unwrap();
+    l.batch_execute(&format!(
+        "LISTEN {}",
+        im_revoke_server::store::notify::CHANNEL
+    ))
+    .unwrap();
     let mut s = PgStore::connect(&url).unwrap();
     s.append_events(&["alice", "bob"], EventKind::NewMessage, "m")
         .unwrap();
@@ -743,7 +746,7 @@ fn postgres_commit_notifies_the_users_whose_logs_grew() {
     assert_eq!(n.payload(), "u alice bob");
     assert_eq!(n.process_id(), s.backend_pid());
     assert_eq!(
-        im_revoke_server::pg::parse_payload(n.payload()).unwrap(),
+        im_revoke_server::store::notify::parse_payload(n.payload()).unwrap(),
         ["alice", "bob"]
     );
     // A commit without new events says nothing.

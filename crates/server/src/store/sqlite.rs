@@ -1,5 +1,11 @@
 //! SQLite implementation of [`im_revoke_core::Store`], the embedded default.
 //!
+//! **Where a revoke is written:** the hub (`im_revoke_core`) stores the revoked message whole
+//! with its `revoke` column set, through [`SqliteStore::put_message`] (an upsert of its
+//! `messages` row, SQL in `store/rows.rs`: `Sql::upsert_message`), and tells the people
+//! concerned through [`SqliteStore::append_event_at`] (one `events_recent` row per user). Both
+//! land in the batch's transaction, made durable by [`SqliteStore::commit`].
+//!
 //! Durability: WAL journal with `synchronous=FULL`, so a `COMMIT` that returned has reached the
 //! disk before the hub releases any acknowledgement. One transaction is open between commits: the
 //! first read or write of a batch runs `BEGIN IMMEDIATE`, every later call of the batch sees its
@@ -25,16 +31,19 @@
 //! them to `events` in bulk, user by user (each user's page is written once for all its recent
 //! events), a bounded number of events per step: when the hub is idle ([`Store::maintain`])
 //! once [`RECENT_SOFT`] events are waiting, and inside commits once [`RECENT_HARD`] are. For
-//! every user, the events in `events_recent` (in memory) follow those in `events`.
+//! every user, the events in `events_recent` (in memory) follow those in `events`. That index
+//! and the moves are in `store/sqlite/recent.rs`.
 
-use crate::rows::{self, to_i64, to_json, MessageRow, MESSAGE_COLUMNS};
+mod recent;
+
+use super::rows::{bound, history_args, to_i64, to_json, Backend, MessageRow, MessageValues, Sql};
 use im_revoke_core::model::{ConvId, Group, Message};
 use im_revoke_core::store::{EventKind, EventRecord, Store, StoreError};
+use recent::Recent;
 use rusqlite::{params, Connection, OptionalExtension, Row};
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -162,54 +171,6 @@ impl Drop for Checkpointer {
     }
 }
 
-/// One recent event of a user.
-struct RecentEvent {
-    seq: u64,
-    kind: EventKind,
-    /// Shared by every member of one fan-out.
-    target: Arc<str>,
-}
-
-/// The in-memory index of `events_recent`: per user, its events not yet in `events` (their seqs
-/// follow that user's last one in `events`).
-#[derive(Default)]
-struct Recent {
-    by_user: HashMap<String, Vec<RecentEvent>>,
-    /// Events in `by_user`.
-    count: usize,
-    /// The largest `events_recent.id` written.
-    last_id: i64,
-    /// The target of the last append (a fan-out appends the same one many times).
-    last_target: Option<Arc<str>>,
-    /// The move in progress.
-    moving: Option<Move>,
-}
-
-/// A move of recent events to `events`: the users who had some when it started, in userID
-/// order; once all are moved, every `events_recent` row up to `upto_id` is in `events`.
-struct Move {
-    users: Vec<String>,
-    next: usize,
-    upto_id: i64,
-}
-
-impl Recent {
-    fn head(&self, user: &str) -> Option<u64> {
-        self.by_user.get(user).and_then(|v| v.last()).map(|e| e.seq)
-    }
-
-    fn target(&mut self, target: &str) -> Arc<str> {
-        match &self.last_target {
-            Some(t) if &**t == target => t.clone(),
-            _ => {
-                let t: Arc<str> = Arc::from(target);
-                self.last_target = Some(t.clone());
-                t
-            }
-        }
-    }
-}
-
 impl std::fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SqliteStore")
@@ -224,15 +185,10 @@ fn db(e: rusqlite::Error) -> StoreError {
     StoreError(format!("sqlite: {e}"))
 }
 
-const BACKEND: &str = "sqlite";
+const BACKEND: Backend = Backend::Sqlite;
 
-fn to_u64(v: i64) -> Result<u64, StoreError> {
-    rows::to_u64(v, BACKEND)
-}
-
-fn from_json<T: serde::de::DeserializeOwned>(s: &str, what: &str) -> Result<T, StoreError> {
-    rows::from_json(s, BACKEND, what)
-}
+/// The shared statements, with SQLite's placeholders.
+static SQL: LazyLock<Sql> = LazyLock::new(|| Sql::new(BACKEND));
 
 /// Reads a `messages` row (columns in [`MESSAGE_COLUMNS`] order).
 fn read_message_row(row: &Row<'_>) -> rusqlite::Result<MessageRow> {
@@ -323,7 +279,7 @@ impl SqliteStore {
             rows.collect::<Result<_, _>>().map_err(db)?
         };
         for b in bodies {
-            let g: Group = from_json(&b, "groups.body")?;
+            let g = BACKEND.group(&b)?;
             self.index_members(&g)?;
         }
         self.commit()
@@ -361,56 +317,6 @@ impl SqliteStore {
         self.commit()
     }
 
-    /// Fills the in-memory index from `events_recent`, skipping the rows already moved to
-    /// `events` (a move stopped by a crash leaves them behind; the next move deletes them).
-    fn load_recent(&mut self) -> Result<(), StoreError> {
-        type RecentRow = (i64, String, i64, i64, String);
-        let rows: Vec<RecentRow> = {
-            let conn = self.begin()?;
-            let mut st = conn
-                .prepare("SELECT id, user_id, seq, kind, target FROM events_recent ORDER BY id")
-                .map_err(db)?;
-            let rows = st
-                .query_map([], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-                })
-                .map_err(db)?;
-            rows.collect::<Result<_, _>>().map_err(db)?
-        };
-        let mut moved_upto: HashMap<String, u64> = HashMap::new();
-        for (id, user, seq, kind, target) in rows {
-            self.recent.last_id = self.recent.last_id.max(id);
-            let seq = to_u64(seq)?;
-            let kind = u8::try_from(kind)
-                .ok()
-                .and_then(EventKind::from_u8)
-                .ok_or_else(|| rows::corrupt(BACKEND, "events_recent.kind"))?;
-            let cold = match moved_upto.get(&user) {
-                Some(h) => *h,
-                None => {
-                    let h = self.cold_head(&user)?;
-                    moved_upto.insert(user.clone(), h);
-                    h
-                }
-            };
-            if seq <= cold {
-                continue;
-            }
-            let head = self.recent.head(&user).unwrap_or(cold);
-            if seq != head + 1 {
-                return Err(rows::corrupt(BACKEND, "events_recent (a gap in a log)"));
-            }
-            let target = self.recent.target(&target);
-            self.recent
-                .by_user
-                .entry(user)
-                .or_default()
-                .push(RecentEvent { seq, kind, target });
-            self.recent.count += 1;
-        }
-        self.commit()
-    }
-
     /// The last seq of `user` in `events`.
     fn cold_head(&mut self, user: &str) -> Result<u64, StoreError> {
         let conn = self.begin()?;
@@ -418,7 +324,7 @@ impl SqliteStore {
             .prepare_cached("SELECT COALESCE(MAX(seq), 0) FROM events WHERE user_id = ?1")
             .map_err(db)?;
         let head: i64 = st.query_row(params![user], |r| r.get(0)).map_err(db)?;
-        to_u64(head)
+        BACKEND.read_u64(head)
     }
 
     /// Up to `limit` events of `user` in `events` with seq > `after`.
@@ -428,17 +334,10 @@ impl SqliteStore {
         after: u64,
         limit: usize,
     ) -> Result<Vec<EventRecord>, StoreError> {
-        let after = i64::try_from(after).unwrap_or(i64::MAX);
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let conn = self.begin()?;
-        let mut st = conn
-            .prepare_cached(
-                "SELECT seq, kind, target FROM events
-                 WHERE user_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
-            )
-            .map_err(db)?;
+        let mut st = conn.prepare_cached(&SQL.events_after).map_err(db)?;
         let rows = st
-            .query_map(params![user, after, limit], |r| {
+            .query_map(params![user, bound(after), bound(limit)], |r| {
                 Ok((
                     r.get::<_, i64>(0)?,
                     r.get::<_, i64>(1)?,
@@ -449,91 +348,8 @@ impl SqliteStore {
             .collect::<rusqlite::Result<Vec<_>>>()
             .map_err(db)?;
         rows.into_iter()
-            .map(|(seq, kind, target)| {
-                let kind = u8::try_from(kind)
-                    .ok()
-                    .and_then(EventKind::from_u8)
-                    .ok_or_else(|| rows::corrupt(BACKEND, "events.kind"))?;
-                Ok(EventRecord {
-                    seq: to_u64(seq)?,
-                    kind,
-                    target,
-                })
-            })
+            .map(|(seq, kind, target)| BACKEND.event(seq, kind, target))
             .collect()
-    }
-
-    /// Moves up to `budget` recent events to `events`, user by user in userID order (starting
-    /// a move if none is in progress and some are waiting), then deletes the moved rows of
-    /// `events_recent`, `budget` rows per step. Returns whether a move is still in progress.
-    fn move_step(&mut self, budget: usize) -> Result<bool, StoreError> {
-        if self.recent.moving.is_none() {
-            if self.recent.count == 0 {
-                return Ok(false);
-            }
-            let mut list: Vec<String> = self.recent.by_user.keys().cloned().collect();
-            list.sort_unstable();
-            self.recent.moving = Some(Move {
-                users: list,
-                next: 0,
-                upto_id: self.recent.last_id,
-            });
-        }
-        if !self.in_tx {
-            self.conn.execute_batch("BEGIN IMMEDIATE").map_err(db)?;
-            self.in_tx = true;
-        }
-        let conn = &self.conn;
-        let recent = &mut self.recent;
-        let Some(mv) = recent.moving.as_mut() else {
-            return Ok(false);
-        };
-        if mv.next < mv.users.len() {
-            let mut insert = conn
-                .prepare_cached(
-                    "INSERT INTO events (user_id, seq, kind, target) VALUES (?1, ?2, ?3, ?4)",
-                )
-                .map_err(db)?;
-            let mut left = budget.max(1);
-            while left > 0 && mv.next < mv.users.len() {
-                let user = &mv.users[mv.next];
-                let Some(events) = recent.by_user.get_mut(user) else {
-                    mv.next += 1;
-                    continue;
-                };
-                // The oldest first: what stays recent still follows what was moved.
-                let n = left.min(events.len());
-                for e in events.drain(..n) {
-                    insert
-                        .execute(params![user, to_i64(e.seq)?, e.kind.as_u8(), &*e.target])
-                        .map_err(db)?;
-                }
-                recent.count -= n;
-                left -= n;
-                if events.is_empty() {
-                    recent.by_user.remove(user);
-                    mv.next += 1;
-                }
-            }
-            return Ok(true);
-        }
-        // Every row up to `upto_id` is in `events` now: delete them, oldest first.
-        let deleted = conn
-            .prepare_cached(
-                "DELETE FROM events_recent WHERE id IN
-                    (SELECT id FROM events_recent WHERE id <= ?1 ORDER BY id LIMIT ?2)",
-            )
-            .map_err(db)?
-            .execute(params![
-                mv.upto_id,
-                i64::try_from(budget.max(1)).unwrap_or(i64::MAX)
-            ])
-            .map_err(db)?;
-        if deleted < budget.max(1) {
-            recent.moving = None;
-            return Ok(false);
-        }
-        Ok(true)
     }
 
     /// Events waiting in `events_recent` (tests, diagnostics).
@@ -550,7 +366,7 @@ impl SqliteStore {
     /// Rewrites the membership rows of `group`.
     fn index_members(&mut self, group: &Group) -> Result<(), StoreError> {
         let conn = self.begin()?;
-        conn.prepare_cached("DELETE FROM group_members WHERE group_id = ?1")
+        conn.prepare_cached(&SQL.delete_members)
             .map_err(db)?
             .execute(params![group.group_id])
             .map_err(db)?;
@@ -595,36 +411,25 @@ impl SqliteStore {
 
 impl Store for SqliteStore {
     fn message(&mut self, msg_id: &str) -> Result<Option<Message>, StoreError> {
-        let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE msg_id = ?1");
-        Ok(self.query_messages(&sql, params![msg_id])?.pop())
+        Ok(self.query_messages(&SQL.message, params![msg_id])?.pop())
     }
 
+    /// Writes a message whole (insert, or replace the row with its msgID). This is the SQLite
+    /// write of a revoke: the hub stores the revoked message with its `revoke` column set.
     fn put_message(&mut self, msg: &Message) -> Result<(), StoreError> {
-        let elem = msg.elem.as_ref().map(to_json).transpose()?;
-        let revoke = msg.revoke.as_ref().map(to_json).transpose()?;
-        let (time_ms, seq) = (to_i64(msg.time_ms)?, to_i64(msg.seq)?);
-        let conv = msg.conv().key();
+        let v = MessageValues::new(msg)?;
         let conn = self.begin()?;
-        let mut st = conn
-            .prepare_cached(
-                "INSERT INTO messages (msg_id, conv, seq, sender, receiver, group_id, time_ms, elem, revoke)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
-                 ON CONFLICT (msg_id) DO UPDATE SET
-                    conv = excluded.conv, seq = excluded.seq, sender = excluded.sender,
-                    receiver = excluded.receiver, group_id = excluded.group_id,
-                    time_ms = excluded.time_ms, elem = excluded.elem, revoke = excluded.revoke",
-            )
-            .map_err(db)?;
+        let mut st = conn.prepare_cached(&SQL.upsert_message).map_err(db)?;
         st.execute(params![
             msg.msg_id,
-            conv,
-            seq,
+            v.conv,
+            v.seq,
             msg.sender,
             msg.receiver,
             msg.group_id,
-            time_ms,
-            elem,
-            revoke
+            v.time_ms,
+            v.elem,
+            v.revoke
         ])
         .map_err(db)?;
         Ok(())
@@ -636,12 +441,8 @@ impl Store for SqliteStore {
         before_seq: Option<u64>,
         limit: usize,
     ) -> Result<Vec<Message>, StoreError> {
-        let before = i64::try_from(before_seq.unwrap_or(u64::MAX)).unwrap_or(i64::MAX);
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let sql = format!(
-            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conv = ?1 AND seq < ?2 ORDER BY seq DESC LIMIT ?3"
-        );
-        self.query_messages(&sql, params![conv.key(), before, limit])
+        let (key, before, limit) = history_args(conv, before_seq, limit);
+        self.query_messages(&SQL.history, params![key, before, limit])
     }
 
     fn conv_head(&mut self, conv: &ConvId) -> Result<u64, StoreError> {
@@ -652,7 +453,7 @@ impl Store for SqliteStore {
         let head: i64 = st
             .query_row(params![conv.key()], |r| r.get(0))
             .map_err(db)?;
-        to_u64(head)
+        BACKEND.read_u64(head)
     }
 
     fn append_event(
@@ -695,18 +496,8 @@ impl Store for SqliteStore {
         st.execute(params![user, to_i64(seq)?, kind.as_u8(), target])
             .map_err(db)?;
         drop(st);
-        let id = self.conn.last_insert_rowid();
-        let recent = &mut self.recent;
-        recent.last_id = id;
-        let target = recent.target(target);
-        let entry = RecentEvent { seq, kind, target };
-        match recent.by_user.get_mut(user) {
-            Some(v) => v.push(entry),
-            None => {
-                recent.by_user.insert(user.to_string(), vec![entry]);
-            }
-        }
-        recent.count += 1;
+        self.recent.last_id = self.conn.last_insert_rowid();
+        self.recent.push(user, seq, kind, target);
         Ok(())
     }
 
@@ -718,19 +509,7 @@ impl Store for SqliteStore {
     ) -> Result<Vec<EventRecord>, StoreError> {
         // `events` first; the recent events of a user follow its last one there.
         let mut out = self.cold_events_after(user, after, limit)?;
-        if out.len() < limit {
-            if let Some(recent) = self.recent.by_user.get(user) {
-                let from = out.last().map_or(after, |e| e.seq);
-                let more = limit - out.len();
-                out.extend(recent.iter().filter(|e| e.seq > from).take(more).map(|e| {
-                    EventRecord {
-                        seq: e.seq,
-                        kind: e.kind,
-                        target: e.target.to_string(),
-                    }
-                }));
-            }
-        }
+        self.recent.extend_after(user, after, limit, &mut out);
         Ok(out)
     }
 
@@ -752,25 +531,18 @@ impl Store for SqliteStore {
 
     fn group(&mut self, group_id: &str) -> Result<Option<Group>, StoreError> {
         let conn = self.begin()?;
-        let mut st = conn
-            .prepare_cached("SELECT body FROM groups WHERE group_id = ?1")
-            .map_err(db)?;
+        let mut st = conn.prepare_cached(&SQL.group).map_err(db)?;
         let body: Option<String> = st
             .query_row(params![group_id], |r| r.get(0))
             .optional()
             .map_err(db)?;
-        body.map(|b| from_json(&b, "groups.body")).transpose()
+        body.map(|b| BACKEND.group(&b)).transpose()
     }
 
     fn put_group(&mut self, group: &Group) -> Result<(), StoreError> {
         let body = to_json(group)?;
         let conn = self.begin()?;
-        let mut st = conn
-            .prepare_cached(
-                "INSERT INTO groups (group_id, body) VALUES (?1, ?2)
-                 ON CONFLICT (group_id) DO UPDATE SET body = excluded.body",
-            )
-            .map_err(db)?;
+        let mut st = conn.prepare_cached(&SQL.upsert_group).map_err(db)?;
         st.execute(params![group.group_id, body]).map_err(db)?;
         drop(st);
         self.index_members(group)
@@ -789,7 +561,7 @@ impl Store for SqliteStore {
             .map_err(db)?
             .collect::<Result<Vec<_>, _>>()
             .map_err(db)?;
-        bodies.iter().map(|b| from_json(b, "groups.body")).collect()
+        bodies.iter().map(|b| BACKEND.group(b)).collect()
     }
 
     fn commit(&mut self) -> Result<(), StoreError> {

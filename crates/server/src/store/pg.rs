@@ -1,5 +1,6 @@
 //! PostgreSQL implementation of [`im_revoke_core::Store`], for several server nodes sharing one
-//! database (`--db postgres://…`), and the LISTEN side of the wake-up signal.
+//! database (`--db postgres://…`). A revoke is written by [`PgStore::put_message`] (the message
+//! row with its `revoke` column set, locked first by [`PgStore::message_for_update`]).
 //!
 //! PostgreSQL is the source of truth; every node is stateless apart from its connections. The
 //! rules stay in the core's hub ([`im_revoke_core::Hub::shared`]); what this store adds is what
@@ -23,43 +24,23 @@
 //! - **Group commit, durable.** One transaction per batch of the hub, as on SQLite; `COMMIT`
 //!   returns after the WAL is flushed (`synchronous_commit` on, the default).
 //! - **The wake-up signal.** Before `COMMIT` the store calls `pg_notify` on [`CHANNEL`] with the
-//!   userIDs whose logs grew in the transaction; PostgreSQL delivers it to the listening nodes at
-//!   the commit, never before, and never for a transaction that rolled back. Payloads stay under
-//!   8000 bytes (several notifications if needed); past [`MAX_NOTIFY_CHUNKS`] the payload is
-//!   [`WAKE_ALL`] instead. A signal carries no data: nodes read the events by seq, so a lost or
-//!   merged notification loses nothing ([`Listener`] resyncs every online user after a
-//!   reconnect).
+//!   userIDs whose logs grew in the transaction (format: `store/notify.rs`); PostgreSQL delivers
+//!   it to the listening nodes at the commit, never before, and never for a transaction that
+//!   rolled back. The LISTEN side is `crate::wakeup`; it resyncs every online user after a
+//!   reconnect.
 
-use crate::engine::Command;
-use crate::rows::{self, to_i64, to_json, MessageRow, MESSAGE_COLUMNS};
+use super::notify::{self, CHANNEL};
+use super::rows::{bound, history_args, to_json, Backend, MessageRow, MessageValues, Sql};
 use im_revoke_core::model::{ConvId, Group, Message};
 use im_revoke_core::store::{EventKind, EventRecord, Store, StoreError};
 use postgres::error::SqlState;
-use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::ToSql;
 use postgres::{Client, Config, NoTls, Row, Statement};
 use std::collections::{BTreeSet, HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::Duration;
-use tokio::sync::mpsc;
 
 /// Schema version stored in `imr_meta`.
 const SCHEMA_VERSION: i64 = 1;
-
-/// The NOTIFY channel of the wake-up signal.
-pub const CHANNEL: &str = "imr_events";
-
-/// Payload meaning "every user may have new events" (userIDs never contain a space, so a list
-/// is `"u id id …"` and cannot be mistaken for it).
-pub const WAKE_ALL: &str = "*";
-
-/// Largest NOTIFY payload sent (PostgreSQL's limit is 8000 bytes).
-pub const MAX_NOTIFY_BYTES: usize = 7900;
-
-/// Most notifications one commit sends before it sends [`WAKE_ALL`] instead.
-pub const MAX_NOTIFY_CHUNKS: usize = 32;
 
 /// Most savepoints (writing requests) in one transaction before it is committed early.
 pub const MAX_SAVEPOINTS: u32 = 32;
@@ -139,30 +120,17 @@ struct Statements {
 
 impl Statements {
     fn prepare(c: &mut Client) -> Result<Statements, postgres::Error> {
+        let sql = Sql::new(BACKEND);
         Ok(Statements {
-            message: c.prepare(&format!(
-                "SELECT {MESSAGE_COLUMNS} FROM messages WHERE msg_id = $1"
-            ))?,
-            message_for_update: c.prepare(&format!(
-                "SELECT {MESSAGE_COLUMNS} FROM messages WHERE msg_id = $1 FOR UPDATE"
-            ))?,
-            insert_message: c.prepare(
-                "INSERT INTO messages (msg_id, conv, seq, sender, receiver, group_id, time_ms, elem, revoke)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+            message: c.prepare(&sql.message)?,
+            message_for_update: c.prepare(&format!("{} FOR UPDATE", sql.message))?,
+            insert_message: c.prepare(&format!(
+                "{}
                  ON CONFLICT (msg_id) DO NOTHING",
-            )?,
-            upsert_message: c.prepare(
-                "INSERT INTO messages (msg_id, conv, seq, sender, receiver, group_id, time_ms, elem, revoke)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-                 ON CONFLICT (msg_id) DO UPDATE SET
-                    conv = excluded.conv, seq = excluded.seq, sender = excluded.sender,
-                    receiver = excluded.receiver, group_id = excluded.group_id,
-                    time_ms = excluded.time_ms, elem = excluded.elem, revoke = excluded.revoke",
-            )?,
-            history: c.prepare(&format!(
-                "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conv = $1 AND seq < $2
-                 ORDER BY seq DESC LIMIT $3"
+                sql.insert_message
             ))?,
+            upsert_message: c.prepare(&sql.upsert_message)?,
+            history: c.prepare(&sql.history)?,
             conv_head: c.prepare(
                 "SELECT GREATEST(
                     COALESCE((SELECT head FROM conv_heads WHERE conv = $1), 0),
@@ -199,21 +167,15 @@ impl Statements {
                  SELECT user_id, head, $2, $3 FROM h
                  RETURNING user_id, seq",
             )?,
-            events_after: c.prepare(
-                "SELECT seq, kind, target FROM events
-                 WHERE user_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
-            )?,
+            events_after: c.prepare(&sql.events_after)?,
             user_head: c.prepare("SELECT head FROM user_heads WHERE user_id = $1")?,
-            group: c.prepare("SELECT body FROM groups WHERE group_id = $1")?,
-            group_for_update: c.prepare("SELECT body FROM groups WHERE group_id = $1 FOR UPDATE")?,
+            group: c.prepare(&sql.group)?,
+            group_for_update: c.prepare(&format!("{} FOR UPDATE", sql.group))?,
             insert_group: c.prepare(
                 "INSERT INTO groups (group_id, body) VALUES ($1, $2) ON CONFLICT (group_id) DO NOTHING",
             )?,
-            upsert_group: c.prepare(
-                "INSERT INTO groups (group_id, body) VALUES ($1, $2)
-                 ON CONFLICT (group_id) DO UPDATE SET body = excluded.body",
-            )?,
-            delete_members: c.prepare("DELETE FROM group_members WHERE group_id = $1")?,
+            upsert_group: c.prepare(&sql.upsert_group)?,
+            delete_members: c.prepare(&sql.delete_members)?,
             insert_members: c.prepare(
                 "INSERT INTO group_members (user_id, group_id) SELECT unnest($1::text[]), $2",
             )?,
@@ -264,15 +226,7 @@ impl std::fmt::Debug for PgStore {
     }
 }
 
-const BACKEND: &str = "postgres";
-
-fn to_u64(v: i64) -> Result<u64, StoreError> {
-    rows::to_u64(v, BACKEND)
-}
-
-fn from_json<T: serde::de::DeserializeOwned>(s: &str, what: &str) -> Result<T, StoreError> {
-    rows::from_json(s, BACKEND, what)
-}
+const BACKEND: Backend = Backend::Postgres;
 
 /// Whether a PostgreSQL error is a clash with another writer (retry the request).
 fn is_conflict(e: &postgres::Error) -> bool {
@@ -284,7 +238,8 @@ fn is_conflict(e: &postgres::Error) -> bool {
     })
 }
 
-fn pg_error(e: &postgres::Error) -> StoreError {
+/// A PostgreSQL error as a [`StoreError`] (a [`StoreError::conflict`] when retrying may help).
+pub(crate) fn pg_error(e: &postgres::Error) -> StoreError {
     if is_conflict(e) {
         StoreError::conflict(format!("postgres: {e}"))
     } else {
@@ -308,7 +263,7 @@ fn row_message(row: &Row) -> Result<Message, StoreError> {
 }
 
 /// The connection settings of `url`, named `app` in `pg_stat_activity`.
-fn config(url: &str, app: &str) -> Result<Config, StoreError> {
+pub(crate) fn config(url: &str, app: &str) -> Result<Config, StoreError> {
     let mut cfg: Config = url
         .parse()
         .map_err(|e| StoreError(format!("postgres: bad database URL: {e}")))?;
@@ -456,7 +411,7 @@ impl PgStore {
                 let body: String = r
                     .try_get(0)
                     .map_err(|e| StoreError(format!("postgres: {e}")))?;
-                Ok(Some(from_json(&body, "groups.body")?))
+                Ok(Some(BACKEND.group(&body)?))
             }
             None => Ok(None),
         }
@@ -466,35 +421,7 @@ impl PgStore {
         let get = |e: postgres::Error| StoreError(format!("postgres: reading an event: {e}"));
         let seq: i64 = row.try_get(0).map_err(get)?;
         let kind: i16 = row.try_get(1).map_err(get)?;
-        let kind = u8::try_from(kind)
-            .ok()
-            .and_then(EventKind::from_u8)
-            .ok_or_else(|| rows::corrupt(BACKEND, "events.kind"))?;
-        Ok(EventRecord {
-            seq: to_u64(seq)?,
-            kind,
-            target: row.try_get(2).map_err(get)?,
-        })
-    }
-
-    /// The NOTIFY payloads for the users in `touched`.
-    fn payloads(touched: &BTreeSet<String>) -> Vec<String> {
-        let mut out = Vec::new();
-        let mut cur = String::from("u");
-        for u in touched {
-            if cur.len() + 1 + u.len() > MAX_NOTIFY_BYTES {
-                out.push(std::mem::replace(&mut cur, String::from("u")));
-                if out.len() >= MAX_NOTIFY_CHUNKS {
-                    return vec![WAKE_ALL.to_string()];
-                }
-            }
-            cur.push(' ');
-            cur.push_str(u);
-        }
-        if cur.len() > 1 {
-            out.push(cur);
-        }
-        out
+        BACKEND.event(seq, i64::from(kind), row.try_get(2).map_err(get)?)
     }
 }
 
@@ -512,21 +439,18 @@ impl Store for PgStore {
     }
 
     fn put_message(&mut self, msg: &Message) -> Result<(), StoreError> {
-        let elem = msg.elem.as_ref().map(to_json).transpose()?;
-        let revoke = msg.revoke.as_ref().map(to_json).transpose()?;
-        let (time_ms, seq) = (to_i64(msg.time_ms)?, to_i64(msg.seq)?);
-        let conv = msg.conv().key();
+        let v = MessageValues::new(msg)?;
         let insert = self.absent_messages.remove(&msg.msg_id);
         let params: [&(dyn ToSql + Sync); 9] = [
             &msg.msg_id,
-            &conv,
-            &seq,
+            &v.conv,
+            &v.seq,
             &msg.sender,
             &msg.receiver,
             &msg.group_id,
-            &time_ms,
-            &elem,
-            &revoke,
+            &v.time_ms,
+            &v.elem,
+            &v.revoke,
         ];
         let n = self.write(|c, st| {
             let s = if insert {
@@ -551,9 +475,7 @@ impl Store for PgStore {
         before_seq: Option<u64>,
         limit: usize,
     ) -> Result<Vec<Message>, StoreError> {
-        let before = i64::try_from(before_seq.unwrap_or(u64::MAX)).unwrap_or(i64::MAX);
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let key = conv.key();
+        let (key, before, limit) = history_args(conv, before_seq, limit);
         let rows = self.run(|c, st| c.query(&st.history, &[&key, &before, &limit]))?;
         rows.iter().map(row_message).collect()
     }
@@ -561,13 +483,13 @@ impl Store for PgStore {
     fn conv_head(&mut self, conv: &ConvId) -> Result<u64, StoreError> {
         let key = conv.key();
         let head: i64 = self.run(|c, st| c.query_one(&st.conv_head, &[&key])?.try_get(0))?;
-        to_u64(head)
+        BACKEND.read_u64(head)
     }
 
     fn next_conv_seq(&mut self, conv: &ConvId) -> Result<u64, StoreError> {
         let key = conv.key();
         let head: i64 = self.write(|c, st| c.query_one(&st.next_conv_seq, &[&key])?.try_get(0))?;
-        to_u64(head)
+        BACKEND.read_u64(head)
     }
 
     fn append_event(
@@ -582,7 +504,7 @@ impl Store for PgStore {
                 .try_get(0)
         })?;
         self.touched.insert(user.to_string());
-        to_u64(seq)
+        BACKEND.read_u64(seq)
     }
 
     fn append_events(
@@ -601,7 +523,7 @@ impl Store for PgStore {
             let get = |e: postgres::Error| StoreError(format!("postgres: {e}"));
             let user: String = r.try_get(0).map_err(get)?;
             let seq: i64 = r.try_get(1).map_err(get)?;
-            seqs.insert(user, to_u64(seq)?);
+            seqs.insert(user, BACKEND.read_u64(seq)?);
         }
         let out = users
             .iter()
@@ -621,8 +543,7 @@ impl Store for PgStore {
         after: u64,
         limit: usize,
     ) -> Result<Vec<EventRecord>, StoreError> {
-        let after = i64::try_from(after).unwrap_or(i64::MAX);
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let (after, limit) = (bound(after), bound(limit));
         let rows = self.run(|c, st| c.query(&st.events_after, &[&user, &after, &limit]))?;
         rows.iter().map(Self::event_row).collect()
     }
@@ -630,7 +551,7 @@ impl Store for PgStore {
     fn user_head(&mut self, user: &str) -> Result<u64, StoreError> {
         let row = self.run(|c, st| c.query_opt(&st.user_head, &[&user]))?;
         match row {
-            Some(r) => to_u64(
+            Some(r) => BACKEND.read_u64(
                 r.try_get(0)
                     .map_err(|e| StoreError(format!("postgres: {e}")))?,
             ),
@@ -682,7 +603,7 @@ impl Store for PgStore {
                 let body: String = r
                     .try_get(0)
                     .map_err(|e| StoreError(format!("postgres: {e}")))?;
-                from_json(&body, "groups.body")
+                BACKEND.group(&body)
             })
             .collect()
     }
@@ -704,7 +625,7 @@ impl Store for PgStore {
             ))
         } else {
             let mut r = Ok(());
-            for payload in Self::payloads(&touched) {
+            for payload in notify::payloads(&touched) {
                 if let Err(e) = self.client.execute(&self.st.notify, &[&CHANNEL, &payload]) {
                     r = Err(pg_error(&e));
                     break;
@@ -753,193 +674,5 @@ impl Store for PgStore {
                 "postgres: a request failed before its savepoint".into(),
             )),
         }
-    }
-}
-
-/// Parses a NOTIFY payload: `None` for [`WAKE_ALL`], else the userIDs.
-pub fn parse_payload(payload: &str) -> Option<Vec<String>> {
-    // WAKE_ALL, or anything unexpected: `None`, resync everyone.
-    payload.strip_prefix('u').map(|rest| {
-        rest.split(' ')
-            .filter(|u| !u.is_empty())
-            .map(String::from)
-            .collect()
-    })
-}
-
-/// The node's LISTEN connection: a thread that turns notifications into [`Command::Wake`]s for
-/// the hub, and after every (re)connection asks for [`Command::WakeAll`] (signals may have been
-/// missed while it was away).
-pub struct Listener {
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
-
-/// How often the listener checks whether it should stop.
-const LISTEN_POLL: Duration = Duration::from_millis(200);
-
-fn listen(url: &str) -> Result<Client, StoreError> {
-    let mut c = config(url, "im-revoke-listen")?
-        .connect(NoTls)
-        .map_err(|e| pg_error(&e))?;
-    c.batch_execute(&format!("LISTEN {CHANNEL}"))
-        .map_err(|e| pg_error(&e))?;
-    Ok(c)
-}
-
-impl Listener {
-    /// Connects and LISTENs (blocking; an error here means the database cannot be reached),
-    /// then runs the thread. Notifications sent by `own_pid` (this node's store) are skipped:
-    /// the hub delivered those itself.
-    pub fn start(
-        url: &str,
-        own_pid: i32,
-        commands: mpsc::Sender<Command>,
-    ) -> Result<Listener, StoreError> {
-        let client = listen(url)?;
-        let stop = Arc::new(AtomicBool::new(false));
-        let url = url.to_string();
-        let flag = stop.clone();
-        let thread = std::thread::Builder::new()
-            .name("im-revoke-listen".into())
-            .spawn(move || run_listener(client, &url, own_pid, &commands, &flag))
-            .map_err(|e| StoreError(format!("starting the listener thread: {e}")))?;
-        Ok(Listener {
-            stop,
-            thread: Some(thread),
-        })
-    }
-
-    /// Stops the thread and waits for it.
-    pub fn stop(mut self) {
-        self.stop.store(true, Ordering::Release);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-impl Drop for Listener {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Release);
-    }
-}
-
-fn run_listener(
-    mut client: Client,
-    url: &str,
-    own_pid: i32,
-    commands: &mpsc::Sender<Command>,
-    stop: &AtomicBool,
-) {
-    let mut backoff = Duration::from_millis(50);
-    loop {
-        match pump(&mut client, own_pid, commands, stop) {
-            Pump::Stop => return,
-            Pump::Lost(e) => tracing::warn!(error = %e, "LISTEN connection lost; reconnecting"),
-        }
-        client = loop {
-            if stop.load(Ordering::Acquire) {
-                return;
-            }
-            std::thread::sleep(backoff);
-            match listen(url) {
-                Ok(c) => break c,
-                Err(e) => {
-                    backoff = (backoff * 2).min(Duration::from_secs(5));
-                    tracing::warn!(error = %e, "LISTEN reconnect failed");
-                }
-            }
-        };
-        backoff = Duration::from_millis(50);
-        tracing::info!("LISTEN connection back; resyncing every online user");
-        if commands.blocking_send(Command::WakeAll).is_err() {
-            return;
-        }
-    }
-}
-
-enum Pump {
-    Stop,
-    Lost(String),
-}
-
-/// Forwards notifications until the connection is lost or the node stops.
-fn pump(
-    client: &mut Client,
-    own_pid: i32,
-    commands: &mpsc::Sender<Command>,
-    stop: &AtomicBool,
-) -> Pump {
-    loop {
-        if stop.load(Ordering::Acquire) {
-            return Pump::Stop;
-        }
-        let mut users: BTreeSet<String> = BTreeSet::new();
-        let mut all = false;
-        let mut take = |n: postgres::Notification| {
-            if n.process_id() == own_pid {
-                return;
-            }
-            match parse_payload(n.payload()) {
-                Some(list) => users.extend(list),
-                None => all = true,
-            }
-        };
-        let mut notes = client.notifications();
-        match notes.timeout_iter(LISTEN_POLL).next() {
-            Ok(Some(n)) => take(n),
-            Ok(None) => {}
-            Err(e) => return Pump::Lost(e.to_string()),
-        }
-        // Merge whatever else already arrived into the same wake-up.
-        let mut more = notes.iter();
-        loop {
-            match more.next() {
-                Ok(Some(n)) => take(n),
-                Ok(None) => break,
-                Err(e) => return Pump::Lost(e.to_string()),
-            }
-        }
-        drop(more);
-        drop(notes);
-        let cmd = if all {
-            Some(Command::WakeAll)
-        } else if users.is_empty() {
-            None
-        } else {
-            Some(Command::Wake {
-                users: users.into_iter().collect(),
-            })
-        };
-        if let Some(cmd) = cmd {
-            if commands.blocking_send(cmd).is_err() {
-                return Pump::Stop;
-            }
-        }
-        if client.is_closed() {
-            return Pump::Lost("connection closed".into());
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn payloads_are_chunked_and_fall_back_to_wake_all() {
-        let few: BTreeSet<String> = ["alice", "bob"].iter().map(|s| s.to_string()).collect();
-        assert_eq!(PgStore::payloads(&few), ["u alice bob"]);
-        assert!(PgStore::payloads(&BTreeSet::new()).is_empty());
-        let many: BTreeSet<String> = (0..2000).map(|i| format!("user-{i:08}")).collect();
-        let p = PgStore::payloads(&many);
-        assert!(p.len() > 1 && p.len() <= MAX_NOTIFY_CHUNKS, "{}", p.len());
-        assert!(p.iter().all(|s| s.len() <= MAX_NOTIFY_BYTES));
-        let back: BTreeSet<String> = p.iter().flat_map(|s| parse_payload(s).unwrap()).collect();
-        assert_eq!(back, many);
-        let huge: BTreeSet<String> = (0..40_000).map(|i| format!("user-{i:08}")).collect();
-        assert_eq!(PgStore::payloads(&huge), [WAKE_ALL]);
-        assert_eq!(parse_payload(WAKE_ALL), None);
     }
 }

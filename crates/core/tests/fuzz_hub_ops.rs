@@ -244,4 +244,23 @@ mod replay {
     fn refused_sync() {
         harness::run(&harness::Input::decode(REFUSED_SYNC));
     }
+
+    /// Every seed of `fuzz/corpus/hub_ops/` (written by `fuzz/harness/hub_ops_seeds.py`) runs
+    /// clean through the harness.
+    #[test]
+    fn corpus_seeds() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fuzz/corpus/hub_ops");
+        let mut seeds: Vec<_> = std::fs::read_dir(dir)
+            .expect("the hub_ops corpus")
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "bin"))
+            .collect();
+        seeds.sort();
+        assert!(!seeds.is_empty(), "no seeds in {dir}");
+        for seed in seeds {
+            let bytes = std::fs::read(&seed).unwrap();
+            eprintln!("replaying {}", seed.display());
+            harness::run(&harness::Input::decode(&bytes));
+        }
+    }
 }

@@ -58,6 +58,14 @@ fn code_of(f: &ServerFrame) -> Option<Code> {
         _ => None,
     }
 }
+/// The frames of `out` for session `s`.
+fn answers_to(out: &[Outgoing], s: SessionId) -> Vec<&ServerFrame> {
+    out.iter()
+        .filter(|o| o.session == s)
+        .map(|o| &o.frame)
+        .collect()
+}
+
 fn commit(hub: &mut Hub<MemStore>) -> Vec<Outgoing> {
     assert!(hub.poisoned().is_none(), "hub poisoned");
     hub.commit().expect("the memory store always commits")
@@ -83,11 +91,7 @@ impl Host for Checks {
         };
         let ok = hub.login(s, user, v, now);
         let out = commit(hub);
-        let answers: Vec<&ServerFrame> = out
-            .iter()
-            .filter(|o| o.session == s)
-            .map(|o| &o.frame)
-            .collect();
+        let answers = answers_to(&out, s);
         assert_eq!(answers.len(), 1, "login: one answer");
         assert_eq!(ok, expect.is_none(), "login verdict {expect:?}");
         assert_eq!(code_of(answers[0]), expect, "login answer");
@@ -122,11 +126,7 @@ impl Host for Checks {
             }
             hub.handle(s, f, now);
             let out = commit(hub);
-            let answers: Vec<&ServerFrame> = out
-                .iter()
-                .filter(|o| o.session == s)
-                .map(|o| &o.frame)
-                .collect();
+            let answers = answers_to(&out, s);
             assert_eq!(out.len(), 1, "a rate-limited request changes nothing");
             assert_eq!(code_of(answers[0]), Some(Code::FreqLimit), "rate limit");
             self.released(hub, &out);
@@ -182,11 +182,7 @@ impl Host for Checks {
         hub.handle(s, f.clone(), now);
         let out = commit(hub);
 
-        let answers: Vec<&ServerFrame> = out
-            .iter()
-            .filter(|o| o.session == s)
-            .map(|o| &o.frame)
-            .collect();
+        let answers = answers_to(&out, s);
         assert_eq!(
             answers.len(),
             1,

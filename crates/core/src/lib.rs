@@ -9,6 +9,8 @@
 //! - [`store`]: the storage trait the hub persists through, with an in-memory store;
 //! - [`client`]: the client-side state machine the browser module drives;
 //! - [`limit`]: the token bucket behind every rate limit;
+//! - `sim` (feature `test-support`): a simulated world of hub, devices and network, for tests
+//!   and the fuzz harness;
 //! - [`wire`]: server frames from JSON text without serde (the browser module's decoder);
 //! - [`error`]: the one table of error codes (Tencent's numbering where Tencent has one).
 #![warn(missing_docs)]
@@ -20,6 +22,8 @@ pub mod limit;
 pub mod model;
 pub mod policy;
 pub mod protocol;
+#[cfg(any(test, feature = "test-support"))]
+pub mod sim;
 pub mod store;
 pub mod wire;
 

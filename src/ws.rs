@@ -10,8 +10,10 @@
 //!   codes, 300003). `reconnect()` after `disconnect()` starts over from attempt 0.
 //! - A keep-alive `ping` every 25 s doubles as a server-clock sample.
 //! - [`WsConn`] owns the socket's handler closures; its `Drop` unregisters them and closes the
-//!   socket. The closures hold a `Weak` of the session, never an `Rc`.
+//!   socket. The closures (and the timers') hold a `Weak` of the transport's state [`Ws`], which
+//!   holds a `Weak` of the session; the session owns the transport ([`WsLink`]).
 
+use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 
 use gloo_timers::callback::{Interval, Timeout};
@@ -21,8 +23,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{CloseEvent, MessageEvent, WebSocket};
 
-use crate::listener::ConnEvent;
-use crate::session::{Batch, Link, Out, Session};
+use crate::session::{Batch, Session, Transport};
 use crate::wire::{decode, encode, read_text};
 
 const BACKOFF_BASE_MS: f64 = 500.0;
@@ -36,7 +37,7 @@ fn backoff_ms(n: u32) -> u32 {
 }
 
 /// One socket and the closures registered on it.
-pub(crate) struct WsConn {
+struct WsConn {
     ws: WebSocket,
     _on_open: Closure<dyn FnMut()>,
     _on_message: Closure<dyn FnMut(MessageEvent)>,
@@ -44,24 +45,24 @@ pub(crate) struct WsConn {
 }
 
 impl WsConn {
-    fn open(url: &str, session: &Weak<Session>, gen: u32) -> Result<WsConn, JsValue> {
+    fn open(url: &str, link: &Weak<Ws>, gen: u32) -> Result<WsConn, JsValue> {
         let ws = WebSocket::new(url)?;
-        let s = session.clone();
+        let l = link.clone();
         let on_open = Closure::<dyn FnMut()>::new(move || {
-            if let Some(s) = s.upgrade() {
-                on_open(&s, gen);
+            if let Some(l) = l.upgrade() {
+                on_open(&l, gen);
             }
         });
-        let s = session.clone();
+        let l = link.clone();
         let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
-            if let Some(s) = s.upgrade() {
-                on_message(&s, gen, e);
+            if let Some(l) = l.upgrade() {
+                on_message(&l, gen, e);
             }
         });
-        let s = session.clone();
+        let l = link.clone();
         let on_close = Closure::<dyn FnMut(CloseEvent)>::new(move |_e: CloseEvent| {
-            if let Some(s) = s.upgrade() {
-                on_close(&s, gen);
+            if let Some(l) = l.upgrade() {
+                on_close(&l, gen);
             }
         });
         ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));
@@ -85,10 +86,18 @@ impl Drop for WsConn {
     }
 }
 
-/// The WebSocket side of a session.
-pub(crate) struct WsLink {
+/// The WebSocket transport of a session (the session owns it).
+pub(crate) struct WsLink(Rc<Ws>);
+
+/// The transport's state, shared with its socket's closures and timers.
+struct Ws {
+    session: Weak<Session>,
     url: String,
     user_sig: String,
+    st: RefCell<WsState>,
+}
+
+struct WsState {
     conn: Option<WsConn>,
     /// Generation of the current socket; events of older sockets are ignored.
     gen: u32,
@@ -101,112 +110,123 @@ pub(crate) struct WsLink {
 }
 
 impl WsLink {
-    pub(crate) fn new(url: String, user_sig: String) -> WsLink {
-        WsLink {
+    pub(crate) fn new(session: Weak<Session>, url: String, user_sig: String) -> WsLink {
+        WsLink(Rc::new(Ws {
+            session,
             url,
             user_sig,
-            conn: None,
-            gen: 0,
-            attempt: 0,
-            stopped: false,
-            reconnect: None,
-            keepalive: None,
-        }
+            st: RefCell::new(WsState {
+                conn: None,
+                gen: 0,
+                attempt: 0,
+                stopped: false,
+                reconnect: None,
+                keepalive: None,
+            }),
+        }))
+    }
+}
+
+impl Transport for WsLink {
+    fn open(&self) {
+        connect(&self.0);
     }
 
-    pub(crate) fn out(&self) -> Out {
-        match &self.conn {
-            Some(c) => Out::Ws(WsOut { ws: c.ws.clone() }),
-            None => Out::Nowhere,
-        }
+    fn send(&self, frames: Vec<ClientFrame>) {
+        self.0.send(&frames);
     }
 
     /// Logged in on the current socket: reset the backoff, start the keep-alive.
-    pub(crate) fn online(&mut self, session: &Rc<Session>) {
-        self.attempt = 0;
-        let weak = Rc::downgrade(session);
-        self.keepalive = Some(Interval::new(KEEPALIVE_MS, move || {
-            if let Some(s) = weak.upgrade() {
-                let out = s.st.borrow().link.out();
-                out_ping(out);
+    fn online(&self) {
+        let weak = Rc::downgrade(&self.0);
+        let mut w = self.0.st.borrow_mut();
+        w.attempt = 0;
+        w.keepalive = Some(Interval::new(KEEPALIVE_MS, move || {
+            if let Some(l) = weak.upgrade() {
+                l.send(&[ClientFrame::Ping { t: Date::now() }]);
             }
         }));
     }
 
-    /// No more connections: closes the socket (after the current event handler returns).
-    pub(crate) fn stop(&mut self, b: &mut Batch) {
-        self.stopped = true;
-        self.reconnect = None;
-        self.keepalive = None;
-        if let Some(c) = self.conn.take() {
-            b.drop_later.push(Box::new(c));
+    fn retries(&self) -> bool {
+        true
+    }
+
+    /// Closes the socket (after the current event handler returns).
+    fn leave(&self, b: &mut Batch) {
+        stop(&mut self.0.st.borrow_mut(), b);
+    }
+
+    fn resume(&self) {
+        let was = {
+            let mut w = self.0.st.borrow_mut();
+            w.attempt = 0;
+            std::mem::replace(&mut w.stopped, false)
+        };
+        if was {
+            connect(&self.0);
         }
     }
 
-    /// Allows connections again after `disconnect()` (the caller then calls [`connect`]);
-    /// `false` when it was not stopped.
-    pub(crate) fn resume(&mut self) -> bool {
-        let was = std::mem::replace(&mut self.stopped, false);
-        self.attempt = 0;
-        was
-    }
-
-    /// Waiting for the next automatic attempt: make it now.
-    pub(crate) fn retry_now(&mut self, session: &Rc<Session>) {
-        if self.reconnect.is_some() {
-            arm_reconnect(self, session, 0);
+    fn retry_now(&self) {
+        let waiting = self.0.st.borrow().reconnect.is_some();
+        if waiting {
+            arm_reconnect(&self.0, 0);
         }
     }
 }
 
-fn out_ping(out: Out) {
-    if let Out::Ws(o) = out {
-        o.send(vec![ClientFrame::Ping { t: Date::now() }]);
-    }
-}
-
-/// Sends frames on a socket.
-pub(crate) struct WsOut {
-    ws: WebSocket,
-}
-
-impl WsOut {
-    pub(crate) fn send(&self, frames: Vec<ClientFrame>) {
-        for f in &frames {
+impl Ws {
+    /// Sends frames on the current socket, if any (no borrow held while sending).
+    fn send(&self, frames: &[ClientFrame]) {
+        let Some(ws) = self.st.borrow().conn.as_ref().map(|c| c.ws.clone()) else {
+            return;
+        };
+        for f in frames {
             // A socket that is closing throws; the close event follows and the core client
             // resends whatever was unanswered after the next login.
-            if self.ws.send_with_str(&encode(f)).is_err() {
+            if ws.send_with_str(&encode(f)).is_err() {
                 return;
             }
         }
     }
 }
 
-/// Opens a (new) socket for `session`.
-pub(crate) fn connect(session: &Rc<Session>) {
-    let batch = {
-        let mut st = session.st.borrow_mut();
-        let logging_in = st.logging_in();
-        let Link::Ws(w) = &mut st.link else {
-            return;
-        };
+/// No more connections: the socket goes into `b`, to be closed with no borrow held.
+fn stop(w: &mut WsState, b: &mut Batch) {
+    w.stopped = true;
+    w.reconnect = None;
+    w.keepalive = None;
+    if let Some(c) = w.conn.take() {
+        b.drop_later.push(Box::new(c));
+    }
+}
+
+/// Opens a (new) socket.
+fn connect(link: &Rc<Ws>) {
+    let Some(session) = link.session.upgrade() else {
+        return;
+    };
+    let logging_in = session.logging_in();
+    let mut b = Batch::default();
+    let failed = {
+        let mut w = link.st.borrow_mut();
         if w.stopped {
             return;
         }
         w.reconnect = None;
         w.gen = w.gen.wrapping_add(1);
-        let mut b = Batch::default();
-        match WsConn::open(&w.url, &Rc::downgrade(session), w.gen) {
+        match WsConn::open(&link.url, &Rc::downgrade(link), w.gen) {
             Ok(conn) => {
                 if let Some(old) = w.conn.replace(conn) {
                     b.drop_later.push(Box::new(old));
                 }
-                b.conn.push(ConnEvent::Connecting);
+                None
             }
             Err(e) => {
                 // Only a malformed URL makes the constructor throw.
                 let mut desc = String::from("cannot open a WebSocket to ");
-                desc.push_str(&w.url);
+                desc.push_str(&link.url);
                 if let Some(m) = e
                     .dyn_ref::<js_sys::Error>()
                     .and_then(|e| e.message().as_string())
@@ -214,59 +234,63 @@ pub(crate) fn connect(session: &Rc<Session>) {
                     desc.push_str(": ");
                     desc.push_str(&m);
                 }
-                let e = ImError::with_desc(Code::InvalidParameters, desc);
                 if logging_in {
-                    w.stop(&mut b);
-                    st.finish_login(&mut b, Err(e));
+                    stop(&mut w, &mut b);
                 } else {
-                    b.conn.push(ConnEvent::Failed(e.code.num(), e.desc));
-                    schedule_reconnect(w, session);
+                    drop(w);
+                    schedule_reconnect(link);
                 }
+                Some(ImError::with_desc(Code::InvalidParameters, desc))
             }
         }
-        b
     };
-    session.run(batch);
-}
-
-fn schedule_reconnect(w: &mut WsLink, session: &Rc<Session>) {
-    let delay = backoff_ms(w.attempt);
-    w.attempt = w.attempt.saturating_add(1);
-    arm_reconnect(w, session, delay);
-}
-
-fn arm_reconnect(w: &mut WsLink, session: &Rc<Session>, delay: u32) {
-    let weak = Rc::downgrade(session);
-    w.reconnect = Some(Timeout::new(delay, move || {
-        if let Some(s) = weak.upgrade() {
-            connect(&s);
-        }
-    }));
-}
-
-fn on_open(session: &Rc<Session>, gen: u32) {
-    let out = {
-        let st = session.st.borrow();
-        let Link::Ws(w) = &st.link else {
-            return;
-        };
-        if w.gen != gen || w.stopped {
-            return;
-        }
-        (w.out(), st.client.login_frame(&w.user_sig))
-    };
-    if let (Out::Ws(o), login) = out {
-        o.send(vec![login]);
+    match failed {
+        None => session.connecting(b),
+        Some(e) => session.failed(b, e),
     }
 }
 
-fn on_message(session: &Rc<Session>, gen: u32, e: MessageEvent) {
-    {
-        let st = session.st.borrow();
-        match &st.link {
-            Link::Ws(w) if w.gen == gen && !w.stopped => {}
-            _ => return,
+fn schedule_reconnect(link: &Rc<Ws>) {
+    let delay = {
+        let mut w = link.st.borrow_mut();
+        let delay = backoff_ms(w.attempt);
+        w.attempt = w.attempt.saturating_add(1);
+        delay
+    };
+    arm_reconnect(link, delay);
+}
+
+fn arm_reconnect(link: &Rc<Ws>, delay: u32) {
+    let weak = Rc::downgrade(link);
+    let timer = Timeout::new(delay, move || {
+        if let Some(l) = weak.upgrade() {
+            connect(&l);
         }
+    });
+    link.st.borrow_mut().reconnect = Some(timer);
+}
+
+/// Whether `gen` is the current socket's generation, still wanted.
+fn current(link: &Ws, gen: u32) -> bool {
+    let w = link.st.borrow();
+    w.gen == gen && !w.stopped
+}
+
+fn on_open(link: &Rc<Ws>, gen: u32) {
+    let Some(session) = link.session.upgrade() else {
+        return;
+    };
+    if current(link, gen) {
+        link.send(&[session.login_frame(&link.user_sig)]);
+    }
+}
+
+fn on_message(link: &Rc<Ws>, gen: u32, e: MessageEvent) {
+    let Some(session) = link.session.upgrade() else {
+        return;
+    };
+    if !current(link, gen) {
+        return;
     }
     let data = e.data();
     // `None`: binary frames are not part of the protocol.
@@ -282,42 +306,31 @@ fn on_message(session: &Rc<Session>, gen: u32, e: MessageEvent) {
     }
 }
 
-fn on_close(session: &Rc<Session>, gen: u32) {
-    let batch = {
-        let mut st = session.st.borrow_mut();
-        let logging_in = st.logging_in();
-        let mut b = Batch::default();
-        {
-            let Link::Ws(w) = &mut st.link else {
-                return;
-            };
-            if w.gen != gen || w.stopped {
-                return;
-            }
-            if let Some(c) = w.conn.take() {
-                b.drop_later.push(Box::new(c));
-            }
-            w.keepalive = None;
-            if logging_in {
-                // The first connection failed: ChatClient.connect rejects, no retry.
-                w.stop(&mut b);
-            } else {
-                schedule_reconnect(w, session);
-            }
-        }
-        st.client.disconnected();
-        let mut desc = String::from("connection to ");
-        if let Link::Ws(w) = &st.link {
-            desc.push_str(&w.url);
-        }
-        desc.push_str(" closed");
-        let e = ImError::with_desc(Code::NetDisconnect, desc);
-        if logging_in {
-            st.finish_login(&mut b, Err(e));
-        } else {
-            b.conn.push(ConnEvent::Failed(e.code.num(), e.desc));
-        }
-        b
+fn on_close(link: &Rc<Ws>, gen: u32) {
+    let Some(session) = link.session.upgrade() else {
+        return;
     };
-    session.run(batch);
+    let logging_in = session.logging_in();
+    let mut b = Batch::default();
+    {
+        let mut w = link.st.borrow_mut();
+        if w.gen != gen || w.stopped {
+            return;
+        }
+        if let Some(c) = w.conn.take() {
+            b.drop_later.push(Box::new(c));
+        }
+        w.keepalive = None;
+        if logging_in {
+            // The first connection failed: ChatClient.connect rejects, no retry.
+            stop(&mut w, &mut b);
+        } else {
+            drop(w);
+            schedule_reconnect(link);
+        }
+    }
+    let mut desc = String::from("connection to ");
+    desc.push_str(&link.url);
+    desc.push_str(" closed");
+    session.closed(b, ImError::with_desc(Code::NetDisconnect, desc));
 }

@@ -13,7 +13,7 @@
 //!   socket. The closures (and the timers') hold a `Weak` of the transport's state [`Ws`], which
 //!   holds a `Weak` of the session; the session owns the transport ([`WsLink`]).
 
-use std::cell::RefCell;
+use std::cell::Cell;
 use std::rc::{Rc, Weak};
 
 use gloo_timers::callback::{Interval, Timeout};
@@ -89,24 +89,21 @@ impl Drop for WsConn {
 /// The WebSocket transport of a session (the session owns it).
 pub(crate) struct WsLink(Rc<Ws>);
 
-/// The transport's state, shared with its socket's closures and timers.
+/// The transport's state, shared with its socket's closures and timers. In `Cell`s: no
+/// borrow is ever held (the socket is taken out and put back).
 struct Ws {
     session: Weak<Session>,
     url: String,
     user_sig: String,
-    st: RefCell<WsState>,
-}
-
-struct WsState {
-    conn: Option<WsConn>,
+    conn: Cell<Option<WsConn>>,
     /// Generation of the current socket; events of older sockets are ignored.
-    gen: u32,
+    gen: Cell<u32>,
     /// Failed attempts since the last successful login.
-    attempt: u32,
+    attempt: Cell<u32>,
     /// No more reconnects (logout, `disconnect()`, or the server refused the login).
-    stopped: bool,
-    reconnect: Option<Timeout>,
-    keepalive: Option<Interval>,
+    stopped: Cell<bool>,
+    reconnect: Cell<Option<Timeout>>,
+    keepalive: Cell<Option<Interval>>,
 }
 
 impl WsLink {
@@ -115,14 +112,12 @@ impl WsLink {
             session,
             url,
             user_sig,
-            st: RefCell::new(WsState {
-                conn: None,
-                gen: 0,
-                attempt: 0,
-                stopped: false,
-                reconnect: None,
-                keepalive: None,
-            }),
+            conn: Cell::new(None),
+            gen: Cell::new(0),
+            attempt: Cell::new(0),
+            stopped: Cell::new(false),
+            reconnect: Cell::new(None),
+            keepalive: Cell::new(None),
         }))
     }
 }
@@ -138,14 +133,15 @@ impl Transport for WsLink {
 
     /// Logged in on the current socket: reset the backoff, start the keep-alive.
     fn online(&self) {
+        self.0.attempt.set(0);
         let weak = Rc::downgrade(&self.0);
-        let mut w = self.0.st.borrow_mut();
-        w.attempt = 0;
-        w.keepalive = Some(Interval::new(KEEPALIVE_MS, move || {
-            if let Some(l) = weak.upgrade() {
-                l.send(&[ClientFrame::Ping { t: Date::now() }]);
-            }
-        }));
+        self.0
+            .keepalive
+            .set(Some(Interval::new(KEEPALIVE_MS, move || {
+                if let Some(l) = weak.upgrade() {
+                    l.send(&[ClientFrame::Ping { t: Date::now() }]);
+                }
+            })));
     }
 
     fn retries(&self) -> bool {
@@ -154,34 +150,33 @@ impl Transport for WsLink {
 
     /// Closes the socket (after the current event handler returns).
     fn leave(&self, b: &mut Batch) {
-        stop(&mut self.0.st.borrow_mut(), b);
+        self.0.stop(b);
     }
 
     fn resume(&self) {
-        let was = {
-            let mut w = self.0.st.borrow_mut();
-            w.attempt = 0;
-            std::mem::replace(&mut w.stopped, false)
-        };
-        if was {
+        self.0.attempt.set(0);
+        if self.0.stopped.replace(false) {
             connect(&self.0);
         }
     }
 
     fn retry_now(&self) {
-        let waiting = self.0.st.borrow().reconnect.is_some();
-        if waiting {
+        let timer = self.0.reconnect.take();
+        if timer.is_some() {
+            drop(timer);
             arm_reconnect(&self.0, 0);
         }
     }
 }
 
 impl Ws {
-    /// Sends frames on the current socket, if any (no borrow held while sending).
+    /// Sends frames on the current socket, if any.
     fn send(&self, frames: &[ClientFrame]) {
-        let Some(ws) = self.st.borrow().conn.as_ref().map(|c| c.ws.clone()) else {
+        let Some(conn) = self.conn.take() else {
             return;
         };
+        let ws = conn.ws.clone();
+        self.conn.set(Some(conn));
         for f in frames {
             // A socket that is closing throws; the close event follows and the core client
             // resends whatever was unanswered after the next login.
@@ -190,15 +185,20 @@ impl Ws {
             }
         }
     }
-}
 
-/// No more connections: the socket goes into `b`, to be closed with no borrow held.
-fn stop(w: &mut WsState, b: &mut Batch) {
-    w.stopped = true;
-    w.reconnect = None;
-    w.keepalive = None;
-    if let Some(c) = w.conn.take() {
-        b.drop_later.push(Box::new(c));
+    /// No more connections: the socket goes into `b`, to be closed with no borrow held.
+    fn stop(&self, b: &mut Batch) {
+        self.stopped.set(true);
+        self.reconnect.set(None);
+        self.keepalive.set(None);
+        if let Some(c) = self.conn.take() {
+            b.drop_later.push(Box::new(c));
+        }
+    }
+
+    /// Whether `gen` is the current socket's generation, still wanted.
+    fn current(&self, gen: u32) -> bool {
+        self.gen.get() == gen && !self.stopped.get()
     }
 }
 
@@ -207,80 +207,62 @@ fn connect(link: &Rc<Ws>) {
     let Some(session) = link.session.upgrade() else {
         return;
     };
+    if link.stopped.get() {
+        return;
+    }
     let logging_in = session.logging_in();
+    link.reconnect.set(None);
+    let gen = link.gen.get().wrapping_add(1);
+    link.gen.set(gen);
     let mut b = Batch::default();
-    let failed = {
-        let mut w = link.st.borrow_mut();
-        if w.stopped {
-            return;
-        }
-        w.reconnect = None;
-        w.gen = w.gen.wrapping_add(1);
-        match WsConn::open(&link.url, &Rc::downgrade(link), w.gen) {
-            Ok(conn) => {
-                if let Some(old) = w.conn.replace(conn) {
-                    b.drop_later.push(Box::new(old));
-                }
-                None
+    match WsConn::open(&link.url, &Rc::downgrade(link), gen) {
+        Ok(conn) => {
+            if let Some(old) = link.conn.replace(Some(conn)) {
+                b.drop_later.push(Box::new(old));
             }
-            Err(e) => {
-                // Only a malformed URL makes the constructor throw.
-                let mut desc = String::from("cannot open a WebSocket to ");
-                desc.push_str(&link.url);
-                if let Some(m) = e
-                    .dyn_ref::<js_sys::Error>()
-                    .and_then(|e| e.message().as_string())
-                {
-                    desc.push_str(": ");
-                    desc.push_str(&m);
-                }
-                if logging_in {
-                    stop(&mut w, &mut b);
-                } else {
-                    drop(w);
-                    schedule_reconnect(link);
-                }
-                Some(ImError::with_desc(Code::InvalidParameters, desc))
-            }
+            session.connecting(b);
         }
-    };
-    match failed {
-        None => session.connecting(b),
-        Some(e) => session.failed(b, e),
+        Err(e) => {
+            // Only a malformed URL makes the constructor throw.
+            let mut desc = String::from("cannot open a WebSocket to ");
+            desc.push_str(&link.url);
+            if let Some(m) = e
+                .dyn_ref::<js_sys::Error>()
+                .and_then(|e| e.message().as_string())
+            {
+                desc.push_str(": ");
+                desc.push_str(&m);
+            }
+            if logging_in {
+                link.stop(&mut b);
+            } else {
+                schedule_reconnect(link);
+            }
+            session.failed(b, ImError::with_desc(Code::InvalidParameters, desc));
+        }
     }
 }
 
 fn schedule_reconnect(link: &Rc<Ws>) {
-    let delay = {
-        let mut w = link.st.borrow_mut();
-        let delay = backoff_ms(w.attempt);
-        w.attempt = w.attempt.saturating_add(1);
-        delay
-    };
-    arm_reconnect(link, delay);
+    let n = link.attempt.get();
+    link.attempt.set(n.saturating_add(1));
+    arm_reconnect(link, backoff_ms(n));
 }
 
 fn arm_reconnect(link: &Rc<Ws>, delay: u32) {
     let weak = Rc::downgrade(link);
-    let timer = Timeout::new(delay, move || {
+    link.reconnect.set(Some(Timeout::new(delay, move || {
         if let Some(l) = weak.upgrade() {
             connect(&l);
         }
-    });
-    link.st.borrow_mut().reconnect = Some(timer);
-}
-
-/// Whether `gen` is the current socket's generation, still wanted.
-fn current(link: &Ws, gen: u32) -> bool {
-    let w = link.st.borrow();
-    w.gen == gen && !w.stopped
+    })));
 }
 
 fn on_open(link: &Rc<Ws>, gen: u32) {
     let Some(session) = link.session.upgrade() else {
         return;
     };
-    if current(link, gen) {
+    if link.current(gen) {
         link.send(&[session.login_frame(&link.user_sig)]);
     }
 }
@@ -289,7 +271,7 @@ fn on_message(link: &Rc<Ws>, gen: u32, e: MessageEvent) {
     let Some(session) = link.session.upgrade() else {
         return;
     };
-    if !current(link, gen) {
+    if !link.current(gen) {
         return;
     }
     let data = e.data();
@@ -310,24 +292,19 @@ fn on_close(link: &Rc<Ws>, gen: u32) {
     let Some(session) = link.session.upgrade() else {
         return;
     };
-    let logging_in = session.logging_in();
+    if !link.current(gen) {
+        return;
+    }
     let mut b = Batch::default();
-    {
-        let mut w = link.st.borrow_mut();
-        if w.gen != gen || w.stopped {
-            return;
-        }
-        if let Some(c) = w.conn.take() {
-            b.drop_later.push(Box::new(c));
-        }
-        w.keepalive = None;
-        if logging_in {
-            // The first connection failed: ChatClient.connect rejects, no retry.
-            stop(&mut w, &mut b);
-        } else {
-            drop(w);
-            schedule_reconnect(link);
-        }
+    if let Some(c) = link.conn.take() {
+        b.drop_later.push(Box::new(c));
+    }
+    link.keepalive.set(None);
+    if session.logging_in() {
+        // The first connection failed: ChatClient.connect rejects, no retry.
+        link.stop(&mut b);
+    } else {
+        schedule_reconnect(link);
     }
     let mut desc = String::from("connection to ");
     desc.push_str(&link.url);

@@ -21,11 +21,15 @@
 //!   and who may revoke what are checked in `policy.rs` (`check_revoke`), called from
 //!   `messages.rs::revoke`; the message size limit is in `messages.rs::send`;
 //! - `groups.rs`: group requests (create, add and remove members, set a role, list) and the
-//!   group cache; membership checks and the member cap are there;
+//!   group cache; who may change a group, and the member cap, are checked there (that a sender
+//!   is a member, in `messages.rs::send`);
 //! - `sequence.rs`: the sequencer — event and message seqs, chosen once at construction
-//!   (owned: cached heads; shared: store-assigned) — and the fan-out (`sequence.rs::fan_out`),
-//!   which every event goes through, and the catch-up of a shared hub;
-//! - the store behind it: `store.rs` (trait, memory), the server's SQLite and PostgreSQL stores.
+//!   (owned: cached heads; shared: store-assigned) — and the fan-out every event goes through
+//!   (`sequence.rs::fan_out`: seqs from the sequencer, then `deliver` to each recipient's
+//!   sessions), and the catch-up of a shared hub (`catch_up`);
+//! - the store behind it: `store.rs` (the trait, and the memory store). A revoke is written by
+//!   `Store::put_message` (called from `messages.rs::revoke`), which the server's SQLite and
+//!   PostgreSQL stores implement.
 //!
 //! ## One hub per node, one shared store ([`Hub::shared`])
 //!

@@ -61,11 +61,15 @@ impl Sequencer {
         Sequencer::Shared(Shared::default())
     }
 
-    /// Whether other hubs write the store too (statically false without the `shared` feature).
+    /// Whether other hubs write the store too. This and the accessors below are always inlined:
+    /// without the `shared` feature they are constants at every call site, which leaves the code
+    /// of the shared mode out of the browser module.
+    #[inline(always)]
     pub(super) fn is_shared(&self) -> bool {
         self.cursors().is_some()
     }
 
+    #[inline(always)]
     fn cursors(&self) -> Option<&Shared> {
         match self {
             Sequencer::Owned(_) => None,
@@ -74,6 +78,7 @@ impl Sequencer {
         }
     }
 
+    #[inline(always)]
     fn cursors_mut(&mut self) -> Option<&mut Shared> {
         match self {
             Sequencer::Owned(_) => None,
@@ -83,6 +88,7 @@ impl Sequencer {
     }
 
     /// The group cache, for a hub that keeps one (the owned one).
+    #[inline(always)]
     pub(super) fn groups(&mut self) -> Option<&mut GroupCache> {
         match self {
             Sequencer::Owned(o) => Some(&mut o.groups),
@@ -204,57 +210,56 @@ impl<S: Store> Hub<S> {
         })
     }
 
-    /// Appends an event to the log of each of `recipients` and returns the seq each got.
-    fn append<'a>(
+    /// Owned hubs: appends an event to `user`'s log, returns its seq.
+    fn append_owned(&mut self, user: &str, kind: EventKind, target: &str) -> R<u64> {
+        match &mut self.seq {
+            Sequencer::Owned(o) => {
+                // This hub is the only writer: the head it caches is the store's, so the next
+                // seq is known without asking the store for it.
+                let seq = match o.user_heads.get(user) {
+                    Some(h) => *h,
+                    None => self.store.user_head(user)?,
+                } + 1;
+                self.store.append_event_at(user, seq, kind, target)?;
+                match o.user_heads.get_mut(user) {
+                    Some(h) => *h = seq,
+                    None => {
+                        o.user_heads.insert(user.to_string(), seq);
+                    }
+                }
+                Ok(seq)
+            }
+            #[cfg(feature = "shared")]
+            Sequencer::Shared(_) => unreachable!("fan_out appends one by one for owned hubs only"),
+        }
+    }
+
+    /// Shared hubs: appends an event to the log of each of `recipients` and returns the seq
+    /// each got. The store assigns them all in one go (heads locked in userID order).
+    #[cfg(feature = "shared")]
+    fn append_shared<'a>(
         &mut self,
         recipients: impl IntoIterator<Item = &'a String>,
         kind: EventKind,
         target: &str,
     ) -> R<Vec<(&'a str, u64)>> {
-        match &mut self.seq {
-            Sequencer::Owned(o) => {
-                let mut seqs = Vec::new();
-                for user in recipients {
-                    // This hub is the only writer: the head it caches is the store's, so the
-                    // next seq is known without asking the store for it.
-                    let seq = match o.user_heads.get(user.as_str()) {
-                        Some(h) => *h,
-                        None => self.store.user_head(user)?,
-                    } + 1;
-                    self.store.append_event_at(user, seq, kind, target)?;
-                    match o.user_heads.get_mut(user.as_str()) {
-                        Some(h) => *h = seq,
-                        None => {
-                            o.user_heads.insert(user.clone(), seq);
-                        }
-                    }
-                    seqs.push((user.as_str(), seq));
-                }
-                Ok(seqs)
-            }
-            // The store assigns all the seqs in one go (heads locked in userID order).
-            #[cfg(feature = "shared")]
-            Sequencer::Shared(_) => {
-                let mut users: Vec<&str> = recipients.into_iter().map(String::as_str).collect();
-                users.sort_unstable();
-                users.dedup();
-                let seqs = self.store.append_events(&users, kind, target)?;
-                if seqs.len() != users.len() {
-                    return Err(StoreError(
-                        "append_events returned the wrong number of seqs".into(),
-                    )
-                    .into());
-                }
-                Ok(users.into_iter().zip(seqs).collect())
-            }
+        let mut users: Vec<&str> = recipients.into_iter().map(String::as_str).collect();
+        users.sort_unstable();
+        users.dedup();
+        let seqs = self.store.append_events(&users, kind, target)?;
+        if seqs.len() != users.len() {
+            return Err(
+                StoreError("append_events returned the wrong number of seqs".into()).into(),
+            );
         }
+        Ok(users.into_iter().zip(seqs).collect())
     }
 
     /// Appends `ev` to each recipient's log and delivers it live to their sessions, except to
     /// `origin`. Returns the seq assigned in `origin_user`'s log (0 if not a recipient).
     ///
-    /// In a shared hub, a session that has not had every earlier event of its log yet (written
-    /// by other nodes) gets those first.
+    /// The sequencer assigns the seqs (an owned one user by user, a shared one all at once);
+    /// the delivery is the same ([`Hub::deliver`]).
     pub(super) fn fan_out<'a>(
         &mut self,
         recipients: impl IntoIterator<Item = &'a String>,
@@ -266,29 +271,50 @@ impl<S: Store> Hub<S> {
     ) -> R<u64> {
         let ev = Arc::new(ev);
         let mut origin_seq = 0;
-        for (user, seq) in self.append(recipients, kind, target)? {
-            if user == origin_user {
-                origin_seq = seq;
-            }
-            self.deliver_missed(user, seq)?;
-            let Some(sessions) = self.online.get(user) else {
-                continue;
-            };
-            for &s in sessions {
-                if s != origin {
-                    self.outbox.push(Outgoing {
-                        session: s,
-                        frame: ServerFrame::Event(Envelope {
-                            seq,
-                            event: ev.clone(),
-                        }),
-                    });
+        match self.seq {
+            Sequencer::Owned(_) => {
+                for user in recipients {
+                    let seq = self.append_owned(user, kind, target)?;
+                    if user == origin_user {
+                        origin_seq = seq;
+                    }
+                    self.deliver(user, seq, origin, &ev)?;
                 }
-                // The origin's acknowledgement carries this seq.
-                self.seq.advance(s, seq);
+            }
+            #[cfg(feature = "shared")]
+            Sequencer::Shared(_) => {
+                for (user, seq) in self.append_shared(recipients, kind, target)? {
+                    if user == origin_user {
+                        origin_seq = seq;
+                    }
+                    self.deliver(user, seq, origin, &ev)?;
+                }
             }
         }
         Ok(origin_seq)
+    }
+
+    /// Delivers event `seq` of `user` live to `user`'s sessions here, except to `origin` (whose
+    /// acknowledgement carries the seq). In a shared hub, a session that has not had every
+    /// earlier event of its log yet (written by other nodes) gets those first.
+    fn deliver(&mut self, user: &str, seq: u64, origin: SessionId, ev: &Arc<Event>) -> R<()> {
+        self.deliver_missed(user, seq)?;
+        let Some(sessions) = self.online.get(user) else {
+            return Ok(());
+        };
+        for &s in sessions {
+            if s != origin {
+                self.outbox.push(Outgoing {
+                    session: s,
+                    frame: ServerFrame::Event(Envelope {
+                        seq,
+                        event: ev.clone(),
+                    }),
+                });
+            }
+            self.seq.advance(s, seq);
+        }
+        Ok(())
     }
 
     /// Before event `seq` of `user` goes live: delivers to `user`'s sessions the events before

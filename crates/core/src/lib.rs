@@ -8,6 +8,7 @@
 //! - [`hub`]: the sans-I/O state machine both hosts drive (the server and the embedded hub);
 //! - [`store`]: the storage trait the hub persists through, with an in-memory store;
 //! - [`client`]: the client-side state machine the browser module drives;
+//! - [`view`]: the plain objects JavaScript sees (a message, `canRevoke`'s answer);
 //! - [`limit`]: the token bucket behind every rate limit;
 //! - `sim` (feature `test-support`): a simulated world of hub, devices and network, for tests
 //!   and the fuzz harness;
@@ -25,6 +26,7 @@ pub mod protocol;
 #[cfg(any(test, feature = "test-support"))]
 pub mod sim;
 pub mod store;
+pub mod view;
 pub mod wire;
 
 pub use error::{Code, ImError};

@@ -12,13 +12,15 @@
 //! - [`limit`]: the token bucket behind every rate limit;
 //! - `sim` (feature `test-support`): a simulated world of hub, devices and network, for tests
 //!   and the fuzz harness;
-//! - [`wire`]: server frames from JSON text without serde (the browser module's decoder);
+//! - [`wire`]: server frames from JSON text without serde (the browser module's decoder), over
+//!   `json`, a small hand-written JSON reader and writer;
 //! - [`error`]: the one table of error codes (Tencent's numbering where Tencent has one).
 #![warn(missing_docs)]
 
 pub mod client;
 pub mod error;
 pub mod hub;
+mod json;
 pub mod limit;
 pub mod model;
 pub mod policy;

@@ -19,10 +19,16 @@
 //! gap and catch-up, the cache merge). The JavaScript-facing views are in
 //! [`crate::view`] (re-exported here).
 
+mod conversations;
 mod incoming;
 mod requests;
 
-pub use crate::view::{CanRevoke, MessageView, RevokerInfo, TextElem};
+pub use conversations::MAX_SEARCH_KEYWORDS;
+
+pub use crate::view::{
+    CanRevoke, ConversationPage, ConversationView, MessageView, RevokerInfo, SearchResult,
+    SearchResultItem, TextElem,
+};
 
 use crate::error::{Code, ImError};
 use crate::model::{check_user_id, Group, Message, MessageStatus};
@@ -55,6 +61,15 @@ pub enum Notification {
     },
     /// A group this user is in changed.
     GroupChanged(Group),
+    /// `onRecvMessageModified(msg)`: a message this device holds changed (a reply whose
+    /// original was revoked).
+    MessageModified(MessageView),
+    /// `onNewConversation(list)`.
+    NewConversation(Vec<ConversationView>),
+    /// `onConversationChanged(list)`.
+    ConversationChanged(Vec<ConversationView>),
+    /// `onTotalUnreadMessageCountChanged(total)`.
+    TotalUnreadChanged(u64),
 }
 
 /// A request's successful result.
@@ -70,6 +85,12 @@ pub enum Done {
     Group(Group),
     /// The groups this user is in.
     Groups(Vec<Group>),
+    /// A page of conversations (`getConversation`: a page of one).
+    Conversations(ConversationPage),
+    /// The total unread count.
+    Total(u64),
+    /// A conversation was marked read.
+    Read,
 }
 
 /// A finished request.
@@ -83,6 +104,21 @@ enum Kind {
     Sync,
     /// Fetching the joined groups at the first login (no caller waits for it).
     Refresh,
+    /// `getConversationList` or `getConversation` for a caller.
+    Conversations,
+    /// `getTotalUnreadMessageCount` before the list is loaded.
+    Total,
+    /// Loading the conversation list at the first login (no caller waits for it).
+    ConvLoad,
+    /// Fetching one conversation whose count this device cannot know (no caller waits).
+    ConvFetch,
+}
+
+impl Kind {
+    /// Whether no caller waits for the request (its failure is silent).
+    fn internal(&self) -> bool {
+        matches!(self, Kind::Refresh | Kind::ConvLoad | Kind::ConvFetch)
+    }
 }
 
 #[derive(Debug)]
@@ -138,6 +174,7 @@ pub struct Client {
     frames: Vec<ClientFrame>,
     notes: Vec<Notification>,
     done: Vec<Completion>,
+    book: conversations::Book,
     /// How long a request may wait for its answer before failing, ms.
     pub request_timeout_ms: f64,
 }
@@ -167,6 +204,7 @@ impl Client {
             frames: Vec::new(),
             notes: Vec::new(),
             done: Vec::new(),
+            book: Default::default(),
             request_timeout_ms: DEFAULT_REQUEST_TIMEOUT_MS,
         })
     }
@@ -356,7 +394,7 @@ impl Client {
                 }
             }
         }
-        if p.kind != Kind::Refresh {
+        if !p.kind.internal() {
             self.done.push((req_id.to_string(), Err(e)));
         }
     }

@@ -10,9 +10,12 @@
 //! - [`client`]: the client-side state machine the browser module drives;
 //! - [`limit`]: the token bucket behind every rate limit;
 //! - [`wire`]: server frames from JSON text without serde (the browser module's decoder);
+//! - `callback` (feature `callbacks`): webhooks in Tencent's shapes and `MsgKey`s;
 //! - [`error`]: the one table of error codes (Tencent's numbering where Tencent has one).
 #![warn(missing_docs)]
 
+#[cfg(feature = "callbacks")]
+pub mod callback;
 pub mod client;
 pub mod error;
 pub mod hub;
@@ -28,4 +31,4 @@ pub use hub::{Hub, Outgoing, SessionId};
 pub use model::{ConvId, Elem, Group, GroupRole, Message, MessageStatus, RevokeInfo, RevokerRole};
 pub use policy::Config;
 pub use protocol::{ClientFrame, Envelope, Event, ServerFrame};
-pub use store::{MemStore, Store, StoreError};
+pub use store::{CallbackRecord, MemStore, Store, StoreError};

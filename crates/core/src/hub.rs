@@ -37,6 +37,11 @@ use crate::store::{EventKind, EventRecord, Store, StoreError};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
+#[cfg(feature = "callbacks")]
+mod admin;
+#[cfg(feature = "callbacks")]
+pub use admin::{AdminHistory, RecallResult, ADMIN_SESSION};
+
 /// How many entries each of the hub's caches may hold before it is dropped and refilled.
 pub const CACHE_ENTRIES: usize = 200_000;
 
@@ -128,6 +133,9 @@ pub struct Hub<S: Store> {
     cursors: HashMap<SessionId, u64>,
     /// Shared hubs: cursors as they were before the request being handled moved them.
     cursor_undo: Vec<(SessionId, u64)>,
+    /// Webhooks on: every send and revoke writes one into the store's outbox (`admin.rs`).
+    #[cfg(feature = "callbacks")]
+    callbacks: bool,
 }
 
 impl<S: Store> Hub<S> {
@@ -147,6 +155,8 @@ impl<S: Store> Hub<S> {
             shared: false,
             cursors: HashMap::new(),
             cursor_undo: Vec::new(),
+            #[cfg(feature = "callbacks")]
+            callbacks: false,
         }
     }
 
@@ -835,6 +845,8 @@ impl<S: Store> Hub<S> {
             &msg.msg_id,
             ev,
         )?;
+        #[cfg(feature = "callbacks")]
+        self.callback(|| crate::callback::after_send(&msg, None, now))?;
         self.push(
             session,
             ServerFrame::SendOk {
@@ -929,6 +941,8 @@ impl<S: Store> Hub<S> {
             msg_id,
             Event::MessageRevoked(revoked.clone()),
         )?;
+        #[cfg(feature = "callbacks")]
+        self.callback(|| crate::callback::after_revoke(&msg, None, now))?;
         self.push(
             session,
             ServerFrame::RevokeOk {

@@ -37,6 +37,8 @@ pub struct Cli {
 
 /// Subcommands.
 #[derive(Subcommand, Debug)]
+// Parsed once at start: the size of `serve`'s flags does not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum CliCommand {
     /// Run the server (the default).
     Serve(ServeArgs),
@@ -117,6 +119,9 @@ pub struct ServeArgs {
     /// Directory served at /pkg (the built browser module, pkg/).
     #[arg(long, env = "IMR_PKG_DIR")]
     pub pkg_dir: Option<PathBuf>,
+    /// The REST API and webhooks.
+    #[command(flatten)]
+    pub api: crate::rest::ApiArgs,
 }
 
 /// Flags of `usersig`.
@@ -258,6 +263,8 @@ pub struct ServerConfig {
     pub max_batch: usize,
     /// Bound of the command queue into the hub.
     pub command_queue: usize,
+    /// The REST API and webhooks (`rest.rs`).
+    pub api: crate::rest::ApiConfig,
 }
 
 impl ServerConfig {
@@ -287,6 +294,7 @@ impl ServerConfig {
             write_timeout: Duration::from_secs(10),
             max_batch: 1024,
             command_queue: 65_536,
+            api: crate::rest::ApiConfig::default(),
         }
     }
 
@@ -312,6 +320,7 @@ impl ServerConfig {
         c.login_timeout = Duration::from_secs(a.login_timeout);
         c.static_dir = a.static_dir;
         c.pkg_dir = a.pkg_dir;
+        c.api = crate::rest::ApiConfig::from_args(a.api)?;
         c.validate()?;
         Ok(c)
     }
@@ -338,6 +347,7 @@ impl ServerConfig {
         if self.dev && !self.listen.ip().is_loopback() {
             return Err(ConfigError::DevNotLoopback(self.listen));
         }
+        self.api.validate()?;
         Ok(())
     }
 

@@ -20,7 +20,8 @@ const DEV_USERSIG_EXPIRE: u64 = 86_400;
 pub fn router(app: Arc<App>) -> Router {
     let mut r = Router::new()
         .route("/healthz", get(healthz))
-        .route("/ws", get(ws::upgrade));
+        .route("/ws", get(ws::upgrade))
+        .merge(crate::rest::routes(app.cfg.api.max_body));
     if app.cfg.dev {
         r = r.route("/dev/usersig", get(dev_usersig));
     }

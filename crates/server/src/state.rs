@@ -19,6 +19,10 @@ pub struct App {
     pub conns: Arc<ConnCounter>,
     /// Becomes `true` when the server shuts down.
     pub shutdown: watch::Receiver<bool>,
+    /// The REST API's rate buckets.
+    pub rest: crate::rest::RestState,
+    /// The webhook queue's gauge, when webhooks are on.
+    pub webhooks: Option<Arc<crate::store::webhooks::WebhookGauge>>,
     next_session: AtomicU64,
 }
 
@@ -36,6 +40,8 @@ impl App {
             commands,
             conns: Arc::new(ConnCounter::default()),
             shutdown,
+            rest: crate::rest::RestState::default(),
+            webhooks: None,
             next_session: AtomicU64::new(1),
         }
     }

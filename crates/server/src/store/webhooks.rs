@@ -14,6 +14,7 @@
 //! (counted) rather than letting an unreachable receiver fill the disk.
 
 use im_revoke_core::{CallbackRecord, StoreError};
+use rusqlite::OptionalExtension;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -165,6 +166,17 @@ impl SqliteQueue {
 
 impl WebhookQueue for SqliteQueue {
     fn claim(&mut self, now_ms: i64, lease_ms: i64, limit: i64) -> Result<Vec<Due>, StoreError> {
+        // A read first: when nothing is due (most rounds) the hub's writes are not waited for.
+        let any: Option<i64> = self
+            .conn
+            .prepare_cached("SELECT id FROM webhook_outbox WHERE next_attempt_ms <= ?1 LIMIT 1")
+            .map_err(sq)?
+            .query_row([now_ms], |r| r.get(0))
+            .optional()
+            .map_err(sq)?;
+        if any.is_none() {
+            return Ok(Vec::new());
+        }
         let mut st = self.conn.prepare_cached(claim_sql(false)).map_err(sq)?;
         let rows = st
             .query_map(rusqlite::params![now_ms + lease_ms, now_ms, limit], |r| {

@@ -146,7 +146,7 @@ impl ApiConfig {
                 sdkappid: 0,
                 timeout: Duration::from_millis(a.callback_timeout_ms),
                 retry_base: Duration::from_millis(a.callback_retry_ms),
-                concurrency: 16,
+                concurrency: 64,
             }),
         };
         let c = ApiConfig {

@@ -26,8 +26,8 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-/// Most rows one round claims.
-const CLAIM: i64 = 256;
+/// How much longer than one POST's timeout a claim lasts.
+const LEASE_MARGIN: Duration = Duration::from_secs(2);
 /// How long the deliverer sleeps when nothing is due.
 const IDLE: Duration = Duration::from_millis(100);
 /// Longest wait between two tries of one webhook.
@@ -48,7 +48,7 @@ pub struct WebhookConfig {
     pub timeout: Duration,
     /// First retry delay (doubling after each failure, up to 5 minutes, with jitter).
     pub retry_base: Duration,
-    /// POSTs in flight at once.
+    /// POSTs in flight at once (and rows claimed per round).
     pub concurrency: usize,
 }
 
@@ -174,8 +174,10 @@ pub fn spawn(
 ) -> JoinHandle<()> {
     let queue: Queue = Arc::new(Mutex::new(queue));
     tokio::spawn(async move {
-        let lease_ms =
-            i64::try_from((cfg.timeout * 2 + Duration::from_secs(5)).as_millis()).unwrap_or(60_000);
+        // One round: the claimed rows' POSTs in parallel (each within the timeout), then their
+        // delete or retry; the lease outlasts it.
+        let lease_ms = i64::try_from((cfg.timeout + LEASE_MARGIN).as_millis()).unwrap_or(60_000);
+        let claim = i64::try_from(cfg.concurrency.max(1)).unwrap_or(64);
         let mut counted = tokio::time::Instant::now() - COUNT_EVERY;
         tracing::info!(url = %cfg.url, signed = cfg.token.is_some(), "webhooks on");
         loop {
@@ -188,7 +190,7 @@ pub fn spawn(
                 }
                 counted = tokio::time::Instant::now();
             }
-            let due = match blocking(&queue, move |q| q.claim(now_ms(), lease_ms, CLAIM)).await {
+            let due = match blocking(&queue, move |q| q.claim(now_ms(), lease_ms, claim)).await {
                 Ok(d) => d,
                 Err(e) => {
                     tracing::warn!("webhook outbox: {e}");

@@ -25,11 +25,11 @@ mod requests;
 pub use crate::view::{CanRevoke, MessageView, RevokerInfo, TextElem};
 
 use crate::error::{Code, ImError};
+use crate::hash::Fast;
 use crate::model::{check_user_id, Group, Message, MessageStatus};
 use crate::policy::Config;
 use crate::protocol::{ClientFrame, Event};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 /// How long a request may wait for its answer before it fails (ms).
@@ -107,53 +107,6 @@ enum Slot {
     /// brought the message the revoke is about.
     OwnAgain(Arc<Event>),
     Event(Arc<Event>),
-}
-
-/// The client's maps hash with a multiply-rotate hash (FxHash's), several times cheaper per
-/// key than std's SipHash on the event path. What SipHash adds is resistance to chosen
-/// collisions with random keys, and the browser (wasm32-unknown-unknown) gives std no
-/// randomness: its keys there are fixed, so that resistance was not there to lose. The
-/// authority (`hub`) keeps std's hasher.
-type Fast = BuildHasherDefault<FxHasher>;
-
-#[derive(Default)]
-struct FxHasher(u64);
-
-impl FxHasher {
-    #[inline]
-    fn add(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-}
-
-impl Hasher for FxHasher {
-    #[inline]
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            let mut w = [0; 8];
-            w.copy_from_slice(c);
-            self.add(u64::from_le_bytes(w));
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut w = [0; 8];
-            w[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(w));
-        }
-    }
-
-    #[inline]
-    fn write_u8(&mut self, b: u8) {
-        self.add(u64::from(b));
-    }
-
-    #[inline]
-    fn finish(&self) -> u64 {
-        // The product's high bits depend on every input bit, its low bits only on the low
-        // input bits; the table indexes by the low bits: bring the high ones down.
-        self.0.rotate_left(26)
-    }
 }
 
 /// One device's state.
@@ -405,27 +358,5 @@ impl Client {
 
     fn view(&self, l: &Local) -> MessageView {
         MessageView::of(&l.msg, l.status, &self.user)
-    }
-}
-
-#[cfg(test)]
-mod hash_tests {
-    use super::*;
-    use std::hash::BuildHasher;
-
-    /// IDs that differ only in their last characters (`bench-msg-1234`) must spread over the
-    /// low bits, which pick the bucket.
-    #[test]
-    fn similar_ids_spread_over_buckets() {
-        let b = Fast::default();
-        let mut buckets = HashSet::new();
-        for i in 0..4096 {
-            buckets.insert(b.hash_one(format!("bench-msg-{i}")) & 4095);
-        }
-        assert!(
-            buckets.len() > 2500,
-            "{} distinct buckets of 4096",
-            buckets.len()
-        );
     }
 }

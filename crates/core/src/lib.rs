@@ -19,6 +19,7 @@
 
 pub mod client;
 pub mod error;
+mod hash;
 pub mod hub;
 mod json;
 pub mod limit;

@@ -22,7 +22,7 @@
 mod incoming;
 mod requests;
 
-pub use crate::view::{CanRevoke, MessageView, RevokerInfo, TextElem};
+use crate::view::{MessageView, RevokerInfo};
 
 use crate::error::{Code, ImError};
 use crate::hash::Fast;

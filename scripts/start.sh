@@ -4,7 +4,8 @@
 #   1. the browser module into pkg/ (scripts/build.sh, wasm-pack --target web);
 #   2. the server (cargo build --release -p im-revoke-server);
 #   3. the server on 127.0.0.1:$PORT (default 8080) with its SQLite database in ./data/,
-#      dev-mode UserSigs on (loopback only), the demo (www/) at / and the module at /pkg/.
+#      dev-mode UserSigs on (loopback only), the demo (www/) at / and the module at /pkg/,
+#      and /ws open only to pages of the demo's origin (http://127.0.0.1:$PORT, localhost).
 #
 # Environment: PORT (default 8080), REVOKE_TIME_LIMIT (seconds, default 120),
 # IMR_LOG (server log filter, default info). Ctrl-C stops the server cleanly: the signal is
@@ -46,6 +47,8 @@ say "built in $((SECONDS - START)) s; starting the server"
   --dev \
   --static-dir www \
   --pkg-dir pkg \
+  --allowed-origin "http://127.0.0.1:$PORT" \
+  --allowed-origin "http://localhost:$PORT" \
   --revoke-time-limit "$REVOKE_TIME_LIMIT" &
 SERVER_PID=$!
 

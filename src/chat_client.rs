@@ -1,6 +1,9 @@
 //! `ChatClient`: one logged-in device of one user, over the embedded `LocalHub` or a server.
+//!
+//! It wraps a `Session` and picks its transport: `connect` here (WebSocket), `local` in
+//! `local_hub` (with the `LocalHub` it needs, behind the `local-hub` feature).
 
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 
 use im_revoke_core::client::Client;
 use js_sys::{Date, Math, Promise};
@@ -10,11 +13,9 @@ use crate::convert::{options, string};
 use crate::error::{rejected, Error};
 use crate::group::GroupManager;
 use crate::listener::{ConnectionListener, Listeners};
-#[cfg(feature = "local-hub")]
-use crate::local_hub::LocalHub;
 use crate::manager::MessageManager;
-use crate::session::{Link, Session};
-use crate::ws::{self, WsLink};
+use crate::session::{Session, Transport};
+use crate::ws::WsLink;
 
 #[wasm_bindgen(typescript_custom_section)]
 const TS_CONNECT: &'static str = r#"
@@ -51,31 +52,27 @@ pub struct ChatClient {
     pub(crate) session: Rc<Session>,
 }
 
-#[wasm_bindgen]
 impl ChatClient {
-    /// Logs `userID` in on an embedded `LocalHub` (no server, same rules). Resolves once
-    /// logged in; rejects with an `ImError` (20003 for a malformed userID).
-    ///
-    /// ```js
-    /// const hub = new LocalHub({ revokeTimeLimit: 120 });
-    /// const alice = await ChatClient.local(hub, "alice");
-    /// ```
-    #[cfg(feature = "local-hub")]
-    #[wasm_bindgen(js_name = local, unchecked_return_type = "Promise<ChatClient>")]
-    pub fn local(hub: &LocalHub, #[wasm_bindgen(js_name = userID)] user_id: String) -> Promise {
+    /// Logs `user_id` in over the transport `link` makes (given the user and the session); the
+    /// promise resolves with the `ChatClient` at the first login.
+    pub(crate) fn log_in(
+        user_id: String,
+        link: impl FnOnce(String, Weak<Session>) -> Box<dyn Transport>,
+    ) -> Promise {
         let client = match Client::new(&user_id, seed()) {
             Ok(c) => c,
             Err(e) => return rejected(e),
         };
-        let mut promise = None;
-        hub.attach(user_id, |link| {
-            let (session, p) = Session::start(client, Link::Local(link));
-            promise = Some(p);
-            session
-        });
-        promise.unwrap_or_else(|| Promise::resolve(&JsValue::UNDEFINED))
+        Session::start(
+            client,
+            |session| link(user_id, session),
+            |session| ChatClient { session }.into(),
+        )
     }
+}
 
+#[wasm_bindgen]
+impl ChatClient {
     /// Connects to an im-revoke server over WebSocket and logs in with a UserSig. Resolves
     /// once logged in; rejects with an `ImError`: 70001-70014 when the server refuses the
     /// UserSig, 9508 when the server cannot be reached, 6017 for malformed options. After
@@ -100,13 +97,9 @@ impl ChatClient {
             Ok(p) => p,
             Err(e) => return rejected(e),
         };
-        let client = match Client::new(&user_id, seed()) {
-            Ok(c) => c,
-            Err(e) => return rejected(e),
-        };
-        let (session, promise) = Session::start(client, Link::Ws(WsLink::new(url, user_sig)));
-        ws::connect(&session);
-        promise
+        ChatClient::log_in(user_id, |_, session| {
+            Box::new(WsLink::new(session, url, user_sig))
+        })
     }
 
     /// This client's userID.

@@ -19,15 +19,16 @@
 //! - [`chat_client`] — `ChatClient` (login over `LocalHub` or WebSocket, connection state);
 //! - [`manager`] — `MessageManager` (create, send, revoke, `canRevoke`, history, listeners);
 //! - [`group`] — `GroupManager`;
-//! - `local_hub` — `LocalHub`, the embedded authority (default feature `local-hub`);
-//! - `ws` — the WebSocket transport, `wire` — its frames as JS values; `session` — the
-//!   driver both transports share;
+//! - `session` — the driver of one core client, and the `Transport` trait it holds one of
+//!   (boxed); it knows no transport by name;
+//! - `ws` — the WebSocket transport (and `ChatClient.connect`'s link), `wire` — its frames as
+//!   JS values;
+//! - `local_hub` — `LocalHub`, the embedded authority, its transport and `ChatClient.local`
+//!   (default feature `local-hub`: the only thing it gates is this module);
 //! - `listener` — listener objects and how they are called; `convert` — plain objects; `js` —
 //!   the module's own JavaScript (dispatch, object builders);
 //! - [`error`] — `ImError` → a JavaScript `Error` with `code` and `desc`.
 #![warn(missing_docs)]
-// Without `local-hub` the WebSocket is the only transport, so `if let Link::Ws(..)` always matches.
-#![cfg_attr(not(feature = "local-hub"), allow(irrefutable_let_patterns))]
 
 pub mod chat_client;
 mod convert;

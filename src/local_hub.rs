@@ -4,20 +4,24 @@
 //! Frames from clients wait in an inbox; a microtask (`queueMicrotask`) drains it (the hub handles every frame at
 //! the current time, commits, and releases the answers), then delivers each answer to its
 //! client. So every answer and event arrives asynchronously, like over a network, in order.
+//!
+//! Also `ChatClient.local` and the session's transport to the hub, `LocalLink`: the whole of
+//! what the `local-hub` feature adds.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
 use std::rc::{Rc, Weak};
 
 use im_revoke_core::protocol::PROTOCOL_VERSION;
 use im_revoke_core::{ClientFrame, Config, Hub, MemStore, ServerFrame, SessionId};
-use js_sys::Date;
+use js_sys::{Date, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
+use crate::chat_client::ChatClient;
 use crate::convert::{opt_number, options};
 use crate::error::Error;
-use crate::session::{queue_microtask, Link, Session};
+use crate::session::{queue_microtask, Batch, Session, Transport};
 
 #[wasm_bindgen(typescript_custom_section)]
 const TS_HUB: &'static str = r#"
@@ -45,7 +49,7 @@ pub(crate) struct HubState {
     wake: Option<Closure<dyn FnMut()>>,
     /// Keeps the hub alive while a drain is queued.
     pin: Option<SharedHub>,
-    clients: HashMap<SessionId, Weak<Session>>,
+    clients: HashMap<SessionId, Rc<Seat>>,
     inbox: VecDeque<(SessionId, Inbound)>,
     scheduled: bool,
     next_session: SessionId,
@@ -68,7 +72,7 @@ fn push(hub: &SharedHub, session: SessionId, what: Inbound) {
 /// Handles everything in the inbox, commits, then delivers the answers (no hub borrow held
 /// while clients — and their listeners — run; frames they send wait for the next drain).
 fn drain(hub: &SharedHub) {
-    let deliveries: Vec<(SessionId, Weak<Session>, ServerFrame)> = {
+    let deliveries: Vec<(SessionId, Rc<Seat>, ServerFrame)> = {
         let mut guard = hub.borrow_mut();
         let h = &mut *guard;
         h.scheduled = false;
@@ -93,14 +97,13 @@ fn drain(hub: &SharedHub) {
             .filter_map(|o| Some((o.session, h.clients.get(&o.session)?.clone(), o.frame)))
             .collect()
     };
-    for (id, client, frame) in deliveries {
-        let Some(session) = client.upgrade() else {
-            continue;
-        };
+    for (id, seat, frame) in deliveries {
         // A listener earlier in this loop may have disconnected (and reconnected) the client:
         // what was meant for its old hub session is not for it any more.
-        let current = matches!(&session.st.borrow().link, Link::Local(l) if l.is(id));
-        if current {
+        if !seat.is(id) {
+            continue;
+        }
+        if let Some(session) = seat.session.upgrade() {
             session.handle_frame(frame);
         }
     }
@@ -174,102 +177,128 @@ impl LocalHub {
     }
 }
 
+#[wasm_bindgen]
+impl ChatClient {
+    /// Logs `userID` in on an embedded `LocalHub` (no server, same rules). Resolves once
+    /// logged in; rejects with an `ImError` (20003 for a malformed userID).
+    ///
+    /// ```js
+    /// const hub = new LocalHub({ revokeTimeLimit: 120 });
+    /// const alice = await ChatClient.local(hub, "alice");
+    /// ```
+    #[wasm_bindgen(js_name = local, unchecked_return_type = "Promise<ChatClient>")]
+    pub fn local(hub: &LocalHub, #[wasm_bindgen(js_name = userID)] user_id: String) -> Promise {
+        ChatClient::log_in(user_id, |user, session| Box::new(hub.attach(user, session)))
+    }
+}
+
 impl LocalHub {
-    /// Connects a new session (a device) and queues its login; `make` builds the session
-    /// around its link.
-    pub(crate) fn attach(
-        &self,
-        user: String,
-        make: impl FnOnce(LocalLink) -> Rc<Session>,
-    ) -> Rc<Session> {
-        let id = {
+    /// Seats a new session (a device) of `user` in the hub; its login goes out when the
+    /// session opens the link.
+    fn attach(&self, user: String, session: Weak<Session>) -> LocalLink {
+        let seat = {
             let mut h = self.inner.borrow_mut();
             h.next_session += 1;
-            h.next_session
+            let id = h.next_session;
+            let seat = Rc::new(Seat {
+                id: Cell::new(id),
+                left: Cell::new(false),
+                session,
+            });
+            h.clients.insert(id, seat.clone());
+            seat
         };
-        let session = make(LocalLink {
+        LocalLink {
             hub: self.inner.clone(),
-            id,
-            left: false,
-        });
-        self.inner
-            .borrow_mut()
-            .clients
-            .insert(id, Rc::downgrade(&session));
-        push(&self.inner, id, Inbound::Login(user));
-        session
+            seat,
+            user,
+        }
     }
 }
 
-/// A client's connection to the hub. Dropping it (the client was freed) leaves the hub.
+/// Where a session sits in the hub: its hub session now (a new one after each rejoin), and
+/// whether it has left.
+struct Seat {
+    id: Cell<SessionId>,
+    left: Cell<bool>,
+    session: Weak<Session>,
+}
+
+impl Seat {
+    /// Whether `id` is this seat's hub session, still joined.
+    fn is(&self, id: SessionId) -> bool {
+        self.id.get() == id && !self.left.get()
+    }
+}
+
+/// A client's connection to the hub (the session owns it). Dropping it (the client was
+/// freed) leaves the hub.
 pub(crate) struct LocalLink {
     hub: SharedHub,
-    id: SessionId,
-    left: bool,
+    seat: Rc<Seat>,
+    user: String,
 }
 
-impl LocalLink {
-    pub(crate) fn out(&self) -> LocalOut {
-        LocalOut {
-            hub: if self.left {
-                None
-            } else {
-                Some(self.hub.clone())
-            },
-            id: self.id,
+impl Transport for LocalLink {
+    fn open(&self) {
+        push(
+            &self.hub,
+            self.seat.id.get(),
+            Inbound::Login(self.user.clone()),
+        );
+    }
+
+    fn send(&self, frames: Vec<ClientFrame>) {
+        if self.seat.left.get() {
+            return;
+        }
+        let id = self.seat.id.get();
+        for f in frames {
+            push(&self.hub, id, Inbound::Frame(f));
         }
     }
 
-    /// Logs this session out of the hub (after the frames it already sent).
-    pub(crate) fn leave(&mut self) {
-        if !std::mem::replace(&mut self.left, true) {
-            push(&self.hub, self.id, Inbound::Logout);
-        }
+    fn retries(&self) -> bool {
+        false
     }
 
-    /// Whether `id` is this link's hub session, still joined.
-    fn is(&self, id: SessionId) -> bool {
-        self.id == id && !self.left
+    fn leave(&self, _: &mut Batch) {
+        self.leave();
     }
 
-    /// After [`LocalLink::leave`]: joins the hub again as a new session of `user` (a new
-    /// connection) and queues its login; `false` when it had not left.
-    pub(crate) fn rejoin(&mut self, user: &str, session: Weak<Session>) -> bool {
-        if !self.left {
-            return false;
+    /// Joins the hub again as a new session of the same user (a new connection) and queues
+    /// its login.
+    fn resume(&self) {
+        if !self.seat.left.get() {
+            return;
         }
         let id = {
             let mut h = self.hub.borrow_mut();
             h.next_session += 1;
             let id = h.next_session;
-            h.clients.insert(id, session);
+            h.clients.insert(id, self.seat.clone());
             id
         };
-        self.id = id;
-        self.left = false;
-        push(&self.hub, id, Inbound::Login(user.to_string()));
-        true
+        self.seat.id.set(id);
+        self.seat.left.set(false);
+        push(&self.hub, id, Inbound::Login(self.user.clone()));
+        if let Some(session) = self.seat.session.upgrade() {
+            session.connecting(Batch::default());
+        }
+    }
+}
+
+impl LocalLink {
+    /// Logs this session out of the hub (after the frames it already sent).
+    fn leave(&self) {
+        if !self.seat.left.replace(true) {
+            push(&self.hub, self.seat.id.get(), Inbound::Logout);
+        }
     }
 }
 
 impl Drop for LocalLink {
     fn drop(&mut self) {
         self.leave();
-    }
-}
-
-/// Sends frames to the hub.
-pub(crate) struct LocalOut {
-    hub: Option<SharedHub>,
-    id: SessionId,
-}
-
-impl LocalOut {
-    pub(crate) fn send(&self, frames: Vec<ClientFrame>) {
-        if let Some(hub) = &self.hub {
-            for f in frames {
-                push(hub, self.id, Inbound::Frame(f));
-            }
-        }
     }
 }

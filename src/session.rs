@@ -9,13 +9,18 @@
 //! Borrow discipline: the state sits in a `RefCell`; every entry point borrows it, collects
 //! the output into a [`Batch`], drops the borrow and only then calls JavaScript.
 //!
+//! The transport is a [`Transport`] (`ws::WsLink`, `local_hub::LocalLink`): the session holds
+//! one, boxed, and knows no more of it than the trait; the transport keeps its own state and
+//! reports back through the session's methods (`handle_frame`, `connecting`, `failed`,
+//! `closed`).
+//!
 //! `disconnect()`/`reconnect()` keep the client: `offline` is what the app asked for, the
-//! transport's own state (`LocalLink::left`, `WsLink::stopped`) is made to follow it. While
-//! offline, requests wait in the core client's outbox like during any connection loss.
+//! transport is made to follow it (`leave`, `resume`). While offline, requests wait in the core
+//! client's outbox like during any connection loss.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 
 use gloo_timers::callback::Timeout;
 use im_revoke_core::client::{Client, Done, Notification};
@@ -24,15 +29,11 @@ use js_sys::{Date, Function, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-use crate::chat_client::ChatClient;
 use crate::convert::{to_js, Page};
 use crate::error::{rejected, Error};
 use crate::listener::{
     deliver_note, AdvancedMsgListener, ConnEvent, ConnectionListener, Listeners,
 };
-#[cfg(feature = "local-hub")]
-use crate::local_hub::{LocalLink, LocalOut};
-use crate::ws::{self, WsLink, WsOut};
 
 #[wasm_bindgen]
 extern "C" {
@@ -108,54 +109,40 @@ pub(crate) enum Later {
     Open,
 }
 
-/// The transport.
-pub(crate) enum Link {
-    #[cfg(feature = "local-hub")]
-    Local(LocalLink),
-    Ws(WsLink),
-}
-
-/// Where frames go, detached from the state so that sending needs no borrow of it.
-pub(crate) enum Out {
-    #[cfg(feature = "local-hub")]
-    Local(LocalOut),
-    Ws(WsOut),
-    Nowhere,
-}
-
-impl Out {
-    fn send(&self, frames: Vec<ClientFrame>) {
-        if frames.is_empty() {
-            return;
-        }
-        match self {
-            #[cfg(feature = "local-hub")]
-            Out::Local(o) => o.send(frames),
-            Out::Ws(o) => o.send(frames),
-            Out::Nowhere => {}
-        }
-    }
-}
-
-impl Link {
-    pub(crate) fn out(&self) -> Out {
-        match self {
-            #[cfg(feature = "local-hub")]
-            Link::Local(l) => Out::Local(l.out()),
-            Link::Ws(w) => w.out(),
-        }
-    }
+/// What carries a session's frames: the WebSocket or the embedded `LocalHub`. It keeps its own
+/// state; it is called with no borrow of the session held, except where noted, and it reports
+/// back through the session's methods.
+pub(crate) trait Transport {
+    /// Opens the first connection (from [`Session::start`]).
+    fn open(&self);
+    /// Sends frames on the current connection; without one they are dropped (the core client
+    /// resends what is unanswered after the next login).
+    fn send(&self, frames: Vec<ClientFrame>);
+    /// Logged in on the current connection (called with the session borrowed).
+    fn online(&self) {}
+    /// Whether it reconnects by itself after the server refused a login for a passing reason
+    /// (a constant of the transport).
+    fn retries(&self) -> bool;
+    /// No more connections (logout, `disconnect()`, a refused login) until [`Transport::resume`];
+    /// what must be dropped with no borrow held goes into `b` (called with the session
+    /// borrowed).
+    fn leave(&self, b: &mut Batch);
+    /// After [`Transport::leave`]: connects again with the same credentials (no-op when it had
+    /// not left).
+    fn resume(&self);
+    /// Down by itself and waiting for the next automatic attempt: make it now (called with the
+    /// session borrowed).
+    fn retry_now(&self) {}
 }
 
 /// Everything the state produced, to act on once the borrow is dropped.
 #[derive(Default)]
 pub(crate) struct Batch {
-    out: Option<Out>,
     frames: Vec<ClientFrame>,
     settles: Vec<(Settle, Result<Done, ImError>)>,
     notes: Vec<Notification>,
-    pub(crate) login: Option<(Function, Function, Result<(), ImError>)>,
-    pub(crate) conn: Vec<ConnEvent>,
+    login: Option<(Function, Function, Result<(), ImError>)>,
+    conn: Vec<ConnEvent>,
     /// Things whose drop must wait until no borrow is held (the login pin, a dead socket).
     pub(crate) drop_later: Vec<Box<dyn std::any::Any>>,
 }
@@ -163,7 +150,6 @@ pub(crate) struct Batch {
 /// The mutable state of one client.
 pub(crate) struct State {
     pub(crate) client: Client,
-    pub(crate) link: Link,
     pub(crate) phase: Phase,
     pending: HashMap<String, Settle>,
     pub(crate) msg_listeners: Listeners<AdvancedMsgListener>,
@@ -188,7 +174,7 @@ pub(crate) struct State {
 
 impl State {
     /// Collects the core client's output.
-    pub(crate) fn take_batch(&mut self) -> Batch {
+    fn take_batch(&mut self) -> Batch {
         let mut settles = Vec::new();
         for (req_id, r) in self.client.take_completions() {
             if let Some(s) = self.pending.remove(&req_id) {
@@ -196,7 +182,6 @@ impl State {
             }
         }
         Batch {
-            out: Some(self.link.out()),
             frames: self.client.take_frames(),
             settles,
             notes: self.client.take_notifications(),
@@ -206,7 +191,7 @@ impl State {
 
     /// Settles the first-login promise, if still pending: resolves once the core client is
     /// logged in, rejects with `e`.
-    pub(crate) fn finish_login(&mut self, b: &mut Batch, r: Result<(), ImError>) {
+    fn finish_login(&mut self, b: &mut Batch, r: Result<(), ImError>) {
         if let Some((resolve, reject)) = self.login.take() {
             if r.is_err() {
                 self.phase = Phase::LoggedOut;
@@ -221,7 +206,7 @@ impl State {
     }
 
     /// Whether the first login is still pending.
-    pub(crate) fn logging_in(&self) -> bool {
+    fn logging_in(&self) -> bool {
         self.login.is_some()
     }
 
@@ -235,7 +220,7 @@ impl State {
     }
 
     /// Ends the session: rejects every pending request with `code`, forgets the listeners.
-    pub(crate) fn shut(&mut self, b: &mut Batch, code: Code) {
+    fn shut(&mut self, b: &mut Batch, code: Code) {
         self.phase = Phase::LoggedOut;
         self.deadline = None;
         self.wake(b, Err(ImError::new(code)));
@@ -250,16 +235,26 @@ impl State {
 /// One client: the core state machine, its transport, its promises and listeners.
 pub(crate) struct Session {
     pub(crate) st: RefCell<State>,
+    /// Outside the `RefCell`: it keeps its own state, and some of its calls run listeners.
+    link: Box<dyn Transport>,
+    /// What the first-login promise resolves with (the `ChatClient`).
+    wrap: fn(Rc<Session>) -> JsValue,
 }
 
 impl Session {
-    /// A session for `client` over `link`, and the promise `ChatClient.local`/`connect`
-    /// return: it resolves with the `ChatClient` on the first `loginOk`.
-    pub(crate) fn start(client: Client, link: Link) -> (Rc<Session>, Promise) {
-        let session = Rc::new(Session {
+    /// A session for `client` over the transport `link` makes (given the session, weakly), and
+    /// the promise `ChatClient.local`/`connect` return: it resolves with `wrap(session)` on the
+    /// first `loginOk`. Opens the transport.
+    pub(crate) fn start(
+        client: Client,
+        link: impl FnOnce(Weak<Session>) -> Box<dyn Transport>,
+        wrap: fn(Rc<Session>) -> JsValue,
+    ) -> Promise {
+        let session = Rc::new_cyclic(|weak| Session {
+            link: link(weak.clone()),
+            wrap,
             st: RefCell::new(State {
                 client,
-                link,
                 phase: Phase::LoggingIn,
                 pending: HashMap::new(),
                 msg_listeners: Listeners::default(),
@@ -281,7 +276,8 @@ impl Session {
             st.login = slot;
             st.pin = Some(session.clone());
         }
-        (session, promise)
+        session.link.open();
+        promise
     }
 
     /// Starts a request: `start` asks the core client for it (or fails early), the promise's
@@ -322,12 +318,15 @@ impl Session {
     /// Sends what the core client queued and re-arms the request timer. Calls no listener:
     /// safe inside an API call.
     pub(crate) fn flush(self: &Rc<Self>) {
-        let (out, frames) = {
-            let mut st = self.st.borrow_mut();
-            (st.link.out(), st.client.take_frames())
-        };
-        out.send(frames);
+        let frames = self.st.borrow_mut().client.take_frames();
+        self.send(frames);
         self.arm_deadline();
+    }
+
+    fn send(&self, frames: Vec<ClientFrame>) {
+        if !frames.is_empty() {
+            self.link.send(frames);
+        }
     }
 
     /// A frame from the server (delivered asynchronously by the transport).
@@ -352,7 +351,7 @@ impl Session {
             };
             if let Some(e) = refused {
                 let mut b = Batch::default();
-                Self::login_refused(&mut st, &mut b, e);
+                self.login_refused(&mut st, &mut b, e);
                 b
             } else {
                 let mut b = st.take_batch();
@@ -360,9 +359,7 @@ impl Session {
                     st.finish_login(&mut b, Ok(()));
                     st.wake(&mut b, Ok(()));
                     b.conn.push(ConnEvent::Success);
-                    if let Link::Ws(w) = &mut st.link {
-                        w.online(self);
-                    }
+                    self.link.online();
                     // A clock sample right away, for canRevoke and the early 6223.
                     b.frames.push(ClientFrame::Ping { t: Date::now() });
                 }
@@ -372,13 +369,11 @@ impl Session {
         self.run(batch);
     }
 
-    fn login_refused(st: &mut State, b: &mut Batch, e: ImError) {
+    fn login_refused(&self, st: &mut State, b: &mut Batch, e: ImError) {
         let fatal = e.code.num() / 1000 == 70 || e.code == Code::UnsupportedVersion;
         if st.logging_in() {
             st.finish_login(b, Err(e));
-            if let Link::Ws(w) = &mut st.link {
-                w.stop(b);
-            }
+            self.link.leave(b);
         } else if fatal {
             st.wake(b, Err(e.clone()));
             b.conn.push(if e.code == Code::UserSigExpired {
@@ -386,16 +381,13 @@ impl Session {
             } else {
                 ConnEvent::Failed(e.code.num(), e.desc)
             });
-            if let Link::Ws(w) = &mut st.link {
-                w.stop(b);
-            }
+            self.link.leave(b);
             st.shut(b, Code::NotLoggedIn);
         } else {
             // Transient (e.g. too many connections): the WebSocket transport retries with
             // backoff. The embedded hub has no retry: offline until the next `reconnect()`.
-            #[cfg(feature = "local-hub")]
-            if let Link::Local(l) = &mut st.link {
-                l.leave();
+            if !self.link.retries() {
+                self.link.leave(b);
                 st.offline = true;
                 st.wake(b, Err(e.clone()));
             }
@@ -407,21 +399,10 @@ impl Session {
     /// request promises, then message listeners.
     #[inline(never)] // called from many places: one copy
     pub(crate) fn run(self: &Rc<Self>, b: Batch) {
-        if let Some(out) = &b.out {
-            out.send(b.frames);
-        } else if !b.frames.is_empty() {
-            let out = self.st.borrow().link.out();
-            out.send(b.frames);
-        }
+        self.send(b.frames);
         if let Some((resolve, reject, r)) = b.login {
             let _ = match r {
-                Ok(()) => resolve.call1(
-                    &JsValue::UNDEFINED,
-                    &ChatClient {
-                        session: self.clone(),
-                    }
-                    .into(),
-                ),
+                Ok(()) => resolve.call1(&JsValue::UNDEFINED, &(self.wrap)(self.clone())),
                 Err(e) => reject.call1(&JsValue::UNDEFINED, &Error(e).into()),
             };
         }
@@ -502,11 +483,7 @@ impl Session {
                 &mut b,
                 Err(ImError::with_desc(Code::NotLoggedIn, "logged out")),
             );
-            match &mut st.link {
-                #[cfg(feature = "local-hub")]
-                Link::Local(l) => l.leave(),
-                Link::Ws(w) => w.stop(&mut b),
-            }
+            self.link.leave(&mut b);
             st.shut(&mut b, Code::NotLoggedIn);
             b
         };
@@ -558,11 +535,7 @@ impl Session {
             }
             st.offline = true;
             let mut b = Batch::default();
-            match &mut st.link {
-                #[cfg(feature = "local-hub")]
-                Link::Local(l) => l.leave(),
-                Link::Ws(w) => w.stop(&mut b),
-            }
+            self.link.leave(&mut b);
             st.client.disconnected();
             let e = ImError::with_desc(Code::NetDisconnect, "disconnect() called");
             st.wake(&mut b, Err(e.clone()));
@@ -596,11 +569,9 @@ impl Session {
             let mut st = self.st.borrow_mut();
             st.waiters.extend(slot);
             let open = std::mem::replace(&mut st.offline, false);
-            if let Link::Ws(w) = &mut st.link {
+            if !open {
                 // Down by itself, between automatic attempts: try at once.
-                if !open {
-                    w.retry_now(self);
-                }
+                self.link.retry_now();
             }
             open
         };
@@ -613,30 +584,50 @@ impl Session {
     /// Opens the transport again after `disconnect()`, unless the app went offline again (or
     /// logged out) in the meantime, or it is open already.
     fn open(self: &Rc<Self>) {
-        let mut guard = self.st.borrow_mut();
-        let st = &mut *guard;
-        if st.phase == Phase::LoggedOut || st.offline {
-            return;
-        }
-        match &mut st.link {
-            #[cfg(feature = "local-hub")]
-            Link::Local(l) => {
-                if !l.rejoin(st.client.user_id(), Rc::downgrade(self)) {
-                    return;
-                }
-                drop(guard);
-                let mut b = Batch::default();
-                b.conn.push(ConnEvent::Connecting);
-                self.run(b);
-            }
-            Link::Ws(w) => {
-                if !w.resume() {
-                    return;
-                }
-                drop(guard);
-                ws::connect(self);
+        {
+            let st = self.st.borrow();
+            if st.phase == Phase::LoggedOut || st.offline {
+                return;
             }
         }
+        self.link.resume();
+    }
+
+    /// From the transport: a connection is being opened. Acts on `b` (things to drop).
+    pub(crate) fn connecting(self: &Rc<Self>, mut b: Batch) {
+        b.conn.push(ConnEvent::Connecting);
+        self.run(b);
+    }
+
+    /// From the transport: a connection could not be opened. The first login fails with `e`;
+    /// later, connection listeners hear it.
+    pub(crate) fn failed(self: &Rc<Self>, mut b: Batch, e: ImError) {
+        {
+            let mut st = self.st.borrow_mut();
+            if st.logging_in() {
+                st.finish_login(&mut b, Err(e));
+            } else {
+                b.conn.push(ConnEvent::Failed(e.code.num(), e.desc));
+            }
+        }
+        self.run(b);
+    }
+
+    /// From the transport: the connection closed (the core client resends what is unanswered
+    /// after the next login); then as [`Session::failed`].
+    pub(crate) fn closed(self: &Rc<Self>, b: Batch, e: ImError) {
+        self.st.borrow_mut().client.disconnected();
+        self.failed(b, e);
+    }
+
+    /// Whether the first login is still pending.
+    pub(crate) fn logging_in(&self) -> bool {
+        self.st.borrow().logging_in()
+    }
+
+    /// The first frame on a new connection, with the transport's credential.
+    pub(crate) fn login_frame(&self, credential: &str) -> ClientFrame {
+        self.st.borrow().client.login_frame(credential)
     }
 
     /// Estimated server time, ms.

@@ -10,8 +10,10 @@
 //!   codes, 300003). `reconnect()` after `disconnect()` starts over from attempt 0.
 //! - A keep-alive `ping` every 25 s doubles as a server-clock sample.
 //! - [`WsConn`] owns the socket's handler closures; its `Drop` unregisters them and closes the
-//!   socket. The closures hold a `Weak` of the session, never an `Rc`.
+//!   socket. The closures (and the timers') hold a `Weak` of the transport's state [`Ws`], which
+//!   holds a `Weak` of the session; the session owns the transport ([`WsLink`]).
 
+use std::cell::Cell;
 use std::rc::{Rc, Weak};
 
 use gloo_timers::callback::{Interval, Timeout};
@@ -21,8 +23,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{CloseEvent, MessageEvent, WebSocket};
 
-use crate::listener::ConnEvent;
-use crate::session::{Batch, Link, Out, Session};
+use crate::session::{Batch, Session, Transport};
 use crate::wire::{decode, encode, read_text};
 
 const BACKOFF_BASE_MS: f64 = 500.0;
@@ -36,7 +37,7 @@ fn backoff_ms(n: u32) -> u32 {
 }
 
 /// One socket and the closures registered on it.
-pub(crate) struct WsConn {
+struct WsConn {
     ws: WebSocket,
     _on_open: Closure<dyn FnMut()>,
     _on_message: Closure<dyn FnMut(MessageEvent)>,
@@ -44,24 +45,24 @@ pub(crate) struct WsConn {
 }
 
 impl WsConn {
-    fn open(url: &str, session: &Weak<Session>, gen: u32) -> Result<WsConn, JsValue> {
+    fn open(url: &str, link: &Weak<Ws>, gen: u32) -> Result<WsConn, JsValue> {
         let ws = WebSocket::new(url)?;
-        let s = session.clone();
+        let l = link.clone();
         let on_open = Closure::<dyn FnMut()>::new(move || {
-            if let Some(s) = s.upgrade() {
-                on_open(&s, gen);
+            if let Some(l) = l.upgrade() {
+                on_open(&l, gen);
             }
         });
-        let s = session.clone();
+        let l = link.clone();
         let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
-            if let Some(s) = s.upgrade() {
-                on_message(&s, gen, e);
+            if let Some(l) = l.upgrade() {
+                on_message(&l, gen, e);
             }
         });
-        let s = session.clone();
+        let l = link.clone();
         let on_close = Closure::<dyn FnMut(CloseEvent)>::new(move |_e: CloseEvent| {
-            if let Some(s) = s.upgrade() {
-                on_close(&s, gen);
+            if let Some(l) = l.upgrade() {
+                on_close(&l, gen);
             }
         });
         ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));
@@ -85,188 +86,193 @@ impl Drop for WsConn {
     }
 }
 
-/// The WebSocket side of a session.
-pub(crate) struct WsLink {
+/// The WebSocket transport of a session (the session owns it).
+pub(crate) struct WsLink(Rc<Ws>);
+
+/// The transport's state, shared with its socket's closures and timers. In `Cell`s: no
+/// borrow is ever held (the socket is taken out and put back).
+struct Ws {
+    session: Weak<Session>,
     url: String,
     user_sig: String,
-    conn: Option<WsConn>,
+    conn: Cell<Option<WsConn>>,
     /// Generation of the current socket; events of older sockets are ignored.
-    gen: u32,
+    gen: Cell<u32>,
     /// Failed attempts since the last successful login.
-    attempt: u32,
+    attempt: Cell<u32>,
     /// No more reconnects (logout, `disconnect()`, or the server refused the login).
-    stopped: bool,
-    reconnect: Option<Timeout>,
-    keepalive: Option<Interval>,
+    stopped: Cell<bool>,
+    reconnect: Cell<Option<Timeout>>,
+    keepalive: Cell<Option<Interval>>,
 }
 
 impl WsLink {
-    pub(crate) fn new(url: String, user_sig: String) -> WsLink {
-        WsLink {
+    pub(crate) fn new(session: Weak<Session>, url: String, user_sig: String) -> WsLink {
+        WsLink(Rc::new(Ws {
+            session,
             url,
             user_sig,
-            conn: None,
-            gen: 0,
-            attempt: 0,
-            stopped: false,
-            reconnect: None,
-            keepalive: None,
-        }
+            conn: Cell::new(None),
+            gen: Cell::new(0),
+            attempt: Cell::new(0),
+            stopped: Cell::new(false),
+            reconnect: Cell::new(None),
+            keepalive: Cell::new(None),
+        }))
+    }
+}
+
+impl Transport for WsLink {
+    fn open(&self) {
+        connect(&self.0);
     }
 
-    pub(crate) fn out(&self) -> Out {
-        match &self.conn {
-            Some(c) => Out::Ws(WsOut { ws: c.ws.clone() }),
-            None => Out::Nowhere,
-        }
+    fn send(&self, frames: Vec<ClientFrame>) {
+        self.0.send(&frames);
     }
 
     /// Logged in on the current socket: reset the backoff, start the keep-alive.
-    pub(crate) fn online(&mut self, session: &Rc<Session>) {
-        self.attempt = 0;
-        let weak = Rc::downgrade(session);
-        self.keepalive = Some(Interval::new(KEEPALIVE_MS, move || {
-            if let Some(s) = weak.upgrade() {
-                let out = s.st.borrow().link.out();
-                out_ping(out);
-            }
-        }));
+    fn online(&self) {
+        self.0.attempt.set(0);
+        let weak = Rc::downgrade(&self.0);
+        self.0
+            .keepalive
+            .set(Some(Interval::new(KEEPALIVE_MS, move || {
+                if let Some(l) = weak.upgrade() {
+                    l.send(&[ClientFrame::Ping { t: Date::now() }]);
+                }
+            })));
     }
 
-    /// No more connections: closes the socket (after the current event handler returns).
-    pub(crate) fn stop(&mut self, b: &mut Batch) {
-        self.stopped = true;
-        self.reconnect = None;
-        self.keepalive = None;
+    fn retries(&self) -> bool {
+        true
+    }
+
+    /// Closes the socket (after the current event handler returns).
+    fn leave(&self, b: &mut Batch) {
+        self.0.stop(b);
+    }
+
+    fn resume(&self) {
+        self.0.attempt.set(0);
+        if self.0.stopped.replace(false) {
+            connect(&self.0);
+        }
+    }
+
+    fn retry_now(&self) {
+        let timer = self.0.reconnect.take();
+        if timer.is_some() {
+            drop(timer);
+            arm_reconnect(&self.0, 0);
+        }
+    }
+}
+
+impl Ws {
+    /// Sends frames on the current socket, if any.
+    fn send(&self, frames: &[ClientFrame]) {
+        let Some(conn) = self.conn.take() else {
+            return;
+        };
+        let ws = conn.ws.clone();
+        self.conn.set(Some(conn));
+        for f in frames {
+            // A socket that is closing throws; the close event follows and the core client
+            // resends whatever was unanswered after the next login.
+            if ws.send_with_str(&encode(f)).is_err() {
+                return;
+            }
+        }
+    }
+
+    /// No more connections: the socket goes into `b`, to be closed with no borrow held.
+    fn stop(&self, b: &mut Batch) {
+        self.stopped.set(true);
+        self.reconnect.set(None);
+        self.keepalive.set(None);
         if let Some(c) = self.conn.take() {
             b.drop_later.push(Box::new(c));
         }
     }
 
-    /// Allows connections again after `disconnect()` (the caller then calls [`connect`]);
-    /// `false` when it was not stopped.
-    pub(crate) fn resume(&mut self) -> bool {
-        let was = std::mem::replace(&mut self.stopped, false);
-        self.attempt = 0;
-        was
-    }
-
-    /// Waiting for the next automatic attempt: make it now.
-    pub(crate) fn retry_now(&mut self, session: &Rc<Session>) {
-        if self.reconnect.is_some() {
-            arm_reconnect(self, session, 0);
-        }
+    /// Whether `gen` is the current socket's generation, still wanted.
+    fn current(&self, gen: u32) -> bool {
+        self.gen.get() == gen && !self.stopped.get()
     }
 }
 
-fn out_ping(out: Out) {
-    if let Out::Ws(o) = out {
-        o.send(vec![ClientFrame::Ping { t: Date::now() }]);
-    }
-}
-
-/// Sends frames on a socket.
-pub(crate) struct WsOut {
-    ws: WebSocket,
-}
-
-impl WsOut {
-    pub(crate) fn send(&self, frames: Vec<ClientFrame>) {
-        for f in &frames {
-            // A socket that is closing throws; the close event follows and the core client
-            // resends whatever was unanswered after the next login.
-            if self.ws.send_with_str(&encode(f)).is_err() {
-                return;
-            }
-        }
-    }
-}
-
-/// Opens a (new) socket for `session`.
-pub(crate) fn connect(session: &Rc<Session>) {
-    let batch = {
-        let mut st = session.st.borrow_mut();
-        let logging_in = st.logging_in();
-        let Link::Ws(w) = &mut st.link else {
-            return;
-        };
-        if w.stopped {
-            return;
-        }
-        w.reconnect = None;
-        w.gen = w.gen.wrapping_add(1);
-        let mut b = Batch::default();
-        match WsConn::open(&w.url, &Rc::downgrade(session), w.gen) {
-            Ok(conn) => {
-                if let Some(old) = w.conn.replace(conn) {
-                    b.drop_later.push(Box::new(old));
-                }
-                b.conn.push(ConnEvent::Connecting);
-            }
-            Err(e) => {
-                // Only a malformed URL makes the constructor throw.
-                let mut desc = String::from("cannot open a WebSocket to ");
-                desc.push_str(&w.url);
-                if let Some(m) = e
-                    .dyn_ref::<js_sys::Error>()
-                    .and_then(|e| e.message().as_string())
-                {
-                    desc.push_str(": ");
-                    desc.push_str(&m);
-                }
-                let e = ImError::with_desc(Code::InvalidParameters, desc);
-                if logging_in {
-                    w.stop(&mut b);
-                    st.finish_login(&mut b, Err(e));
-                } else {
-                    b.conn.push(ConnEvent::Failed(e.code.num(), e.desc));
-                    schedule_reconnect(w, session);
-                }
-            }
-        }
-        b
+/// Opens a (new) socket.
+fn connect(link: &Rc<Ws>) {
+    let Some(session) = link.session.upgrade() else {
+        return;
     };
-    session.run(batch);
-}
-
-fn schedule_reconnect(w: &mut WsLink, session: &Rc<Session>) {
-    let delay = backoff_ms(w.attempt);
-    w.attempt = w.attempt.saturating_add(1);
-    arm_reconnect(w, session, delay);
-}
-
-fn arm_reconnect(w: &mut WsLink, session: &Rc<Session>, delay: u32) {
-    let weak = Rc::downgrade(session);
-    w.reconnect = Some(Timeout::new(delay, move || {
-        if let Some(s) = weak.upgrade() {
-            connect(&s);
+    if link.stopped.get() {
+        return;
+    }
+    let logging_in = session.logging_in();
+    link.reconnect.set(None);
+    let gen = link.gen.get().wrapping_add(1);
+    link.gen.set(gen);
+    let mut b = Batch::default();
+    match WsConn::open(&link.url, &Rc::downgrade(link), gen) {
+        Ok(conn) => {
+            if let Some(old) = link.conn.replace(Some(conn)) {
+                b.drop_later.push(Box::new(old));
+            }
+            session.connecting(b);
         }
-    }));
-}
-
-fn on_open(session: &Rc<Session>, gen: u32) {
-    let out = {
-        let st = session.st.borrow();
-        let Link::Ws(w) = &st.link else {
-            return;
-        };
-        if w.gen != gen || w.stopped {
-            return;
+        Err(e) => {
+            // Only a malformed URL makes the constructor throw.
+            let mut desc = String::from("cannot open a WebSocket to ");
+            desc.push_str(&link.url);
+            if let Some(m) = e
+                .dyn_ref::<js_sys::Error>()
+                .and_then(|e| e.message().as_string())
+            {
+                desc.push_str(": ");
+                desc.push_str(&m);
+            }
+            if logging_in {
+                link.stop(&mut b);
+            } else {
+                schedule_reconnect(link);
+            }
+            session.failed(b, ImError::with_desc(Code::InvalidParameters, desc));
         }
-        (w.out(), st.client.login_frame(&w.user_sig))
-    };
-    if let (Out::Ws(o), login) = out {
-        o.send(vec![login]);
     }
 }
 
-fn on_message(session: &Rc<Session>, gen: u32, e: MessageEvent) {
-    {
-        let st = session.st.borrow();
-        match &st.link {
-            Link::Ws(w) if w.gen == gen && !w.stopped => {}
-            _ => return,
+fn schedule_reconnect(link: &Rc<Ws>) {
+    let n = link.attempt.get();
+    link.attempt.set(n.saturating_add(1));
+    arm_reconnect(link, backoff_ms(n));
+}
+
+fn arm_reconnect(link: &Rc<Ws>, delay: u32) {
+    let weak = Rc::downgrade(link);
+    link.reconnect.set(Some(Timeout::new(delay, move || {
+        if let Some(l) = weak.upgrade() {
+            connect(&l);
         }
+    })));
+}
+
+fn on_open(link: &Rc<Ws>, gen: u32) {
+    let Some(session) = link.session.upgrade() else {
+        return;
+    };
+    if link.current(gen) {
+        link.send(&[session.login_frame(&link.user_sig)]);
+    }
+}
+
+fn on_message(link: &Rc<Ws>, gen: u32, e: MessageEvent) {
+    let Some(session) = link.session.upgrade() else {
+        return;
+    };
+    if !link.current(gen) {
+        return;
     }
     let data = e.data();
     // `None`: binary frames are not part of the protocol.
@@ -282,42 +288,26 @@ fn on_message(session: &Rc<Session>, gen: u32, e: MessageEvent) {
     }
 }
 
-fn on_close(session: &Rc<Session>, gen: u32) {
-    let batch = {
-        let mut st = session.st.borrow_mut();
-        let logging_in = st.logging_in();
-        let mut b = Batch::default();
-        {
-            let Link::Ws(w) = &mut st.link else {
-                return;
-            };
-            if w.gen != gen || w.stopped {
-                return;
-            }
-            if let Some(c) = w.conn.take() {
-                b.drop_later.push(Box::new(c));
-            }
-            w.keepalive = None;
-            if logging_in {
-                // The first connection failed: ChatClient.connect rejects, no retry.
-                w.stop(&mut b);
-            } else {
-                schedule_reconnect(w, session);
-            }
-        }
-        st.client.disconnected();
-        let mut desc = String::from("connection to ");
-        if let Link::Ws(w) = &st.link {
-            desc.push_str(&w.url);
-        }
-        desc.push_str(" closed");
-        let e = ImError::with_desc(Code::NetDisconnect, desc);
-        if logging_in {
-            st.finish_login(&mut b, Err(e));
-        } else {
-            b.conn.push(ConnEvent::Failed(e.code.num(), e.desc));
-        }
-        b
+fn on_close(link: &Rc<Ws>, gen: u32) {
+    let Some(session) = link.session.upgrade() else {
+        return;
     };
-    session.run(batch);
+    if !link.current(gen) {
+        return;
+    }
+    let mut b = Batch::default();
+    if let Some(c) = link.conn.take() {
+        b.drop_later.push(Box::new(c));
+    }
+    link.keepalive.set(None);
+    if session.logging_in() {
+        // The first connection failed: ChatClient.connect rejects, no retry.
+        link.stop(&mut b);
+    } else {
+        schedule_reconnect(link);
+    }
+    let mut desc = String::from("connection to ");
+    desc.push_str(&link.url);
+    desc.push_str(" closed");
+    session.closed(b, ImError::with_desc(Code::NetDisconnect, desc));
 }

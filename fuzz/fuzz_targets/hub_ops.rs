@@ -1,10 +1,10 @@
 //! Fuzz target: operation sequences against one hub, its sessions and client devices, with
-//! invariant checks after every step. The harness (input format, world, checks) is
-//! `fuzz/harness/hub_ops.rs`; `HUB_OPS_TRACE=1` prints each op and frame, `HUB_OPS_STATS=1`
-//! the answers per request kind.
+//! invariant checks after every step. The harness is `fuzz/harness/hub_ops/` (`input.rs`, the
+//! byte code; `mod.rs`, the ops on `im_revoke_core::sim::World`; `checks.rs`, the invariants);
+//! `HUB_OPS_TRACE=1` prints each op and frame, `HUB_OPS_STATS=1` the answers per request kind.
 #![no_main]
 
-#[path = "../harness/hub_ops.rs"]
+#[path = "../harness/hub_ops/mod.rs"]
 mod harness;
 
 use arbitrary::{Arbitrary, Unstructured};

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes the committed seed corpus of the hub_ops fuzz target (fuzz/corpus/hub_ops/).
 
-The byte code is the one `Input::decode` in fuzz/harness/hub_ops.rs reads: 7 setup bytes, then
+The byte code is the one `Input::decode` in fuzz/harness/hub_ops/input.rs reads: 7 setup bytes, then
 ops, each a selector byte (mod 32) and its operands. These helpers mirror it; keep them in step
 when the harness changes, and rerun: `python3 fuzz/harness/hub_ops_seeds.py`.
 

@@ -1,15 +1,13 @@
 //! Regressions found by the `hub_ops` fuzz target (`fuzz/`, `bash scripts/fuzz.sh`).
 //!
 //! Each finding appears twice: as the crash input itself, replayed through the very harness
-//! the fuzzer runs (`fuzz/harness/hub_ops.rs`, included below; needs the `json` feature, which
+//! the fuzzer runs (`fuzz/harness/hub_ops/`, included below; needs the `json` feature, which
 //! `cargo test --workspace` enables), and as a scenario written against the client API with
-//! the simulated world of `common`, so that it reads without the harness.
+//! the simulated world of `im_revoke_core::sim`, so that it reads without the harness.
 
-mod common;
-
-use common::World;
 use im_revoke_core::client::Done;
 use im_revoke_core::model::{GroupRole, MessageStatus};
+use im_revoke_core::sim::World;
 use im_revoke_core::{ClientFrame, Config};
 
 /// A device that revokes, by msgID, a message it has not received yet, while it is still
@@ -207,7 +205,7 @@ fn retried_own_revoke_is_told_once() {
 
 /// The fuzz harness itself (its file lives with the fuzz targets).
 #[cfg(feature = "json")]
-#[path = "../../../fuzz/harness/hub_ops.rs"]
+#[path = "../../../fuzz/harness/hub_ops/mod.rs"]
 mod harness;
 
 /// The inputs themselves, through the fuzz harness.
@@ -245,5 +243,24 @@ mod replay {
     #[test]
     fn refused_sync() {
         harness::run(&harness::Input::decode(REFUSED_SYNC));
+    }
+
+    /// Every seed of `fuzz/corpus/hub_ops/` (written by `fuzz/harness/hub_ops_seeds.py`) runs
+    /// clean through the harness.
+    #[test]
+    fn corpus_seeds() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fuzz/corpus/hub_ops");
+        let mut seeds: Vec<_> = std::fs::read_dir(dir)
+            .expect("the hub_ops corpus")
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "bin"))
+            .collect();
+        seeds.sort();
+        assert!(!seeds.is_empty(), "no seeds in {dir}");
+        for seed in seeds {
+            let bytes = std::fs::read(&seed).unwrap();
+            eprintln!("replaying {}", seed.display());
+            harness::run(&harness::Input::decode(&bytes));
+        }
     }
 }

@@ -8,11 +8,9 @@
 //! - every acknowledged revoke holds in the store, and every device that caches the message
 //!   shows it revoked — so all members end with the same set of revoked messages.
 
-mod common;
-
-use common::World;
 use im_revoke_core::client::{Done, Notification};
 use im_revoke_core::model::{GroupRole, MessageStatus};
+use im_revoke_core::sim::World;
 use im_revoke_core::store::{EventKind, Store};
 use im_revoke_core::{ClientFrame, Config};
 use proptest::prelude::*;

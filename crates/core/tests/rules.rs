@@ -1,11 +1,9 @@
 //! Every revoke rule and every error code, driven through real clients and the hub with a
 //! manual clock (no sleeps).
 
-mod common;
-
-use common::{World, T0};
 use im_revoke_core::client::Done;
 use im_revoke_core::model::{Elem, GroupRole, MessageStatus, RevokerRole};
+use im_revoke_core::sim::{World, T0};
 use im_revoke_core::store::{EventKind, EventRecord, Store, StoreError};
 use im_revoke_core::{
     ClientFrame, Code, Config, ConvId, Group, Hub, MemStore, Message, ServerFrame,

@@ -36,9 +36,9 @@ pub struct Cli {
 }
 
 /// Subcommands.
-#[derive(Subcommand, Debug)]
-// Parsed once at start: the size of `serve`'s flags does not matter.
+// Parsed once at start-up: the size of `Serve` costs nothing worth a box.
 #[allow(clippy::large_enum_variant)]
+#[derive(Subcommand, Debug)]
 pub enum CliCommand {
     /// Run the server (the default).
     Serve(ServeArgs),
@@ -113,6 +113,42 @@ pub struct ServeArgs {
     /// Close a connection that has not logged in after this many seconds.
     #[arg(long, env = "IMR_LOGIN_TIMEOUT", default_value_t = 30)]
     pub login_timeout: u64,
+    /// Close a TCP connection that has not sent a whole HTTP request head (the WebSocket upgrade
+    /// or any other request) within this many seconds; also the longest a kept-alive HTTP
+    /// connection may sit idle between requests.
+    #[arg(long, env = "IMR_HANDSHAKE_TIMEOUT", default_value_t = 10)]
+    pub handshake_timeout: u64,
+    /// Most connections not logged in yet (TCP accepted, HTTP request being read, WebSocket
+    /// waiting for its login, plain HTTP requests). When full, the oldest of them is closed to
+    /// make room, so a flood of silent sockets cannot keep logins out.
+    #[arg(long, env = "IMR_MAX_PENDING_CONNECTIONS", default_value_t = 1024)]
+    pub max_pending_connections: usize,
+    /// Most simultaneous connections one user may have logged in on this server (more: error
+    /// 300005 and close; 0: no limit).
+    #[arg(long, env = "IMR_MAX_CONNECTIONS_PER_USER", default_value_t = 16)]
+    pub max_connections_per_user: usize,
+    /// File descriptors kept free for the database, logs, /healthz and logins: the server stops
+    /// taking connections (closing the oldest not logged in first) when only this many are left
+    /// under its `ulimit -n`.
+    #[arg(long, env = "IMR_RESERVED_FDS", default_value_t = 64)]
+    pub reserved_fds: usize,
+    /// A page origin allowed to open /ws (`http://host:port`, repeatable; the variable takes a
+    /// comma-separated list). When set, a WebSocket handshake carrying any other Origin header
+    /// gets HTTP 403; clients that send none (non-browser ones) are not affected. When unset,
+    /// any Origin is accepted.
+    #[arg(
+        long = "allowed-origin",
+        env = "IMR_ALLOWED_ORIGINS",
+        value_delimiter = ','
+    )]
+    pub allowed_origins: Vec<String>,
+    /// /healthz answers 503 when a probe through the hub's queue takes longer than this many
+    /// milliseconds.
+    #[arg(long, env = "IMR_HEALTH_MAX_HUB_LAG_MS", default_value_t = 1000)]
+    pub health_max_hub_lag_ms: u64,
+    /// /healthz answers 503 when more than this many commands wait in the hub's queue.
+    #[arg(long, env = "IMR_HEALTH_MAX_HUB_QUEUE", default_value_t = 10_000)]
+    pub health_max_hub_queue: usize,
     /// Directory served at / (the demo page, www/).
     #[arg(long, env = "IMR_STATIC_DIR")]
     pub static_dir: Option<PathBuf>,
@@ -251,6 +287,20 @@ pub struct ServerConfig {
     pub idle_timeout: Duration,
     /// Time allowed to log in after connecting.
     pub login_timeout: Duration,
+    /// Time allowed to send an HTTP request head (and idle time between kept-alive requests).
+    pub handshake_timeout: Duration,
+    /// Most connections not logged in yet; the oldest is closed to make room.
+    pub max_pending_connections: usize,
+    /// Most logged-in connections per user (0 = no limit).
+    pub max_connections_per_user: usize,
+    /// File descriptors kept free under the process limit.
+    pub reserved_fds: usize,
+    /// Origins allowed to open /ws (empty: any), normalised by [`normalize_origin`].
+    pub allowed_origins: Vec<String>,
+    /// /healthz says 503 past this hub lag.
+    pub health_max_hub_lag: Duration,
+    /// /healthz says 503 past this many queued hub commands.
+    pub health_max_hub_queue: usize,
     /// Served at /.
     pub static_dir: Option<PathBuf>,
     /// Served at /pkg.
@@ -288,6 +338,13 @@ impl ServerConfig {
             max_connections: 20_000,
             idle_timeout: Duration::from_secs(60),
             login_timeout: Duration::from_secs(30),
+            handshake_timeout: Duration::from_secs(10),
+            max_pending_connections: 1024,
+            max_connections_per_user: 16,
+            reserved_fds: 64,
+            allowed_origins: Vec::new(),
+            health_max_hub_lag: Duration::from_secs(1),
+            health_max_hub_queue: 10_000,
             static_dir: None,
             pkg_dir: None,
             outbound_queue: 1024,
@@ -318,6 +375,17 @@ impl ServerConfig {
         c.max_connections = a.max_connections;
         c.idle_timeout = Duration::from_secs(a.idle_timeout);
         c.login_timeout = Duration::from_secs(a.login_timeout);
+        c.handshake_timeout = Duration::from_secs(a.handshake_timeout);
+        c.max_pending_connections = a.max_pending_connections;
+        c.max_connections_per_user = a.max_connections_per_user;
+        c.reserved_fds = a.reserved_fds;
+        c.allowed_origins = a
+            .allowed_origins
+            .iter()
+            .map(|o| normalize_origin(o))
+            .collect::<Result<_, _>>()?;
+        c.health_max_hub_lag = Duration::from_millis(a.health_max_hub_lag_ms);
+        c.health_max_hub_queue = a.health_max_hub_queue;
         c.static_dir = a.static_dir;
         c.pkg_dir = a.pkg_dir;
         c.api = crate::rest::ApiConfig::from_args(a.api)?;
@@ -338,8 +406,24 @@ impl ServerConfig {
         if self.max_connections == 0 {
             return Err(ConfigError::Invalid("--max-connections must be positive"));
         }
-        if self.idle_timeout.is_zero() || self.login_timeout.is_zero() {
+        if self.max_pending_connections == 0 {
+            return Err(ConfigError::Invalid(
+                "--max-pending-connections must be positive",
+            ));
+        }
+        if self.idle_timeout.is_zero()
+            || self.login_timeout.is_zero()
+            || self.handshake_timeout.is_zero()
+            || self.health_max_hub_lag.is_zero()
+        {
             return Err(ConfigError::Invalid("timeouts must be positive"));
+        }
+        for o in &self.allowed_origins {
+            if normalize_origin(o).ok().as_deref() != Some(o.as_str()) {
+                return Err(ConfigError::Invalid(
+                    "--allowed-origin takes scheme://host[:port], in lower case, no path",
+                ));
+            }
         }
         if self.outbound_queue == 0 || self.max_batch == 0 || self.command_queue == 0 {
             return Err(ConfigError::Invalid("queue sizes must be positive"));
@@ -377,6 +461,26 @@ impl ServerConfig {
     /// Whether the secret key is the public development key.
     pub fn uses_dev_key(&self) -> bool {
         self.secret_key.expose() == DEV_SECRET_KEY
+    }
+}
+
+/// An origin as browsers send it (`scheme://host[:port]`, lower case, no trailing slash), or
+/// why `o` is not one.
+pub fn normalize_origin(o: &str) -> Result<String, ConfigError> {
+    let o = o.trim().trim_end_matches('/').to_ascii_lowercase();
+    let bad = ConfigError::Invalid("--allowed-origin takes scheme://host[:port], no path");
+    let Some((scheme, host)) = o.split_once("://") else {
+        return Err(bad);
+    };
+    let scheme_ok = !scheme.is_empty()
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
+    let host_ok = !host.is_empty() && !host.contains(['/', '?', '#', '@', ' ']);
+    if scheme_ok && host_ok {
+        Ok(o)
+    } else {
+        Err(bad)
     }
 }
 
@@ -433,6 +537,34 @@ impl fmt::Display for ServerConfig {
             "login-timeout           {}s",
             self.login_timeout.as_secs()
         )?;
+        writeln!(
+            f,
+            "handshake-timeout       {}s",
+            self.handshake_timeout.as_secs()
+        )?;
+        writeln!(
+            f,
+            "max-pending-connections {}",
+            self.max_pending_connections
+        )?;
+        writeln!(
+            f,
+            "max-connections-per-user {}",
+            self.max_connections_per_user
+        )?;
+        writeln!(f, "reserved-fds            {}", self.reserved_fds)?;
+        let origins = if self.allowed_origins.is_empty() {
+            "any".to_string()
+        } else {
+            self.allowed_origins.join(", ")
+        };
+        writeln!(f, "allowed-origin          {origins}")?;
+        writeln!(
+            f,
+            "health-max-hub-lag      {}ms",
+            millis(self.health_max_hub_lag)
+        )?;
+        writeln!(f, "health-max-hub-queue    {}", self.health_max_hub_queue)?;
         writeln!(f, "static-dir              {}", dir(&self.static_dir))?;
         write!(f, "pkg-dir                 {}", dir(&self.pkg_dir))
     }
@@ -518,6 +650,32 @@ mod tests {
             redact_url("postgresql://imr@db/imr"),
             "postgresql://imr@db/imr"
         );
+    }
+
+    #[test]
+    fn origins_are_repeatable_and_normalised() {
+        let cli = parse(&[
+            "--secret-key",
+            "k",
+            "--allowed-origin",
+            "http://127.0.0.1:8080/",
+            "--allowed-origin",
+            "HTTP://Localhost:8080",
+        ]);
+        let c = ServerConfig::from_args(cli.serve).unwrap();
+        assert_eq!(
+            c.allowed_origins,
+            ["http://127.0.0.1:8080", "http://localhost:8080"]
+        );
+        for bad in ["127.0.0.1:8080", "http://a/b", "://x", "http://"] {
+            let cli = parse(&["--secret-key", "k", "--allowed-origin", bad]);
+            assert!(ServerConfig::from_args(cli.serve).is_err(), "{bad}");
+        }
+        let cli = parse(&["--secret-key", "k"]);
+        assert!(ServerConfig::from_args(cli.serve)
+            .unwrap()
+            .allowed_origins
+            .is_empty());
     }
 
     #[test]

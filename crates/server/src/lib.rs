@@ -10,7 +10,9 @@
 //!   docs/MULTI_NODE.md), with what they share in `store/rows.rs`;
 //! - [`wakeup`]: the LISTEN side of the wake-up signal between nodes (PostgreSQL NOTIFY);
 //! - [`engine`]: the hub thread (batches, group commit, fail-stop);
-//! - [`ws`]: the WebSocket endpoint; [`http`]: the other routes;
+//! - [`listen`]: the accept loop (handshake timeout); [`admission`]: the pending pool, the file
+//!   descriptor reserve, connections per user;
+//! - [`ws`]: the WebSocket endpoint; [`http`]: the other routes; [`files`]: static files;
 //! - [`auth`]: UserSig checks with the deployment's SDKAppID and key;
 //! - [`rest`]: the REST API of the app's backend (Tencent's shapes, docs/REST_API.md);
 //! - [`webhook`]: the deliverer of the webhook outbox (`store/webhooks.rs`) to `--callback-url`.
@@ -18,11 +20,14 @@
 //! [`start`] runs a server in the current tokio runtime (the binary and the tests use it).
 #![warn(missing_docs)]
 
+pub mod admission;
 pub mod auth;
 pub mod config;
 pub mod encode;
 pub mod engine;
+pub mod files;
 pub mod http;
+pub mod listen;
 pub mod outbox;
 pub mod rest;
 pub mod state;
@@ -33,7 +38,6 @@ pub mod ws;
 
 pub use config::{Database, Secret, ServerConfig};
 
-use axum::serve::ListenerExt;
 use engine::{Command, Engine};
 use im_revoke_core::{Hub, StoreError};
 use state::App;
@@ -221,19 +225,8 @@ pub async fn start(cfg: ServerConfig) -> Result<Server, StartError> {
 async fn serve(
     listener: TcpListener,
     app: Arc<App>,
-    mut stopped: watch::Receiver<bool>,
+    stopped: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
-    let router = http::router(app);
-    // TCP_NODELAY on every connection: a frame (an ack, an event) leaves at once instead of
-    // waiting, behind Nagle's algorithm, for the peer to acknowledge the previous one.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!("TCP_NODELAY not set: {e}");
-        }
-    });
-    axum::serve(listener, router)
-        .with_graceful_shutdown(async move {
-            let _ = stopped.wait_for(|s| *s).await;
-        })
-        .await
+    let router = http::router(app.clone());
+    listen::serve(listener, app, router, stopped).await
 }

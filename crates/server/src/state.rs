@@ -1,5 +1,6 @@
 //! State shared by the HTTP and WebSocket handlers.
 
+use crate::admission::{self, Admission};
 use crate::auth::Auth;
 use crate::config::ServerConfig;
 use crate::engine::Command;
@@ -17,6 +18,8 @@ pub struct App {
     pub commands: mpsc::Sender<Command>,
     /// Open WebSocket connections.
     pub conns: Arc<ConnCounter>,
+    /// Sockets, connections not logged in yet, connections per user.
+    pub admission: Arc<Admission>,
     /// Becomes `true` when the server shuts down.
     pub shutdown: watch::Receiver<bool>,
     /// The REST API's rate buckets.
@@ -34,11 +37,23 @@ impl App {
         shutdown: watch::Receiver<bool>,
     ) -> App {
         let auth = Auth::new(cfg.sdkappid, cfg.secret_key.clone());
+        let fds = admission::fd_budget(cfg.reserved_fds);
+        tracing::info!(
+            sockets = ?fds,
+            reserved = cfg.reserved_fds,
+            "file descriptors for connections"
+        );
+        let admission = Admission::new(
+            cfg.max_pending_connections,
+            fds.unwrap_or(usize::MAX),
+            cfg.max_connections_per_user,
+        );
         App {
             cfg,
             auth,
             commands,
             conns: Arc::new(ConnCounter::default()),
+            admission,
             shutdown,
             rest: crate::rest::RestState::default(),
             webhooks: None,

@@ -5,12 +5,15 @@
 //! bounded outbound queue. Reading and writing happen in one task with small buffers, so an
 //! idle connection costs a few KiB.
 
+use crate::admission::{Pending, UserSlot};
 use crate::engine::Command;
+use crate::listen::ConnInfo;
 use crate::outbox::{Batch, Outbox, TOO_SLOW};
 use crate::state::App;
 use axum::extract::ws::{close_code, CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
-use axum::extract::State;
-use axum::response::Response;
+use axum::extract::{Extension, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use futures_util::SinkExt;
 use im_revoke_core::limit::TokenBucket;
 use im_revoke_core::model::check_msg_id;
@@ -34,8 +37,36 @@ const LINGER: Duration = Duration::from_secs(1);
 /// Frames over the connection's rate limit in a row before the connection is closed.
 const FLOOD_STRIKES: u32 = 100;
 
-/// GET /ws: upgrades to a WebSocket connection.
-pub async fn upgrade(ws: WebSocketUpgrade, State(app): State<Arc<App>>) -> Response {
+/// Whether a handshake with these headers may open a WebSocket: any, when no origin is
+/// configured; otherwise one without an Origin header (not a browser) or with one in the list.
+pub fn origin_allowed(allowed: &[String], headers: &HeaderMap) -> bool {
+    if allowed.is_empty() {
+        return true;
+    }
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return true;
+    };
+    origin
+        .to_str()
+        .is_ok_and(|o| allowed.iter().any(|a| a.eq_ignore_ascii_case(o)))
+}
+
+/// GET /ws: upgrades to a WebSocket connection (403 for an Origin not allowed).
+pub async fn upgrade(
+    State(app): State<Arc<App>>,
+    info: Option<Extension<Arc<ConnInfo>>>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    if !origin_allowed(&app.cfg.allowed_origins, &headers) {
+        app.admission
+            .origin_refused
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        tracing::info!(origin = ?headers.get(header::ORIGIN), "WebSocket refused: Origin not allowed");
+        return (StatusCode::FORBIDDEN, "Origin not allowed").into_response();
+    }
+    // The connection stays in the pool of those not logged in until it logs in.
+    let pending = info.and_then(|Extension(i)| i.take_pending());
     let limit = app.cfg.max_frame_bytes;
     let slot = app.conns.try_acquire(app.cfg.max_connections);
     ws.read_buffer_size(READ_BUFFER)
@@ -46,7 +77,7 @@ pub async fn upgrade(ws: WebSocketUpgrade, State(app): State<Arc<App>>) -> Respo
         .on_upgrade(move |socket| async move {
             match slot {
                 Some(slot) => {
-                    run(app, socket).await;
+                    run(app, socket, pending).await;
                     drop(slot);
                 }
                 None => refuse(socket).await,
@@ -80,7 +111,7 @@ fn close(code: u16, reason: &'static str) -> Message {
 }
 
 /// Runs one connection until it ends, then tells the hub.
-async fn run(app: Arc<App>, socket: WebSocket) {
+async fn run(app: Arc<App>, socket: WebSocket, pending: Option<Pending>) {
     let outbox = Arc::new(Outbox::new(app.cfg.outbound_queue));
     let session = app.new_session();
     let out = outbox.clone();
@@ -94,6 +125,7 @@ async fn run(app: Arc<App>, socket: WebSocket) {
     }
     tracing::debug!(session, "connection opened");
     let mut conn = Conn::new(app.clone(), session, socket);
+    conn.pending = pending;
     conn.serve(&outbox).await;
     let _ = app.commands.send(Command::Closed { session }).await;
     tracing::debug!(session, "connection closed");
@@ -125,6 +157,18 @@ struct Conn {
     started: Instant,
     /// Frames refused by the rate limit in a row.
     strikes: u32,
+    /// The place in the pool of connections not logged in, until the login.
+    pending: Option<Pending>,
+    /// The place among the user's connections, from the login.
+    _user: Option<UserSlot>,
+}
+
+/// Resolves when the connection must make room for another that has not logged in either.
+async fn evicted(pending: Option<&Pending>) {
+    match pending {
+        Some(p) => p.evicted().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Only the request id of a frame that failed to decode, to label the error frame.
@@ -157,6 +201,8 @@ impl Conn {
             rate: TokenBucket::new(app_rate.0, app_rate.1, 0),
             started: now,
             strikes: 0,
+            pending: None,
+            _user: None,
         }
     }
 
@@ -173,6 +219,10 @@ impl Conn {
                     self.close(close_code::AWAY, "server shutting down").await
                 }
                 _ = outbox.ready() => Box::pin(self.outgoing(outbox.take())).await,
+                _ = evicted(self.pending.as_ref()), if reading => {
+                    tracing::debug!(session = self.session, "not logged in, closed to make room");
+                    self.close(close_code::AGAIN, "too many connections not logged in").await
+                }
                 msg = self.socket.recv(), if reading => Box::pin(self.incoming(msg)).await,
                 _ = tokio::time::sleep_until(deadline) => Box::pin(self.timer()).await,
             };
@@ -335,6 +385,16 @@ impl Conn {
             );
             return self.reject(None, e, Some(close_code::POLICY)).await;
         }
+        let Some(slot) = self.app.admission.user_slot(&user) else {
+            tracing::info!(session = self.session, user = %user, "too many connections for one user");
+            let e = ImError::with_desc(
+                Code::TooManyConnections,
+                "too many connections for this user",
+            );
+            return self.reject(None, e, Some(close_code::AGAIN)).await;
+        };
+        self._user = Some(slot);
+        self.pending = None;
         self.authed = true;
         let session = self.session;
         self.command(Command::Login {

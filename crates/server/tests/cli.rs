@@ -72,6 +72,13 @@ fn help_documents_every_flag_with_its_environment_variable() {
         "IMR_MAX_CONNECTIONS",
         "IMR_IDLE_TIMEOUT",
         "IMR_LOGIN_TIMEOUT",
+        "IMR_HANDSHAKE_TIMEOUT",
+        "IMR_MAX_PENDING_CONNECTIONS",
+        "IMR_MAX_CONNECTIONS_PER_USER",
+        "IMR_RESERVED_FDS",
+        "IMR_ALLOWED_ORIGINS",
+        "IMR_HEALTH_MAX_HUB_LAG_MS",
+        "IMR_HEALTH_MAX_HUB_QUEUE",
         "IMR_STATIC_DIR",
         "IMR_PKG_DIR",
     ] {

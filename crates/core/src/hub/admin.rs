@@ -64,21 +64,17 @@ impl<S: Store> Hub<S> {
         let mut attempt = 0;
         let r = loop {
             let mark = self.outbox.len();
-            self.cursor_undo.clear();
+            self.seq.keep_moves();
             if let Err(e) = self.store.begin_request() {
                 break Err(Fail::Store(e));
             }
             let r = f(self);
-            if !self.sharing() || !matches!(&r, Err(Fail::Store(e)) if e.is_conflict()) {
-                self.cursor_undo.clear();
+            if !self.seq.is_shared() || !matches!(&r, Err(Fail::Store(e)) if e.is_conflict()) {
+                self.seq.keep_moves();
                 break r;
             }
             self.outbox.truncate(mark);
-            while let Some((s, c)) = self.cursor_undo.pop() {
-                if self.cursors.contains_key(&s) {
-                    self.cursors.insert(s, c);
-                }
-            }
+            self.seq.undo_moves();
             if let Err(e) = self.store.undo_request().and_then(|()| self.store.commit()) {
                 break Err(Fail::Store(e));
             }
@@ -149,14 +145,7 @@ impl<S: Store> Hub<S> {
             return Err(Code::MsgIdConflict.into());
         }
         let conv = ConvId::c2c(from, to);
-        let seq = if self.sharing() {
-            self.store.next_conv_seq(&conv)?
-        } else {
-            (match self.conv_heads.get(&conv) {
-                Some(h) => *h,
-                None => self.store.conv_head(&conv)?,
-            }) + 1
-        };
+        let seq = self.next_conv_seq(&conv)?;
         let msg = Message {
             msg_id,
             sender: from.to_string(),
@@ -168,9 +157,7 @@ impl<S: Store> Hub<S> {
             revoke: None,
         };
         self.store.put_message(&msg)?;
-        if !self.sharing() {
-            self.conv_heads.insert(conv, seq);
-        }
+        self.seq.conv_written(conv, seq);
         let parties = self.parties(&msg)?;
         let ev = Event::NewMessage {
             message: msg.clone(),

@@ -16,7 +16,28 @@ pub struct Proc {
 impl Proc {
     /// Starts it on `db` (a SQLite path or a PostgreSQL URL) with `args` added to `serve`.
     pub fn start(db: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> Proc {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_im-revoke-server"))
+        Self::start_with_nofile(db, args, None)
+    }
+
+    /// Like [`Proc::start`], under `ulimit -n nofile` (soft and hard) when given.
+    pub fn start_with_nofile(
+        db: impl AsRef<std::ffi::OsStr>,
+        args: &[&str],
+        nofile: Option<u64>,
+    ) -> Proc {
+        let bin = env!("CARGO_BIN_EXE_im-revoke-server");
+        let mut cmd = match nofile {
+            // The shell sets the limit and becomes the server (same pid).
+            Some(n) => {
+                let mut c = Command::new("sh");
+                c.arg("-c")
+                    .arg(format!("ulimit -n {n} && exec \"$0\" \"$@\""))
+                    .arg(bin);
+                c
+            }
+            None => Command::new(bin),
+        };
+        let mut child = cmd
             .args(["serve", "--listen", "127.0.0.1:0", "--db"])
             .arg(db)
             .args(args)

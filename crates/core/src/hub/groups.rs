@@ -1,0 +1,353 @@
+//! Group requests — create a group, add and remove members, set a member's role, list the
+//! groups a user is in — and the group cache they read through.
+//!
+//! Every change is saved by `Hub::group_changed`, which remembers the request (so a retry is
+//! answered by `Hub::replayed` without a new event) and hands the event to `Hub::fan_out`
+//! (`sequence.rs`). The member cap is `Config::max_group_members`, checked in
+//! `Hub::create_group` and `Hub::add_members`.
+
+use super::{bad, Fail, Hub, SessionId, R};
+use crate::error::Code;
+use crate::model::{
+    check_group_id, check_user_id, Group, GroupRole, GROUP_RECENT_REQS, MAX_GROUP_NAME,
+};
+use crate::protocol::{Event, ServerFrame};
+use crate::store::{EventKind, Store};
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+/// The groups a hub has read, shared (not copied) by every request that reads one: a
+/// 10,000-member group is 10,000 strings. Only a hub that is its store's only writer keeps one
+/// (see `sequence.rs`), as a write-through copy of the store; a shared hub reads every group from
+/// the store, since another node may change it at any time.
+#[derive(Default)]
+pub(super) struct GroupCache(HashMap<String, Arc<Group>>);
+
+impl GroupCache {
+    fn get(&self, group_id: &str) -> Option<Arc<Group>> {
+        self.0.get(group_id).cloned()
+    }
+
+    fn put(&mut self, group_id: String, group: Arc<Group>) {
+        self.0.insert(group_id, group);
+    }
+
+    /// Drops the cache if it holds more than `max` groups (it refills on demand).
+    pub(super) fn trim(&mut self, max: usize) {
+        if self.0.len() > max {
+            self.0 = HashMap::new();
+        }
+    }
+}
+
+impl<S: Store> Hub<S> {
+    /// The group `group_id`, from the cache if this hub keeps one.
+    pub(super) fn group(&mut self, group_id: &str) -> R<Arc<Group>> {
+        if let Some(g) = self.seq.groups().and_then(|c| c.get(group_id)) {
+            return Ok(g);
+        }
+        check_group_id(group_id)?;
+        match self.store.group(group_id)? {
+            Some(g) => {
+                let g = Arc::new(g);
+                if let Some(cache) = self.seq.groups() {
+                    cache.put(group_id.to_string(), g.clone());
+                }
+                Ok(g)
+            }
+            None => Err(Code::GroupNotFound.into()),
+        }
+    }
+
+    /// The group, to be changed by this request. A hub with a group cache is the only writer,
+    /// so the cached copy is the store's; a shared hub reads it from the store, locked.
+    fn group_for_update(&mut self, group_id: &str) -> R<Group> {
+        if self.seq.groups().is_some() {
+            return Ok(Group::clone(&*self.group(group_id)?));
+        }
+        check_group_id(group_id)?;
+        self.store
+            .group_for_update(group_id)?
+            .ok_or_else(|| Code::GroupNotFound.into())
+    }
+
+    fn save_group(&mut self, g: Group) -> R<()> {
+        self.store.put_group(&g)?;
+        if let Some(cache) = self.seq.groups() {
+            cache.put(g.group_id.clone(), Arc::new(g));
+        }
+        Ok(())
+    }
+
+    /// `getJoinedGroups`: every group `user` is a member of.
+    pub(super) fn joined_groups(
+        &mut self,
+        session: SessionId,
+        user: &str,
+        req_id: String,
+        now: u64,
+    ) -> R<()> {
+        let mut groups = self.store.groups_of(user)?;
+        for g in &mut groups {
+            g.recent_req_ids.clear();
+        }
+        self.push(
+            session,
+            ServerFrame::Groups {
+                req_id,
+                server_time: now,
+                groups,
+            },
+        );
+        Ok(())
+    }
+
+    fn check_members(&self, users: &[String]) -> R<()> {
+        for u in users {
+            if check_user_id(u).is_err() {
+                return Err(bad(
+                    Code::GroupInvalidParameters,
+                    "invalid userID in member list",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// If `req_id` already changed `group`, answers the retry like the first time (without a
+    /// new event) and returns true.
+    fn replayed(&mut self, session: SessionId, req_id: &str, group: &Group, now: u64) -> bool {
+        if !group.recent_req_ids.iter().any(|r| r == req_id) {
+            return false;
+        }
+        let mut public = group.clone();
+        public.recent_req_ids.clear();
+        self.push(
+            session,
+            ServerFrame::GroupOk {
+                req_id: req_id.to_string(),
+                server_time: now,
+                seq: 0,
+                group: public,
+            },
+        );
+        true
+    }
+
+    fn group_changed(
+        &mut self,
+        session: SessionId,
+        user: &str,
+        req_id: String,
+        mut group: Group,
+        audience: &BTreeSet<String>,
+        now: u64,
+    ) -> R<()> {
+        let gid = group.group_id.clone();
+        group.recent_req_ids.push(req_id.clone());
+        let excess = group.recent_req_ids.len().saturating_sub(GROUP_RECENT_REQS);
+        group.recent_req_ids.drain(..excess);
+        self.save_group(group.clone())?;
+        group.recent_req_ids.clear();
+        let my_seq = self.fan_out(
+            audience,
+            session,
+            user,
+            EventKind::GroupChanged,
+            &gid,
+            Event::GroupChanged {
+                group: group.clone(),
+            },
+        )?;
+        self.push(
+            session,
+            ServerFrame::GroupOk {
+                req_id,
+                server_time: now,
+                seq: my_seq,
+                group,
+            },
+        );
+        Ok(())
+    }
+
+    /// `createGroup`: a new group owned by `user` (the member cap applies).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn create_group(
+        &mut self,
+        session: SessionId,
+        user: &str,
+        req_id: String,
+        group_id: String,
+        name: String,
+        admins: Vec<String>,
+        members: Vec<String>,
+        now: u64,
+    ) -> R<()> {
+        check_group_id(&group_id)?;
+        if name.len() > MAX_GROUP_NAME {
+            return Err(bad(Code::GroupInvalidParameters, "group name is too long"));
+        }
+        self.check_members(&admins)?;
+        self.check_members(&members)?;
+        match self.group_for_update(&group_id) {
+            Ok(g) if g.owner == user && self.replayed(session, &req_id, &g, now) => return Ok(()),
+            Ok(_) => return Err(Code::GroupIdInUse.into()),
+            Err(Fail::Im(e)) if e.code == Code::GroupNotFound => {}
+            Err(e) => return Err(e),
+        }
+        let admins: BTreeSet<String> = admins.into_iter().filter(|a| a != user).collect();
+        let mut all: BTreeSet<String> = members.into_iter().collect();
+        all.extend(admins.iter().cloned());
+        all.insert(user.to_string());
+        if all.len() > self.cfg.max_group_members {
+            return Err(Code::GroupFullMemberCount.into());
+        }
+        let group = Group {
+            group_id,
+            name,
+            owner: user.to_string(),
+            admins,
+            members: all.clone(),
+            created_ms: now,
+            recent_req_ids: Vec::new(),
+        };
+        self.group_changed(session, user, req_id, group, &all, now)
+    }
+
+    /// `addGroupMembers`: by the owner or an admin (the member cap applies).
+    pub(super) fn add_members(
+        &mut self,
+        session: SessionId,
+        user: &str,
+        req_id: String,
+        group_id: &str,
+        members: Vec<String>,
+        now: u64,
+    ) -> R<()> {
+        let mut group = self.group_for_update(group_id)?;
+        if self.replayed(session, &req_id, &group, now) {
+            return Ok(());
+        }
+        if !matches!(
+            group.role_of(user),
+            Some(GroupRole::Owner | GroupRole::Admin)
+        ) {
+            return Err(bad(
+                Code::GroupPermissionDeny,
+                "only the owner or an admin may add members",
+            ));
+        }
+        self.check_members(&members)?;
+        let new: BTreeSet<String> = members
+            .into_iter()
+            .filter(|m| !group.members.contains(m))
+            .collect();
+        if new.is_empty() {
+            return Err(Code::GroupAlreadyMember.into());
+        }
+        if group.members.len() + new.len() > self.cfg.max_group_members {
+            return Err(Code::GroupFullMemberCount.into());
+        }
+        group.members.extend(new);
+        let audience = group.members.clone();
+        self.group_changed(session, user, req_id, group, &audience, now)
+    }
+
+    /// `removeGroupMembers`: the owner removes anyone but itself, an admin removes members,
+    /// anyone but the owner may leave. Those removed hear about it too.
+    pub(super) fn remove_members(
+        &mut self,
+        session: SessionId,
+        user: &str,
+        req_id: String,
+        group_id: &str,
+        members: Vec<String>,
+        now: u64,
+    ) -> R<()> {
+        let mut group = self.group_for_update(group_id)?;
+        if self.replayed(session, &req_id, &group, now) {
+            return Ok(());
+        }
+        let actor = group.role_of(user);
+        if actor.is_none() {
+            return Err(bad(Code::GroupPermissionDeny, "not a member of this group"));
+        }
+        self.check_members(&members)?;
+        for m in &members {
+            let target = group.role_of(m);
+            let allowed = match (actor, target) {
+                (_, None) => {
+                    return Err(bad(
+                        Code::GroupInvalidParameters,
+                        "not a member of this group",
+                    ))
+                }
+                (_, Some(GroupRole::Owner)) => false, // the owner cannot be removed or leave
+                _ if m == user => true,               // anyone else may leave
+                (Some(GroupRole::Owner), _) => true,
+                (Some(GroupRole::Admin), Some(GroupRole::Member)) => true,
+                _ => false,
+            };
+            if !allowed {
+                return Err(bad(
+                    Code::GroupPermissionDeny,
+                    "not allowed to remove this member",
+                ));
+            }
+        }
+        // Those removed hear about it too, then no more.
+        let audience = group.members.clone();
+        for m in &members {
+            group.members.remove(m);
+            group.admins.remove(m);
+        }
+        self.group_changed(session, user, req_id, group, &audience, now)
+    }
+
+    /// `setGroupMemberRole`: the owner makes a member an admin or back.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn set_role(
+        &mut self,
+        session: SessionId,
+        user: &str,
+        req_id: String,
+        group_id: &str,
+        target: &str,
+        role: GroupRole,
+        now: u64,
+    ) -> R<()> {
+        let mut group = self.group_for_update(group_id)?;
+        if self.replayed(session, &req_id, &group, now) {
+            return Ok(());
+        }
+        if group.owner != user {
+            return Err(bad(
+                Code::GroupPermissionDeny,
+                "only the owner may change roles",
+            ));
+        }
+        match (group.role_of(target), role) {
+            (None, _) => {
+                return Err(bad(
+                    Code::GroupInvalidParameters,
+                    "not a member of this group",
+                ))
+            }
+            (Some(GroupRole::Owner), _) | (_, GroupRole::Owner) => {
+                return Err(bad(
+                    Code::GroupInvalidParameters,
+                    "the owner's role cannot be changed here",
+                ))
+            }
+            (_, GroupRole::Admin) => {
+                group.admins.insert(target.to_string());
+            }
+            (_, GroupRole::Member) => {
+                group.admins.remove(target);
+            }
+        }
+        let audience = group.members.clone();
+        self.group_changed(session, user, req_id, group, &audience, now)
+    }
+}

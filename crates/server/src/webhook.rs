@@ -286,9 +286,13 @@ async fn deliver(cfg: &WebhookConfig, queue: &Queue, gauge: &Arc<WebhookGauge>, 
 /// The gauge as Prometheus text lines (for `/metrics`).
 pub fn metrics_text(g: &WebhookGauge) -> String {
     format!(
-        "# TYPE imr_webhooks_pending gauge\nimr_webhooks_pending {}\n\
+        "# HELP imr_webhooks_pending Webhooks waiting in the outbox.\n\
+         # TYPE imr_webhooks_pending gauge\nimr_webhooks_pending {}\n\
+         # HELP imr_webhooks_delivered_total Webhooks the receiver took (2xx).\n\
          # TYPE imr_webhooks_delivered_total counter\nimr_webhooks_delivered_total {}\n\
+         # HELP imr_webhooks_failed_total Failed delivery attempts (retried).\n\
          # TYPE imr_webhooks_failed_total counter\nimr_webhooks_failed_total {}\n\
+         # HELP imr_webhooks_dropped_total Webhooks dropped: the queue was full.\n\
          # TYPE imr_webhooks_dropped_total counter\nimr_webhooks_dropped_total {}\n",
         g.pending.load(Ordering::Relaxed),
         g.delivered.load(Ordering::Relaxed),

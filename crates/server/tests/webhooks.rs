@@ -118,6 +118,9 @@ async fn every_send_and_revoke_is_posted_signed() {
     assert_eq!(h.body["MsgSeqList"], json!([{"MsgSeq": 1}]));
     assert_eq!(h.body["Operator_Account"], ADMIN);
     assert!(recv.quiet_for(Duration::from_millis(300)).await.is_none());
+    let (_, m) = get_text(s.addr, "/metrics").await;
+    assert_eq!(metric(&m, "imr_webhooks_delivered_total"), Some(6.0), "{m}");
+    assert_eq!(metric(&m, "imr_webhooks_dropped_total"), Some(0.0), "{m}");
 }
 
 #[tokio::test]
@@ -150,7 +153,11 @@ async fn a_dead_receiver_costs_the_chat_nothing() {
     let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/cb", dead.local_addr().unwrap());
     drop(dead);
-    let s = TestServer::start_with(|c| c.api.webhook = Some(webhook(url))).await;
+    let s = TestServer::start_with(|c| {
+        c.api.webhook = Some(webhook(url));
+        c.api.callback_queue = 20;
+    })
+    .await;
     let mut alice = s.login("alice").await;
     let mut bob = s.login("bob").await;
     let t0 = std::time::Instant::now();
@@ -165,6 +172,13 @@ async fn a_dead_receiver_costs_the_chat_nothing() {
     }
     // Bounded, not timed: well inside the per-frame wait.
     assert!(t0.elapsed() < WAIT, "chat went on");
+    // The queue is bounded: past 20 waiting, webhooks were dropped and counted.
+    let (status, m) = get_text(s.addr, "/metrics").await;
+    assert_eq!(status, 200, "{m}");
+    let dropped = metric(&m, "imr_webhooks_dropped_total").expect("metric");
+    assert!(dropped >= 80.0, "{m}");
+    assert!(metric(&m, "imr_webhooks_pending").unwrap() <= 20.0, "{m}");
+    assert_eq!(metric(&m, "imr_webhooks_delivered_total"), Some(0.0), "{m}");
 }
 
 /// Every acknowledged send and revoke's webhook arrives, though the server was SIGKILLed

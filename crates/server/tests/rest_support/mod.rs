@@ -59,6 +59,35 @@ pub async fn post_raw(addr: SocketAddr, path_and_query: &str, body: Vec<u8>) -> 
     (status, v)
 }
 
+/// GETs `path` on `addr`; returns the status and the body as text.
+pub async fn get_text(addr: SocketAddr, path: &str) -> (u16, String) {
+    let tcp = timeout(WAIT, TcpStream::connect(addr))
+        .await
+        .expect("connect in time")
+        .expect("connect");
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
+        .await
+        .expect("handshake");
+    tokio::spawn(conn);
+    let req = hyper::Request::get(path)
+        .header(hyper::header::HOST, addr.to_string())
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let res = timeout(WAIT, sender.send_request(req))
+        .await
+        .expect("answer in time")
+        .expect("answer");
+    let status = res.status().as_u16();
+    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// The value of metric `name` in Prometheus text.
+pub fn metric(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+}
+
 /// An admin calling the REST API of the server at `addr`.
 pub struct Rest {
     pub addr: SocketAddr,

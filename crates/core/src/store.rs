@@ -240,7 +240,9 @@ pub struct MemStore {
     groups: HashMap<String, Group>,
     /// Counts commits (tests use it to check group commit).
     pub commits: u64,
-    /// Webhooks enqueued, in order (nothing delivers them: tests read them).
+    /// Webhooks enqueued, in order (nothing delivers them: tests read them). Only with the
+    /// `callbacks` feature, so that the embedded hub carries none of it.
+    #[cfg(feature = "callbacks")]
     pub callbacks: Vec<CallbackRecord>,
 }
 
@@ -359,6 +361,7 @@ impl Store for MemStore {
         Ok(())
     }
 
+    #[cfg(feature = "callbacks")]
     fn enqueue_callback(&mut self, cb: &CallbackRecord) -> Result<(), StoreError> {
         self.callbacks.push(cb.clone());
         Ok(())

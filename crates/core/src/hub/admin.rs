@@ -319,3 +319,78 @@ impl<S: Store> Hub<S> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::Config;
+    use crate::protocol::{ClientFrame, ServerFrame, PROTOCOL_VERSION};
+    use crate::store::MemStore;
+
+    const T0: u64 = 1_700_000_000_000;
+
+    #[test]
+    fn admin_recall_once_with_no_time_limit_and_one_webhook_each() {
+        let mut hub = Hub::new(Config::default(), MemStore::new());
+        hub.set_callbacks(true);
+        assert!(hub.login(1, "alice", PROTOCOL_VERSION, T0));
+        assert!(hub.login(2, "bob", PROTOCOL_VERSION, T0));
+        hub.handle(
+            1,
+            ClientFrame::Send {
+                req_id: "r1".into(),
+                msg_id: "m1".into(),
+                receiver: Some("bob".into()),
+                group_id: None,
+                elem: Elem::Text { text: "hi".into() },
+            },
+            T0,
+        );
+        hub.commit().unwrap();
+        let msg = hub.store_mut().message("m1").unwrap().unwrap();
+        let key = callback::msg_key(&msg);
+        // A day later: far past the sender's window.
+        let later = T0 + 86_400_000;
+        let other = callback::msg_key(&Message {
+            seq: msg.seq + 1,
+            ..msg.clone()
+        });
+        assert_eq!(
+            hub.admin_withdraw("administrator", "alice", "bob", &other, later)
+                .unwrap_err()
+                .code,
+            Code::MsgNotFound
+        );
+        assert_eq!(
+            hub.admin_withdraw("administrator", "alice", "carol", &key, later)
+                .unwrap_err()
+                .code,
+            Code::MsgNotFound,
+            "a key of another conversation"
+        );
+        let r = hub
+            .admin_withdraw("administrator", "bob", "alice", &key, later)
+            .unwrap();
+        assert_eq!(r.revoke.as_ref().unwrap().user_id, "administrator");
+        let out = hub.commit().unwrap();
+        let revoked_to: Vec<_> = out
+            .iter()
+            .filter(|o| matches!(&o.frame, ServerFrame::Event(e) if matches!(*e.event, Event::MessageRevoked(_))))
+            .map(|o| o.session)
+            .collect();
+        assert_eq!(revoked_to, [1, 2], "both parties' sessions");
+        assert_eq!(
+            hub.admin_withdraw("administrator", "alice", "bob", &key, later)
+                .unwrap_err()
+                .code,
+            Code::AlreadyRevoked
+        );
+        assert!(hub.commit().unwrap().is_empty(), "no second event");
+        let cmds: Vec<_> = hub.store().callbacks.iter().map(|c| c.command).collect();
+        assert_eq!(
+            cmds,
+            [callback::C2C_AFTER_SEND, callback::C2C_AFTER_WITHDRAW]
+        );
+        assert_eq!(hub.store().callbacks[1].platform, callback::PLATFORM_REST);
+    }
+}

@@ -25,17 +25,14 @@ mod requests;
 
 pub use conversations::MAX_SEARCH_KEYWORDS;
 
-pub use crate::view::{
-    CanRevoke, ConversationPage, ConversationView, MessageView, RevokerInfo, SearchResult,
-    SearchResultItem, TextElem,
-};
+use crate::view::{ConversationPage, ConversationView, MessageView, RevokerInfo};
 
 use crate::error::{Code, ImError};
+use crate::hash::Fast;
 use crate::model::{check_user_id, Group, Message, MessageStatus};
 use crate::policy::Config;
 use crate::protocol::{ClientFrame, Event};
-use rustc_hash::{FxHashMap, FxHashSet};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 /// How long a request may wait for its answer before it fails (ms).
@@ -156,17 +153,12 @@ pub struct Client {
     gap: BTreeMap<u64, Slot>,
     syncing: bool,
     sync_retry_at: Option<f64>,
-    // The maps hash with FxHash (`rustc-hash`), several times cheaper per key than std's
-    // SipHash on the event path. What SipHash adds is resistance to chosen collisions with
-    // random keys, and the browser (wasm32-unknown-unknown) gives std no randomness: its keys
-    // there are fixed, so that resistance was not there to lose. The authority (`hub`) keeps
-    // std's hasher.
     /// msgIDs whose revoke this device has reported (its own revoke's success, or a listener
     /// call): a message is revoked once, so it is reported once.
-    revokes_told: FxHashSet<String>,
-    messages: FxHashMap<String, Local>,
-    groups: FxHashMap<String, Group>,
-    pending: FxHashMap<String, Pending>,
+    revokes_told: HashSet<String, Fast>,
+    messages: HashMap<String, Local, Fast>,
+    groups: HashMap<String, Group, Fast>,
+    pending: HashMap<String, Pending, Fast>,
     order: VecDeque<String>,
     offset_ms: f64,
     best_rtt: f64,
@@ -193,10 +185,10 @@ impl Client {
             gap: BTreeMap::new(),
             syncing: false,
             sync_retry_at: None,
-            revokes_told: FxHashSet::default(),
-            messages: FxHashMap::default(),
-            groups: FxHashMap::default(),
-            pending: FxHashMap::default(),
+            revokes_told: HashSet::default(),
+            messages: HashMap::default(),
+            groups: HashMap::default(),
+            pending: HashMap::default(),
             order: VecDeque::new(),
             offset_ms: 0.0,
             best_rtt: f64::INFINITY,
@@ -401,28 +393,5 @@ impl Client {
 
     fn view(&self, l: &Local) -> MessageView {
         MessageView::of(&l.msg, l.status, &self.user)
-    }
-}
-
-#[cfg(test)]
-mod hash_tests {
-    use rustc_hash::FxBuildHasher;
-    use std::collections::HashSet;
-    use std::hash::BuildHasher;
-
-    /// IDs that differ only in their last characters (`bench-msg-1234`) must spread over the
-    /// low bits, which pick the bucket.
-    #[test]
-    fn similar_ids_spread_over_buckets() {
-        let b = FxBuildHasher;
-        let mut buckets = HashSet::new();
-        for i in 0..4096 {
-            buckets.insert(b.hash_one(format!("bench-msg-{i}")) & 4095);
-        }
-        assert!(
-            buckets.len() > 2500,
-            "{} distinct buckets of 4096",
-            buckets.len()
-        );
     }
 }

@@ -21,6 +21,9 @@
 //!   the hub keeps for idempotent retries);
 //! - `conversations`: each user's place in each conversation (read position; for a group they
 //!   left, the last seq they may see). Unread counts are derived from `messages` when listing.
+//! - `webhook_outbox`: webhooks waiting for delivery (`store/webhooks.rs`), written in the
+//!   batch's transaction. Added to older databases when they open (a new table only, whatever
+//!   the schema version; an older server ignores it).
 //!
 //! ## The event log: recent events in arrival order, moved to per-user order in bulk
 //!
@@ -42,8 +45,10 @@ use super::rows::{
     bound, conversation_values, history_args, to_i64, to_json, Backend, MessageRow, MessageValues,
     Sql,
 };
+use super::webhooks::{self, WebhookGauge};
 use im_revoke_core::model::{ConvId, Group, Message};
 use im_revoke_core::store::{ConvMember, EventKind, EventRecord, Store, StoreError};
+use im_revoke_core::CallbackRecord;
 use recent::Recent;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use std::path::Path;
@@ -159,6 +164,8 @@ pub struct SqliteStore {
     _checkpointer: Option<Checkpointer>,
     /// File databases: when the hub's connection last finished a checkpoint itself.
     restarted: Option<Instant>,
+    /// The bound of the webhook outbox, when webhooks are on.
+    webhooks: Option<Arc<WebhookGauge>>,
 }
 
 /// A thread with its own connection that copies the WAL into the database file every
@@ -282,6 +289,7 @@ impl SqliteStore {
             )));
         }
         conn.execute_batch(SCHEMA).map_err(db)?;
+        conn.execute_batch(&webhooks::sqlite_table()).map_err(db)?;
         // (The view after the migration below: a view on `events` would stop its rebuild.)
         let mut store = SqliteStore {
             conn,
@@ -290,6 +298,7 @@ impl SqliteStore {
             recent_limits: (RECENT_SOFT, RECENT_HARD),
             _checkpointer: None,
             restarted: None,
+            webhooks: None,
         };
         if version == 1 {
             store.index_members_of_existing_groups()?;
@@ -410,6 +419,11 @@ impl SqliteStore {
         rows.into_iter()
             .map(|(seq, kind, target)| BACKEND.event(seq, kind, target))
             .collect()
+    }
+
+    /// Bounds the webhook outbox with `gauge` (the deliverer keeps its count).
+    pub fn set_webhook_gauge(&mut self, gauge: Arc<WebhookGauge>) {
+        self.webhooks = Some(gauge);
     }
 
     /// Events waiting in `events_recent` (tests, diagnostics).
@@ -670,6 +684,19 @@ impl Store for SqliteStore {
         conn.prepare_cached(&SQL.upsert_conversation)
             .map_err(db)?
             .execute(params![user, conv, read_seq, until_seq, since_ms])
+            .map_err(db)?;
+        Ok(())
+    }
+
+    fn enqueue_callback(&mut self, cb: &CallbackRecord) -> Result<(), StoreError> {
+        if self.webhooks.as_ref().is_some_and(|g| !g.admit()) {
+            return Ok(());
+        }
+        let (command, platform, body) = webhooks::insert_args(cb);
+        self.begin()?
+            .prepare_cached(webhooks::INSERT_SQLITE)
+            .map_err(db)?
+            .execute(params![command, platform, body])
             .map_err(db)?;
         Ok(())
     }

@@ -233,6 +233,8 @@ pub struct Client {
     cfg: Config,
     prefix: String,
     counter: u64,
+    /// Keys msgIDs (see [`Client::with_id_key`]); without one they are `{seed}-{counter}`.
+    id_key: Option<[u8; 16]>,
     logged_in: bool,
     cursor: Option<u64>,
     gap: BTreeMap<u64, Slot>,
@@ -264,6 +266,7 @@ impl Client {
             cfg: Config::default(),
             prefix: format!("{seed:016x}"),
             counter: 0,
+            id_key: None,
             logged_in: false,
             cursor: None,
             gap: BTreeMap::new(),
@@ -282,6 +285,13 @@ impl Client {
             done: Vec::new(),
             request_timeout_ms: DEFAULT_REQUEST_TIMEOUT_MS,
         })
+    }
+
+    /// Makes msgIDs unpredictable: each is [`crate::model::keyed_msg_id`] of `key` (16 random
+    /// bytes from the host, e.g. `crypto.getRandomValues`). Hosts facing a server should set it.
+    pub fn with_id_key(mut self, key: [u8; 16]) -> Self {
+        self.id_key = Some(key);
+        self
     }
 
     /// This client's userID.
@@ -478,7 +488,13 @@ impl Client {
 
     /// `createTextMessage`: a new local message with a fresh msgID (status 1 until sent).
     pub fn create_text_message(&mut self, text: &str) -> MessageView {
-        let msg_id = self.next_id("");
+        let msg_id = match &self.id_key {
+            Some(key) => {
+                self.counter += 1;
+                crate::model::keyed_msg_id(key, self.counter)
+            }
+            None => self.next_id(""),
+        };
         let msg = Message {
             msg_id: msg_id.clone(),
             sender: self.user.clone(),

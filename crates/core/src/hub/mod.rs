@@ -47,6 +47,8 @@ mod groups;
 mod messages;
 mod sequence;
 
+pub use messages::derived_msg_id;
+
 use crate::error::{Code, ImError};
 use crate::limit::TokenBucket;
 use crate::model::{check_msg_id, check_user_id};
@@ -114,6 +116,10 @@ pub struct Hub<S: Store> {
     /// Owned (cached heads and groups) or shared (store-assigned seqs, per-session cursors).
     seq: Sequencer,
     rates: HashMap<String, TokenBucket>,
+    /// Each user's fan-out budget (recipients per second), charged by `Hub::charge_fanout`.
+    fanout: HashMap<String, TokenBucket>,
+    /// Whether the request being handled is charged (false on a conflict retry).
+    charging: bool,
     outbox: Vec<Outgoing>,
     poisoned: Option<StoreError>,
 }
@@ -140,6 +146,8 @@ impl<S: Store> Hub<S> {
             online: HashMap::new(),
             seq,
             rates: HashMap::new(),
+            fanout: HashMap::new(),
+            charging: true,
             outbox: Vec::new(),
             poisoned: None,
         }
@@ -349,6 +357,9 @@ impl<S: Store> Hub<S> {
         if self.rates.len() > CACHE_ENTRIES {
             self.rates = HashMap::new();
         }
+        if self.fanout.len() > CACHE_ENTRIES {
+            self.fanout = HashMap::new();
+        }
     }
 
     fn finish(&mut self, session: SessionId, req_id: Option<&str>, r: R<()>) -> Option<()> {
@@ -387,6 +398,7 @@ impl<S: Store> Hub<S> {
         let Some(user) = self.sessions.get(&session).cloned() else {
             return Err(Code::NotLoggedIn.into());
         };
+        self.charging = charge;
         if let Some(id) = frame.req_id().filter(|_| charge) {
             check_msg_id(id)?;
             self.take_token(&user, now)?;
@@ -460,6 +472,30 @@ impl<S: Store> Hub<S> {
                 self.joined_groups(session, &user, req_id, now)
             }
         }
+    }
+
+    /// The fan-out budget: a send, revoke or group change of `user` that reaches `recipients`
+    /// users costs that many tokens of `user`'s fan-out bucket, taken before anything is
+    /// written (not again on a conflict retry). Over budget: 60018, like the request rate.
+    fn charge_fanout(&mut self, user: &str, recipients: usize, now: u64) -> R<()> {
+        if !self.charging {
+            return Ok(());
+        }
+        let (rate, burst) = (
+            self.cfg.user_fanout_rate_per_sec,
+            self.cfg.user_fanout_burst,
+        );
+        let bucket = self
+            .fanout
+            .entry(user.to_string())
+            .or_insert_with(|| TokenBucket::new(rate, burst, now));
+        if !bucket.try_take_n(recipients as u64, now) {
+            return Err(bad(
+                Code::FreqLimit,
+                "fan-out budget exceeded: this reaches too many recipients for now; retry later",
+            ));
+        }
+        Ok(())
     }
 
     /// The per-user rate limit: one token of `user`'s bucket per request.

@@ -3,8 +3,9 @@
 //!
 //! Every change is saved by `Hub::group_changed`, which remembers the request (so a retry is
 //! answered by `Hub::replayed` without a new event) and hands the event to `Hub::fan_out`
-//! (`sequence.rs`). The member cap is `Config::max_group_members`, checked in
-//! `Hub::create_group` and `Hub::add_members`.
+//! (`sequence.rs`). The member caps are `Config::max_group_members` (10014) and
+//! `Config::max_members_per_call` (10004), checked in `Hub::create_group` and
+//! `Hub::add_members`. A non-member gets 10010, as for a group that does not exist.
 
 use super::{bad, Fail, Hub, SessionId, R};
 use crate::error::Code;

@@ -15,14 +15,18 @@
 //!
 //! - this file: the [`Hub`] and its public API — login and logout, the request loop
 //!   (`Hub::handle` → `Hub::dispatch`, which checks the per-user rate limit in
-//!   `Hub::take_token` and routes each frame), the conflict retries of a shared hub
+//!   `Hub::take_token` and routes each frame; the per-user fan-out budget, charged by the
+//!   reach of each send, revoke and group change, is `Hub::charge_fanout`), the conflict
+//!   retries of a shared hub
 //!   (`Hub::dispatch_retrying`), [`Hub::wake`], [`Hub::commit`];
 //! - `messages.rs`: `send`, `revoke`, `history`, `findMessages`, `sync`. The revoke time limit
 //!   and who may revoke what are checked in `policy.rs` (`check_revoke`), called from
-//!   `messages.rs::revoke`; the message size limit is in `messages.rs::send`;
+//!   `messages.rs::revoke`; the message size limit is in `messages.rs::send`, and msgIDs unique
+//!   per sender in `messages.rs::own_key`;
 //! - `groups.rs`: group requests (create, add and remove members, set a role, list) and the
-//!   group cache; who may change a group, and the member cap, are checked there (that a sender
-//!   is a member, in `messages.rs::send`);
+//!   group cache; who may change a group, the member caps (per group and per call) and the
+//!   reqIds a group remembers with their request are checked there (that a sender is a member,
+//!   in `messages.rs::send`);
 //! - `sequence.rs`: the sequencer — event and message seqs, chosen once at construction
 //!   (owned: cached heads; shared: store-assigned) — and the fan-out every event goes through
 //!   (`sequence.rs::fan_out`: seqs from the sequencer, then `deliver` to each recipient's

@@ -169,6 +169,9 @@ pub struct ServeArgs {
     /// Directory served at /pkg (the built browser module, pkg/).
     #[arg(long, env = "IMR_PKG_DIR")]
     pub pkg_dir: Option<PathBuf>,
+    /// The REST API and webhooks.
+    #[command(flatten)]
+    pub api: crate::rest::ApiArgs,
 }
 
 /// Flags of `usersig`.
@@ -332,6 +335,8 @@ pub struct ServerConfig {
     pub max_batch: usize,
     /// Bound of the command queue into the hub.
     pub command_queue: usize,
+    /// The REST API and webhooks (`rest.rs`).
+    pub api: crate::rest::ApiConfig,
 }
 
 impl ServerConfig {
@@ -372,6 +377,7 @@ impl ServerConfig {
             write_timeout: Duration::from_secs(10),
             max_batch: 1024,
             command_queue: 65_536,
+            api: crate::rest::ApiConfig::default(),
         }
     }
 
@@ -412,6 +418,7 @@ impl ServerConfig {
         c.health_max_hub_queue = a.health_max_hub_queue;
         c.static_dir = a.static_dir;
         c.pkg_dir = a.pkg_dir;
+        c.api = crate::rest::ApiConfig::from_args(a.api)?;
         c.validate()?;
         Ok(c)
     }
@@ -459,6 +466,7 @@ impl ServerConfig {
         if self.dev && !self.listen.ip().is_loopback() {
             return Err(ConfigError::DevNotLoopback(self.listen));
         }
+        self.api.validate()?;
         Ok(())
     }
 

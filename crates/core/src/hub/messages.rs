@@ -37,13 +37,13 @@ pub fn derived_msg_id(msg_id: &str, sender: &str, attempt: u32) -> String {
 
 /// Who hears about a message's events: its group's members (shared with the group cache), or
 /// the parties of a one-to-one conversation.
-enum Parties {
+pub(super) enum Parties {
     Group(Arc<Group>),
     Users(Vec<String>),
 }
 
 impl Parties {
-    fn iter(&self) -> impl Iterator<Item = &String> {
+    pub(super) fn iter(&self) -> impl Iterator<Item = &String> {
         let (members, users) = match self {
             Parties::Group(g) => (Some(g.members.iter()), None),
             Parties::Users(v) => (None, Some(v.iter())),
@@ -57,7 +57,7 @@ impl Parties {
 
 impl<S: Store> Hub<S> {
     /// Everyone who should hear about events of `conv`.
-    fn parties(&mut self, msg: &Message) -> R<Parties> {
+    pub(super) fn parties(&mut self, msg: &Message) -> R<Parties> {
         Ok(match (&msg.group_id, &msg.receiver) {
             (Some(g), _) => Parties::Group(self.group(g)?),
             (None, Some(r)) if *r != msg.sender => {
@@ -191,6 +191,8 @@ impl<S: Store> Hub<S> {
             &msg.msg_id,
             ev,
         )?;
+        #[cfg(feature = "callbacks")]
+        self.callback(|| crate::callback::after_send(&msg, None, now))?;
         self.push(
             session,
             ServerFrame::SendOk {
@@ -295,6 +297,8 @@ impl<S: Store> Hub<S> {
             msg_id,
             Event::MessageRevoked(revoked.clone()),
         )?;
+        #[cfg(feature = "callbacks")]
+        self.callback(|| crate::callback::after_revoke(&msg, None, now))?;
         self.push(
             session,
             ServerFrame::RevokeOk {

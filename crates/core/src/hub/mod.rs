@@ -47,10 +47,14 @@
 //! event or an acknowledgement that would jump over events of other nodes not delivered yet is
 //! preceded by them, so sessions still see their events in order, each once.
 
+#[cfg(feature = "callbacks")]
+mod admin;
 mod groups;
 mod messages;
 mod sequence;
 
+#[cfg(feature = "callbacks")]
+pub use admin::{AdminHistory, RecallResult, ADMIN_SESSION};
 pub use messages::derived_msg_id;
 
 use crate::error::{Code, ImError};
@@ -126,6 +130,9 @@ pub struct Hub<S: Store> {
     charging: bool,
     outbox: Vec<Outgoing>,
     poisoned: Option<StoreError>,
+    /// Webhooks on: every send and revoke writes one into the store's outbox (`admin.rs`).
+    #[cfg(feature = "callbacks")]
+    callbacks: bool,
 }
 
 impl<S: Store> Hub<S> {
@@ -154,6 +161,8 @@ impl<S: Store> Hub<S> {
             charging: true,
             outbox: Vec::new(),
             poisoned: None,
+            #[cfg(feature = "callbacks")]
+            callbacks: false,
         }
     }
 

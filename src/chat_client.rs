@@ -33,11 +33,24 @@ export interface ConnectOptions {
 export type LoginStatus = 1 | 2 | 3;
 "#;
 
-/// A random seed for the core client's msgIDs and request ids.
-fn seed() -> u64 {
-    let hi = (Math::random() * 4_294_967_296.0) as u64;
-    let lo = (Math::random() * 4_294_967_296.0) as u64;
-    ((hi << 32) | lo) ^ (Date::now() as u64)
+#[wasm_bindgen]
+extern "C" {
+    /// `crypto.getRandomValues` (windows, workers and Node alike).
+    #[wasm_bindgen(js_namespace = crypto, js_name = getRandomValues, catch)]
+    fn get_random_values(buf: &mut [u8]) -> Result<JsValue, JsValue>;
+}
+
+/// 24 random bytes: a seed for the core client's request ids and the key of its msgIDs (16
+/// bytes), so that msgIDs are unpredictable. From `crypto.getRandomValues`; only where there is
+/// no `crypto` (never in a browser) from `Math.random` and the clock.
+fn random_bytes() -> [u8; 24] {
+    let mut b = [0u8; 24];
+    if get_random_values(&mut b).is_err() {
+        for (i, x) in b.iter_mut().enumerate() {
+            *x = ((Math::random() * 256.0) as u8) ^ ((Date::now() as u64 >> (i % 8 * 8)) as u8);
+        }
+    }
+    b
 }
 
 /// One logged-in device of one user. Get one with `ChatClient.local` (embedded hub) or
@@ -59,8 +72,11 @@ impl ChatClient {
         user_id: String,
         link: impl FnOnce(String, Weak<Session>) -> Box<dyn Transport>,
     ) -> Promise {
-        let client = match Client::new(&user_id, seed()) {
-            Ok(c) => c,
+        let r = random_bytes();
+        let seed = u64::from_le_bytes(r[16..].try_into().expect("8 bytes"));
+        let key: [u8; 16] = r[..16].try_into().expect("16 bytes");
+        let client = match Client::new(&user_id, seed) {
+            Ok(c) => c.with_id_key(key),
             Err(e) => return rejected(e),
         };
         Session::start(

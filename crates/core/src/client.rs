@@ -148,6 +148,8 @@ pub struct Client {
     cfg: Config,
     prefix: String,
     counter: u64,
+    /// Keys msgIDs (see [`Client::with_id_key`]); without one they are `{seed}-{counter}`.
+    id_key: Option<[u8; 16]>,
     logged_in: bool,
     cursor: Option<u64>,
     gap: BTreeMap<u64, Slot>,
@@ -180,6 +182,7 @@ impl Client {
             cfg: Config::default(),
             prefix: format!("{seed:016x}"),
             counter: 0,
+            id_key: None,
             logged_in: false,
             cursor: None,
             gap: BTreeMap::new(),
@@ -199,6 +202,13 @@ impl Client {
             book: Default::default(),
             request_timeout_ms: DEFAULT_REQUEST_TIMEOUT_MS,
         })
+    }
+
+    /// Makes msgIDs unpredictable: each is [`crate::model::keyed_msg_id`] of `key` (16 random
+    /// bytes from the host, e.g. `crypto.getRandomValues`). Hosts facing a server should set it.
+    pub fn with_id_key(mut self, key: [u8; 16]) -> Self {
+        self.id_key = Some(key);
+        self
     }
 
     /// This client's userID.
@@ -253,6 +263,17 @@ impl Client {
     /// Whether any output is waiting.
     pub fn has_output(&self) -> bool {
         !(self.frames.is_empty() && self.notes.is_empty() && self.done.is_empty())
+    }
+
+    /// A fresh msgID: keyed (unpredictable) when the host gave a key.
+    fn next_msg_id(&mut self) -> String {
+        match &self.id_key {
+            Some(key) => {
+                self.counter += 1;
+                crate::model::keyed_msg_id(key, self.counter)
+            }
+            None => self.next_id(""),
+        }
     }
 
     fn next_id(&mut self, tag: &str) -> String {

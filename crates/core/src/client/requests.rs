@@ -60,7 +60,7 @@ impl Client {
         reply_to: Option<ReplyTo>,
         cloud_custom_data: Option<String>,
     ) -> MessageView {
-        let msg_id = self.next_id("");
+        let msg_id = self.next_msg_id();
         let msg = Message {
             msg_id: msg_id.clone(),
             sender: self.user.clone(),

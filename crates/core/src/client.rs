@@ -21,9 +21,11 @@ use crate::model::{
 use crate::policy::{check_revoke, Actor, Config};
 use crate::protocol::{ClientFrame, ClientLimits, Envelope, Event, Revoked, ServerFrame};
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
+
+mod snapshot;
 
 /// How long a request may wait for its answer before it fails (ms).
 pub const DEFAULT_REQUEST_TIMEOUT_MS: f64 = 30_000.0;
@@ -168,6 +170,8 @@ struct Pending {
 struct Local {
     msg: Message,
     status: MessageStatus,
+    /// Last use, for the LRU (`snapshot`).
+    used: u64,
 }
 
 enum Slot {
@@ -238,9 +242,15 @@ pub struct Client {
     gap: BTreeMap<u64, Slot>,
     syncing: bool,
     sync_retry_at: Option<f64>,
-    /// msgIDs whose revoke this device has reported (its own revoke's success, or a listener
-    /// call): a message is revoked once, so it is reported once.
-    revokes_told: HashSet<String, Fast>,
+    /// msgIDs whose revoke this device reported before its event was applied (its own
+    /// revoke's success): a message is revoked once, so it is reported once. Bounded: the
+    /// cursor makes the rest exact (`persist::Told`).
+    revokes_told: crate::persist::Told,
+    /// What changed for the browser's store, when it keeps one (`snapshot`).
+    store: Option<Box<snapshot::Tracker>>,
+    /// The message cache's cap and use counter (LRU, `snapshot`).
+    cache_cap: usize,
+    used: u64,
     messages: HashMap<String, Local, Fast>,
     groups: HashMap<String, Group, Fast>,
     pending: HashMap<String, Pending, Fast>,
@@ -269,7 +279,10 @@ impl Client {
             gap: BTreeMap::new(),
             syncing: false,
             sync_retry_at: None,
-            revokes_told: HashSet::default(),
+            revokes_told: crate::persist::Told::default(),
+            store: None,
+            cache_cap: crate::persist::DEFAULT_CACHE_SIZE,
+            used: 0,
             messages: HashMap::default(),
             groups: HashMap::default(),
             pending: HashMap::default(),
@@ -401,7 +414,7 @@ impl Client {
     pub fn next_deadline(&self) -> Option<f64> {
         self.pending
             .values()
-            .filter(|p| p.kind != Kind::Sync)
+            .filter(|p| p.kind != Kind::Sync && p.queued_at.is_finite())
             .map(|p| p.queued_at + self.request_timeout_ms)
             .chain(self.sync_retry_at)
             .reduce(f64::min)
@@ -468,6 +481,8 @@ impl Client {
                     l.status = MessageStatus::Failed;
                 }
             }
+            let id = msg_id.clone();
+            self.mark(&id);
         }
         if p.kind != Kind::Refresh {
             self.done.push((req_id.to_string(), Err(e)));
@@ -494,6 +509,7 @@ impl Client {
         let local = Local {
             msg,
             status: MessageStatus::Sending,
+            used: self.next_use(),
         };
         let view = self.view(&local);
         self.messages.insert(msg_id, local);
@@ -560,6 +576,7 @@ impl Client {
             elem,
         };
         self.queue(req_id.clone(), frame, Kind::Send(msg_id.to_string()), now);
+        self.mark(msg_id);
         Ok(req_id)
     }
 
@@ -697,6 +714,12 @@ impl Client {
             ));
         }
         let req_id = self.next_id("h");
+        if let Some(page) = self.local_history(user_id, group_id, before_seq, count) {
+            // From the store's copy at once; the server's page reconciles the cache.
+            self.done.push((req_id.clone(), Ok(page)));
+            self.reconcile(user_id, group_id, before_seq, count, now);
+            return Ok(req_id);
+        }
         let frame = ClientFrame::History {
             req_id: req_id.clone(),
             user_id: user_id.map(str::to_string),
@@ -786,7 +809,7 @@ impl Client {
                 if self.take_pending(&req_id, seq, server_time, now).is_some() {
                     let msg_id = revoked.msg_id.clone();
                     self.apply_revoke(&revoked);
-                    self.revokes_told.insert(msg_id.clone());
+                    self.revokes_told.insert(msg_id.clone(), seq);
                     let view = self
                         .local_message(&msg_id)
                         .unwrap_or_else(|| self.stub(&revoked));
@@ -954,6 +977,7 @@ impl Client {
             c += 1;
         }
         self.cursor = Some(c);
+        self.revokes_told.prune(c);
     }
 
     fn apply_slot(&mut self, slot: Slot) {
@@ -986,7 +1010,7 @@ impl Client {
                 let mine =
                     r.revoke.user_id == self.user && self.pending.contains_key(&r.revoke.req_id);
                 self.apply_revoke(r);
-                let first = self.revokes_told.insert(r.msg_id.clone());
+                let first = !self.revokes_told.contains(&r.msg_id);
                 if !mine && first {
                     self.notes.push(Notification::MessageRevoked {
                         msg_id: r.msg_id.clone(),
@@ -1009,6 +1033,9 @@ impl Client {
             if l.msg.sender != self.user {
                 l.msg.elem = None;
             }
+            self.mark(&r.msg_id);
+        } else {
+            self.tombstone(r);
         }
     }
 
@@ -1031,17 +1058,22 @@ impl Client {
                     l.status = status(&m);
                     l.msg = m;
                 }
+                l.used = self.used + 1;
                 l.clone()
             }
             None => {
                 let l = Local {
                     status: status(&m),
                     msg: m,
+                    used: self.used + 1,
                 };
                 self.messages.insert(l.msg.msg_id.clone(), l.clone());
+                self.evict_over_cap();
                 l
             }
         };
+        self.used += 1;
+        self.mark(&l.msg.msg_id);
         self.view(&l)
     }
 
@@ -1058,6 +1090,7 @@ impl Client {
                 revoke: Some(r.revoke.clone()),
             },
             status: MessageStatus::Revoked,
+            used: 0,
         })
     }
 
@@ -1095,6 +1128,7 @@ impl Client {
 #[cfg(test)]
 mod hash_tests {
     use super::*;
+    use std::collections::HashSet;
     use std::hash::BuildHasher;
 
     /// IDs that differ only in their last characters (`bench-msg-1234`) must spread over the

@@ -5,7 +5,7 @@
 //! `JSON.stringify` and devtools expect, with one hidden class per kind).
 //! In: option objects are read field by field; a wrong type is error 6017 naming the field.
 
-use im_revoke_core::client::{CanRevoke, MessageView};
+use im_revoke_core::view::{CanRevoke, MessageView};
 use im_revoke_core::{Code, Group, ImError};
 use js_sys::{Array, Reflect};
 use wasm_bindgen::prelude::*;

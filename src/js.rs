@@ -240,7 +240,7 @@ pub(crate) fn role_index(r: im_revoke_core::RevokerRole) -> u32 {
 pub(crate) fn dispatch_revoked(
     ls: &Array,
     msg_id: &str,
-    revoker: &im_revoke_core::client::RevokerInfo,
+    revoker: &im_revoke_core::view::RevokerInfo,
     reason: &str,
 ) {
     let mut p = Pack::default();
@@ -263,7 +263,7 @@ pub(crate) fn dispatch_revoked(
 }
 
 /// A `Message` object.
-pub(crate) fn message(v: &im_revoke_core::client::MessageView) -> JsValue {
+pub(crate) fn message(v: &im_revoke_core::view::MessageView) -> JsValue {
     let mut p = Pack::default();
     let id = p.push(Some(&v.msg_id));
     let sender = p.push(Some(&v.sender));

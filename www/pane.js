@@ -1,5 +1,8 @@
 // One chat pane: one user, one ChatClient, a conversation switcher, bubbles, revoke.
 //
+// One file on purpose (about 750 lines): a pane is one UI component whose parts (list,
+// bubbles, composer, revoke menu) share its state; split it when it gains a second view.
+//
 // Every piece of text that comes from a user (message text, reasons, userIDs) is put into the
 // page with textContent, never innerHTML.
 

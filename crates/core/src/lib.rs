@@ -10,16 +10,20 @@
 //! - [`client`]: the client-side state machine the browser module drives;
 //! - [`persist`]: what a browser client keeps between page loads (cursor, messages, outbox),
 //!   how a stored record is checked, and the bounds of its memory (LRU, told revokes);
+//! - [`view`]: the plain objects JavaScript sees (a message, `canRevoke`'s answer);
 //! - [`limit`]: the token bucket behind every rate limit;
 //! - `sim` (feature `test-support`): a simulated world of hub, devices and network, for tests
 //!   and the fuzz harness;
-//! - [`wire`]: server frames from JSON text without serde (the browser module's decoder);
+//! - [`wire`]: server frames from JSON text without serde (the browser module's decoder), over
+//!   `json`, a small hand-written JSON reader and writer;
 //! - [`error`]: the one table of error codes (Tencent's numbering where Tencent has one).
 #![warn(missing_docs)]
 
 pub mod client;
 pub mod error;
+mod hash;
 pub mod hub;
+mod json;
 pub mod limit;
 pub mod model;
 pub mod persist;
@@ -28,6 +32,7 @@ pub mod protocol;
 #[cfg(any(test, feature = "test-support"))]
 pub mod sim;
 pub mod store;
+pub mod view;
 pub mod wire;
 
 pub use error::{Code, ImError};

@@ -29,6 +29,8 @@
 
 use std::collections::HashMap;
 
+use crate::hash::Fast;
+
 use crate::model::{check_msg_id, Elem, Message, RevokeInfo, RevokerRole};
 use crate::protocol::ServerFrame;
 
@@ -326,7 +328,7 @@ pub fn over(len: usize, cap: usize) -> bool {
 /// kept until [`TOLD_CAP`] newer ones push it out.
 #[derive(Debug, Default)]
 pub struct Told {
-    map: HashMap<String, (u64, u64)>,
+    map: HashMap<String, (u64, u64), Fast>,
     next: u64,
 }
 

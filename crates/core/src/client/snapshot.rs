@@ -3,6 +3,7 @@
 //! from the cache while a store is kept.
 
 use super::{Client, Done, Kind, Local, MessageView};
+use crate::hash::Fast;
 use crate::model::{Message, MessageStatus};
 use crate::persist::{
     encode_message, encode_revoke, evict, over, Delta, OutboxEntry, Record, Restored, Tombstone,
@@ -17,7 +18,7 @@ const UNSENT: u64 = (1 << 53) - 1;
 /// What changed since the last [`Client::take_persist`].
 #[derive(Debug, Default)]
 pub(super) struct Tracker {
-    dirty: HashSet<String>,
+    dirty: HashSet<String, Fast>,
     tombstones: Vec<Tombstone>,
     cursor: Option<u64>,
     outbox: Vec<OutboxEntry>,
@@ -55,7 +56,7 @@ impl Client {
     /// no caller and never time out: they go out after every login until answered.
     pub fn restore(&mut self, r: Restored) {
         self.cursor = r.cursor;
-        let sends: HashSet<&str> = r
+        let sends: HashSet<&str, Fast> = r
             .outbox
             .iter()
             .filter(|e| e.revoke.is_none())
@@ -223,7 +224,7 @@ impl Client {
         if !over(self.messages.len(), self.cache_cap) {
             return;
         }
-        let busy: HashSet<&str> = self
+        let busy: HashSet<&str, Fast> = self
             .pending
             .values()
             .filter_map(|p| match &p.kind {

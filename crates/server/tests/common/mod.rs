@@ -247,3 +247,45 @@ pub fn assert_event(f: &Value, kind: &str) -> u64 {
     assert_eq!(f["event"]["kind"], kind, "expected event {kind}, got {f}");
     f["seq"].as_u64().expect("seq")
 }
+
+/// An HTTP answer: status, headers (names lowercased) and body.
+pub struct HttpReply {
+    pub status: u16,
+    pub headers: std::collections::HashMap<String, String>,
+    pub body: String,
+}
+
+/// A minimal HTTP/1.1 GET over a fresh connection (`Connection: close`).
+pub async fn get_reply(addr: SocketAddr, path: &str) -> HttpReply {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = timeout(WAIT, TcpStream::connect(addr))
+        .await
+        .unwrap()
+        .unwrap();
+    let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut buf = Vec::new();
+    timeout(WAIT, s.read_to_end(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    let text = String::from_utf8_lossy(&buf).to_string();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let mut lines = head.lines();
+    let status = lines.next().unwrap()[9..12].parse().unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    HttpReply {
+        status,
+        headers,
+        body: body.to_string(),
+    }
+}
+
+/// [`get_reply`], as (status, body).
+pub async fn get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let r = get_reply(addr, path).await;
+    (r.status, r.body)
+}

@@ -1,0 +1,298 @@
+//! What the app asks of the client: create and send a message, revoke one (with the early
+//! 6223 by the estimated server clock), `canRevoke`, history, find, groups, the local cache.
+
+use super::{Client, Kind, Local};
+use crate::error::{Code, ImError};
+use crate::model::{
+    check_group_id, check_msg_id, check_user_id, Elem, Group, GroupRole, Message, MessageStatus,
+};
+use crate::policy::{check_revoke, Actor};
+use crate::protocol::ClientFrame;
+use crate::view::{CanRevoke, MessageView};
+
+impl Client {
+    /// `createTextMessage`: a new local message with a fresh msgID (status 1 until sent).
+    pub fn create_text_message(&mut self, text: &str) -> MessageView {
+        let msg_id = self.next_id("");
+        let msg = Message {
+            msg_id: msg_id.clone(),
+            sender: self.user.clone(),
+            receiver: None,
+            group_id: None,
+            time_ms: 0,
+            seq: 0,
+            elem: Some(Elem::Text {
+                text: text.to_string(),
+            }),
+            revoke: None,
+        };
+        let local = Local {
+            msg,
+            status: MessageStatus::Sending,
+            used: self.next_use(),
+        };
+        let view = self.view(&local);
+        self.messages.insert(msg_id, local);
+        view
+    }
+
+    /// `sendMessage(msg, receiver, groupID)`: returns the request id whose completion resolves
+    /// the promise.
+    pub fn send(
+        &mut self,
+        msg_id: &str,
+        receiver: Option<&str>,
+        group_id: Option<&str>,
+        now: f64,
+    ) -> Result<String, ImError> {
+        match (receiver, group_id) {
+            (Some(r), None) => check_user_id(r)?,
+            (None, Some(g)) => check_group_id(g)?,
+            _ => {
+                return Err(ImError::with_desc(
+                    Code::InvalidParameters,
+                    "give exactly one of receiver and groupID",
+                ))
+            }
+        }
+        let max = self.cfg.max_text_bytes;
+        let l = self.messages.get_mut(msg_id).ok_or_else(|| {
+            ImError::with_desc(
+                Code::InvalidParameters,
+                "unknown message: create it with createTextMessage",
+            )
+        })?;
+        if l.msg.sender != self.user || l.msg.seq != 0 {
+            return Err(ImError::with_desc(
+                Code::InvalidParameters,
+                "this message was already sent",
+            ));
+        }
+        if l.msg.elem.as_ref().map_or(0, Elem::size) > max {
+            return Err(ImError::new(Code::MsgBodySizeLimit));
+        }
+        if let Some(Elem::Text { text }) = &l.msg.elem {
+            if text.is_empty() {
+                return Err(ImError::with_desc(Code::InvalidParameters, "text is empty"));
+            }
+        }
+        let in_flight = self
+            .pending
+            .values()
+            .any(|p| p.kind == Kind::Send(msg_id.to_string()));
+        if in_flight {
+            return Err(ImError::new(Code::InProgress));
+        }
+        l.msg.receiver = receiver.map(str::to_string);
+        l.msg.group_id = group_id.map(str::to_string);
+        l.status = MessageStatus::Sending;
+        let elem = l.msg.elem.clone().expect("created with content");
+        let req_id = self.next_id("s");
+        let frame = ClientFrame::Send {
+            req_id: req_id.clone(),
+            msg_id: msg_id.to_string(),
+            receiver: receiver.map(str::to_string),
+            group_id: group_id.map(str::to_string),
+            elem,
+        };
+        self.queue(req_id.clone(), frame, Kind::Send(msg_id.to_string()), now);
+        self.mark(msg_id);
+        Ok(req_id)
+    }
+
+    fn role_in(&self, group_id: &str, user: &str) -> Option<GroupRole> {
+        self.groups.get(group_id).and_then(|g| g.role_of(user))
+    }
+
+    /// Policy verdict by the estimated server clock, for a message this client knows.
+    fn local_verdict(&self, l: &Local, now: f64) -> Result<Option<f64>, ImError> {
+        // The server stamped the message, so its clock has reached at least that stamp: an
+        // estimate that lags behind it (a slow first answer) never stretches the window.
+        let server_now_f = self.server_now(now).max(l.msg.time_ms as f64).max(0.0);
+        let server_now = server_now_f as u64;
+        let mut msg = l.msg.clone();
+        if l.status == MessageStatus::Sending {
+            msg.time_ms = server_now; // will be stamped about now
+        }
+        let (actor_role, sender_role) = match &msg.group_id {
+            Some(g) => (
+                self.role_in(g, &self.user).or(Some(GroupRole::Member)),
+                self.role_in(g, &msg.sender),
+            ),
+            None => (None, None),
+        };
+        let allowed = check_revoke(
+            &msg,
+            Actor {
+                user_id: &self.user,
+                role: actor_role,
+            },
+            sender_role,
+            server_now,
+            &self.cfg,
+        )?;
+        Ok(allowed
+            .deadline_ms
+            .map(|d| (d as f64 - server_now_f).max(0.0)))
+    }
+
+    /// `canRevoke(msg)`: whether a revoke would be accepted now, and how long is left, by the
+    /// estimated server clock and the roles this client knows.
+    pub fn can_revoke(&self, msg_id: &str, now: f64) -> CanRevoke {
+        let verdict = match self.messages.get(msg_id) {
+            None => Err(ImError::new(Code::MsgNotFound)),
+            Some(l) if l.status == MessageStatus::Failed => Err(ImError::with_desc(
+                Code::InvalidParameters,
+                "the message was not sent",
+            )),
+            Some(l) => self.local_verdict(l, now),
+        };
+        match verdict {
+            Ok(remaining_ms) => CanRevoke {
+                allowed: true,
+                remaining_ms,
+                code: None,
+            },
+            Err(e) => CanRevoke {
+                allowed: false,
+                remaining_ms: Some(0.0),
+                code: Some(e.code.num()),
+            },
+        }
+    }
+
+    /// `revokeMessage(msgID, reason)`: returns the request id whose completion settles the
+    /// promise. Fails early with 6223 only when the estimated server clock is past the window
+    /// by more than the estimate's uncertainty; everything else is for the server to decide.
+    pub fn revoke(&mut self, msg_id: &str, reason: &str, now: f64) -> Result<String, ImError> {
+        check_msg_id(msg_id)?;
+        if reason.len() > self.cfg.max_reason_bytes {
+            return Err(ImError::with_desc(
+                Code::InvalidParameters,
+                "reason is too long",
+            ));
+        }
+        let mut group_hint = None;
+        if let Some(l) = self.messages.get(msg_id) {
+            if l.status == MessageStatus::Failed {
+                return Err(ImError::with_desc(
+                    Code::InvalidParameters,
+                    "the message was not sent",
+                ));
+            }
+            if l.msg.revoke.is_some() {
+                return Err(ImError::new(Code::AlreadyRevoked));
+            }
+            group_hint = l.msg.group_id.clone();
+            if l.msg.sender == self.user && l.msg.seq == 0 && l.status != MessageStatus::Sending {
+                return Err(ImError::with_desc(
+                    Code::InvalidParameters,
+                    "the message was never sent",
+                ));
+            }
+            if let Err(e) = self.local_verdict(l, now) {
+                if e.code.is_revoke_time_limit() {
+                    let deadline = l.msg.time_ms as f64 + self.cfg.revoke_time_limit_ms as f64;
+                    let past = self.server_now(now) - deadline;
+                    if past > self.clock_uncertainty_ms() {
+                        return Err(ImError::new(Code::RevokeTimeLimitExceed));
+                    }
+                }
+            }
+        }
+        let already = self
+            .pending
+            .values()
+            .any(|p| p.kind == Kind::Revoke(msg_id.to_string()));
+        if already {
+            return Err(ImError::new(Code::InProgress));
+        }
+        let req_id = self.next_id("r");
+        let frame = ClientFrame::Revoke {
+            req_id: req_id.clone(),
+            msg_id: msg_id.to_string(),
+            reason: reason.to_string(),
+            group_id: group_hint,
+        };
+        self.queue(req_id.clone(), frame, Kind::Revoke(msg_id.to_string()), now);
+        Ok(req_id)
+    }
+
+    /// `getHistoryMessageList`: a page of a conversation, newest first.
+    pub fn history(
+        &mut self,
+        user_id: Option<&str>,
+        group_id: Option<&str>,
+        before_seq: Option<u64>,
+        count: u32,
+        now: f64,
+    ) -> Result<String, ImError> {
+        if user_id.is_some() == group_id.is_some() {
+            return Err(ImError::with_desc(
+                Code::InvalidParameters,
+                "give exactly one of userID and groupID",
+            ));
+        }
+        let req_id = self.next_id("h");
+        if let Some(page) = self.local_history(user_id, group_id, before_seq, count) {
+            // From the store's copy at once; the server's page reconciles the cache.
+            self.done.push((req_id.clone(), Ok(page)));
+            self.reconcile(user_id, group_id, before_seq, count, now);
+            return Ok(req_id);
+        }
+        let frame = ClientFrame::History {
+            req_id: req_id.clone(),
+            user_id: user_id.map(str::to_string),
+            group_id: group_id.map(str::to_string),
+            before_seq,
+            count,
+        };
+        self.queue(req_id.clone(), frame, Kind::Query, now);
+        Ok(req_id)
+    }
+
+    /// `findMessages`: looks the msgIDs up on the server (which also refreshes the cache).
+    pub fn find(&mut self, msg_ids: Vec<String>, now: f64) -> Result<String, ImError> {
+        let req_id = self.next_id("f");
+        let frame = ClientFrame::FindMessages {
+            req_id: req_id.clone(),
+            msg_ids,
+        };
+        self.queue(req_id.clone(), frame, Kind::Query, now);
+        Ok(req_id)
+    }
+
+    /// `getJoinedGroupList`: the groups this user is in (also refreshes the cache that
+    /// `canRevoke` reads roles from).
+    pub fn joined_groups(&mut self, now: f64) -> String {
+        let req_id = self.next_id("j");
+        let frame = ClientFrame::GetJoinedGroups {
+            req_id: req_id.clone(),
+        };
+        self.queue(req_id.clone(), frame, Kind::Query, now);
+        req_id
+    }
+
+    /// A message from the local cache.
+    pub fn local_message(&self, msg_id: &str) -> Option<MessageView> {
+        self.messages.get(msg_id).map(|l| self.view(l))
+    }
+
+    /// A group from the local cache.
+    pub fn local_group(&self, group_id: &str) -> Option<&Group> {
+        self.groups.get(group_id)
+    }
+
+    /// Number of messages cached.
+    pub fn cached_messages(&self) -> usize {
+        self.messages.len()
+    }
+
+    /// A group request (create, add, remove, set role) as a frame; returns the request id.
+    pub fn group_request(&mut self, make: impl FnOnce(String) -> ClientFrame, now: f64) -> String {
+        let req_id = self.next_id("g");
+        let frame = make(req_id.clone());
+        self.queue(req_id.clone(), frame, Kind::Query, now);
+        req_id
+    }
+}

@@ -1,0 +1,118 @@
+//! The plain objects JavaScript sees, built from the model: a message ([`MessageView`], with
+//! its [`TextElem`] and [`RevokerInfo`]) and `canRevoke`'s answer ([`CanRevoke`]).
+//!
+//! They carry Tencent's field names (serde renames) and decide nothing: the client state
+//! machine (`client`) makes them, the browser module converts them to JavaScript objects.
+
+use crate::model::{Elem, Message, MessageStatus, RevokeInfo, RevokerRole};
+use serde::Serialize;
+
+/// A message as JavaScript sees it (plain object; Tencent's field names).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageView {
+    /// Stable ID.
+    #[serde(rename = "msgID")]
+    pub msg_id: String,
+    /// Sender's userID.
+    pub sender: String,
+    /// One-to-one: the other party, seen from this user (Tencent's `userID`).
+    #[serde(rename = "userID")]
+    pub user_id: Option<String>,
+    /// Group messages: the groupID.
+    #[serde(rename = "groupID")]
+    pub group_id: Option<String>,
+    /// Server time, seconds (0 until the server accepted it).
+    pub timestamp: u64,
+    /// Server time, milliseconds.
+    pub time_ms: u64,
+    /// Position in the conversation (0 until sent).
+    pub seq: u64,
+    /// 1 sending, 2 sent, 3 failed, 4 deleted, 5 imported, 6 revoked.
+    pub status: MessageStatus,
+    /// Sent by this user.
+    pub is_self: bool,
+    /// 1 = text.
+    pub elem_type: u8,
+    /// The text, or `null` once revoked (except for its sender).
+    pub text_elem: Option<TextElem>,
+    /// Revoked?
+    pub is_revoked: bool,
+    /// Who revoked it.
+    pub revoker_info: Option<RevokerInfo>,
+    /// Why.
+    pub revoke_reason: Option<String>,
+    /// When it was revoked, server ms.
+    pub revoke_time_ms: Option<u64>,
+}
+
+/// `textElem` of a message.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TextElem {
+    /// The text.
+    pub text: String,
+}
+
+/// `revokerInfo`: who revoked, in what capacity.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RevokerInfo {
+    /// The revoker's userID.
+    #[serde(rename = "userID")]
+    pub user_id: String,
+    /// "sender", "owner" or "admin".
+    pub role: RevokerRole,
+}
+
+impl From<&RevokeInfo> for RevokerInfo {
+    fn from(r: &RevokeInfo) -> Self {
+        RevokerInfo {
+            user_id: r.user_id.clone(),
+            role: r.role,
+        }
+    }
+}
+
+/// `canRevoke`'s answer.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CanRevoke {
+    /// Whether a revoke would be accepted now (by the estimate of the server clock).
+    pub allowed: bool,
+    /// Milliseconds left (0 when not allowed; `null` when there is no limit).
+    pub remaining_ms: Option<f64>,
+    /// Why not, when not allowed.
+    pub code: Option<u32>,
+}
+
+impl MessageView {
+    /// The view of `m`, in status `status`, as user `me` sees it.
+    pub(crate) fn of(m: &Message, status: MessageStatus, me: &str) -> MessageView {
+        let is_self = m.sender == me;
+        let user_id = match (&m.group_id, &m.receiver) {
+            (Some(_), _) => None,
+            (None, Some(r)) if is_self => Some(r.clone()),
+            (None, _) if !is_self => Some(m.sender.clone()),
+            _ => None,
+        };
+        MessageView {
+            msg_id: m.msg_id.clone(),
+            sender: m.sender.clone(),
+            user_id,
+            group_id: m.group_id.clone(),
+            timestamp: m.time_ms / 1000,
+            time_ms: m.time_ms,
+            seq: m.seq,
+            status,
+            is_self,
+            elem_type: crate::model::ELEM_TYPE_TEXT,
+            text_elem: m.elem.as_ref().map(|e| match e {
+                Elem::Text { text } => TextElem { text: text.clone() },
+            }),
+            is_revoked: m.revoke.is_some(),
+            revoker_info: m.revoke.as_ref().map(RevokerInfo::from),
+            revoke_reason: m.revoke.as_ref().map(|r| r.reason.clone()),
+            revoke_time_ms: m.revoke.as_ref().map(|r| r.time_ms),
+        }
+    }
+}

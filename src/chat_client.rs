@@ -267,7 +267,7 @@ impl ChatClient {
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn logout(
         &self,
-        #[wasm_bindgen(unchecked_param_type = "LogoutOptions")] opts: Option<JsValue>,
+        #[wasm_bindgen(unchecked_optional_param_type = "LogoutOptions")] opts: Option<JsValue>,
     ) -> Promise {
         let clear = opts.is_some_and(|o| {
             Reflect::get(&o, &JsValue::from_str("clear")).is_ok_and(|v| v.is_truthy())

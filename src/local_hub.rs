@@ -206,7 +206,7 @@ impl ChatClient {
     pub fn local(
         hub: &LocalHub,
         #[wasm_bindgen(js_name = userID)] user_id: String,
-        #[wasm_bindgen(unchecked_param_type = "LocalOptions")] options: Option<JsValue>,
+        #[wasm_bindgen(unchecked_optional_param_type = "LocalOptions")] options: Option<JsValue>,
     ) -> Promise {
         let opts = options.unwrap_or(JsValue::UNDEFINED);
         let name = format!("local:{:016x}", hub.id);

@@ -14,11 +14,14 @@
 //! - [`limit`]: the token bucket behind every rate limit;
 //! - `sim` (feature `test-support`): a simulated world of hub, devices and network, for tests
 //!   and the fuzz harness;
+//! - `callback` (feature `callbacks`): webhooks in Tencent's shapes and `MsgKey`s;
 //! - [`wire`]: server frames from JSON text without serde (the browser module's decoder), over
 //!   `json`, a small hand-written JSON reader and writer;
 //! - [`error`]: the one table of error codes (Tencent's numbering where Tencent has one).
 #![warn(missing_docs)]
 
+#[cfg(feature = "callbacks")]
+pub mod callback;
 pub mod client;
 pub mod error;
 mod hash;
@@ -40,4 +43,4 @@ pub use hub::{Hub, Outgoing, SessionId};
 pub use model::{ConvId, Elem, Group, GroupRole, Message, MessageStatus, RevokeInfo, RevokerRole};
 pub use policy::Config;
 pub use protocol::{ClientFrame, Envelope, Event, ServerFrame};
-pub use store::{MemStore, Store, StoreError};
+pub use store::{CallbackRecord, MemStore, Store, StoreError};

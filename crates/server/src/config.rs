@@ -155,6 +155,9 @@ pub struct ServeArgs {
     /// Directory served at /pkg (the built browser module, pkg/).
     #[arg(long, env = "IMR_PKG_DIR")]
     pub pkg_dir: Option<PathBuf>,
+    /// The REST API and webhooks.
+    #[command(flatten)]
+    pub api: crate::rest::ApiArgs,
 }
 
 /// Flags of `usersig`.
@@ -310,6 +313,8 @@ pub struct ServerConfig {
     pub max_batch: usize,
     /// Bound of the command queue into the hub.
     pub command_queue: usize,
+    /// The REST API and webhooks (`rest.rs`).
+    pub api: crate::rest::ApiConfig,
 }
 
 impl ServerConfig {
@@ -346,6 +351,7 @@ impl ServerConfig {
             write_timeout: Duration::from_secs(10),
             max_batch: 1024,
             command_queue: 65_536,
+            api: crate::rest::ApiConfig::default(),
         }
     }
 
@@ -382,6 +388,7 @@ impl ServerConfig {
         c.health_max_hub_queue = a.health_max_hub_queue;
         c.static_dir = a.static_dir;
         c.pkg_dir = a.pkg_dir;
+        c.api = crate::rest::ApiConfig::from_args(a.api)?;
         c.validate()?;
         Ok(c)
     }
@@ -424,6 +431,7 @@ impl ServerConfig {
         if self.dev && !self.listen.ip().is_loopback() {
             return Err(ConfigError::DevNotLoopback(self.listen));
         }
+        self.api.validate()?;
         Ok(())
     }
 

@@ -22,6 +22,10 @@ pub struct App {
     pub admission: Arc<Admission>,
     /// Becomes `true` when the server shuts down.
     pub shutdown: watch::Receiver<bool>,
+    /// The REST API's rate buckets.
+    pub rest: crate::rest::RestState,
+    /// The webhook queue's gauge, when webhooks are on.
+    pub webhooks: Option<Arc<crate::store::webhooks::WebhookGauge>>,
     next_session: AtomicU64,
 }
 
@@ -51,6 +55,8 @@ impl App {
             conns: Arc::new(ConnCounter::default()),
             admission,
             shutdown,
+            rest: crate::rest::RestState::default(),
+            webhooks: None,
             next_session: AtomicU64::new(1),
         }
     }

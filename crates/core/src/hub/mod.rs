@@ -43,9 +43,14 @@
 //! event or an acknowledgement that would jump over events of other nodes not delivered yet is
 //! preceded by them, so sessions still see their events in order, each once.
 
+#[cfg(feature = "callbacks")]
+mod admin;
 mod groups;
 mod messages;
 mod sequence;
+
+#[cfg(feature = "callbacks")]
+pub use admin::{AdminHistory, RecallResult, ADMIN_SESSION};
 
 use crate::error::{Code, ImError};
 use crate::limit::TokenBucket;
@@ -116,6 +121,9 @@ pub struct Hub<S: Store> {
     rates: HashMap<String, TokenBucket>,
     outbox: Vec<Outgoing>,
     poisoned: Option<StoreError>,
+    /// Webhooks on: every send and revoke writes one into the store's outbox (`admin.rs`).
+    #[cfg(feature = "callbacks")]
+    callbacks: bool,
 }
 
 impl<S: Store> Hub<S> {
@@ -142,6 +150,8 @@ impl<S: Store> Hub<S> {
             rates: HashMap::new(),
             outbox: Vec::new(),
             poisoned: None,
+            #[cfg(feature = "callbacks")]
+            callbacks: false,
         }
     }
 

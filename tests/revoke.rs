@@ -495,7 +495,7 @@ async fn rejection_shape() {
     let e = err(m(&mm(&alice), "findMessages", &[s("not an array")])).await;
     assert_eq!(code(&e), 6017);
     // A malformed userID.
-    let e = err(ChatClient::local(&hub, "a b".into()).into()).await;
+    let e = err(ChatClient::local(&hub, "a b".into(), None).into()).await;
     assert_eq!(code(&e), 20003);
     assert!(is_error(&e));
 }

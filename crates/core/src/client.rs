@@ -22,6 +22,7 @@
 mod conversations;
 mod incoming;
 mod requests;
+mod snapshot;
 
 pub use conversations::MAX_SEARCH_KEYWORDS;
 
@@ -32,7 +33,7 @@ use crate::hash::Fast;
 use crate::model::{check_user_id, Group, Message, MessageStatus};
 use crate::policy::Config;
 use crate::protocol::{ClientFrame, Event};
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 
 /// How long a request may wait for its answer before it fails (ms).
@@ -130,6 +131,8 @@ struct Pending {
 struct Local {
     msg: Message,
     status: MessageStatus,
+    /// Last use, for the LRU (`snapshot`).
+    used: u64,
 }
 
 enum Slot {
@@ -157,7 +160,12 @@ pub struct Client {
     sync_retry_at: Option<f64>,
     /// msgIDs whose revoke this device has reported (its own revoke's success, or a listener
     /// call): a message is revoked once, so it is reported once.
-    revokes_told: HashSet<String, Fast>,
+    revokes_told: crate::persist::Told,
+    /// What changed for the browser's store, when it keeps one (`snapshot`).
+    store: Option<Box<snapshot::Tracker>>,
+    /// The message cache's cap and use counter (LRU, `snapshot`).
+    cache_cap: usize,
+    used: u64,
     messages: HashMap<String, Local, Fast>,
     groups: HashMap<String, Group, Fast>,
     pending: HashMap<String, Pending, Fast>,
@@ -188,7 +196,10 @@ impl Client {
             gap: BTreeMap::new(),
             syncing: false,
             sync_retry_at: None,
-            revokes_told: HashSet::default(),
+            revokes_told: crate::persist::Told::default(),
+            store: None,
+            cache_cap: crate::persist::DEFAULT_CACHE_SIZE,
+            used: 0,
             messages: HashMap::default(),
             groups: HashMap::default(),
             pending: HashMap::default(),
@@ -339,7 +350,7 @@ impl Client {
     pub fn next_deadline(&self) -> Option<f64> {
         self.pending
             .values()
-            .filter(|p| p.kind != Kind::Sync)
+            .filter(|p| p.kind != Kind::Sync && p.queued_at.is_finite())
             .map(|p| p.queued_at + self.request_timeout_ms)
             .chain(self.sync_retry_at)
             .reduce(f64::min)
@@ -406,6 +417,8 @@ impl Client {
                     l.status = MessageStatus::Failed;
                 }
             }
+            let id = msg_id.clone();
+            self.mark(&id);
         }
         if !p.kind.internal() {
             self.done.push((req_id.to_string(), Err(e)));

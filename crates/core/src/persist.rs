@@ -240,6 +240,23 @@ pub fn encode_message(m: &Message) -> String {
         Some(r) => w.push_str(&encode_revoke(r)),
         None => w.push_str("null"),
     }
+    if let Some(r) = &m.reply_to {
+        w.push_str(",\"replyTo\":{");
+        field_str(&mut w, "msgID", &r.msg_id);
+        w.push(',');
+        field_str(&mut w, "sender", &r.sender);
+        w.push(',');
+        field_str(&mut w, "abstract", &r.abstract_text);
+        w.push_str(if r.is_revoked {
+            ",\"isRevoked\":true}"
+        } else {
+            ",\"isRevoked\":false}"
+        });
+    }
+    if let Some(d) = &m.cloud_custom_data {
+        w.push(',');
+        field_str(&mut w, "cloudCustomData", d);
+    }
     w.push('}');
     w
 }
@@ -376,6 +393,7 @@ impl Told {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::ReplyTo;
 
     fn msg(id: &str, text: &str) -> Message {
         Message {
@@ -420,6 +438,27 @@ mod tests {
             req_id: "r9".into(),
         });
         a.seq = 0;
+        let recs = vec![encode_message(&a), encode_message(&b)];
+        assert_eq!(decode_messages(&recs), Some(vec![a, b]));
+    }
+
+    #[test]
+    fn records_keep_reply_to_and_cloud_custom_data() {
+        let mut a = msg("m3", "re: hi");
+        a.reply_to = Some(ReplyTo {
+            msg_id: "m1".into(),
+            sender: "bob".into(),
+            abstract_text: "hi \"there\"\n".into(),
+            is_revoked: false,
+        });
+        a.cloud_custom_data = Some("{\"k\":[1,\"v\"]}".into());
+        let mut b = msg("m4", "re: gone");
+        b.reply_to = Some(ReplyTo {
+            msg_id: "m2".into(),
+            sender: "alice".into(),
+            abstract_text: String::new(),
+            is_revoked: true,
+        });
         let recs = vec![encode_message(&a), encode_message(&b)];
         assert_eq!(decode_messages(&recs), Some(vec![a, b]));
     }

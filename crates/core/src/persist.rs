@@ -30,6 +30,7 @@
 use std::collections::HashMap;
 
 use crate::hash::Fast;
+use crate::json::Writer;
 
 use crate::model::{check_msg_id, Elem, Message, RevokeInfo, RevokerRole};
 use crate::protocol::ServerFrame;
@@ -48,10 +49,16 @@ pub const TOLD_CAP: usize = 1_024;
 /// The database's name for a user on a server (and an SDKAppID when known): one database per
 /// (server, SDKAppID, userID), so two accounts or two servers never share one.
 pub fn db_name(url: &str, sdk_app_id: Option<u64>, user_id: &str) -> String {
-    match sdk_app_id {
-        Some(app) => format!("im-revoke|{url}|{app}|{user_id}"),
-        None => format!("im-revoke|{url}||{user_id}"),
+    let mut w = Writer(String::with_capacity(16 + url.len() + user_id.len()));
+    w.0.push_str("im-revoke|");
+    w.0.push_str(url);
+    w.0.push('|');
+    if let Some(app) = sdk_app_id {
+        w.digits(app);
     }
+    w.0.push('|');
+    w.0.push_str(user_id);
+    w.0
 }
 
 /// What to do with a store opened at `old` version (0: a new database): `true` keeps its
@@ -213,111 +220,66 @@ pub fn decode_messages(records: &[String]) -> Option<Vec<Message>> {
 
 /// A message as a stored record: the wire's message object (what the frame decoder reads).
 pub fn encode_message(m: &Message) -> String {
-    let mut w = String::with_capacity(160);
-    w.push('{');
-    field_str(&mut w, "msgID", &m.msg_id);
-    w.push(',');
-    field_str(&mut w, "sender", &m.sender);
-    w.push(',');
-    field_opt(&mut w, "receiver", m.receiver.as_deref());
-    w.push(',');
-    field_opt(&mut w, "groupID", m.group_id.as_deref());
-    w.push_str(",\"timeMs\":");
-    w.push_str(&m.time_ms.to_string());
-    w.push_str(",\"seq\":");
-    w.push_str(&m.seq.to_string());
-    w.push_str(",\"elem\":");
+    let mut w = Writer(String::with_capacity(160));
+    w.0.push_str("{\"msgID\":");
+    w.string(&m.msg_id);
+    w.str("sender", &m.sender);
+    w.opt_str("receiver", &m.receiver);
+    w.opt_str("groupID", &m.group_id);
+    w.num("timeMs", m.time_ms);
+    w.num("seq", m.seq);
+    w.key("elem");
     match &m.elem {
         Some(Elem::Text { text }) => {
-            w.push_str("{\"elemType\":\"text\",");
-            field_str(&mut w, "text", text);
-            w.push('}');
+            w.0.push_str("{\"elemType\":\"text\"");
+            w.str("text", text);
+            w.0.push('}');
         }
-        None => w.push_str("null"),
+        None => w.0.push_str("null"),
     }
-    w.push_str(",\"revoke\":");
+    w.key("revoke");
     match &m.revoke {
-        Some(r) => w.push_str(&encode_revoke(r)),
-        None => w.push_str("null"),
+        Some(r) => revoke_object(&mut w, r),
+        None => w.0.push_str("null"),
     }
     if let Some(r) = &m.reply_to {
-        w.push_str(",\"replyTo\":{");
-        field_str(&mut w, "msgID", &r.msg_id);
-        w.push(',');
-        field_str(&mut w, "sender", &r.sender);
-        w.push(',');
-        field_str(&mut w, "abstract", &r.abstract_text);
-        w.push_str(if r.is_revoked {
-            ",\"isRevoked\":true}"
-        } else {
-            ",\"isRevoked\":false}"
-        });
+        w.key("replyTo");
+        w.0.push_str("{\"msgID\":");
+        w.string(&r.msg_id);
+        w.str("sender", &r.sender);
+        w.str("abstract", &r.abstract_text);
+        w.key("isRevoked");
+        w.0.push_str(if r.is_revoked { "true" } else { "false" });
+        w.0.push('}');
     }
     if let Some(d) = &m.cloud_custom_data {
-        w.push(',');
-        field_str(&mut w, "cloudCustomData", d);
+        w.str("cloudCustomData", d);
     }
-    w.push('}');
-    w
+    w.finish()
 }
 
 /// The wire's `revoke` object as JSON text.
 pub fn encode_revoke(r: &RevokeInfo) -> String {
-    let mut w = String::with_capacity(96);
-    w.push('{');
-    field_str(&mut w, "userID", &r.user_id);
-    w.push_str(",\"role\":");
-    json_string(
-        &mut w,
+    let mut w = Writer(String::with_capacity(96));
+    revoke_object(&mut w, r);
+    w.0
+}
+
+fn revoke_object(w: &mut Writer, r: &RevokeInfo) {
+    w.0.push_str("{\"userID\":");
+    w.string(&r.user_id);
+    w.str(
+        "role",
         match r.role {
             RevokerRole::Sender => "sender",
             RevokerRole::Owner => "owner",
             RevokerRole::Admin => "admin",
         },
     );
-    w.push(',');
-    field_str(&mut w, "reason", &r.reason);
-    w.push_str(",\"timeMs\":");
-    w.push_str(&r.time_ms.to_string());
-    w.push(',');
-    field_str(&mut w, "reqId", &r.req_id);
-    w.push('}');
-    w
-}
-
-fn field_str(w: &mut String, k: &str, v: &str) {
-    json_string(w, k);
-    w.push(':');
-    json_string(w, v);
-}
-
-fn field_opt(w: &mut String, k: &str, v: Option<&str>) {
-    json_string(w, k);
-    w.push(':');
-    match v {
-        Some(s) => json_string(w, s),
-        None => w.push_str("null"),
-    }
-}
-
-/// A JSON string: `"`, `\` and control characters escaped.
-fn json_string(w: &mut String, s: &str) {
-    w.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => w.push_str("\\\""),
-            '\\' => w.push_str("\\\\"),
-            c if u32::from(c) < 0x20 => {
-                const HEX: &[u8; 16] = b"0123456789abcdef";
-                let n = u32::from(c) as usize;
-                w.push_str("\\u00");
-                w.push(char::from(HEX[n >> 4]));
-                w.push(char::from(HEX[n & 15]));
-            }
-            c => w.push(c),
-        }
-    }
-    w.push('"');
+    w.str("reason", &r.reason);
+    w.num("timeMs", r.time_ms);
+    w.str("reqId", &r.req_id);
+    w.0.push('}');
 }
 
 /// The LRU policy: given every cached entry's last-use stamp, the keys to evict so that `keep`
@@ -577,6 +539,11 @@ mod tests {
             db_name("ws://a", None, "bob"),
             db_name("ws://b", None, "bob")
         );
+        assert_eq!(
+            db_name("ws://a", Some(1400), "bob"),
+            "im-revoke|ws://a|1400|bob"
+        );
+        assert_eq!(db_name("ws://a", None, "bob"), "im-revoke|ws://a||bob");
         assert!(migrate(SCHEMA_VERSION));
         assert!(!migrate(0));
     }

@@ -14,9 +14,11 @@
 //!   and the fuzz harness;
 //! - [`wire`]: server frames from JSON text without serde (the browser module's decoder), over
 //!   `json`, a small hand-written JSON reader and writer;
+//! - [`attachment`]: the rules of custom, image and file elements and of their uploads;
 //! - [`error`]: the one table of error codes (Tencent's numbering where Tencent has one).
 #![warn(missing_docs)]
 
+pub mod attachment;
 pub mod client;
 pub mod error;
 mod hash;
@@ -34,7 +36,9 @@ pub mod wire;
 
 pub use error::{Code, ImError};
 pub use hub::{Hub, Outgoing, SessionId};
-pub use model::{ConvId, Elem, Group, GroupRole, Message, MessageStatus, RevokeInfo, RevokerRole};
+pub use model::{
+    ConvId, Elem, Group, GroupRole, ImageInfo, Message, MessageStatus, RevokeInfo, RevokerRole,
+};
 pub use policy::Config;
 pub use protocol::{ClientFrame, Envelope, Event, ServerFrame};
 pub use store::{MemStore, Store, StoreError};

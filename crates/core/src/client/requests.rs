@@ -13,6 +13,15 @@ use crate::view::{CanRevoke, MessageView};
 impl Client {
     /// `createTextMessage`: a new local message with a fresh msgID (status 1 until sent).
     pub fn create_text_message(&mut self, text: &str) -> MessageView {
+        self.create_message(Elem::Text {
+            text: text.to_string(),
+        })
+    }
+
+    /// `createCustomMessage`, and the image and file messages once their element is known: a
+    /// new local message of `elem` with a fresh msgID (status 1 until sent). Its rules are
+    /// checked when it is sent.
+    pub fn create_message(&mut self, elem: Elem) -> MessageView {
         let msg_id = self.next_id("");
         let msg = Message {
             msg_id: msg_id.clone(),
@@ -21,9 +30,7 @@ impl Client {
             group_id: None,
             time_ms: 0,
             seq: 0,
-            elem: Some(Elem::Text {
-                text: text.to_string(),
-            }),
+            elem: Some(elem),
             revoke: None,
         };
         let local = Local {
@@ -74,6 +81,9 @@ impl Client {
             if text.is_empty() {
                 return Err(ImError::with_desc(Code::InvalidParameters, "text is empty"));
             }
+        }
+        if let Some(e) = &l.msg.elem {
+            crate::attachment::check_elem(e)?;
         }
         let in_flight = self
             .pending

@@ -90,7 +90,7 @@ impl<S: Store> Hub<S> {
                     "text is longer than the configured maximum",
                 ))
             }
-            _ => {}
+            e => crate::attachment::check_elem(e)?,
         }
         let conv = match (&receiver, &group_id) {
             (Some(r), None) => {

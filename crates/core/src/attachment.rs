@@ -5,8 +5,15 @@
 //! against decoding bombs), and what a download URL's signature covers and when it expires
 //! ([`signed_payload`], [`check_expiry`]; the HMAC itself is the server's).
 
+use std::sync::Arc;
+
 use crate::error::{Code, ImError};
-use crate::model::{Elem, ImageInfo};
+use crate::model::{Elem, ImageInfo, Message};
+use crate::protocol::{Envelope, Event, ServerFrame};
+
+/// Makes the download URL of attachment `key` for `user` (the server signs; see
+/// [`crate::Hub::set_url_signer`]).
+pub type UrlSigner = Box<dyn Fn(&str, &str) -> String + Send>;
 
 /// Longest attachment key (`uuid`), in bytes.
 pub const MAX_KEY: usize = 64;
@@ -103,7 +110,11 @@ pub fn check_elem(elem: &Elem) -> Result<(), ImError> {
                     "imageList holds the original (type 1), then optionally a thumbnail (type 2)",
                 ));
             }
-            image_list.iter().try_for_each(check_image)
+            image_list.iter().try_for_each(check_image)?;
+            if image_list.len() == 2 && image_list[0].uuid == image_list[1].uuid {
+                return Err(bad("the original and the thumbnail are two uploads"));
+            }
+            Ok(())
         }
         Elem::File {
             uuid,
@@ -202,6 +213,50 @@ pub fn signed_payload(key: &str, user: &str, exp_s: u64) -> String {
 /// Whether a URL that expires at `exp_s` is still valid at `now_ms`.
 pub fn check_expiry(exp_s: u64, now_ms: u64) -> bool {
     now_ms / 1000 < exp_s
+}
+
+fn sign_message(m: &mut Message, user: &str, sign: &UrlSigner) {
+    if let Some(e) = &mut m.elem {
+        for (key, url) in e.urls_mut() {
+            *url = sign(key, user);
+        }
+    }
+}
+
+fn has_attachment(m: &Message) -> bool {
+    m.elem
+        .as_ref()
+        .is_some_and(|e| !e.attachment_keys().is_empty())
+}
+
+fn sign_envelope(env: &mut Envelope, user: &str, sign: &UrlSigner) {
+    if let Event::NewMessage { message } = &*env.event {
+        if has_attachment(message) {
+            let mut message = message.clone();
+            sign_message(&mut message, user, sign);
+            env.event = Arc::new(Event::NewMessage { message });
+        }
+    }
+}
+
+/// Fills in every attachment URL of the messages in `frame` with the URL `user` may load
+/// (events are copied only when they carry an attachment).
+pub fn sign_frame(frame: &mut ServerFrame, user: &str, sign: &UrlSigner) {
+    match frame {
+        ServerFrame::SendOk { message, .. } => sign_message(message, user, sign),
+        ServerFrame::Messages { messages, .. } => {
+            for m in messages {
+                sign_message(m, user, sign);
+            }
+        }
+        ServerFrame::SyncOk { events, .. } => {
+            for env in events {
+                sign_envelope(env, user, sign);
+            }
+        }
+        ServerFrame::Event(env) => sign_envelope(env, user, sign),
+        _ => {}
+    }
 }
 
 #[cfg(test)]

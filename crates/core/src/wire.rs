@@ -264,6 +264,35 @@ fn write_elem(w: &mut Writer, elem: &Elem) {
     w.0.push('}');
 }
 
+/// The custom, image or file element of a message view as JSON text (the wire shape, with its
+/// `elemType` tag), for the browser module to hand to JavaScript in one string; `None` for text
+/// and for a message without content.
+pub fn rich_elem_json(v: &crate::view::MessageView) -> Option<String> {
+    let elem = if let Some(c) = &v.custom_elem {
+        Elem::Custom {
+            data: c.data.clone(),
+            desc: c.desc.clone(),
+            extension: c.extension.clone(),
+        }
+    } else if let Some(i) = &v.image_elem {
+        Elem::Image {
+            image_list: i.image_list.clone(),
+        }
+    } else if let Some(f) = &v.file_elem {
+        Elem::File {
+            uuid: f.uuid.clone(),
+            file_name: f.file_name.clone(),
+            file_size: f.file_size,
+            url: f.url.clone(),
+        }
+    } else {
+        return None;
+    };
+    let mut w = Writer(String::new());
+    write_elem(&mut w, &elem);
+    Some(w.0)
+}
+
 /// A client frame as JSON text, as `protocol::json::encode_client` writes it (byte for byte,
 /// but for `ping.t`: an integer number of milliseconds, as the module sends, is written `N.0`
 /// as serde writes it; a fraction is kept to the microsecond; a non-finite value is 0).

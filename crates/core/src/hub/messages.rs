@@ -111,6 +111,20 @@ impl<S: Store> Hub<S> {
                 ))
             }
         };
+        let mut elem = elem;
+        let keys: Vec<String> = elem
+            .attachment_keys()
+            .into_iter()
+            .map(String::from)
+            .collect();
+        if !keys.is_empty() && !self.store.claim_attachments(user, &msg_id, &keys)? {
+            return Err(Code::AttachmentNotOwned.into());
+        }
+        if self.signer.is_some() {
+            for (_, url) in elem.urls_mut() {
+                url.clear();
+            }
+        }
         let seq = self.next_conv_seq(&conv)?;
         let msg = Message {
             msg_id,

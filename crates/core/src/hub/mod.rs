@@ -116,6 +116,8 @@ pub struct Hub<S: Store> {
     rates: HashMap<String, TokenBucket>,
     outbox: Vec<Outgoing>,
     poisoned: Option<StoreError>,
+    /// The host's download URLs of attachments (`None`: URLs are kept as sent).
+    signer: Option<crate::attachment::UrlSigner>,
 }
 
 impl<S: Store> Hub<S> {
@@ -142,7 +144,15 @@ impl<S: Store> Hub<S> {
             rates: HashMap::new(),
             outbox: Vec::new(),
             poisoned: None,
+            signer: None,
         }
+    }
+
+    /// Has the host make every attachment URL in what each session receives: `sign(key, user)`
+    /// (the server's signed, expiring download URL). With a signer, the URLs a sender gives are
+    /// never stored nor shown to anyone.
+    pub fn set_url_signer(&mut self, sign: crate::attachment::UrlSigner) {
+        self.signer = Some(sign);
     }
 
     /// Whether this hub shares its store with others ([`Hub::shared`]). Always false without
@@ -322,7 +332,15 @@ impl<S: Store> Hub<S> {
             self.outbox.clear();
             return Err(e);
         }
-        Ok(std::mem::take(&mut self.outbox))
+        let mut out = std::mem::take(&mut self.outbox);
+        if let Some(sign) = &self.signer {
+            for o in &mut out {
+                if let Some(user) = self.sessions.get(&o.session) {
+                    crate::attachment::sign_frame(&mut o.frame, user, sign);
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Lets the store do a step of deferred work ([`Store::maintain`]) and commits it. The host

@@ -69,7 +69,7 @@ pub fn rich_elems() -> Vec<Elem> {
             ],
         },
         Elem::Image {
-            image_list: vec![pic(1, "up-3", u32::MAX, 1, u64::MAX)],
+            image_list: vec![pic(1, "up-3", u32::MAX, 1, 9_007_199_254_740_991)],
         },
         Elem::File {
             uuid: "up-4".into(),

@@ -6,7 +6,7 @@
 #
 #   Rust:    target wasm32-unknown-unknown, components rustfmt + clippy
 #   cargo:   wasm-pack; wasm-bindgen-cli at exactly the `wasm-bindgen` version in Cargo.lock
-#   apt:     chromium, chromium-driver
+#   apt:     chromium, chromium-driver, postgresql, fonts-wqy-microhei (CJK for screenshots)
 #   npm:     `npm ci` when node_modules is missing or older than package.json / package-lock.json;
 #            this brings wasm-opt (npm `binaryen`, 132: Debian's 108 corrupts the wasm-bindgen
 #            externref table, so scripts/build.sh puts node_modules/.bin first on PATH)
@@ -61,6 +61,9 @@ APT_WANTED=(
   "chromium:/usr/bin/chromium"
   "chromium-driver:/usr/bin/chromedriver"
   "postgresql:/usr/bin/pg_lsclusters"
+  # A CJK font, so that the demo's Chinese text renders in the e2e screenshots instead of boxes
+  # (1.6 MB; fonts-noto-cjk would be 57 MB to download on every fresh machine).
+  "fonts-wqy-microhei:/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
 )
 apt_missing=()
 for entry in "${APT_WANTED[@]}"; do

@@ -29,7 +29,9 @@ pub fn router(app: Arc<App>) -> Router {
     let mut r = Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
-        .route("/ws", get(ws::upgrade));
+        .route("/ws", get(ws::upgrade))
+        .route("/upload", axum::routing::post(crate::upload::upload))
+        .route("/file/{key}", get(crate::upload::download));
     if app.cfg.dev {
         r = r.route("/dev/usersig", get(dev_usersig));
     }

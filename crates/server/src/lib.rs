@@ -29,6 +29,7 @@ pub mod listen;
 pub mod outbox;
 pub mod state;
 pub mod store;
+pub mod upload;
 pub mod wakeup;
 pub mod ws;
 
@@ -119,9 +120,17 @@ fn open_postgres(url: &str, wakes: mpsc::Sender<Wake>) -> Result<(PgStore, Liste
 pub async fn start(cfg: ServerConfig) -> Result<Server, StartError> {
     cfg.validate()?;
     let (commands, rx) = mpsc::channel(cfg.command_queue);
+    let mut attachments = None;
     let (hub_thread, pg_listener) = match cfg.database() {
         Database::Sqlite(_) => {
-            let hub = Hub::new(cfg.policy(), open_store(&cfg)?);
+            let mut hub = Hub::new(cfg.policy(), open_store(&cfg)?);
+            let att = Arc::new(upload::Attachments::open(
+                cfg.attachments.clone(),
+                &cfg.db,
+                cfg.secret_key.expose(),
+            )?);
+            hub.set_url_signer(att.signer());
+            attachments = Some(att);
             (Engine::new(hub, cfg.max_batch).spawn(rx)?, None)
         }
         Database::Postgres(url) => {
@@ -151,7 +160,12 @@ pub async fn start(cfg: ServerConfig) -> Result<Server, StartError> {
     };
     let addr = listener.local_addr()?;
     let (stop, stopped) = watch::channel(false);
-    let app = Arc::new(App::new(cfg, commands.clone(), stopped.clone()));
+    let mut app = App::new(cfg, commands.clone(), stopped.clone());
+    if let Some(att) = attachments {
+        tokio::spawn(upload::sweeper(att.clone(), stopped.clone()));
+        app.attachments = Some(att);
+    }
+    let app = Arc::new(app);
     let task = tokio::spawn(async move {
         let r = serve(listener, app.clone(), stopped).await;
         if tokio::time::timeout(DRAIN_TIMEOUT, app.conns.wait_idle())

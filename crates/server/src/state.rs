@@ -22,6 +22,8 @@ pub struct App {
     pub admission: Arc<Admission>,
     /// Becomes `true` when the server shuts down.
     pub shutdown: watch::Receiver<bool>,
+    /// The attachment store (SQLite databases only).
+    pub attachments: Option<Arc<crate::upload::Attachments>>,
     next_session: AtomicU64,
 }
 
@@ -51,6 +53,7 @@ impl App {
             conns: Arc::new(ConnCounter::default()),
             admission,
             shutdown,
+            attachments: None,
             next_session: AtomicU64::new(1),
         }
     }

@@ -12,6 +12,7 @@
 //! - [`limit`]: the token bucket behind every rate limit;
 //! - `sim` (feature `test-support`): a simulated world of hub, devices and network, for tests
 //!   and the fuzz harness;
+//! - `callback` (feature `callbacks`): webhooks in Tencent's shapes and `MsgKey`s;
 //! - [`wire`]: server frames from JSON text without serde (the browser module's decoder), over
 //!   `json`, a small hand-written JSON reader and writer;
 //! - [`attachment`]: the rules of custom, image and file elements and of their uploads;
@@ -19,6 +20,8 @@
 #![warn(missing_docs)]
 
 pub mod attachment;
+#[cfg(feature = "callbacks")]
+pub mod callback;
 pub mod client;
 pub mod error;
 mod hash;
@@ -41,4 +44,4 @@ pub use model::{
 };
 pub use policy::Config;
 pub use protocol::{ClientFrame, Envelope, Event, ServerFrame};
-pub use store::{MemStore, Store, StoreError};
+pub use store::{CallbackRecord, MemStore, Store, StoreError};

@@ -166,6 +166,19 @@ pub fn check_revoke(
     within(cfg.admin_revoke_time_limit_ms).map(|deadline_ms| Allowed { role, deadline_ms })
 }
 
+/// Decides whether an app admin (an account of the app's backend, over the REST API) may revoke
+/// `msg`: always, with no time limit, in the capacity of [`RevokerRole::Admin`] — except a
+/// message already revoked (20023), so that recalling twice fails and makes no second event.
+pub fn check_app_admin_revoke(msg: &Message) -> Result<Allowed, ImError> {
+    if msg.is_revoked() {
+        return Err(ImError::new(Code::AlreadyRevoked));
+    }
+    Ok(Allowed {
+        role: RevokerRole::Admin,
+        deadline_ms: None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -319,5 +332,24 @@ mod tests {
         let cfg = Config::default();
         let e = check_revoke(&msg("sam", true), me("sam", None), None, T0, &cfg).unwrap_err();
         assert_eq!(e.code, Code::GroupPermissionDeny);
+    }
+
+    #[test]
+    fn app_admin_has_no_time_limit_but_revokes_once() {
+        let mut m = msg("sam", false);
+        let got = check_app_admin_revoke(&m).unwrap();
+        assert_eq!(got.role, RevokerRole::Admin);
+        assert_eq!(got.deadline_ms, None);
+        m.revoke = Some(RevokeInfo {
+            user_id: "administrator".into(),
+            role: RevokerRole::Admin,
+            reason: String::new(),
+            time_ms: T0,
+            req_id: "r".into(),
+        });
+        assert_eq!(
+            check_app_admin_revoke(&m).unwrap_err().code,
+            Code::AlreadyRevoked
+        );
     }
 }

@@ -91,6 +91,19 @@ pub struct EventRecord {
     pub target: String,
 }
 
+/// A webhook to deliver to the app's backend (Tencent's third-party callbacks), written by the
+/// hub into the store's outbox in the same transaction as the message or revoke it reports, and
+/// delivered later, at least once, by the host (see [`Store::enqueue_callback`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallbackRecord {
+    /// Tencent's `CallbackCommand`, e.g. `C2C.CallbackAfterSendMsg`.
+    pub command: &'static str,
+    /// Tencent's `OptPlatform` of who caused it: `Web` (a client) or `RESTAPI` (an admin).
+    pub platform: &'static str,
+    /// The JSON body to POST.
+    pub body: String,
+}
+
 /// Durable storage for the hub. See the module documentation for the contract.
 pub trait Store {
     /// The message with this msgID.
@@ -201,6 +214,15 @@ pub trait Store {
     /// Makes every write since the last commit durable, atomically.
     fn commit(&mut self) -> Result<(), StoreError>;
 
+    /// Adds a webhook to the outbox, as a write of the current batch (durable with it at
+    /// [`Store::commit`], undone with it by [`Store::undo_request`]). The hub calls it only when
+    /// callbacks are on ([`crate::hub::Hub::set_callbacks`]). Default: drops it (stores that
+    /// deliver no webhooks).
+    fn enqueue_callback(&mut self, cb: &CallbackRecord) -> Result<(), StoreError> {
+        let _ = cb;
+        Ok(())
+    }
+
     /// Does a bounded step of deferred work (a store may defer reorganising what it wrote, e.g.
     /// moving recent events into per-user order), as writes of the current batch; the caller
     /// commits them. The host calls it (through [`crate::hub::Hub::maintain`]) only while it
@@ -231,6 +253,10 @@ pub struct MemStore {
     groups: HashMap<String, Group>,
     /// Counts commits (tests use it to check group commit).
     pub commits: u64,
+    /// Webhooks enqueued, in order (nothing delivers them: tests read them). Only with the
+    /// `callbacks` feature, so that the embedded hub carries none of it.
+    #[cfg(feature = "callbacks")]
+    pub callbacks: Vec<CallbackRecord>,
 }
 
 impl MemStore {
@@ -349,6 +375,12 @@ impl Store for MemStore {
 
     fn commit(&mut self) -> Result<(), StoreError> {
         self.commits += 1;
+        Ok(())
+    }
+
+    #[cfg(feature = "callbacks")]
+    fn enqueue_callback(&mut self, cb: &CallbackRecord) -> Result<(), StoreError> {
+        self.callbacks.push(cb.clone());
         Ok(())
     }
 }

@@ -158,6 +158,9 @@ pub struct ServeArgs {
     /// Attachments: where, how large, which types.
     #[command(flatten)]
     pub attachments: crate::upload::AttachmentArgs,
+    /// The REST API and webhooks.
+    #[command(flatten)]
+    pub api: crate::rest::ApiArgs,
 }
 
 /// Flags of `usersig`.
@@ -315,6 +318,8 @@ pub struct ServerConfig {
     pub command_queue: usize,
     /// Uploads and downloads of attachments.
     pub attachments: crate::upload::AttachmentConfig,
+    /// The REST API and webhooks (`rest.rs`).
+    pub api: crate::rest::ApiConfig,
 }
 
 impl ServerConfig {
@@ -352,6 +357,7 @@ impl ServerConfig {
             max_batch: 1024,
             command_queue: 65_536,
             attachments: crate::upload::AttachmentConfig::default(),
+            api: crate::rest::ApiConfig::default(),
         }
     }
 
@@ -389,6 +395,7 @@ impl ServerConfig {
         c.static_dir = a.static_dir;
         c.pkg_dir = a.pkg_dir;
         c.attachments = a.attachments.into_config();
+        c.api = crate::rest::ApiConfig::from_args(a.api)?;
         c.validate()?;
         Ok(c)
     }
@@ -431,6 +438,7 @@ impl ServerConfig {
         if self.dev && !self.listen.ip().is_loopback() {
             return Err(ConfigError::DevNotLoopback(self.listen));
         }
+        self.api.validate()?;
         Ok(())
     }
 

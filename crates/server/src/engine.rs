@@ -13,6 +13,7 @@
 
 use crate::encode::Encoder;
 use crate::outbox::Outbox;
+use crate::rest::{AdminOp, AdminReply};
 use crate::wakeup::Wake;
 use axum::extract::ws::close_code;
 use im_revoke_core::{ClientFrame, Hub, ImError, Outgoing, SessionId, Store};
@@ -20,7 +21,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{SystemTime, UNIX_EPOCH};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 /// Exit status when the store fails (fail-stop).
 pub const EXIT_STORE_FAILURE: i32 = 70;
@@ -75,6 +76,13 @@ pub enum Command {
     },
     /// Like [`Command::Wake`] for every user online here (signals may have been lost).
     WakeAll,
+    /// A request of the app's backend (REST); answered on `reply` after the batch's commit.
+    Admin {
+        /// The request.
+        op: AdminOp,
+        /// Where the answer goes.
+        reply: oneshot::Sender<AdminReply>,
+    },
     /// Finish this batch, commit, and stop the thread.
     Shutdown,
 }
@@ -132,6 +140,8 @@ struct After {
     /// Users to wake after the batch's commands (merged: one read per user per batch).
     wake: HashSet<String>,
     wake_all: bool,
+    /// Answers to admin requests, handed out after the commit.
+    replies: Vec<(oneshot::Sender<AdminReply>, AdminReply)>,
 }
 
 impl<S: Store + Send + 'static> Engine<S> {
@@ -206,6 +216,9 @@ impl<S: Store + Send + 'static> Engine<S> {
         };
         tracing::trace!(commands = n, frames = out.len(), "batch committed");
         self.deliver(out);
+        for (reply, answer) in after.replies {
+            let _ = reply.send(answer); // the caller may have given up
+        }
         for (s, code) in after.close {
             if let Some(o) = self.sessions.remove(&s) {
                 o.close(code);
@@ -249,6 +262,7 @@ impl<S: Store + Send + 'static> Engine<S> {
             }
             Command::Wake { users } => after.wake.extend(users),
             Command::WakeAll => after.wake_all = true,
+            Command::Admin { op, reply } => after.replies.push((reply, op.run(&mut self.hub, now))),
             Command::Shutdown => after.stop = true,
         }
     }

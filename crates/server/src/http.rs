@@ -31,7 +31,8 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/metrics", get(metrics))
         .route("/ws", get(ws::upgrade))
         .route("/upload", axum::routing::post(crate::upload::upload))
-        .route("/file/{key}", get(crate::upload::download));
+        .route("/file/{key}", get(crate::upload::download))
+        .merge(crate::rest::routes(app.cfg.api.max_body));
     if app.cfg.dev {
         r = r.route("/dev/usersig", get(dev_usersig));
     }
@@ -119,6 +120,7 @@ async fn healthz(State(app): State<Arc<App>>) -> Response {
         "status": "behind",
         "hubQueue": h.queue,
         "hubLagMs": h.lag_ms(&app),
+        "webhooks": app.webhooks.as_deref().map(crate::webhook::health_json),
     });
     let headers = [(header::CACHE_CONTROL, "no-store")];
     (StatusCode::SERVICE_UNAVAILABLE, headers, Json(body)).into_response()
@@ -219,6 +221,9 @@ async fn metrics(State(app): State<Arc<App>>, req: Request) -> Response {
             out,
             "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}"
         );
+    }
+    if let Some(g) = &app.webhooks {
+        out.push_str(&crate::webhook::metrics_text(g));
     }
     let ct = "text/plain; version=0.0.4; charset=utf-8";
     (

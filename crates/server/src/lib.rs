@@ -13,7 +13,9 @@
 //! - [`listen`]: the accept loop (handshake timeout); [`admission`]: the pending pool, the file
 //!   descriptor reserve, connections per user;
 //! - [`ws`]: the WebSocket endpoint; [`http`]: the other routes; [`files`]: static files;
-//! - [`auth`]: UserSig checks with the deployment's SDKAppID and key.
+//! - [`auth`]: UserSig checks with the deployment's SDKAppID and key;
+//! - [`rest`]: the REST API of the app's backend (Tencent's shapes, docs/REST_API.md);
+//! - [`webhook`]: the deliverer of the webhook outbox (`store/webhooks.rs`) to `--callback-url`.
 //!
 //! [`start`] runs a server in the current tokio runtime (the binary and the tests use it).
 #![warn(missing_docs)]
@@ -27,10 +29,12 @@ pub mod files;
 pub mod http;
 pub mod listen;
 pub mod outbox;
+pub mod rest;
 pub mod state;
 pub mod store;
 pub mod upload;
 pub mod wakeup;
+pub mod webhook;
 pub mod ws;
 
 pub use config::{Database, Secret, ServerConfig};
@@ -41,6 +45,7 @@ use state::App;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
+use store::webhooks::{PgQueue, SqliteQueue, WebhookGauge, WebhookQueue};
 use store::{PgStore, SqliteStore};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
@@ -121,9 +126,21 @@ pub async fn start(cfg: ServerConfig) -> Result<Server, StartError> {
     cfg.validate()?;
     let (commands, rx) = mpsc::channel(cfg.command_queue);
     let mut attachments = None;
+    let gauge = cfg
+        .api
+        .webhook
+        .as_ref()
+        .map(|_| Arc::new(WebhookGauge::new(cfg.api.callback_queue)));
+    let mut queue: Option<Box<dyn WebhookQueue>> = None;
     let (hub_thread, pg_listener) = match cfg.database() {
         Database::Sqlite(_) => {
-            let mut hub = Hub::new(cfg.policy(), open_store(&cfg)?);
+            let mut store = open_store(&cfg)?;
+            if let Some(g) = &gauge {
+                store.set_webhook_gauge(g.clone());
+                queue = Some(Box::new(SqliteQueue::open(&cfg.db)?));
+            }
+            let mut hub = Hub::new(cfg.policy(), store);
+            hub.set_callbacks(gauge.is_some());
             let att = Arc::new(upload::Attachments::open(
                 cfg.attachments.clone(),
                 &cfg.db,
@@ -136,15 +153,29 @@ pub async fn start(cfg: ServerConfig) -> Result<Server, StartError> {
         Database::Postgres(url) => {
             // The blocking client must not run on the runtime's threads.
             let (wakes, wake_rx) = mpsc::channel(WAKE_QUEUE);
-            let (store, listener) = tokio::task::spawn_blocking(move || open_postgres(&url, wakes))
-                .await
-                .map_err(std::io::Error::other)??;
+            let with_queue = gauge.is_some();
+            let (mut store, listener, q) = tokio::task::spawn_blocking(move || {
+                let (s, l) = open_postgres(&url, wakes)?;
+                let q = if with_queue {
+                    Some(PgQueue::connect(&url)?)
+                } else {
+                    None
+                };
+                Ok::<_, StoreError>((s, l, q))
+            })
+            .await
+            .map_err(std::io::Error::other)??;
+            if let (Some(g), Some(q)) = (&gauge, q) {
+                store.set_webhook_gauge(g.clone());
+                queue = Some(Box::new(q));
+            }
             tokio::spawn(engine::forward_wakes(wake_rx, commands.clone()));
             tracing::info!(
                 backend_pid = store.backend_pid(),
                 "on PostgreSQL, as one of several nodes"
             );
-            let hub = Hub::shared(cfg.policy(), store);
+            let mut hub = Hub::shared(cfg.policy(), store);
+            hub.set_callbacks(gauge.is_some());
             (Engine::new(hub, cfg.max_batch).spawn(rx)?, Some(listener))
         }
     };
@@ -160,7 +191,16 @@ pub async fn start(cfg: ServerConfig) -> Result<Server, StartError> {
     };
     let addr = listener.local_addr()?;
     let (stop, stopped) = watch::channel(false);
+    let deliverer = match (&cfg.api.webhook, queue, &gauge) {
+        (Some(w), Some(q), Some(g)) => {
+            let mut w = w.clone();
+            w.sdkappid = cfg.sdkappid;
+            Some(webhook::spawn(w, q, g.clone(), stopped.clone()))
+        }
+        _ => None,
+    };
     let mut app = App::new(cfg, commands.clone(), stopped.clone());
+    app.webhooks = gauge;
     if let Some(att) = attachments {
         tokio::spawn(upload::sweeper(att.clone(), stopped.clone()));
         app.attachments = Some(att);
@@ -168,6 +208,10 @@ pub async fn start(cfg: ServerConfig) -> Result<Server, StartError> {
     let app = Arc::new(app);
     let task = tokio::spawn(async move {
         let r = serve(listener, app.clone(), stopped).await;
+        if let Some(d) = deliverer {
+            // What it had claimed and not finished is due again when the lease runs out.
+            d.abort();
+        }
         if tokio::time::timeout(DRAIN_TIMEOUT, app.conns.wait_idle())
             .await
             .is_err()

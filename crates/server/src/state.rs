@@ -24,6 +24,10 @@ pub struct App {
     pub shutdown: watch::Receiver<bool>,
     /// The attachment store (SQLite databases only).
     pub attachments: Option<Arc<crate::upload::Attachments>>,
+    /// The REST API's rate buckets.
+    pub rest: crate::rest::RestState,
+    /// The webhook queue's gauge, when webhooks are on.
+    pub webhooks: Option<Arc<crate::store::webhooks::WebhookGauge>>,
     next_session: AtomicU64,
 }
 
@@ -54,6 +58,8 @@ impl App {
             admission,
             shutdown,
             attachments: None,
+            rest: crate::rest::RestState::default(),
+            webhooks: None,
             next_session: AtomicU64::new(1),
         }
     }

@@ -14,13 +14,13 @@ use crate::store::{EventKind, EventRecord, Store, StoreError};
 use std::sync::Arc;
 /// Who hears about a message's events: its group's members (shared with the group cache), or
 /// the parties of a one-to-one conversation.
-enum Parties {
+pub(super) enum Parties {
     Group(Arc<Group>),
     Users(Vec<String>),
 }
 
 impl Parties {
-    fn iter(&self) -> impl Iterator<Item = &String> {
+    pub(super) fn iter(&self) -> impl Iterator<Item = &String> {
         let (members, users) = match self {
             Parties::Group(g) => (Some(g.members.iter()), None),
             Parties::Users(v) => (None, Some(v.iter())),
@@ -34,7 +34,7 @@ impl Parties {
 
 impl<S: Store> Hub<S> {
     /// Everyone who should hear about events of `conv`.
-    fn parties(&mut self, msg: &Message) -> R<Parties> {
+    pub(super) fn parties(&mut self, msg: &Message) -> R<Parties> {
         Ok(match (&msg.group_id, &msg.receiver) {
             (Some(g), _) => Parties::Group(self.group(g)?),
             (None, Some(r)) if *r != msg.sender => {
@@ -150,6 +150,8 @@ impl<S: Store> Hub<S> {
             &msg.msg_id,
             ev,
         )?;
+        #[cfg(feature = "callbacks")]
+        self.callback(|| crate::callback::after_send(&msg, None, now))?;
         self.push(
             session,
             ServerFrame::SendOk {
@@ -247,6 +249,8 @@ impl<S: Store> Hub<S> {
             msg_id,
             Event::MessageRevoked(revoked.clone()),
         )?;
+        #[cfg(feature = "callbacks")]
+        self.callback(|| crate::callback::after_revoke(&msg, None, now))?;
         self.push(
             session,
             ServerFrame::RevokeOk {

@@ -43,9 +43,14 @@
 //! event or an acknowledgement that would jump over events of other nodes not delivered yet is
 //! preceded by them, so sessions still see their events in order, each once.
 
+#[cfg(feature = "callbacks")]
+mod admin;
 mod groups;
 mod messages;
 mod sequence;
+
+#[cfg(feature = "callbacks")]
+pub use admin::{AdminHistory, RecallResult, ADMIN_SESSION};
 
 use crate::error::{Code, ImError};
 use crate::limit::TokenBucket;
@@ -118,6 +123,9 @@ pub struct Hub<S: Store> {
     poisoned: Option<StoreError>,
     /// The host's download URLs of attachments (`None`: URLs are kept as sent).
     signer: Option<crate::attachment::UrlSigner>,
+    /// Webhooks on: every send and revoke writes one into the store's outbox (`admin.rs`).
+    #[cfg(feature = "callbacks")]
+    callbacks: bool,
 }
 
 impl<S: Store> Hub<S> {
@@ -145,6 +153,8 @@ impl<S: Store> Hub<S> {
             outbox: Vec::new(),
             poisoned: None,
             signer: None,
+            #[cfg(feature = "callbacks")]
+            callbacks: false,
         }
     }
 

@@ -5,6 +5,7 @@
 //! - [`pg`]: PostgreSQL, several nodes sharing one database (`--db postgres://…`);
 //! - [`notify`]: the NOTIFY channel and payload of the wake-up signal the PostgreSQL store sends
 //!   at each commit (heard by [`crate::wakeup`]);
+//! - [`webhooks`]: the webhook outbox table and the deliverer's side of it;
 //! - `rows`: what the two share: the SQL both run (with each driver's placeholders), the
 //!   `messages` columns and the conversions between stored values and the core's types.
 //!
@@ -15,6 +16,7 @@ pub mod notify;
 pub mod pg;
 mod rows;
 pub mod sqlite;
+pub mod webhooks;
 
 pub use pg::PgStore;
 pub use sqlite::SqliteStore;

@@ -215,6 +215,8 @@ pub struct PgStore {
     /// Users whose logs grew in this transaction (the NOTIFY payload).
     touched: BTreeSet<String>,
     backend_pid: i32,
+    /// The bound of the webhook outbox, when webhooks are on.
+    webhooks: Option<std::sync::Arc<super::webhooks::WebhookGauge>>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -307,6 +309,7 @@ impl PgStore {
             absent_groups: HashSet::new(),
             touched: BTreeSet::new(),
             backend_pid,
+            webhooks: None,
         })
     }
 
@@ -316,6 +319,9 @@ impl PgStore {
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])
             .map_err(|e| pg_error(&e))?;
         tx.batch_execute(SCHEMA).map_err(|e| pg_error(&e))?;
+        // The webhook outbox (a new table only: the schema version stays 1).
+        tx.batch_execute(&super::webhooks::pg_table())
+            .map_err(|e| pg_error(&e))?;
         tx.execute(
             "INSERT INTO imr_meta (key, value) VALUES ('schema', $1) ON CONFLICT (key) DO NOTHING",
             &[&SCHEMA_VERSION],
@@ -337,6 +343,11 @@ impl PgStore {
     /// this id, so a node can skip its own.
     pub fn backend_pid(&self) -> i32 {
         self.backend_pid
+    }
+
+    /// Bounds the webhook outbox with `gauge` (the deliverer keeps its count).
+    pub fn set_webhook_gauge(&mut self, gauge: std::sync::Arc<super::webhooks::WebhookGauge>) {
+        self.webhooks = Some(gauge);
     }
 
     /// Whether a batch's transaction is open (tests).
@@ -606,6 +617,15 @@ impl Store for PgStore {
                 BACKEND.group(&body)
             })
             .collect()
+    }
+
+    fn enqueue_callback(&mut self, cb: &im_revoke_core::CallbackRecord) -> Result<(), StoreError> {
+        if self.webhooks.as_ref().is_some_and(|g| !g.admit()) {
+            return Ok(());
+        }
+        let (command, platform, body) = super::webhooks::insert_args(cb);
+        self.write(|c, _| c.execute(super::webhooks::INSERT_PG, &[&command, &platform, &body]))?;
+        Ok(())
     }
 
     fn commit(&mut self) -> Result<(), StoreError> {

@@ -18,7 +18,10 @@
 //! - `events` and `events_recent`: every user's event log, contiguous from 1 (see below); the
 //!   view `event_log` shows both as one table `(user_id, seq, kind, target)`;
 //! - `groups`: one row per group, the whole group as JSON (owner, admins, members, and what
-//!   the hub keeps for idempotent retries).
+//!   the hub keeps for idempotent retries);
+//! - `webhook_outbox`: webhooks waiting for delivery (`store/webhooks.rs`), written in the
+//!   batch's transaction. Added to older databases when they open (a new table only: the
+//!   schema version stays 3, and an older server ignores it).
 //!
 //! ## The event log: recent events in arrival order, moved to per-user order in bulk
 //!
@@ -37,8 +40,10 @@
 mod recent;
 
 use super::rows::{bound, history_args, to_i64, to_json, Backend, MessageRow, MessageValues, Sql};
+use super::webhooks::{self, WebhookGauge};
 use im_revoke_core::model::{ConvId, Group, Message};
 use im_revoke_core::store::{EventKind, EventRecord, Store, StoreError};
+use im_revoke_core::CallbackRecord;
 use recent::Recent;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use std::path::Path;
@@ -128,6 +133,8 @@ pub struct SqliteStore {
     _checkpointer: Option<Checkpointer>,
     /// File databases: when the hub's connection last finished a checkpoint itself.
     restarted: Option<Instant>,
+    /// The bound of the webhook outbox, when webhooks are on.
+    webhooks: Option<Arc<WebhookGauge>>,
 }
 
 /// A thread with its own connection that copies the WAL into the database file every
@@ -250,6 +257,7 @@ impl SqliteStore {
         }
         conn.execute_batch(SCHEMA).map_err(db)?;
         conn.execute_batch(crate::upload::SCHEMA).map_err(db)?;
+        conn.execute_batch(&webhooks::sqlite_table()).map_err(db)?;
         // (The view after the migration below: a view on `events` would stop its rebuild.)
         let mut store = SqliteStore {
             conn,
@@ -258,6 +266,7 @@ impl SqliteStore {
             recent_limits: (RECENT_SOFT, RECENT_HARD),
             _checkpointer: None,
             restarted: None,
+            webhooks: None,
         };
         if version == 1 {
             store.index_members_of_existing_groups()?;
@@ -351,6 +360,11 @@ impl SqliteStore {
         rows.into_iter()
             .map(|(seq, kind, target)| BACKEND.event(seq, kind, target))
             .collect()
+    }
+
+    /// Bounds the webhook outbox with `gauge` (the deliverer keeps its count).
+    pub fn set_webhook_gauge(&mut self, gauge: Arc<WebhookGauge>) {
+        self.webhooks = Some(gauge);
     }
 
     /// Events waiting in `events_recent` (tests, diagnostics).
@@ -613,6 +627,19 @@ impl Store for SqliteStore {
             .collect::<Result<Vec<_>, _>>()
             .map_err(db)?;
         bodies.iter().map(|b| BACKEND.group(b)).collect()
+    }
+
+    fn enqueue_callback(&mut self, cb: &CallbackRecord) -> Result<(), StoreError> {
+        if self.webhooks.as_ref().is_some_and(|g| !g.admit()) {
+            return Ok(());
+        }
+        let (command, platform, body) = webhooks::insert_args(cb);
+        self.begin()?
+            .prepare_cached(webhooks::INSERT_SQLITE)
+            .map_err(db)?
+            .execute(params![command, platform, body])
+            .map_err(db)?;
+        Ok(())
     }
 
     fn commit(&mut self) -> Result<(), StoreError> {

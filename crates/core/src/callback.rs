@@ -253,6 +253,8 @@ mod tests {
             seq: 7,
             elem: Some(Elem::Text { text: "hi".into() }),
             revoke: None,
+            reply_to: None,
+            cloud_custom_data: None,
         }
     }
 

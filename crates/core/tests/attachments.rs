@@ -189,6 +189,8 @@ fn bad_shapes_are_refused_on_the_client_and_on_the_hub() {
                 receiver: Some("bob".into()),
                 group_id: None,
                 elem,
+                reply_to: None,
+                cloud_custom_data: None,
             },
             w.now,
         );

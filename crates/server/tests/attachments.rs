@@ -42,7 +42,7 @@ async fn an_attachment_that_was_never_uploaded_is_refused() {
     let f = alice
         .request(json!({"type": "send", "msgID": "f1", "receiver": "bob", "elem": file}))
         .await;
-    assert_error(&f, 300010);
+    assert_error(&f, 300012);
 }
 
 // --- attachments over HTTP ------------------------------------------------------------------
@@ -203,7 +203,7 @@ async fn upload_send_download_and_revoke_means_gone() {
 
     // Someone else's upload cannot be sent.
     let f = bob.request(json!({"type": "send", "msgID": "b1", "receiver": "alice", "elem": image_elem(&uuid, bytes.len())})).await;
-    assert_error(&f, 300010);
+    assert_error(&f, 300012);
     let ok = alice.request(json!({"type": "send", "msgID": "i1", "receiver": "bob", "elem": image_elem(&uuid, bytes.len())})).await;
     assert_eq!(ok["type"], "sendOk", "{ok}");
     let mine = ok["message"]["elem"]["imageList"][0]["url"]
@@ -220,7 +220,7 @@ async fn upload_send_download_and_revoke_means_gone() {
             json!({"type": "send", "msgID": "i2", "receiver": "bob", "elem": image_elem(&uuid, 1)}),
         )
         .await;
-    assert_error(&f, 300010);
+    assert_error(&f, 300012);
 
     let ev = bob.recv().await;
     let url = ev["event"]["message"]["elem"]["imageList"][0]["url"]
@@ -293,19 +293,19 @@ async fn bad_uploads_are_refused_and_nothing_is_stored() {
     let a = s.addr;
     let code = |r: &Reply| r.json()["code"].as_u64().unwrap_or(0);
     let r = upload(a, "alice", "application/pdf", "big.pdf", &[b'%'; 5000]).await;
-    assert_eq!((r.status, code(&r)), (413, 300007));
+    assert_eq!((r.status, code(&r)), (413, 300009));
     let r = upload(a, "alice", "image/png", "lie.png", PDF).await;
     assert_eq!(
         (r.status, code(&r)),
-        (415, 300008),
+        (415, 300010),
         "declared png, bytes are a pdf"
     );
     let r = upload(a, "alice", "", "x.exe", b"MZ\x90\0\x03\0\0\0\x04\0").await;
-    assert_eq!((r.status, code(&r)), (415, 300008));
+    assert_eq!((r.status, code(&r)), (415, 300010));
     let r = upload(a, "alice", "image/png", "bomb.png", &png(20_000, 20_000)).await;
-    assert_eq!((r.status, code(&r)), (422, 300009));
+    assert_eq!((r.status, code(&r)), (422, 300011));
     let r = upload(a, "alice", "image/png", "wide.png", &png(10_001, 1)).await;
-    assert_eq!((r.status, code(&r)), (422, 300009));
+    assert_eq!((r.status, code(&r)), (422, 300011));
     let r = http(
         a,
         "POST",
@@ -374,7 +374,7 @@ async fn parallel_uploads_per_user_are_limited() {
     }
     sleep(Duration::from_millis(300)).await;
     let r = upload(a, "alice", "application/pdf", "c.pdf", PDF).await;
-    assert_eq!((r.status, r.json()["code"].as_u64()), (429, Some(300011)));
+    assert_eq!((r.status, r.json()["code"].as_u64()), (429, Some(300013)));
     assert_eq!(
         upload(a, "bob", "application/pdf", "b.pdf", PDF)
             .await
@@ -438,7 +438,7 @@ async fn expired_urls_and_unsent_uploads() {
     let f = alice
         .request(json!({"type": "send", "msgID": "f2", "receiver": "bob", "elem": file}))
         .await;
-    assert_error(&f, 300010);
+    assert_error(&f, 300012);
     assert!(dir.join(uuid).exists(), "a sent one stays");
 }
 

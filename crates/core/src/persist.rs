@@ -31,7 +31,7 @@ use std::collections::HashMap;
 
 use crate::hash::Fast;
 
-use crate::model::{check_msg_id, Elem, Message, RevokeInfo, RevokerRole};
+use crate::model::{check_msg_id, Message, RevokeInfo, RevokerRole};
 use crate::protocol::ServerFrame;
 
 /// The stored layout's version (IndexedDB's database version). A store written by another
@@ -228,11 +228,7 @@ pub fn encode_message(m: &Message) -> String {
     w.push_str(&m.seq.to_string());
     w.push_str(",\"elem\":");
     match &m.elem {
-        Some(Elem::Text { text }) => {
-            w.push_str("{\"elemType\":\"text\",");
-            field_str(&mut w, "text", text);
-            w.push('}');
-        }
+        Some(e) => w.push_str(&crate::wire::elem_json(e)),
         None => w.push_str("null"),
     }
     w.push_str(",\"revoke\":");
@@ -376,6 +372,7 @@ impl Told {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Elem;
 
     fn msg(id: &str, text: &str) -> Message {
         Message {

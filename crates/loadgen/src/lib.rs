@@ -10,7 +10,8 @@
 //! - [`latency`]: revoke on A → event at B, with a bare WebSocket echo as the baseline;
 //! - [`fanout`]: one revoke to a group of M online members;
 //! - [`sqlite_baseline`]: raw SQLite commit rates, the ceiling for durable requests;
-//! - [`echo`]: the bare tokio-tungstenite echo server used as a baseline.
+//! - [`echo`]: the bare tokio-tungstenite echo server used as a baseline;
+//! - [`rest`]: admin sends and recalls over the REST API, and webhook receivers (slow or not).
 #![warn(missing_docs)]
 
 pub mod common;
@@ -18,5 +19,6 @@ pub mod echo;
 pub mod fanout;
 pub mod idle;
 pub mod latency;
+pub mod rest;
 pub mod sqlite_baseline;
 pub mod throughput;

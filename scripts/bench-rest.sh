@@ -14,8 +14,8 @@
 #   webhooks-*-metrics.txt  the server's imr_webhooks_* metrics after each run.
 #
 # Alone, `bash scripts/bench-rest.sh [--quick]` runs only these figures, with the release binaries
-# bench.sh builds (built here if missing), and prints their rows of the table (raw files in
-# bench/out/rest/).
+# that bench.sh builds (built here the same way when missing or stale), and prints their rows of
+# the table (raw files in bench/out/rest/).
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
   set -euo pipefail
@@ -28,8 +28,8 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
   say() { printf '\n[bench] %s\n' "$*"; }
   SERVER_BIN="$ROOT/target/release/im-revoke-server"
   LOADGEN="$ROOT/target/loadgen/release/im-revoke-loadgen"
-  [ -x "$SERVER_BIN" ] || cargo build --release -p im-revoke-server
-  [ -x "$LOADGEN" ] || CARGO_TARGET_DIR="$ROOT/target/loadgen" cargo build --release -p im-revoke-loadgen \
+  cargo build --release -p im-revoke-server
+  CARGO_TARGET_DIR="$ROOT/target/loadgen" cargo build --release -p im-revoke-loadgen \
     --bin im-revoke-loadgen --config 'profile.release.opt-level=3' --config 'profile.release.lto="thin"' \
     --config 'profile.release.codegen-units=16'
   TMP="$(mktemp -d "${TMPDIR:-/tmp}/imr-bench-rest.XXXXXX")"

@@ -167,6 +167,12 @@ pub(crate) fn deliver_note(note: &Notification, ls: &Array) {
         Notification::GroupChanged(group) => {
             dispatch(ls, ON_GROUP_CHANGED, 1, &to_js(group), none, none);
         }
+        // Not delivered by the module yet (no conversation listener, no
+        // `onRecvMessageModified` in the dispatch table): the core keeps them exact.
+        Notification::MessageModified(_)
+        | Notification::NewConversation(_)
+        | Notification::ConversationChanged(_)
+        | Notification::TotalUnreadChanged(_) => {}
     }
 }
 

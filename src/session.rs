@@ -87,6 +87,10 @@ fn value(shape: Shape, done: Done) -> JsValue {
         (_, Done::Sent(m) | Done::Revoked(m)) => to_js(&m),
         (_, Done::Group(g)) => to_js(&g),
         (_, Done::Groups(list)) => to_js(&list),
+        // No export asks for conversations yet (`src/conversation.rs` will convert them).
+        (_, Done::Conversations(_)) => JsValue::UNDEFINED,
+        (_, Done::Total(n)) => JsValue::from(n as f64),
+        (_, Done::Read) => JsValue::UNDEFINED,
     }
 }
 

@@ -227,6 +227,8 @@ mod tests {
             seq: 7,
             elem: Some(Elem::Text { text: "hi".into() }),
             revoke: None,
+            reply_to: None,
+            cloud_custom_data: None,
         }
     }
 

@@ -19,10 +19,13 @@
 //! gap and catch-up, the cache merge). The JavaScript-facing views are in
 //! [`crate::view`] (re-exported here).
 
+mod conversations;
 mod incoming;
 mod requests;
 
-use crate::view::{MessageView, RevokerInfo};
+pub use conversations::MAX_SEARCH_KEYWORDS;
+
+use crate::view::{ConversationPage, ConversationView, MessageView, RevokerInfo};
 
 use crate::error::{Code, ImError};
 use crate::hash::Fast;
@@ -55,6 +58,15 @@ pub enum Notification {
     },
     /// A group this user is in changed.
     GroupChanged(Group),
+    /// `onRecvMessageModified(msg)`: a message this device holds changed (a reply whose
+    /// original was revoked).
+    MessageModified(MessageView),
+    /// `onNewConversation(list)`.
+    NewConversation(Vec<ConversationView>),
+    /// `onConversationChanged(list)`.
+    ConversationChanged(Vec<ConversationView>),
+    /// `onTotalUnreadMessageCountChanged(total)`.
+    TotalUnreadChanged(u64),
 }
 
 /// A request's successful result.
@@ -70,6 +82,12 @@ pub enum Done {
     Group(Group),
     /// The groups this user is in.
     Groups(Vec<Group>),
+    /// A page of conversations (`getConversation`: a page of one).
+    Conversations(ConversationPage),
+    /// The total unread count.
+    Total(u64),
+    /// A conversation was marked read.
+    Read,
 }
 
 /// A finished request.
@@ -83,6 +101,21 @@ enum Kind {
     Sync,
     /// Fetching the joined groups at the first login (no caller waits for it).
     Refresh,
+    /// `getConversationList` or `getConversation` for a caller.
+    Conversations,
+    /// `getTotalUnreadMessageCount` before the list is loaded.
+    Total,
+    /// Loading the conversation list at the first login (no caller waits for it).
+    ConvLoad,
+    /// Fetching one conversation whose count this device cannot know (no caller waits).
+    ConvFetch,
+}
+
+impl Kind {
+    /// Whether no caller waits for the request (its failure is silent).
+    fn internal(&self) -> bool {
+        matches!(self, Kind::Refresh | Kind::ConvLoad | Kind::ConvFetch)
+    }
 }
 
 #[derive(Debug)]
@@ -133,6 +166,7 @@ pub struct Client {
     frames: Vec<ClientFrame>,
     notes: Vec<Notification>,
     done: Vec<Completion>,
+    book: conversations::Book,
     /// How long a request may wait for its answer before failing, ms.
     pub request_timeout_ms: f64,
 }
@@ -162,6 +196,7 @@ impl Client {
             frames: Vec::new(),
             notes: Vec::new(),
             done: Vec::new(),
+            book: Default::default(),
             request_timeout_ms: DEFAULT_REQUEST_TIMEOUT_MS,
         })
     }
@@ -351,7 +386,7 @@ impl Client {
                 }
             }
         }
-        if p.kind != Kind::Refresh {
+        if !p.kind.internal() {
             self.done.push((req_id.to_string(), Err(e)));
         }
     }

@@ -130,6 +130,11 @@ codes! {
     TooManyConnections = 300005, "IMR_ERR_TOO_MANY_CONNECTIONS", "too many connections";
     /// The request id was already used for a different request.
     RequestIdConflict = 300006, "IMR_ERR_REQUEST_ID_CONFLICT", "request id reused for a different request";
+    /// The conversation does not exist for this user (never in it, or no such conversation).
+    ConversationNotFound = 300007, "IMR_ERR_CONVERSATION_NOT_FOUND", "conversation not found";
+    /// The message replied to does not exist or the sender may not read it (one answer for
+    /// both, so that a reply cannot probe for messages).
+    ReplyTargetNotFound = 300008, "IMR_ERR_REPLY_TARGET_NOT_FOUND", "the message replied to does not exist or cannot be read";
 }
 
 impl From<Code> for u32 {

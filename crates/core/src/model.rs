@@ -17,6 +17,14 @@ pub const MAX_MSG_ID: usize = 64;
 pub const MAX_REASON: usize = 256;
 /// Longest group name, in bytes (Tencent: 30 for names; we allow a little more).
 pub const MAX_GROUP_NAME: usize = 100;
+/// Longest `cloudCustomData`, in bytes (Tencent allows 12 KB for the whole message; im-revoke
+/// gives the app's own data 8 KB of it).
+pub const MAX_CLOUD_CUSTOM_DATA: usize = 8 * 1024;
+/// How many characters (Unicode scalar values) of the original's text a reply quotes as its
+/// `replyTo.abstract`.
+pub const REPLY_ABSTRACT_CHARS: usize = 100;
+/// Longest conversationID, in bytes (`group_` and the longest groupID).
+pub const MAX_CONVERSATION_ID: usize = 6 + MAX_GROUP_ID;
 
 fn printable_ascii(s: &str) -> bool {
     s.bytes().all(|b| (0x21..=0x7e).contains(&b))
@@ -92,6 +100,46 @@ impl ConvId {
     /// Whether this is a group conversation.
     pub fn is_group(&self) -> bool {
         matches!(self, ConvId::Group(_))
+    }
+
+    /// The conversation back from its [`ConvId::key`] (`None` for anything else).
+    pub fn from_key(key: &str) -> Option<ConvId> {
+        let mut parts = key.split('\u{1f}');
+        let c = match (parts.next()?, parts.next()?, parts.next()) {
+            ("g", g, None) => ConvId::Group(g.to_string()),
+            ("c", a, Some(b)) => ConvId::C2c(a.to_string(), b.to_string()),
+            _ => return None,
+        };
+        parts.next().is_none().then_some(c)
+    }
+
+    /// The conversationID `viewer` knows this conversation by (Tencent's spelling):
+    /// `c2c_<the other party>` or `group_<groupID>`.
+    pub fn id_for(&self, viewer: &str) -> String {
+        match self {
+            ConvId::C2c(a, b) => format!("c2c_{}", if a == viewer { b } else { a }),
+            ConvId::Group(g) => format!("group_{g}"),
+        }
+    }
+
+    /// The conversation `viewer` means by `conversation_id` (`c2c_<userID>` or
+    /// `group_<groupID>`); anything else is 6017.
+    pub fn parse(viewer: &str, conversation_id: &str) -> Result<ConvId, ImError> {
+        let bad = || {
+            ImError::with_desc(
+                Code::InvalidParameters,
+                "conversationID must be c2c_<userID> or group_<groupID>",
+            )
+        };
+        if let Some(peer) = conversation_id.strip_prefix("c2c_") {
+            check_user_id(peer).map_err(|_| bad())?;
+            Ok(ConvId::c2c(viewer, peer))
+        } else if let Some(g) = conversation_id.strip_prefix("group_") {
+            check_group_id(g).map_err(|_| bad())?;
+            Ok(ConvId::Group(g.to_string()))
+        } else {
+            Err(bad())
+        }
     }
 }
 
@@ -200,6 +248,58 @@ pub struct RevokeInfo {
     pub req_id: String,
 }
 
+/// What a reply quotes of the message it answers (Tencent's `cloudCustomData.messageReply`,
+/// as a field of its own). The authority fills it from the original when the reply is sent, and
+/// again from the original's current state whenever it hands the reply out: once the original
+/// is revoked, `abstract` is empty and `isRevoked` true, everywhere.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReplyTo {
+    /// The original message.
+    #[serde(rename = "msgID")]
+    pub msg_id: String,
+    /// Its sender.
+    pub sender: String,
+    /// The first [`REPLY_ABSTRACT_CHARS`] characters of its text ("" once revoked).
+    #[serde(rename = "abstract")]
+    pub abstract_text: String,
+    /// Whether the original has been revoked.
+    pub is_revoked: bool,
+}
+
+impl ReplyTo {
+    /// The quote of `original` as it stands now.
+    pub fn of(original: &Message) -> ReplyTo {
+        let abstract_text = match (&original.revoke, &original.elem) {
+            (None, Some(Elem::Text { text })) => text.chars().take(REPLY_ABSTRACT_CHARS).collect(),
+            _ => String::new(),
+        };
+        ReplyTo {
+            msg_id: original.msg_id.clone(),
+            sender: original.sender.clone(),
+            abstract_text,
+            is_revoked: original.revoke.is_some(),
+        }
+    }
+
+    /// The link alone, as the authority stores it: the original's text is never copied into
+    /// the reply's row (so a revoke leaves none of it behind).
+    pub fn link(&self) -> ReplyTo {
+        ReplyTo {
+            msg_id: self.msg_id.clone(),
+            sender: self.sender.clone(),
+            abstract_text: String::new(),
+            is_revoked: false,
+        }
+    }
+
+    /// The quote once its original has been revoked.
+    pub fn revoked(&mut self) {
+        self.abstract_text.clear();
+        self.is_revoked = true;
+    }
+}
+
 /// A message as the authority stores it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -222,6 +322,13 @@ pub struct Message {
     pub elem: Option<Elem>,
     /// Set once the message is revoked.
     pub revoke: Option<RevokeInfo>,
+    /// The message this one replies to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<ReplyTo>,
+    /// The app's own data (Tencent's `cloudCustomData`), stored and returned untouched, at most
+    /// [`MAX_CLOUD_CUSTOM_DATA`] bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloud_custom_data: Option<String>,
 }
 
 impl Message {
@@ -346,6 +453,66 @@ mod tests {
     }
 
     #[test]
+    fn conversation_ids() {
+        let c = ConvId::c2c("bob", "alice");
+        assert_eq!(c.id_for("alice"), "c2c_bob");
+        assert_eq!(c.id_for("bob"), "c2c_alice");
+        assert_eq!(ConvId::parse("alice", "c2c_bob").unwrap(), c);
+        assert_eq!(ConvId::from_key(&c.key()), Some(c));
+        let g = ConvId::Group("g1".into());
+        assert_eq!(g.id_for("x"), "group_g1");
+        assert_eq!(ConvId::parse("x", "group_g1").unwrap(), g);
+        assert_eq!(ConvId::from_key(&g.key()), Some(g));
+        assert_eq!(ConvId::from_key("x"), None);
+        for bad in [
+            "",
+            "c2c_",
+            "group_",
+            "bob",
+            "c2c_a b",
+            "C2C_bob",
+            "group_\u{e9}",
+        ] {
+            assert_eq!(
+                ConvId::parse("alice", bad).unwrap_err().code,
+                Code::InvalidParameters,
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn reply_quotes_a_bounded_abstract_until_revoked() {
+        let mut m = Message {
+            msg_id: "m1".into(),
+            sender: "alice".into(),
+            receiver: Some("bob".into()),
+            group_id: None,
+            time_ms: 1,
+            seq: 1,
+            elem: Some(Elem::Text {
+                text: "\u{e9}".repeat(150),
+            }),
+            revoke: None,
+            reply_to: None,
+            cloud_custom_data: None,
+        };
+        let q = ReplyTo::of(&m);
+        assert_eq!(q.abstract_text.chars().count(), REPLY_ABSTRACT_CHARS);
+        assert!(!q.is_revoked);
+        assert_eq!(q.link().abstract_text, "");
+        m.revoke = Some(RevokeInfo {
+            user_id: "alice".into(),
+            role: RevokerRole::Sender,
+            reason: String::new(),
+            time_ms: 2,
+            req_id: "r".into(),
+        });
+        let q = ReplyTo::of(&m);
+        assert_eq!((q.abstract_text.as_str(), q.is_revoked), ("", true));
+    }
+
+    #[test]
     fn conv_is_symmetric() {
         assert_eq!(ConvId::c2c("bob", "alice"), ConvId::c2c("alice", "bob"));
         assert_ne!(ConvId::c2c("a", "b").key(), ConvId::Group("a".into()).key());
@@ -368,6 +535,8 @@ mod tests {
                 time_ms: 2,
                 req_id: "r".into(),
             }),
+            reply_to: None,
+            cloud_custom_data: None,
         };
         assert!(m.view_for("bob").elem.is_none());
         assert!(m.view_for("alice").elem.is_some());

@@ -196,6 +196,8 @@ mod tests {
             seq: 1,
             elem: Some(Elem::Text { text: "x".into() }),
             revoke: None,
+            reply_to: None,
+            cloud_custom_data: None,
         }
     }
 

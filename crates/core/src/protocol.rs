@@ -12,6 +12,9 @@ use std::sync::Arc;
 /// The protocol version this crate speaks.
 pub const PROTOCOL_VERSION: u32 = 1;
 
+/// Most conversations one `getConversationList` page may ask for.
+pub const MAX_CONVERSATION_PAGE: u32 = 100;
+
 /// A frame from a client.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "camelCase", deny_unknown_fields)]
@@ -44,6 +47,12 @@ pub enum ClientFrame {
         group_id: Option<String>,
         /// The content.
         elem: Elem,
+        /// The msgID this message replies to (the sender must be able to read it).
+        #[serde(default, rename = "replyTo", skip_serializing_if = "Option::is_none")]
+        reply_to: Option<String>,
+        /// The app's own data, stored and returned untouched.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cloud_custom_data: Option<String>,
     },
     /// Revoke a message. Idempotent by `reqId`.
     #[serde(rename_all = "camelCase")]
@@ -155,6 +164,37 @@ pub enum ClientFrame {
         /// Request id.
         req_id: String,
     },
+    /// A page of the requester's conversations, newest activity first.
+    #[serde(rename_all = "camelCase")]
+    GetConversationList {
+        /// Request id.
+        req_id: String,
+        /// Where the page starts: 0, then the `nextSeq` of the previous page.
+        next_seq: u64,
+        /// How many (1 to [`MAX_CONVERSATION_PAGE`]).
+        count: u32,
+    },
+    /// One of the requester's conversations.
+    #[serde(rename_all = "camelCase")]
+    GetConversation {
+        /// Request id.
+        req_id: String,
+        /// `c2c_<userID>` or `group_<groupID>`.
+        #[serde(rename = "conversationID")]
+        conversation_id: String,
+    },
+    /// Marks a conversation read (up to its newest message, or up to `cleanSequence`).
+    #[serde(rename_all = "camelCase")]
+    CleanConversationUnreadMessageCount {
+        /// Request id.
+        req_id: String,
+        /// `c2c_<userID>` or `group_<groupID>`.
+        #[serde(rename = "conversationID")]
+        conversation_id: String,
+        /// Read up to this conversation seq; 0 (the default) means every message.
+        #[serde(default)]
+        clean_sequence: u64,
+    },
     /// Keep-alive and clock sample; answered by `pong`.
     #[serde(rename_all = "camelCase")]
     Ping {
@@ -177,7 +217,10 @@ impl ClientFrame {
             | ClientFrame::AddGroupMembers { req_id, .. }
             | ClientFrame::RemoveGroupMembers { req_id, .. }
             | ClientFrame::SetGroupMemberRole { req_id, .. }
-            | ClientFrame::GetJoinedGroups { req_id } => Some(req_id),
+            | ClientFrame::GetJoinedGroups { req_id }
+            | ClientFrame::GetConversationList { req_id, .. }
+            | ClientFrame::GetConversation { req_id, .. }
+            | ClientFrame::CleanConversationUnreadMessageCount { req_id, .. } => Some(req_id),
         }
     }
 }
@@ -234,6 +277,9 @@ pub struct Revoked {
     /// Group: its group.
     #[serde(rename = "groupID")]
     pub group_id: Option<String>,
+    /// Its seq in its conversation (so that a client can tell whether it was unread).
+    #[serde(default)]
+    pub seq: u64,
     /// Who, when, why.
     pub revoke: RevokeInfo,
 }
@@ -246,9 +292,45 @@ impl Revoked {
             sender: m.sender.clone(),
             receiver: m.receiver.clone(),
             group_id: m.group_id.clone(),
+            seq: m.seq,
             revoke: m.revoke.clone()?,
         })
     }
+}
+
+/// Conversation types, as Tencent's `V2TIMConversationType`.
+pub const CONVERSATION_C2C: u8 = 1;
+/// A group conversation.
+pub const CONVERSATION_GROUP: u8 = 2;
+
+/// A conversation as one user sees it (V2TIM's names), as the authority derives it: the read
+/// position is stored, everything else is computed from the conversation's messages.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Conversation {
+    /// `c2c_<userID>` or `group_<groupID>`.
+    #[serde(rename = "conversationID")]
+    pub conversation_id: String,
+    /// 1 one-to-one, 2 group.
+    #[serde(rename = "type")]
+    pub kind: u8,
+    /// One-to-one: the other party.
+    #[serde(rename = "userID")]
+    pub user_id: Option<String>,
+    /// Group: the groupID.
+    #[serde(rename = "groupID")]
+    pub group_id: Option<String>,
+    /// The peer's userID, or the group's name (its ID when it has none).
+    pub show_name: String,
+    /// Messages from others after the read position, not revoked.
+    pub unread_count: u64,
+    /// The newest message this user may see (a revoked one as its tombstone).
+    pub last_message: Option<Message>,
+    /// Newest activity first: the last message's server time, ms (or when the conversation
+    /// began for this user).
+    pub order_key: u64,
+    /// The conversation seq this user has read up to.
+    pub read_seq: u64,
 }
 
 /// Something that happened, recorded in each concerned user's event log.
@@ -267,6 +349,15 @@ pub enum Event {
     GroupChanged {
         /// The group as it is now.
         group: Group,
+    },
+    /// The user read a conversation (on one of their devices).
+    #[serde(rename_all = "camelCase")]
+    ConversationRead {
+        /// The conversation.
+        #[serde(rename = "conversationID")]
+        conversation_id: String,
+        /// Read up to this conversation seq.
+        read_seq: u64,
     },
 }
 
@@ -367,6 +458,39 @@ pub enum ServerFrame {
         server_time: u64,
         /// The groups.
         groups: Vec<Group>,
+    },
+    /// Conversations (`getConversationList`, `getConversation`).
+    #[serde(rename_all = "camelCase")]
+    Conversations {
+        /// The request id.
+        req_id: String,
+        /// Server clock, ms.
+        server_time: u64,
+        /// The requester's event seq the answer reflects: every event up to it is included.
+        head_seq: u64,
+        /// Where the next page starts.
+        next_seq: u64,
+        /// No conversations remain after this page.
+        is_finished: bool,
+        /// The conversations, newest activity first.
+        conversation_list: Vec<Conversation>,
+        /// Unread messages over all the requester's conversations.
+        total_unread_count: u64,
+    },
+    /// A conversation was marked read.
+    #[serde(rename_all = "camelCase")]
+    ReadOk {
+        /// The request id.
+        req_id: String,
+        /// Server clock, ms.
+        server_time: u64,
+        /// The requester's event seq for the read (0 when nothing changed).
+        seq: u64,
+        /// The conversation.
+        #[serde(rename = "conversationID")]
+        conversation_id: String,
+        /// Read up to this conversation seq.
+        read_seq: u64,
     },
     /// A live event from the user's log.
     Event(Envelope),

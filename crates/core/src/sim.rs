@@ -31,6 +31,8 @@ pub struct Device {
     pub down: VecDeque<ServerFrame>,
     /// Every notification the client raised (what its listeners were told), in order.
     pub notes: Vec<Notification>,
+    /// Every conversation notification (what its conversation listener was told), in order.
+    pub conv_notes: Vec<Notification>,
     /// Every completion the client reported, not yet taken by [`World::result`].
     pub done: Vec<Completion>,
 }
@@ -145,6 +147,7 @@ impl<H: Host> World<H> {
             up: VecDeque::new(),
             down: VecDeque::new(),
             notes: Vec::new(),
+            conv_notes: Vec::new(),
             done: Vec::new(),
         });
         let d = self.devices.len() - 1;
@@ -212,7 +215,14 @@ impl<H: Host> World<H> {
         if dev.session.is_some() {
             dev.up.extend(frames);
         }
-        dev.notes.extend(dev.client.take_notifications());
+        for n in dev.client.take_notifications() {
+            match n {
+                Notification::NewConversation(_)
+                | Notification::ConversationChanged(_)
+                | Notification::TotalUnreadChanged(_) => dev.conv_notes.push(n),
+                n => dev.notes.push(n),
+            }
+        }
         dev.done.extend(dev.client.take_completions());
     }
 

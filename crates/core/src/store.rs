@@ -57,6 +57,35 @@ pub enum EventKind {
     MessageRevoked,
     /// A group change (target: groupID).
     GroupChanged,
+    /// The user read a conversation (target: see [`read_target`]).
+    ConversationRead,
+}
+
+/// The target of a [`EventKind::ConversationRead`] entry: `<readSeq>:<conversationID>` (the
+/// event is materialised from it alone, without reading the store).
+pub fn read_target(conversation_id: &str, read_seq: u64) -> String {
+    format!("{read_seq}:{conversation_id}")
+}
+
+/// The conversationID and read seq of a [`read_target`].
+pub fn parse_read_target(target: &str) -> Option<(&str, u64)> {
+    let (seq, id) = target.split_once(':')?;
+    Some((id, seq.parse().ok()?))
+}
+
+/// One user's place in one conversation: the only conversation state that is stored (unread
+/// counts, the last message and the order are derived from the messages when listing).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConvMember {
+    /// The conversation.
+    pub conv: ConvId,
+    /// The conversation seq the user has read up to.
+    pub read_seq: u64,
+    /// A group the user has left (or been removed from): the last seq they may see. `None` while
+    /// they are in it (and always for one-to-one conversations).
+    pub until_seq: Option<u64>,
+    /// Server time when the conversation began for this user, ms (its order before any message).
+    pub since_ms: u64,
 }
 
 impl EventKind {
@@ -66,6 +95,7 @@ impl EventKind {
             EventKind::NewMessage => 1,
             EventKind::MessageRevoked => 2,
             EventKind::GroupChanged => 3,
+            EventKind::ConversationRead => 4,
         }
     }
 
@@ -75,6 +105,7 @@ impl EventKind {
             1 => Some(EventKind::NewMessage),
             2 => Some(EventKind::MessageRevoked),
             3 => Some(EventKind::GroupChanged),
+            4 => Some(EventKind::ConversationRead),
             _ => None,
         }
     }
@@ -198,6 +229,26 @@ pub trait Store {
     /// Every group `user` is a member of.
     fn groups_of(&mut self, user: &str) -> Result<Vec<Group>, StoreError>;
 
+    /// Every conversation `user` is (or was) in, in no particular order.
+    fn conversations_of(&mut self, user: &str) -> Result<Vec<ConvMember>, StoreError>;
+    /// `user`'s place in `conv`, if they are (or were) in it.
+    fn conversation_of(
+        &mut self,
+        user: &str,
+        conv: &ConvId,
+    ) -> Result<Option<ConvMember>, StoreError>;
+    /// Inserts or replaces `user`'s place in `m.conv`.
+    fn put_conversation(&mut self, user: &str, m: &ConvMember) -> Result<(), StoreError>;
+    /// How many messages of `conv` with `after` < seq <= `upto` are from someone other than
+    /// `reader` and not revoked (the unread count, derived).
+    fn unread_count(
+        &mut self,
+        conv: &ConvId,
+        reader: &str,
+        after: u64,
+        upto: u64,
+    ) -> Result<u64, StoreError>;
+
     /// Makes every write since the last commit durable, atomically.
     fn commit(&mut self) -> Result<(), StoreError>;
 
@@ -238,6 +289,7 @@ pub struct MemStore {
     convs: HashMap<ConvId, BTreeMap<u64, String>>,
     logs: HashMap<String, Vec<EventRecord>>,
     groups: HashMap<String, Group>,
+    members: HashMap<String, BTreeMap<ConvId, ConvMember>>,
     /// Counts commits (tests use it to check group commit).
     pub commits: u64,
     /// Webhooks enqueued, in order (nothing delivers them: tests read them). Only with the
@@ -354,6 +406,49 @@ impl Store for MemStore {
             .collect();
         v.sort_by(|a, b| a.group_id.cmp(&b.group_id));
         Ok(v)
+    }
+
+    fn conversations_of(&mut self, user: &str) -> Result<Vec<ConvMember>, StoreError> {
+        Ok(self
+            .members
+            .get(user)
+            .map(|m| m.values().cloned().collect())
+            .unwrap_or_default())
+    }
+
+    fn conversation_of(
+        &mut self,
+        user: &str,
+        conv: &ConvId,
+    ) -> Result<Option<ConvMember>, StoreError> {
+        Ok(self.members.get(user).and_then(|m| m.get(conv)).cloned())
+    }
+
+    fn put_conversation(&mut self, user: &str, m: &ConvMember) -> Result<(), StoreError> {
+        self.members
+            .entry(user.to_string())
+            .or_default()
+            .insert(m.conv.clone(), m.clone());
+        Ok(())
+    }
+
+    fn unread_count(
+        &mut self,
+        conv: &ConvId,
+        reader: &str,
+        after: u64,
+        upto: u64,
+    ) -> Result<u64, StoreError> {
+        let Some(c) = self.convs.get(conv) else {
+            return Ok(0);
+        };
+        if upto <= after {
+            return Ok(0);
+        }
+        Ok(c.range(after + 1..=upto)
+            .filter_map(|(_, id)| self.messages.get(id))
+            .filter(|m| m.sender != reader && m.revoke.is_none())
+            .count() as u64)
     }
 
     fn commit(&mut self) -> Result<(), StoreError> {

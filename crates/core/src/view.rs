@@ -1,10 +1,12 @@
 //! The plain objects JavaScript sees, built from the model: a message ([`MessageView`], with
-//! its [`TextElem`] and [`RevokerInfo`]) and `canRevoke`'s answer ([`CanRevoke`]).
+//! its [`TextElem`] and [`RevokerInfo`]), `canRevoke`'s answer ([`CanRevoke`]), a conversation
+//! ([`ConversationView`], a page of them [`ConversationPage`]) and a local search's answer
+//! ([`SearchResult`]).
 //!
 //! They carry Tencent's field names (serde renames) and decide nothing: the client state
 //! machine (`client`) makes them, the browser module converts them to JavaScript objects.
 
-use crate::model::{Elem, Message, MessageStatus, RevokeInfo, RevokerRole};
+use crate::model::{Elem, Message, MessageStatus, ReplyTo, RevokeInfo, RevokerRole};
 use serde::Serialize;
 
 /// A message as JavaScript sees it (plain object; Tencent's field names).
@@ -44,6 +46,72 @@ pub struct MessageView {
     pub revoke_reason: Option<String>,
     /// When it was revoked, server ms.
     pub revoke_time_ms: Option<u64>,
+    /// The message this one replies to: `{ msgID, sender, abstract, isRevoked }` (abstract ""
+    /// once the original is revoked).
+    pub reply_to: Option<ReplyTo>,
+    /// The app's own data, untouched.
+    pub cloud_custom_data: Option<String>,
+}
+
+/// A conversation as JavaScript sees it (V2TIM's `V2TIMConversation` names).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConversationView {
+    /// `c2c_<userID>` or `group_<groupID>`.
+    #[serde(rename = "conversationID")]
+    pub conversation_id: String,
+    /// 1 one-to-one, 2 group.
+    #[serde(rename = "type")]
+    pub kind: u8,
+    /// One-to-one: the other party.
+    #[serde(rename = "userID")]
+    pub user_id: Option<String>,
+    /// Group: the groupID.
+    #[serde(rename = "groupID")]
+    pub group_id: Option<String>,
+    /// The peer's userID or the group's name.
+    pub show_name: String,
+    /// Messages from others not read yet (revoked ones do not count).
+    pub unread_count: u64,
+    /// The newest message (status 6 and no text once revoked, but for its sender).
+    pub last_message: Option<MessageView>,
+    /// Newest activity first.
+    pub order_key: u64,
+}
+
+/// A page of conversations (`getConversationList`'s answer).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConversationPage {
+    /// Where the next page starts.
+    pub next_seq: u64,
+    /// Whether this was the last page.
+    pub is_finished: bool,
+    /// The conversations, newest activity first.
+    pub conversation_list: Vec<ConversationView>,
+}
+
+/// `searchLocalMessages`' answer (V2TIM's `V2TIMMessageSearchResult`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SearchResult {
+    /// How many messages matched.
+    pub total_count: u64,
+    /// The matches, by conversation (newest conversation first).
+    pub message_search_result_items: Vec<SearchResultItem>,
+}
+
+/// The matches in one conversation.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SearchResultItem {
+    /// The conversation.
+    #[serde(rename = "conversationID")]
+    pub conversation_id: String,
+    /// How many of its messages matched.
+    pub message_count: u64,
+    /// Those messages, newest first.
+    pub message_list: Vec<MessageView>,
 }
 
 /// `textElem` of a message.
@@ -113,6 +181,8 @@ impl MessageView {
             revoker_info: m.revoke.as_ref().map(RevokerInfo::from),
             revoke_reason: m.revoke.as_ref().map(|r| r.reason.clone()),
             revoke_time_ms: m.revoke.as_ref().map(|r| r.time_ms),
+            reply_to: m.reply_to.clone(),
+            cloud_custom_data: m.cloud_custom_data.clone(),
         }
     }
 }

@@ -25,8 +25,10 @@ use std::sync::Arc;
 use crate::json::{
     boolean, list, opt_object, opt_string, parse, string, string_set, uint, Json, Writer,
 };
-use crate::model::{Elem, Group, Message, RevokeInfo, RevokerRole};
-use crate::protocol::{ClientFrame, ClientLimits, Envelope, Event, Revoked, ServerFrame};
+use crate::model::{Elem, Group, Message, ReplyTo, RevokeInfo, RevokerRole};
+use crate::protocol::{
+    ClientFrame, ClientLimits, Conversation, Envelope, Event, Revoked, ServerFrame,
+};
 use crate::Code;
 
 // --- reading server frames ------------------------------------------------------------------
@@ -65,6 +67,31 @@ fn message(v: &Json) -> Option<Message> {
         seq: uint(v, "seq")?,
         elem: opt_object(v, "elem", elem)?,
         revoke: opt_object(v, "revoke", revoke_info)?,
+        reply_to: opt_object(v, "replyTo", reply_to)?,
+        cloud_custom_data: opt_string(v, "cloudCustomData")?,
+    })
+}
+
+fn reply_to(v: &Json) -> Option<ReplyTo> {
+    Some(ReplyTo {
+        msg_id: string(v, "msgID")?,
+        sender: string(v, "sender")?,
+        abstract_text: string(v, "abstract")?,
+        is_revoked: boolean(v, "isRevoked")?,
+    })
+}
+
+fn conversation(v: &Json) -> Option<Conversation> {
+    Some(Conversation {
+        conversation_id: string(v, "conversationID")?,
+        kind: u8::try_from(uint(v, "type")?).ok()?,
+        user_id: opt_string(v, "userID")?,
+        group_id: opt_string(v, "groupID")?,
+        show_name: string(v, "showName")?,
+        unread_count: uint(v, "unreadCount")?,
+        last_message: opt_object(v, "lastMessage", message)?,
+        order_key: uint(v, "orderKey")?,
+        read_seq: uint(v, "readSeq")?,
     })
 }
 
@@ -87,6 +114,11 @@ fn revoked(v: &Json) -> Option<Revoked> {
         sender: string(v, "sender")?,
         receiver: opt_string(v, "receiver")?,
         group_id: opt_string(v, "groupID")?,
+        // Absent in frames of servers from before it (serde's default).
+        seq: match v.get("seq") {
+            None => 0,
+            Some(x) => x.uint()?,
+        },
         revoke: revoke_info(v.get("revoke")?)?,
     })
 }
@@ -100,6 +132,10 @@ fn envelope(e: &Json) -> Option<Envelope> {
         "messageRevoked" => Event::MessageRevoked(revoked(ev)?),
         "groupChanged" => Event::GroupChanged {
             group: group(ev.get("group")?)?,
+        },
+        "conversationRead" => Event::ConversationRead {
+            conversation_id: string(ev, "conversationID")?,
+            read_seq: uint(ev, "readSeq")?,
         },
         _ => return None,
     };
@@ -165,6 +201,22 @@ fn frame(v: &Json) -> Option<ServerFrame> {
             server_time: uint(v, "serverTime")?,
             groups: list(v, "groups", group)?,
         },
+        "conversations" => ServerFrame::Conversations {
+            req_id: string(v, "reqId")?,
+            server_time: uint(v, "serverTime")?,
+            head_seq: uint(v, "headSeq")?,
+            next_seq: uint(v, "nextSeq")?,
+            is_finished: boolean(v, "isFinished")?,
+            conversation_list: list(v, "conversationList", conversation)?,
+            total_unread_count: uint(v, "totalUnreadCount")?,
+        },
+        "readOk" => ServerFrame::ReadOk {
+            req_id: string(v, "reqId")?,
+            server_time: uint(v, "serverTime")?,
+            seq: uint(v, "seq")?,
+            conversation_id: string(v, "conversationID")?,
+            read_seq: uint(v, "readSeq")?,
+        },
         "event" => ServerFrame::Event(envelope(v)?),
         "error" => ServerFrame::Error {
             req_id: opt_string(v, "reqId")?,
@@ -208,6 +260,8 @@ pub fn encode_client(f: &ClientFrame) -> String {
             receiver,
             group_id,
             elem,
+            reply_to,
+            cloud_custom_data,
         } => {
             let mut w = Writer::new("send");
             w.str("reqId", req_id);
@@ -221,6 +275,12 @@ pub fn encode_client(f: &ClientFrame) -> String {
                     w.str("text", text);
                     w.0.push('}');
                 }
+            }
+            if let Some(r) = reply_to {
+                w.str("replyTo", r);
+            }
+            if let Some(d) = cloud_custom_data {
+                w.str("cloudCustomData", d);
             }
             w.finish()
         }
@@ -318,6 +378,37 @@ pub fn encode_client(f: &ClientFrame) -> String {
             w.str("groupID", group_id);
             w.str("userID", user_id);
             w.num("role", u64::from(u16::from(*role)));
+            w.finish()
+        }
+        ClientFrame::GetConversationList {
+            req_id,
+            next_seq,
+            count,
+        } => {
+            let mut w = Writer::new("getConversationList");
+            w.str("reqId", req_id);
+            w.num("nextSeq", *next_seq);
+            w.num("count", u64::from(*count));
+            w.finish()
+        }
+        ClientFrame::GetConversation {
+            req_id,
+            conversation_id,
+        } => {
+            let mut w = Writer::new("getConversation");
+            w.str("reqId", req_id);
+            w.str("conversationID", conversation_id);
+            w.finish()
+        }
+        ClientFrame::CleanConversationUnreadMessageCount {
+            req_id,
+            conversation_id,
+            clean_sequence,
+        } => {
+            let mut w = Writer::new("cleanConversationUnreadMessageCount");
+            w.str("reqId", req_id);
+            w.str("conversationID", conversation_id);
+            w.num("cleanSequence", *clean_sequence);
             w.finish()
         }
         ClientFrame::GetJoinedGroups { req_id } => {

@@ -129,8 +129,9 @@ fn own_group_change_is_not_undone_by_an_older_event_waiting_in_the_gap() {
 fn refused_catch_up_is_retried() {
     let mut w = World::new(Config {
         user_rate_per_sec: 5,
-        // Each new device asks for its groups at login (2), then send, revoke, send (3).
-        user_burst: 5,
+        // Each new device asks for its groups and its conversations at login (4), then send,
+        // revoke, send (3).
+        user_burst: 7,
         ..Config::default()
     });
     let a0 = w.device("alice");

@@ -186,7 +186,11 @@ fn run(ops: Vec<Op>) {
                     *told.entry(msg_id.clone()).or_default() += 1
                 }
                 Notification::NewMessage(m) => *new_told.entry(m.msg_id.clone()).or_default() += 1,
-                Notification::GroupChanged(_) => {}
+                Notification::GroupChanged(_)
+                | Notification::MessageModified(_)
+                | Notification::NewConversation(_)
+                | Notification::ConversationChanged(_)
+                | Notification::TotalUnreadChanged(_) => {}
             }
         }
         for (rd, req, m) in &revoke_reqs {

@@ -4,7 +4,7 @@
 use im_revoke_core::client::Done;
 use im_revoke_core::model::{Elem, GroupRole, MessageStatus, RevokerRole};
 use im_revoke_core::sim::{World, T0};
-use im_revoke_core::store::{EventKind, EventRecord, Store, StoreError};
+use im_revoke_core::store::{ConvMember, EventKind, EventRecord, Store, StoreError};
 use im_revoke_core::{
     ClientFrame, Code, Config, ConvId, Group, Hub, MemStore, Message, ServerFrame,
 };
@@ -380,6 +380,8 @@ fn send_dedup_and_conflicts() {
         receiver: Some("bob".into()),
         group_id: None,
         elem: Elem::Text { text: "x".into() },
+        reply_to: None,
+        cloud_custom_data: None,
     };
     w.hub.handle(sa, send("again"), w.now);
     let out = w.hub.commit().unwrap();
@@ -426,6 +428,8 @@ fn every_hub_error_code() {
         receiver: receiver.map(str::to_string),
         group_id: group.map(str::to_string),
         elem: text(t),
+        reply_to: None,
+        cloud_custom_data: None,
     };
     // 6014 before login; 300004 login twice; 300003 wrong version.
     w.hub.handle(999, ClientFrame::Ping { t: 0.0 }, w.now);
@@ -592,6 +596,18 @@ impl Store for Flaky {
     fn groups_of(&mut self, u: &str) -> Result<Vec<Group>, StoreError> {
         self.inner.groups_of(u)
     }
+    fn conversations_of(&mut self, u: &str) -> Result<Vec<ConvMember>, StoreError> {
+        self.inner.conversations_of(u)
+    }
+    fn conversation_of(&mut self, u: &str, c: &ConvId) -> Result<Option<ConvMember>, StoreError> {
+        self.inner.conversation_of(u, c)
+    }
+    fn put_conversation(&mut self, u: &str, m: &ConvMember) -> Result<(), StoreError> {
+        self.inner.put_conversation(u, m)
+    }
+    fn unread_count(&mut self, c: &ConvId, r: &str, a: u64, u: u64) -> Result<u64, StoreError> {
+        self.inner.unread_count(c, r, a, u)
+    }
     fn commit(&mut self) -> Result<(), StoreError> {
         if self.fail {
             return Err(StoreError("disk full".into()));
@@ -621,6 +637,8 @@ fn store_failure_is_fail_stop() {
             receiver: Some("bob".into()),
             group_id: None,
             elem: Elem::Text { text: "x".into() },
+            reply_to: None,
+            cloud_custom_data: None,
         },
         T0,
     );
@@ -649,6 +667,8 @@ fn group_commit_releases_frames_only_after_commit() {
                 receiver: Some("bob".into()),
                 group_id: None,
                 elem: Elem::Text { text: "x".into() },
+                reply_to: None,
+                cloud_custom_data: None,
             },
             w.now,
         );
@@ -778,8 +798,9 @@ fn client_side_codes() {
 fn flood_beyond_the_user_rate_limit_gets_60018_and_spares_others() {
     let mut w = World::new(Config {
         user_rate_per_sec: 10,
-        // Each of alice's new devices asks for its groups at login: 2 of the 7 tokens.
-        user_burst: 7,
+        // Each of alice's new devices asks for its groups and its conversations at login: 4 of
+        // the 9 tokens.
+        user_burst: 9,
         ..Config::default()
     });
     let a = w.device("alice");
@@ -896,6 +917,8 @@ fn a_lagging_clock_estimate_never_stretches_the_window() {
         seq: 1,
         elem: Some(Elem::Text { text: "x".into() }),
         revoke: None,
+        reply_to: None,
+        cloud_custom_data: None,
     };
     c.handle(
         ServerFrame::Event(im_revoke_core::Envelope {

@@ -5,7 +5,7 @@
 
 use im_revoke_core::hub::CONFLICT_RETRIES;
 use im_revoke_core::model::{ConvId, Elem, Group};
-use im_revoke_core::store::{EventKind, EventRecord, Store, StoreError};
+use im_revoke_core::store::{ConvMember, EventKind, EventRecord, Store, StoreError};
 use im_revoke_core::{ClientFrame, Code, Config, Event, Hub, MemStore, Message, ServerFrame};
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -70,6 +70,18 @@ impl Store for Shared {
     fn groups_of(&mut self, u: &str) -> Result<Vec<Group>, StoreError> {
         self.db.borrow_mut().groups_of(u)
     }
+    fn conversations_of(&mut self, u: &str) -> Result<Vec<ConvMember>, StoreError> {
+        self.db.borrow_mut().conversations_of(u)
+    }
+    fn conversation_of(&mut self, u: &str, c: &ConvId) -> Result<Option<ConvMember>, StoreError> {
+        self.db.borrow_mut().conversation_of(u, c)
+    }
+    fn put_conversation(&mut self, u: &str, m: &ConvMember) -> Result<(), StoreError> {
+        self.db.borrow_mut().put_conversation(u, m)
+    }
+    fn unread_count(&mut self, c: &ConvId, r: &str, a: u64, u: u64) -> Result<u64, StoreError> {
+        self.db.borrow_mut().unread_count(c, r, a, u)
+    }
     fn commit(&mut self) -> Result<(), StoreError> {
         self.commits.set(self.commits.get() + 1);
         Ok(())
@@ -101,6 +113,8 @@ fn send(to: &str, id: &str) -> ClientFrame {
         receiver: Some(to.into()),
         group_id: None,
         elem: Elem::Text { text: id.into() },
+        reply_to: None,
+        cloud_custom_data: None,
     }
 }
 
@@ -121,6 +135,9 @@ fn seqs(out: &[im_revoke_core::Outgoing], session: u64) -> Vec<(u64, String)> {
                     Event::NewMessage { message } => message.msg_id.clone(),
                     Event::MessageRevoked(r) => format!("revoked {}", r.msg_id),
                     Event::GroupChanged { group } => format!("group {}", group.group_id),
+                    Event::ConversationRead {
+                        conversation_id, ..
+                    } => format!("read {conversation_id}"),
                 },
             )),
             ServerFrame::SendOk { seq, message, .. } => {
@@ -295,6 +312,8 @@ fn shared_hubs_cache_nothing_another_hub_may_change() {
         receiver: None,
         group_id: Some("g".into()),
         elem: Elem::Text { text: id.into() },
+        reply_to: None,
+        cloud_custom_data: None,
     };
     a.handle(1, group_send("g1"), T0);
     a.commit().unwrap();

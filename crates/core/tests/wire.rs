@@ -74,6 +74,7 @@ fn revoke_frame(
             sender: user.clone(),
             receiver: Some("bob".into()),
             group_id: None,
+            seq: time_ms % 1000,
             revoke: RevokeInfo {
                 user_id: user,
                 role: RevokerRole::Owner,
@@ -151,6 +152,17 @@ fn client_frames(s: &str) -> Vec<ClientFrame> {
             receiver: Some("bob".into()),
             group_id: None,
             elem: Elem::Text { text: s.clone() },
+            reply_to: None,
+            cloud_custom_data: None,
+        },
+        ClientFrame::Send {
+            req_id: "s3".into(),
+            msg_id: "m".into(),
+            receiver: Some("bob".into()),
+            group_id: None,
+            elem: Elem::Text { text: s.clone() },
+            reply_to: Some("m0".into()),
+            cloud_custom_data: Some(s.clone()),
         },
         ClientFrame::Send {
             req_id: "s2".into(),
@@ -160,6 +172,8 @@ fn client_frames(s: &str) -> Vec<ClientFrame> {
             elem: Elem::Text {
                 text: String::new(),
             },
+            reply_to: None,
+            cloud_custom_data: None,
         },
         ClientFrame::Revoke {
             req_id: "r1".into(),
@@ -216,9 +230,23 @@ fn client_frames(s: &str) -> Vec<ClientFrame> {
             user_id: s.clone(),
             role: GroupRole::Admin,
         },
-        ClientFrame::GetJoinedGroups { req_id: s },
+        ClientFrame::GetJoinedGroups { req_id: s.clone() },
         ClientFrame::Ping {
             t: 1_732_567_890_123.0,
+        },
+        ClientFrame::GetConversationList {
+            req_id: "c1".into(),
+            next_seq: 20,
+            count: 100,
+        },
+        ClientFrame::GetConversation {
+            req_id: "c2".into(),
+            conversation_id: format!("c2c_{s}"),
+        },
+        ClientFrame::CleanConversationUnreadMessageCount {
+            req_id: "k1".into(),
+            conversation_id: s.clone(),
+            clean_sequence: 0,
         },
     ]
 }
@@ -238,12 +266,15 @@ fn client_kind(f: &ClientFrame) -> usize {
         ClientFrame::SetGroupMemberRole { .. } => 9,
         ClientFrame::GetJoinedGroups { .. } => 10,
         ClientFrame::Ping { .. } => 11,
+        ClientFrame::GetConversationList { .. } => 12,
+        ClientFrame::GetConversation { .. } => 13,
+        ClientFrame::CleanConversationUnreadMessageCount { .. } => 14,
     }
 }
 
 #[test]
 fn every_client_frame_is_written_as_serde_writes_it() {
-    let mut seen = [false; 12];
+    let mut seen = [false; 15];
     for s in [
         "alice",
         "",
@@ -256,7 +287,7 @@ fn every_client_frame_is_written_as_serde_writes_it() {
             assert_eq!(decode_client(&ours).as_ref(), Ok(&f), "{ours}");
         }
     }
-    assert_eq!(seen, [true; 12], "client_frames() covers every kind");
+    assert_eq!(seen, [true; 15], "client_frames() covers every kind");
 }
 
 #[test]

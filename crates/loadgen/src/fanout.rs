@@ -101,7 +101,7 @@ fn member(
                     round_of(&message.msg_id).map(|r| (r, Kind::New, now))
                 }
                 Event::MessageRevoked(r) => round_of(&r.msg_id).map(|r| (r, Kind::Revoked, now)),
-                Event::GroupChanged { .. } => None,
+                Event::GroupChanged { .. } | Event::ConversationRead { .. } => None,
             };
             if let Some(s) = seen {
                 let _ = tx.send(s);
@@ -253,6 +253,8 @@ pub async fn run(t: Arc<Target>, o: &FanoutOpts) -> Result<FanoutReport> {
                 elem: Elem::Text {
                     text: format!("fan-out probe {round}"),
                 },
+                reply_to: None,
+                cloud_custom_data: None,
             },
         )
         .await?;

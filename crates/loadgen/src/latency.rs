@@ -127,6 +127,8 @@ pub async fn run(t: Arc<Target>, o: &LatencyOpts) -> Result<LatencyReport> {
                 elem: Elem::Text {
                     text: format!("latency probe {i}"),
                 },
+                reply_to: None,
+                cloud_custom_data: None,
             },
         )
         .await?;

@@ -278,6 +278,8 @@ pub async fn run(t: Arc<Target>, o: &ThroughputOpts) -> Result<ThroughputReport>
                         elem: Elem::Text {
                             text: text_of(n, text_bytes),
                         },
+                        reply_to: None,
+                        cloud_custom_data: None,
                     },
                     msg_id,
                 ))

@@ -68,6 +68,8 @@ mod tests {
                     text: "hi \"there\" \u{1f600}".into(),
                 }),
                 revoke: None,
+                reply_to: None,
+                cloud_custom_data: None,
             },
         });
         let mut enc = Encoder::default();

@@ -6,8 +6,8 @@
 
 mod pg;
 
-use im_revoke_core::model::{ConvId, Elem, Group, Message, RevokeInfo, RevokerRole};
-use im_revoke_core::store::{EventKind, EventRecord, MemStore, Store};
+use im_revoke_core::model::{ConvId, Elem, Group, Message, ReplyTo, RevokeInfo, RevokerRole};
+use im_revoke_core::store::{ConvMember, EventKind, EventRecord, MemStore, Store};
 use im_revoke_server::store::pg::PgStore;
 use im_revoke_server::store::sqlite::SqliteStore;
 
@@ -23,6 +23,8 @@ fn msg(id: &str, sender: &str, receiver: &str, seq: u64) -> Message {
             text: format!("text of {id} \u{1f600} \"quoted\""),
         }),
         revoke: None,
+        reply_to: None,
+        cloud_custom_data: None,
     }
 }
 
@@ -66,6 +68,7 @@ fn store_contract<S: Store>(s: &mut S) {
     history(s);
     event_log(s);
     groups(s);
+    conversations(s);
     s.commit().expect("commit");
     // Still readable after the commit.
     assert!(s.message("a1").unwrap().is_some());
@@ -206,6 +209,88 @@ fn event_log<S: Store>(s: &mut S) {
     assert_eq!(s.events_after("alice", 1, 1).unwrap(), [all[1].clone()]);
     assert!(s.events_after("alice", 3, 10).unwrap().is_empty());
     assert!(s.events_after("alice", u64::MAX, 10).unwrap().is_empty());
+}
+
+/// Read positions, and the unread count derived from messages (others', not revoked); a
+/// reply's link and `cloudCustomData` come back untouched.
+fn conversations<S: Store>(s: &mut S) {
+    let conv = ConvId::c2c("carol", "dave");
+    assert_eq!(s.conversations_of("carol").unwrap(), vec![]);
+    assert_eq!(s.conversation_of("carol", &conv).unwrap(), None);
+    for (i, sender) in ["carol", "dave", "dave", "dave"].iter().enumerate() {
+        let to = if *sender == "carol" { "dave" } else { "carol" };
+        let mut m = msg(&format!("cd{i}"), sender, to, i as u64 + 1);
+        if i == 3 {
+            m.reply_to = Some(ReplyTo {
+                msg_id: "cd1".into(),
+                sender: "dave".into(),
+                abstract_text: String::new(),
+                is_revoked: false,
+            });
+            m.cloud_custom_data = Some("{\"k\":\"\u{e9} \\\" \u{0}\"}".into());
+        }
+        s.put_message(&m).unwrap();
+    }
+    let back = s.message("cd3").unwrap().unwrap();
+    assert_eq!(back.reply_to.as_ref().unwrap().msg_id, "cd1");
+    assert_eq!(
+        back.cloud_custom_data.as_deref(),
+        Some("{\"k\":\"\u{e9} \\\" \u{0}\"}")
+    );
+    assert_eq!(s.message("cd0").unwrap().unwrap().reply_to, None);
+    // carol: three from dave after seq 0; dave: one from carol.
+    assert_eq!(s.unread_count(&conv, "carol", 0, 4).unwrap(), 3);
+    assert_eq!(s.unread_count(&conv, "dave", 0, 4).unwrap(), 1);
+    assert_eq!(s.unread_count(&conv, "carol", 2, 4).unwrap(), 2);
+    assert_eq!(s.unread_count(&conv, "carol", 2, 3).unwrap(), 1);
+    assert_eq!(s.unread_count(&conv, "carol", 4, 4).unwrap(), 0);
+    assert_eq!(s.unread_count(&conv, "carol", 5, 4).unwrap(), 0);
+    // A revoke takes the message off the count.
+    let mut r = s.message("cd2").unwrap().unwrap();
+    r.revoke = Some(RevokeInfo {
+        user_id: "dave".into(),
+        role: RevokerRole::Sender,
+        reason: String::new(),
+        time_ms: 9,
+        req_id: "rq".into(),
+    });
+    s.put_message(&r).unwrap();
+    assert_eq!(s.unread_count(&conv, "carol", 0, 4).unwrap(), 2);
+    assert_eq!(
+        s.unread_count(&ConvId::c2c("x", "y"), "x", 0, 9).unwrap(),
+        0
+    );
+
+    let place = ConvMember {
+        conv: conv.clone(),
+        read_seq: 0,
+        until_seq: None,
+        since_ms: 1_700_000_000_001,
+    };
+    s.put_conversation("carol", &place).unwrap();
+    let g = ConvId::Group("cg".into());
+    let left = ConvMember {
+        conv: g.clone(),
+        read_seq: 3,
+        until_seq: Some(7),
+        since_ms: 0,
+    };
+    s.put_conversation("carol", &left).unwrap();
+    assert_eq!(
+        s.conversation_of("carol", &conv).unwrap().as_ref(),
+        Some(&place)
+    );
+    assert_eq!(s.conversation_of("dave", &conv).unwrap(), None);
+    let read = ConvMember {
+        read_seq: 4,
+        ..place.clone()
+    };
+    s.put_conversation("carol", &read).unwrap();
+    let mut all = s.conversations_of("carol").unwrap();
+    all.sort_by(|a, b| a.conv.cmp(&b.conv));
+    let mut want = vec![read, left];
+    want.sort_by(|a, b| a.conv.cmp(&b.conv));
+    assert_eq!(all, want);
 }
 
 fn groups<S: Store>(s: &mut S) {
@@ -517,7 +602,7 @@ fn sqlite_schema_2_event_log_moves_to_a_table_without_rowids() {
     let version: i64 = c
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 3);
+    assert_eq!(version, 4, "the current schema");
     // Opening it again migrates nothing more.
     let mut s = SqliteStore::open(&path).unwrap();
     assert_eq!(s.user_head("amy").unwrap(), 2);

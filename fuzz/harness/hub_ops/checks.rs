@@ -163,6 +163,7 @@ impl Host for Checks {
                 receiver,
                 group_id,
                 elem,
+                ..
             } => Some(self.expect_send(
                 hub,
                 user.as_deref(),
@@ -563,6 +564,12 @@ impl Checks {
                     EventKind::GroupChanged => {
                         assert!(store.group(&rec.target).unwrap().is_some());
                     }
+                    EventKind::ConversationRead => {
+                        assert!(
+                            im_revoke_core::store::parse_read_target(&rec.target).is_some(),
+                            "malformed read event"
+                        );
+                    }
                 }
             }
         }
@@ -650,7 +657,11 @@ impl Run {
                     Notification::NewMessage(m) => {
                         *new_told.entry(m.msg_id.as_str()).or_default() += 1
                     }
-                    Notification::GroupChanged(_) => {}
+                    Notification::GroupChanged(_)
+                    | Notification::MessageModified(_)
+                    | Notification::NewConversation(_)
+                    | Notification::ConversationChanged(_)
+                    | Notification::TotalUnreadChanged(_) => {}
                 }
             }
             for (req, m) in &self.dev_reqs[d] {

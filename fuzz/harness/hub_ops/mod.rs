@@ -358,6 +358,8 @@ impl Run {
                     receiver,
                     group_id,
                     elem: Elem::Text { text },
+                    reply_to: None,
+                    cloud_custom_data: None,
                 };
                 self.w.handle(s, f);
             }

@@ -13,6 +13,11 @@ impl Client {
     /// Feeds one frame from the server, received at local time `now`.
     pub fn handle(&mut self, frame: ServerFrame, now: f64) {
         self.now = now;
+        self.handle_frame(frame, now);
+        self.flush_conversations();
+    }
+
+    fn handle_frame(&mut self, frame: ServerFrame, now: f64) {
         match frame {
             ServerFrame::LoginOk {
                 head_seq,
@@ -27,6 +32,7 @@ impl Client {
                 message,
             } => {
                 if self.take_pending(&req_id, seq, server_time, now).is_some() {
+                    self.conv_new_message(seq, &message);
                     let view = self.upsert(message);
                     self.done.push((req_id, Ok(Done::Sent(view))));
                     self.accept(seq, Slot::Own);
@@ -40,7 +46,7 @@ impl Client {
             } => {
                 if self.take_pending(&req_id, seq, server_time, now).is_some() {
                     let msg_id = revoked.msg_id.clone();
-                    self.apply_revoke(&revoked);
+                    self.apply_revoke(seq, &revoked);
                     self.revokes_told.insert(msg_id.clone());
                     let view = self
                         .local_message(&msg_id)
@@ -106,6 +112,41 @@ impl Client {
                     }
                 }
             }
+            ServerFrame::Conversations {
+                req_id,
+                server_time,
+                head_seq,
+                next_seq,
+                is_finished,
+                conversation_list,
+                total_unread_count,
+            } => {
+                if let Some(p) = self.take_pending(&req_id, 0, server_time, now) {
+                    self.on_conversations(
+                        req_id,
+                        p.kind,
+                        head_seq,
+                        next_seq,
+                        is_finished,
+                        conversation_list,
+                        total_unread_count,
+                        now,
+                    );
+                }
+            }
+            ServerFrame::ReadOk {
+                req_id,
+                server_time,
+                seq,
+                conversation_id,
+                read_seq,
+            } => {
+                if self.take_pending(&req_id, seq, server_time, now).is_some() {
+                    self.on_read(seq, &conversation_id, read_seq);
+                    self.done.push((req_id, Ok(Done::Read)));
+                    self.accept(seq, Slot::Own);
+                }
+            }
             ServerFrame::Event(Envelope { seq, event }) => self.accept(seq, Slot::Event(event)),
             ServerFrame::Error {
                 req_id: Some(id),
@@ -148,6 +189,10 @@ impl Client {
             }
             Some(c) if c < head => self.start_sync(now),
             Some(_) => {}
+        }
+        if !self.book_loaded() && !self.pending.values().any(|p| p.kind == Kind::ConvLoad) {
+            // The conversation list, loaded once per device (events keep it from then on).
+            self.load_conversations(0, now);
         }
         // Resend everything unanswered, in the original order.
         for id in self.order.clone() {
@@ -202,32 +247,33 @@ impl Client {
             }
             return;
         }
-        self.apply_slot(slot);
+        self.apply_slot(seq, slot);
         let mut c = seq;
         while let Some(next) = self.gap.remove(&(c + 1)) {
-            self.apply_slot(next);
+            self.apply_slot(c + 1, next);
             c += 1;
         }
         self.cursor = Some(c);
     }
 
-    fn apply_slot(&mut self, slot: Slot) {
+    fn apply_slot(&mut self, seq: u64, slot: Slot) {
         let ev = match slot {
             Slot::Event(ev) => ev,
             Slot::Own => return,
             Slot::OwnAgain(ev) => {
                 match &*ev {
-                    Event::MessageRevoked(r) => self.apply_revoke(r),
+                    Event::MessageRevoked(r) => self.apply_revoke(seq, r),
                     Event::GroupChanged { group } => {
                         self.groups.insert(group.group_id.clone(), group.clone());
                     }
-                    Event::NewMessage { .. } => {}
+                    Event::NewMessage { .. } | Event::ConversationRead { .. } => {}
                 }
                 return;
             }
         };
         match &*ev {
             Event::NewMessage { message } => {
+                self.conv_new_message(seq, message);
                 let known = self.messages.contains_key(&message.msg_id);
                 let view = self.upsert(message.clone());
                 if !known {
@@ -240,7 +286,7 @@ impl Client {
                 // twice: a retried revoke is answered (with seq 0) before its event may arrive.
                 let mine =
                     r.revoke.user_id == self.user && self.pending.contains_key(&r.revoke.req_id);
-                self.apply_revoke(r);
+                self.apply_revoke(seq, r);
                 let first = self.revokes_told.insert(r.msg_id.clone());
                 if !mine && first {
                     self.notes.push(Notification::MessageRevoked {
@@ -254,10 +300,17 @@ impl Client {
                 self.groups.insert(group.group_id.clone(), group.clone());
                 self.notes.push(Notification::GroupChanged(group.clone()));
             }
+            Event::ConversationRead {
+                conversation_id,
+                read_seq,
+            } => self.on_read(seq, conversation_id, *read_seq),
         }
     }
 
-    fn apply_revoke(&mut self, r: &Revoked) {
+    /// Applies a revoke (event `seq`) to every copy this device holds: the message (its text
+    /// kept only for its sender, to re-edit), the conversation's count and preview, and the
+    /// quotes of it in replies.
+    fn apply_revoke(&mut self, seq: u64, r: &Revoked) {
         if let Some(l) = self.messages.get_mut(&r.msg_id) {
             l.msg.revoke = Some(r.revoke.clone());
             l.status = MessageStatus::Revoked;
@@ -265,11 +318,13 @@ impl Client {
                 l.msg.elem = None;
             }
         }
+        self.conv_revoked(seq, r);
     }
 
     /// Merges a message from the server into the cache; returns its view. A copy without the
     /// revoke never undoes one already applied, and the sender keeps their own text.
-    fn upsert(&mut self, mut m: Message) -> MessageView {
+    pub(super) fn upsert(&mut self, mut m: Message) -> MessageView {
+        self.note_reply(&mut m);
         let status = |m: &Message| {
             if m.revoke.is_some() {
                 MessageStatus::Revoked
@@ -311,6 +366,8 @@ impl Client {
                 seq: 0,
                 elem: None,
                 revoke: Some(r.revoke.clone()),
+                reply_to: None,
+                cloud_custom_data: None,
             },
             status: MessageStatus::Revoked,
         })

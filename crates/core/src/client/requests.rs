@@ -5,6 +5,7 @@ use super::{Client, Kind, Local};
 use crate::error::{Code, ImError};
 use crate::model::{
     check_group_id, check_msg_id, check_user_id, Elem, Group, GroupRole, Message, MessageStatus,
+    ReplyTo, MAX_CLOUD_CUSTOM_DATA,
 };
 use crate::policy::{check_revoke, Actor};
 use crate::protocol::ClientFrame;
@@ -13,6 +14,52 @@ use crate::view::{CanRevoke, MessageView};
 impl Client {
     /// `createTextMessage`: a new local message with a fresh msgID (status 1 until sent).
     pub fn create_text_message(&mut self, text: &str) -> MessageView {
+        self.create_message(text, None, None)
+    }
+
+    /// `createTextMessage(text, { replyTo, cloudCustomData })`: a reply to `reply_to` (a msgID;
+    /// the authority checks that this user may read it and fills the quote) and/or the app's
+    /// own data (at most [`MAX_CLOUD_CUSTOM_DATA`] bytes, 8001 over it).
+    pub fn create_text_message_with(
+        &mut self,
+        text: &str,
+        reply_to: Option<&str>,
+        cloud_custom_data: Option<String>,
+    ) -> Result<MessageView, ImError> {
+        if cloud_custom_data
+            .as_ref()
+            .is_some_and(|d| d.len() > MAX_CLOUD_CUSTOM_DATA)
+        {
+            return Err(ImError::with_desc(
+                Code::MsgBodySizeLimit,
+                "cloudCustomData is longer than 8192 bytes",
+            ));
+        }
+        let quote = match reply_to {
+            None => None,
+            Some(id) => {
+                check_msg_id(id)?;
+                // What this device knows of the original, until the authority's answer.
+                Some(match self.messages.get(id) {
+                    Some(o) => ReplyTo::of(&o.msg),
+                    None => ReplyTo {
+                        msg_id: id.to_string(),
+                        sender: String::new(),
+                        abstract_text: String::new(),
+                        is_revoked: false,
+                    },
+                })
+            }
+        };
+        Ok(self.create_message(text, quote, cloud_custom_data))
+    }
+
+    fn create_message(
+        &mut self,
+        text: &str,
+        reply_to: Option<ReplyTo>,
+        cloud_custom_data: Option<String>,
+    ) -> MessageView {
         let msg_id = self.next_id("");
         let msg = Message {
             msg_id: msg_id.clone(),
@@ -25,6 +72,8 @@ impl Client {
                 text: text.to_string(),
             }),
             revoke: None,
+            reply_to,
+            cloud_custom_data,
         };
         let local = Local {
             msg,
@@ -86,6 +135,8 @@ impl Client {
         l.msg.group_id = group_id.map(str::to_string);
         l.status = MessageStatus::Sending;
         let elem = l.msg.elem.clone().expect("created with content");
+        let reply_to = l.msg.reply_to.as_ref().map(|q| q.msg_id.clone());
+        let cloud_custom_data = l.msg.cloud_custom_data.clone();
         let req_id = self.next_id("s");
         let frame = ClientFrame::Send {
             req_id: req_id.clone(),
@@ -93,6 +144,8 @@ impl Client {
             receiver: receiver.map(str::to_string),
             group_id: group_id.map(str::to_string),
             elem,
+            reply_to,
+            cloud_custom_data,
         };
         self.queue(req_id.clone(), frame, Kind::Send(msg_id.to_string()), now);
         Ok(req_id)

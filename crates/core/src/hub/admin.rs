@@ -155,8 +155,16 @@ impl<S: Store> Hub<S> {
             seq,
             elem: Some(elem.clone()),
             revoke: None,
+            reply_to: None,
+            cloud_custom_data: None,
         };
         self.store.put_message(&msg)?;
+        if seq == 1 {
+            // The conversation begins for both parties (conversations.rs).
+            let parties = [from.to_string(), to.to_string()];
+            let n = if from == to { 1 } else { 2 };
+            self.join_conversation(&parties[..n], &conv, 0, true, now)?;
+        }
         self.seq.conv_written(conv, seq);
         let parties = self.parties(&msg)?;
         let ev = Event::NewMessage {
@@ -354,6 +362,8 @@ mod tests {
                 receiver: Some("bob".into()),
                 group_id: None,
                 elem: Elem::Text { text: "hi".into() },
+                reply_to: None,
+                cloud_custom_data: None,
             },
             T0,
         );

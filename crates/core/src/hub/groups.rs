@@ -9,7 +9,7 @@
 use super::{bad, Fail, Hub, SessionId, R};
 use crate::error::Code;
 use crate::model::{
-    check_group_id, check_user_id, Group, GroupRole, GROUP_RECENT_REQS, MAX_GROUP_NAME,
+    check_group_id, check_user_id, ConvId, Group, GroupRole, GROUP_RECENT_REQS, MAX_GROUP_NAME,
 };
 use crate::protocol::{Event, ServerFrame};
 use crate::store::{EventKind, Store};
@@ -212,6 +212,8 @@ impl<S: Store> Hub<S> {
             created_ms: now,
             recent_req_ids: Vec::new(),
         };
+        let conv = ConvId::Group(group.group_id.clone());
+        self.join_conversation(&all, &conv, 0, true, now)?;
         self.group_changed(session, user, req_id, group, &all, now)
     }
 
@@ -249,6 +251,10 @@ impl<S: Store> Hub<S> {
         if group.members.len() + new.len() > self.cfg.max_group_members {
             return Err(Code::GroupFullMemberCount.into());
         }
+        // Newcomers' conversation begins read up to now.
+        let conv = ConvId::Group(group.group_id.clone());
+        let head = self.store.conv_head(&conv)?;
+        self.join_conversation(&new, &conv, head, false, now)?;
         group.members.extend(new);
         let audience = group.members.clone();
         self.group_changed(session, user, req_id, group, &audience, now)
@@ -302,6 +308,8 @@ impl<S: Store> Hub<S> {
             group.members.remove(m);
             group.admins.remove(m);
         }
+        // They keep the conversation as it is now, and get nothing new.
+        self.leave_conversation(&members, &ConvId::Group(group.group_id.clone()))?;
         self.group_changed(session, user, req_id, group, &audience, now)
     }
 

@@ -7,10 +7,12 @@
 
 use super::{bad, Fail, Hub, SessionId, R};
 use crate::error::Code;
-use crate::model::{check_msg_id, check_user_id, ConvId, Elem, Group, Message, RevokeInfo};
+use crate::model::{
+    check_msg_id, check_user_id, ConvId, Elem, Group, Message, ReplyTo, RevokeInfo,
+};
 use crate::policy::{check_revoke, Actor};
 use crate::protocol::{Envelope, Event, Revoked, ServerFrame};
-use crate::store::{EventKind, EventRecord, Store, StoreError};
+use crate::store::{parse_read_target, EventKind, EventRecord, Store, StoreError};
 use std::sync::Arc;
 /// Who hears about a message's events: its group's members (shared with the group cache), or
 /// the parties of a one-to-one conversation.
@@ -56,9 +58,11 @@ impl<S: Store> Hub<S> {
         receiver: Option<String>,
         group_id: Option<String>,
         elem: Elem,
+        extras: (Option<String>, Option<String>),
         now: u64,
     ) -> R<()> {
         check_msg_id(&msg_id)?;
+        let (reply_to, cloud_custom_data) = extras;
         // First: a resend of a message already accepted is answered as before, whatever has
         // changed since (the sender may have left the group meanwhile).
         if let Some(existing) = self.store.message_for_update(&msg_id)? {
@@ -67,13 +71,14 @@ impl<S: Store> Hub<S> {
                 && existing.receiver == receiver
                 && existing.group_id == group_id
             {
+                let message = self.dress(user, &existing)?;
                 self.push(
                     session,
                     ServerFrame::SendOk {
                         req_id,
                         server_time: now,
                         seq: 0,
-                        message: existing.view_for(user),
+                        message,
                     },
                 );
                 return Ok(());
@@ -111,8 +116,9 @@ impl<S: Store> Hub<S> {
                 ))
             }
         };
+        let quote = self.check_extras(user, reply_to.as_deref(), cloud_custom_data.as_deref())?;
         let seq = self.next_conv_seq(&conv)?;
-        let msg = Message {
+        let mut msg = Message {
             msg_id,
             sender: user.to_string(),
             receiver,
@@ -121,8 +127,18 @@ impl<S: Store> Hub<S> {
             seq,
             elem: Some(elem),
             revoke: None,
+            // Stored without the original's text (conversations.rs).
+            reply_to: quote.as_ref().map(ReplyTo::link),
+            cloud_custom_data,
         };
         self.store.put_message(&msg)?;
+        msg.reply_to = quote;
+        if seq == 1 && !conv.is_group() {
+            // A one-to-one conversation begins for both parties with its first message.
+            let parties = [msg.sender.clone(), msg.receiver.clone().unwrap_or_default()];
+            let n = if parties[0] == parties[1] { 1 } else { 2 };
+            self.join_conversation(&parties[..n], &conv, 0, true, now)?;
+        }
         self.seq.conv_written(conv, seq);
         let parties = self.parties(&msg)?;
         let ev = Event::NewMessage {
@@ -251,7 +267,7 @@ impl<S: Store> Hub<S> {
 
     /// Whether `user` may read `msg`: a party of its one-to-one conversation, or a current
     /// member of its group.
-    fn may_read(&mut self, user: &str, msg: &Message) -> R<bool> {
+    pub(super) fn may_read(&mut self, user: &str, msg: &Message) -> R<bool> {
         Ok(match &msg.group_id {
             Some(g) => match self.group(g) {
                 Ok(group) => group.members.contains(user),
@@ -297,7 +313,10 @@ impl<S: Store> Hub<S> {
         let mut messages = self.store.history(&conv, before_seq, count + 1)?;
         let is_completed = messages.len() <= count;
         messages.truncate(count);
-        let messages = messages.iter().map(|m| m.view_for(user)).collect();
+        let messages = messages
+            .iter()
+            .map(|m| self.dress(user, m))
+            .collect::<R<_>>()?;
         self.push(
             session,
             ServerFrame::Messages {
@@ -332,7 +351,7 @@ impl<S: Store> Hub<S> {
             }
             if let Some(m) = self.store.message(id)? {
                 if self.may_read(user, &m)? {
-                    messages.push(m.view_for(user));
+                    messages.push(self.dress(user, &m)?);
                 }
             }
         }
@@ -393,7 +412,7 @@ impl<S: Store> Hub<S> {
                 })?;
                 if rec.kind == EventKind::NewMessage {
                     Event::NewMessage {
-                        message: m.view_for(user),
+                        message: self.dress(user, &m)?,
                     }
                 } else {
                     Event::MessageRevoked(Revoked::of(&m).ok_or_else(|| {
@@ -405,6 +424,15 @@ impl<S: Store> Hub<S> {
                 let mut group = Group::clone(&*self.group(&rec.target)?);
                 group.recent_req_ids.clear();
                 Event::GroupChanged { group }
+            }
+            EventKind::ConversationRead => {
+                let (id, read_seq) = parse_read_target(&rec.target).ok_or_else(|| {
+                    StoreError(format!("malformed read event target {}", rec.target))
+                })?;
+                Event::ConversationRead {
+                    conversation_id: id.to_string(),
+                    read_seq,
+                }
             }
         })
     }

@@ -45,6 +45,7 @@
 
 #[cfg(feature = "callbacks")]
 mod admin;
+mod conversations;
 mod groups;
 mod messages;
 mod sequence;
@@ -419,8 +420,18 @@ impl<S: Store> Hub<S> {
                 receiver,
                 group_id,
                 elem,
+                reply_to,
+                cloud_custom_data,
             } => self.send(
-                session, &user, req_id, msg_id, receiver, group_id, elem, now,
+                session,
+                &user,
+                req_id,
+                msg_id,
+                receiver,
+                group_id,
+                elem,
+                (reply_to, cloud_custom_data),
+                now,
             ),
             ClientFrame::Revoke {
                 req_id,
@@ -469,6 +480,27 @@ impl<S: Store> Hub<S> {
             ClientFrame::GetJoinedGroups { req_id } => {
                 self.joined_groups(session, &user, req_id, now)
             }
+            ClientFrame::GetConversationList {
+                req_id,
+                next_seq,
+                count,
+            } => self.conversation_list(session, &user, req_id, next_seq, count, now),
+            ClientFrame::GetConversation {
+                req_id,
+                conversation_id,
+            } => self.get_conversation(session, &user, req_id, &conversation_id, now),
+            ClientFrame::CleanConversationUnreadMessageCount {
+                req_id,
+                conversation_id,
+                clean_sequence,
+            } => self.clean_unread(
+                session,
+                &user,
+                req_id,
+                &conversation_id,
+                clean_sequence,
+                now,
+            ),
         }
     }
 

@@ -6,7 +6,8 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use im_revoke_core::protocol::{ClientLimits, Envelope, Event, Revoked};
+use im_revoke_core::model::ReplyTo;
+use im_revoke_core::protocol::{ClientLimits, Conversation, Envelope, Event, Revoked};
 use im_revoke_core::{Code, Elem, Group, Message, RevokeInfo, RevokerRole, ServerFrame};
 
 pub fn revoke_info(role: RevokerRole) -> RevokeInfo {
@@ -32,6 +33,13 @@ pub fn messages() -> Vec<Message> {
                 text: "héllo 👋".into(),
             }),
             revoke: None,
+            reply_to: Some(ReplyTo {
+                msg_id: "m0".into(),
+                sender: "bob".into(),
+                abstract_text: "quoted \"text\" ✓".into(),
+                is_revoked: false,
+            }),
+            cloud_custom_data: Some("{\"app\":\"data ✓\"}".into()),
         },
         Message {
             msg_id: "m2".into(),
@@ -42,6 +50,13 @@ pub fn messages() -> Vec<Message> {
             seq: 1,
             elem: None,
             revoke: Some(revoke_info(RevokerRole::Admin)),
+            reply_to: Some(ReplyTo {
+                msg_id: "m0".into(),
+                sender: "bob".into(),
+                abstract_text: String::new(),
+                is_revoked: true,
+            }),
+            cloud_custom_data: None,
         },
     ]
 }
@@ -64,8 +79,48 @@ pub fn revoked() -> Revoked {
         sender: "alice".into(),
         receiver: Some("bob".into()),
         group_id: None,
+        seq: 7,
         revoke: revoke_info(RevokerRole::Sender),
     }
+}
+
+pub fn conversations() -> Vec<Conversation> {
+    let [m1, m2]: [Message; 2] = messages().try_into().expect("two");
+    vec![
+        Conversation {
+            conversation_id: "c2c_bob".into(),
+            kind: 1,
+            user_id: Some("bob".into()),
+            group_id: None,
+            show_name: "bob".into(),
+            unread_count: 3,
+            last_message: Some(m1),
+            order_key: 1_700_000_000_000,
+            read_seq: 4,
+        },
+        Conversation {
+            conversation_id: "group_g1".into(),
+            kind: 2,
+            user_id: None,
+            group_id: Some("g1".into()),
+            show_name: "team ✓".into(),
+            unread_count: 0,
+            last_message: Some(m2),
+            order_key: 1,
+            read_seq: 1,
+        },
+        Conversation {
+            conversation_id: "group_g2".into(),
+            kind: 2,
+            user_id: None,
+            group_id: Some("g2".into()),
+            show_name: "g2".into(),
+            unread_count: 0,
+            last_message: None,
+            order_key: 0,
+            read_seq: 0,
+        },
+    ]
 }
 
 pub fn frames() -> Vec<ServerFrame> {
@@ -183,6 +238,38 @@ pub fn frames() -> Vec<ServerFrame> {
             t: 1234.5,
             server_time: 1_700_000_000_001,
         },
+        ServerFrame::Conversations {
+            req_id: "c1".into(),
+            server_time: 3,
+            head_seq: 12,
+            next_seq: 3,
+            is_finished: false,
+            conversation_list: conversations(),
+            total_unread_count: 3,
+        },
+        ServerFrame::Conversations {
+            req_id: "c2".into(),
+            server_time: 3,
+            head_seq: 0,
+            next_seq: 0,
+            is_finished: true,
+            conversation_list: vec![],
+            total_unread_count: 0,
+        },
+        ServerFrame::ReadOk {
+            req_id: "k1".into(),
+            server_time: 3,
+            seq: 14,
+            conversation_id: "group_g1".into(),
+            read_seq: 9,
+        },
+        ServerFrame::Event(Envelope {
+            seq: 15,
+            event: Arc::new(Event::ConversationRead {
+                conversation_id: "c2c_bob".into(),
+                read_seq: 7,
+            }),
+        }),
     ]
 }
 
@@ -200,10 +287,12 @@ pub fn kind(f: &ServerFrame) -> usize {
         ServerFrame::Event(_) => 7,
         ServerFrame::Error { .. } => 8,
         ServerFrame::Pong { .. } => 9,
+        ServerFrame::Conversations { .. } => 10,
+        ServerFrame::ReadOk { .. } => 11,
     }
 }
 
-pub const KINDS: usize = 10;
+pub const KINDS: usize = 12;
 
 /// Frames every decoder must refuse: unknown kinds, wrong types, missing fields, negative or
 /// fractional integers, unknown error codes, non-objects.
@@ -217,6 +306,9 @@ pub const MALFORMED: &[&str] = &[
     r#"{"type":"groups","reqId":"j","serverTime":1}"#,
     r#"{"type":"groups","reqId":"j","serverTime":1,"groups":[{"groupID":"g"}]}"#,
     r#"{"type":"pong","t":1,"serverTime":2"#,
+    r#"{"type":"readOk","reqId":"k","serverTime":1,"seq":1,"conversationID":"c2c_b","readSeq":-1}"#,
+    r#"{"type":"conversations","reqId":"c","serverTime":1,"headSeq":0,"nextSeq":0,"isFinished":true,"conversationList":[{"conversationID":"c2c_b"}],"totalUnreadCount":0}"#,
+    r#"{"type":"event","seq":1,"event":{"kind":"messageRevoked","msgID":"m","sender":"a","receiver":null,"groupID":null,"seq":"1","revoke":{"userID":"a","role":"sender","reason":"","timeMs":1,"reqId":"r"}}}"#,
     r#"{"type":"pong","t":1,"serverTime":2} x"#,
     r#"[1,2]"#,
     r#"null"#,

@@ -30,9 +30,11 @@
 //!   reconnect.
 
 use super::notify::{self, CHANNEL};
-use super::rows::{bound, history_args, to_json, Backend, MessageRow, MessageValues, Sql};
+use super::rows::{
+    bound, conversation_values, history_args, to_json, Backend, MessageRow, MessageValues, Sql,
+};
 use im_revoke_core::model::{ConvId, Group, Message};
-use im_revoke_core::store::{EventKind, EventRecord, Store, StoreError};
+use im_revoke_core::store::{ConvMember, EventKind, EventRecord, Store, StoreError};
 use postgres::error::SqlState;
 use postgres::types::ToSql;
 use postgres::{Client, Config, NoTls, Row, Statement};
@@ -40,7 +42,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::time::Duration;
 
 /// Schema version stored in `imr_meta`.
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 /// Most savepoints (writing requests) in one transaction before it is committed early.
 pub const MAX_SAVEPOINTS: u32 = 32;
@@ -64,7 +66,17 @@ CREATE TABLE IF NOT EXISTS messages (
     time_ms   BIGINT NOT NULL,
     elem      TEXT,
     revoke    TEXT,
+    reply_to  TEXT,
+    cloud_custom_data TEXT,
     UNIQUE (conv, seq)
+);
+CREATE TABLE IF NOT EXISTS conversations (
+    user_id   TEXT   NOT NULL,
+    conv      TEXT   NOT NULL,
+    read_seq  BIGINT NOT NULL,
+    until_seq BIGINT,
+    since_ms  BIGINT NOT NULL,
+    PRIMARY KEY (user_id, conv)
 );
 CREATE TABLE IF NOT EXISTS conv_heads (
     conv      TEXT   NOT NULL PRIMARY KEY,
@@ -93,6 +105,29 @@ CREATE TABLE IF NOT EXISTS group_members (
 CREATE INDEX IF NOT EXISTS group_members_by_group ON group_members (group_id);
 ";
 
+/// Schema 1 → 2: the columns of replies and `cloudCustomData` (only then: an `ALTER TABLE`
+/// waits for every open transaction on `messages`, which running nodes hold), and every user's
+/// place in the conversations they had before conversations were stored, read up to the newest
+/// message.
+const BACKFILL_CONVERSATIONS: &str = "
+ALTER TABLE messages ADD COLUMN IF NOT EXISTS reply_to TEXT;
+ALTER TABLE messages ADD COLUMN IF NOT EXISTS cloud_custom_data TEXT;
+INSERT INTO conversations (user_id, conv, read_seq, until_seq, since_ms)
+    SELECT sender, conv, MAX(seq), NULL, MIN(time_ms) FROM messages
+    WHERE group_id IS NULL GROUP BY sender, conv
+ON CONFLICT DO NOTHING;
+INSERT INTO conversations (user_id, conv, read_seq, until_seq, since_ms)
+    SELECT receiver, conv, MAX(seq), NULL, MIN(time_ms) FROM messages
+    WHERE group_id IS NULL AND receiver IS NOT NULL GROUP BY receiver, conv
+ON CONFLICT DO NOTHING;
+INSERT INTO conversations (user_id, conv, read_seq, until_seq, since_ms)
+    SELECT m.user_id, 'g' || chr(31) || m.group_id,
+           COALESCE((SELECT MAX(seq) FROM messages WHERE conv = 'g' || chr(31) || m.group_id), 0),
+           NULL, 0
+    FROM group_members m
+ON CONFLICT DO NOTHING;
+";
+
 /// Key of the advisory lock that serialises schema creation between nodes starting together.
 const SCHEMA_LOCK: i64 = 0x696d_7276_6b31; // "imrvk1"
 
@@ -115,6 +150,10 @@ struct Statements {
     delete_members: Statement,
     insert_members: Statement,
     groups_of: Statement,
+    conversations_of: Statement,
+    conversation_of: Statement,
+    upsert_conversation: Statement,
+    unread_count: Statement,
     notify: Statement,
 }
 
@@ -183,6 +222,10 @@ impl Statements {
                 "SELECT g.body FROM group_members m JOIN groups g ON g.group_id = m.group_id
                  WHERE m.user_id = $1 ORDER BY m.group_id COLLATE \"C\"",
             )?,
+            conversations_of: c.prepare(&sql.conversations_of)?,
+            conversation_of: c.prepare(&sql.conversation_of)?,
+            upsert_conversation: c.prepare(&sql.upsert_conversation)?,
+            unread_count: c.prepare(&sql.unread_count)?,
             notify: c.prepare("SELECT pg_notify($1, $2)")?,
         })
     }
@@ -260,8 +303,20 @@ fn row_message(row: &Row) -> Result<Message, StoreError> {
         seq: row.try_get(5).map_err(get)?,
         elem: row.try_get(6).map_err(get)?,
         revoke: row.try_get(7).map_err(get)?,
+        reply_to: row.try_get(8).map_err(get)?,
+        cloud_custom_data: row.try_get(9).map_err(get)?,
     }
     .into_message(BACKEND)
+}
+
+fn row_conversation(row: &Row) -> Result<ConvMember, StoreError> {
+    let get = |e: postgres::Error| StoreError(format!("postgres: reading a conversation: {e}"));
+    BACKEND.conversation(
+        &row.try_get::<_, String>(0).map_err(get)?,
+        row.try_get(1).map_err(get)?,
+        row.try_get(2).map_err(get)?,
+        row.try_get(3).map_err(get)?,
+    )
 }
 
 /// The connection settings of `url`, named `app` in `pg_stat_activity`.
@@ -335,6 +390,15 @@ impl PgStore {
             return Err(StoreError(format!(
                 "postgres: database schema version {version} is newer than this server ({SCHEMA_VERSION})"
             )));
+        }
+        if version < 2 {
+            tx.batch_execute(BACKFILL_CONVERSATIONS)
+                .map_err(|e| pg_error(&e))?;
+            tx.execute(
+                "UPDATE imr_meta SET value = $1 WHERE key = 'schema'",
+                &[&SCHEMA_VERSION],
+            )
+            .map_err(|e| pg_error(&e))?;
         }
         tx.commit().map_err(|e| pg_error(&e))
     }
@@ -452,7 +516,7 @@ impl Store for PgStore {
     fn put_message(&mut self, msg: &Message) -> Result<(), StoreError> {
         let v = MessageValues::new(msg)?;
         let insert = self.absent_messages.remove(&msg.msg_id);
-        let params: [&(dyn ToSql + Sync); 9] = [
+        let params: [&(dyn ToSql + Sync); 11] = [
             &msg.msg_id,
             &v.conv,
             &v.seq,
@@ -462,6 +526,8 @@ impl Store for PgStore {
             &v.time_ms,
             &v.elem,
             &v.revoke,
+            &v.reply_to,
+            &v.cloud_custom_data,
         ];
         let n = self.write(|c, st| {
             let s = if insert {
@@ -617,6 +683,47 @@ impl Store for PgStore {
                 BACKEND.group(&body)
             })
             .collect()
+    }
+
+    fn conversations_of(&mut self, user: &str) -> Result<Vec<ConvMember>, StoreError> {
+        let rows = self.run(|c, st| c.query(&st.conversations_of, &[&user]))?;
+        rows.iter().map(row_conversation).collect()
+    }
+
+    fn conversation_of(
+        &mut self,
+        user: &str,
+        conv: &ConvId,
+    ) -> Result<Option<ConvMember>, StoreError> {
+        let key = conv.key();
+        let row = self.run(|c, st| c.query_opt(&st.conversation_of, &[&user, &key]))?;
+        row.as_ref().map(row_conversation).transpose()
+    }
+
+    fn put_conversation(&mut self, user: &str, m: &ConvMember) -> Result<(), StoreError> {
+        let (conv, read_seq, until_seq, since_ms) = conversation_values(m)?;
+        self.write(|c, st| {
+            c.execute(
+                &st.upsert_conversation,
+                &[&user, &conv, &read_seq, &until_seq, &since_ms],
+            )
+        })?;
+        Ok(())
+    }
+
+    fn unread_count(
+        &mut self,
+        conv: &ConvId,
+        reader: &str,
+        after: u64,
+        upto: u64,
+    ) -> Result<u64, StoreError> {
+        let (key, after, upto) = (conv.key(), bound(after), bound(upto));
+        let n: i64 = self.run(|c, st| {
+            c.query_one(&st.unread_count, &[&key, &after, &upto, &reader])?
+                .try_get(0)
+        })?;
+        BACKEND.read_u64(n)
     }
 
     fn enqueue_callback(&mut self, cb: &im_revoke_core::CallbackRecord) -> Result<(), StoreError> {

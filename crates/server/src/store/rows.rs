@@ -4,10 +4,14 @@
 //! columns into [`Backend::event`]); everything after that is here, once.
 
 use im_revoke_core::model::{ConvId, Elem, Group, Message, RevokeInfo};
-use im_revoke_core::store::{EventKind, EventRecord, StoreError};
+use im_revoke_core::store::{ConvMember, EventKind, EventRecord, StoreError};
 
 /// The columns of a `messages` row, in the order both schemas select them.
-pub const MESSAGE_COLUMNS: &str = "msg_id, sender, receiver, group_id, time_ms, seq, elem, revoke";
+pub const MESSAGE_COLUMNS: &str =
+    "msg_id, sender, receiver, group_id, time_ms, seq, elem, revoke, reply_to, cloud_custom_data";
+
+/// The columns of a `conversations` row, in the order both schemas select them.
+pub const CONVERSATION_COLUMNS: &str = "conv, read_seq, until_seq, since_ms";
 
 /// Which SQL store: names it in errors and gives its placeholder syntax.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -99,6 +103,15 @@ pub struct Sql {
     pub upsert_group: String,
     /// Drops a group's membership rows: `(group_id)`.
     pub delete_members: String,
+    /// Every conversation of a user: `(user)`, columns [`CONVERSATION_COLUMNS`].
+    pub conversations_of: String,
+    /// One conversation of a user: `(user, conv)`, columns [`CONVERSATION_COLUMNS`].
+    pub conversation_of: String,
+    /// A user's place in a conversation, written whole: `(user, conv, read_seq, until_seq,
+    /// since_ms)`.
+    pub upsert_conversation: String,
+    /// The unread count, derived: `(conv, after, upto, reader)`.
+    pub unread_count: String,
 }
 
 impl Sql {
@@ -106,8 +119,10 @@ impl Sql {
     pub fn new(backend: Backend) -> Sql {
         let p = backend.sigil();
         let insert_message = format!(
-            "INSERT INTO messages (msg_id, conv, seq, sender, receiver, group_id, time_ms, elem, revoke)
-                 VALUES ({p}1, {p}2, {p}3, {p}4, {p}5, {p}6, {p}7, {p}8, {p}9)"
+            "INSERT INTO messages
+                 (msg_id, conv, seq, sender, receiver, group_id, time_ms, elem, revoke, reply_to,
+                  cloud_custom_data)
+                 VALUES ({p}1, {p}2, {p}3, {p}4, {p}5, {p}6, {p}7, {p}8, {p}9, {p}10, {p}11)"
         );
         Sql {
             message: format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE msg_id = {p}1"),
@@ -120,7 +135,8 @@ impl Sql {
                  ON CONFLICT (msg_id) DO UPDATE SET
                     conv = excluded.conv, seq = excluded.seq, sender = excluded.sender,
                     receiver = excluded.receiver, group_id = excluded.group_id,
-                    time_ms = excluded.time_ms, elem = excluded.elem, revoke = excluded.revoke"
+                    time_ms = excluded.time_ms, elem = excluded.elem, revoke = excluded.revoke,
+                    reply_to = excluded.reply_to, cloud_custom_data = excluded.cloud_custom_data"
             ),
             insert_message,
             events_after: format!(
@@ -133,6 +149,25 @@ impl Sql {
                  ON CONFLICT (group_id) DO UPDATE SET body = excluded.body"
             ),
             delete_members: format!("DELETE FROM group_members WHERE group_id = {p}1"),
+            conversations_of: format!(
+                "SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE user_id = {p}1"
+            ),
+            conversation_of: format!(
+                "SELECT {CONVERSATION_COLUMNS} FROM conversations
+                 WHERE user_id = {p}1 AND conv = {p}2"
+            ),
+            upsert_conversation: format!(
+                "INSERT INTO conversations (user_id, conv, read_seq, until_seq, since_ms)
+                 VALUES ({p}1, {p}2, {p}3, {p}4, {p}5)
+                 ON CONFLICT (user_id, conv) DO UPDATE SET read_seq = excluded.read_seq,
+                    until_seq = excluded.until_seq, since_ms = excluded.since_ms"
+            ),
+            // A range of the `(conv, seq)` index: as many rows as there are unread messages.
+            unread_count: format!(
+                "SELECT COUNT(*) FROM messages
+                 WHERE conv = {p}1 AND seq > {p}2 AND seq <= {p}3 AND sender <> {p}4
+                   AND revoke IS NULL"
+            ),
         }
     }
 }
@@ -151,9 +186,9 @@ pub fn history_args(conv: &ConvId, before_seq: Option<u64>, limit: usize) -> (St
     )
 }
 
-/// What a message is stored as besides its text columns: with them, the nine values of
+/// What a message is stored as besides its text columns: with them, the eleven values of
 /// [`Sql::insert_message`] and [`Sql::upsert_message`] are `msg.msg_id, conv, seq, msg.sender,
-/// msg.receiver, msg.group_id, time_ms, elem, revoke`.
+/// msg.receiver, msg.group_id, time_ms, elem, revoke, reply_to, cloud_custom_data`.
 pub struct MessageValues {
     /// [`Message::conv`]'s key.
     pub conv: String,
@@ -165,6 +200,10 @@ pub struct MessageValues {
     pub elem: Option<String>,
     /// The revoke state, as JSON (`None` until revoked).
     pub revoke: Option<String>,
+    /// The link to the message replied to, as JSON (the hub stores it without the quote).
+    pub reply_to: Option<String>,
+    /// The app's own data, as a JSON string (escaped: PostgreSQL text cannot hold NUL).
+    pub cloud_custom_data: Option<String>,
 }
 
 impl MessageValues {
@@ -176,6 +215,8 @@ impl MessageValues {
             time_ms: to_i64(msg.time_ms)?,
             elem: msg.elem.as_ref().map(to_json).transpose()?,
             revoke: msg.revoke.as_ref().map(to_json).transpose()?,
+            reply_to: msg.reply_to.as_ref().map(to_json).transpose()?,
+            cloud_custom_data: msg.cloud_custom_data.as_ref().map(to_json).transpose()?,
         })
     }
 }
@@ -191,6 +232,8 @@ pub struct MessageRow {
     pub seq: i64,
     pub elem: Option<String>,
     pub revoke: Option<String>,
+    pub reply_to: Option<String>,
+    pub cloud_custom_data: Option<String>,
 }
 
 impl MessageRow {
@@ -204,6 +247,10 @@ impl MessageRow {
             .revoke
             .map(|j| backend.read_json(&j, "messages.revoke"))
             .transpose()?;
+        let reply_to = self
+            .reply_to
+            .map(|j| backend.read_json(&j, "messages.reply_to"))
+            .transpose()?;
         Ok(Message {
             msg_id: self.msg_id,
             sender: self.sender,
@@ -213,8 +260,42 @@ impl MessageRow {
             seq: backend.read_u64(self.seq)?,
             elem,
             revoke,
+            reply_to,
+            cloud_custom_data: self
+                .cloud_custom_data
+                .map(|j| backend.read_json(&j, "messages.cloud_custom_data"))
+                .transpose()?,
         })
     }
+}
+
+impl Backend {
+    /// A user's place in a conversation, from the columns [`CONVERSATION_COLUMNS`].
+    pub fn conversation(
+        self,
+        conv: &str,
+        read_seq: i64,
+        until_seq: Option<i64>,
+        since_ms: i64,
+    ) -> Result<ConvMember, StoreError> {
+        Ok(ConvMember {
+            conv: ConvId::from_key(conv).ok_or_else(|| self.corrupt("conversations.conv"))?,
+            read_seq: self.read_u64(read_seq)?,
+            until_seq: until_seq.map(|u| self.read_u64(u)).transpose()?,
+            since_ms: self.read_u64(since_ms)?,
+        })
+    }
+}
+
+/// The values of [`Sql::upsert_conversation`] after the user: `(conv, read_seq, until_seq,
+/// since_ms)`.
+pub fn conversation_values(m: &ConvMember) -> Result<(String, i64, Option<i64>, i64), StoreError> {
+    Ok((
+        m.conv.key(),
+        to_i64(m.read_seq)?,
+        m.until_seq.map(to_i64).transpose()?,
+        to_i64(m.since_ms)?,
+    ))
 }
 
 /// A number for an SQL integer column.

@@ -19,9 +19,11 @@
 //!   view `event_log` shows both as one table `(user_id, seq, kind, target)`;
 //! - `groups`: one row per group, the whole group as JSON (owner, admins, members, and what
 //!   the hub keeps for idempotent retries);
+//! - `conversations`: each user's place in each conversation (read position; for a group they
+//!   left, the last seq they may see). Unread counts are derived from `messages` when listing.
 //! - `webhook_outbox`: webhooks waiting for delivery (`store/webhooks.rs`), written in the
-//!   batch's transaction. Added to older databases when they open (a new table only: the
-//!   schema version stays 3, and an older server ignores it).
+//!   batch's transaction. Added to older databases when they open (a new table only, whatever
+//!   the schema version; an older server ignores it).
 //!
 //! ## The event log: recent events in arrival order, moved to per-user order in bulk
 //!
@@ -39,10 +41,13 @@
 
 mod recent;
 
-use super::rows::{bound, history_args, to_i64, to_json, Backend, MessageRow, MessageValues, Sql};
+use super::rows::{
+    bound, conversation_values, history_args, to_i64, to_json, Backend, MessageRow, MessageValues,
+    Sql,
+};
 use super::webhooks::{self, WebhookGauge};
 use im_revoke_core::model::{ConvId, Group, Message};
-use im_revoke_core::store::{EventKind, EventRecord, Store, StoreError};
+use im_revoke_core::store::{ConvMember, EventKind, EventRecord, Store, StoreError};
 use im_revoke_core::CallbackRecord;
 use recent::Recent;
 use rusqlite::{params, Connection, OptionalExtension, Row};
@@ -72,7 +77,7 @@ const STEP_FORCED: usize = 8192;
 const CACHE_KIB: i64 = 64 * 1024;
 
 /// Schema version stored in `PRAGMA user_version`.
-const SCHEMA_VERSION: i64 = 3;
+const SCHEMA_VERSION: i64 = 4;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS messages (
@@ -84,9 +89,19 @@ CREATE TABLE IF NOT EXISTS messages (
     group_id  TEXT,
     time_ms   INTEGER NOT NULL,
     elem      TEXT,
-    revoke    TEXT
+    revoke    TEXT,
+    reply_to  TEXT,
+    cloud_custom_data TEXT
 );
 CREATE UNIQUE INDEX IF NOT EXISTS messages_conv_seq ON messages (conv, seq);
+CREATE TABLE IF NOT EXISTS conversations (
+    user_id   TEXT    NOT NULL,
+    conv      TEXT    NOT NULL,
+    read_seq  INTEGER NOT NULL,
+    until_seq INTEGER,
+    since_ms  INTEGER NOT NULL,
+    PRIMARY KEY (user_id, conv)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS events (
     user_id   TEXT    NOT NULL,
     seq       INTEGER NOT NULL,
@@ -110,6 +125,22 @@ CREATE TABLE IF NOT EXISTS group_members (
     group_id  TEXT    NOT NULL,
     PRIMARY KEY (user_id, group_id)
 ) WITHOUT ROWID;
+";
+
+/// Schema 3 → 4: every user's place in the conversations they had before conversations were
+/// stored, read up to the newest message (what was there before is not shown as unread).
+const BACKFILL_CONVERSATIONS: &str = "
+INSERT OR IGNORE INTO conversations (user_id, conv, read_seq, until_seq, since_ms)
+    SELECT sender, conv, MAX(seq), NULL, MIN(time_ms) FROM messages
+    WHERE group_id IS NULL GROUP BY sender, conv;
+INSERT OR IGNORE INTO conversations (user_id, conv, read_seq, until_seq, since_ms)
+    SELECT receiver, conv, MAX(seq), NULL, MIN(time_ms) FROM messages
+    WHERE group_id IS NULL AND receiver IS NOT NULL GROUP BY receiver, conv;
+INSERT OR IGNORE INTO conversations (user_id, conv, read_seq, until_seq, since_ms)
+    SELECT m.user_id, 'g' || char(31) || m.group_id,
+           COALESCE((SELECT MAX(seq) FROM messages WHERE conv = 'g' || char(31) || m.group_id), 0),
+           NULL, 0
+    FROM group_members m;
 ";
 
 /// Every user's log as one table, for tools that read the database (both tables hold an event
@@ -208,6 +239,8 @@ fn read_message_row(row: &Row<'_>) -> rusqlite::Result<MessageRow> {
         seq: row.get(5)?,
         elem: row.get(6)?,
         revoke: row.get(7)?,
+        reply_to: row.get(8)?,
+        cloud_custom_data: row.get(9)?,
     })
 }
 
@@ -271,6 +304,9 @@ impl SqliteStore {
             store.index_members_of_existing_groups()?;
         }
         store.events_without_rowid()?;
+        if (1..4).contains(&version) {
+            store.conversations_of_existing_messages()?;
+        }
         store.conn.execute_batch(EVENT_LOG_VIEW).map_err(db)?;
         store.load_recent()?;
         store
@@ -323,6 +359,30 @@ impl SqliteStore {
             ALTER TABLE events_v3 RENAME TO events;",
             )
             .map_err(db)?;
+        self.commit()
+    }
+
+    /// Schema 3 → 4: the columns of replies and `cloudCustomData`, and every user's place in
+    /// the conversations they already had ([`BACKFILL_CONVERSATIONS`]), in one transaction.
+    fn conversations_of_existing_messages(&mut self) -> Result<(), StoreError> {
+        let has_column: bool = self
+            .conn
+            .query_row(
+                "SELECT COUNT(*) FROM pragma_table_info('messages') WHERE name = 'reply_to'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map_err(db)?
+            > 0;
+        let conn = self.begin()?;
+        if !has_column {
+            conn.execute_batch(
+                "ALTER TABLE messages ADD COLUMN reply_to TEXT;
+                 ALTER TABLE messages ADD COLUMN cloud_custom_data TEXT;",
+            )
+            .map_err(db)?;
+        }
+        conn.execute_batch(BACKFILL_CONVERSATIONS).map_err(db)?;
         self.commit()
     }
 
@@ -407,6 +467,30 @@ impl SqliteStore {
         self.in_tx
     }
 
+    fn query_conversations(
+        &mut self,
+        sql: &str,
+        params: impl rusqlite::Params,
+    ) -> Result<Vec<ConvMember>, StoreError> {
+        let conn = self.begin()?;
+        let mut st = conn.prepare_cached(sql).map_err(db)?;
+        let rows = st
+            .query_map(params, |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, Option<i64>>(2)?,
+                    r.get::<_, i64>(3)?,
+                ))
+            })
+            .map_err(db)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(db)?;
+        rows.into_iter()
+            .map(|(c, r, u, s)| BACKEND.conversation(&c, r, u, s))
+            .collect()
+    }
+
     fn query_messages(
         &mut self,
         sql: &str,
@@ -443,7 +527,9 @@ impl Store for SqliteStore {
             msg.group_id,
             v.time_ms,
             v.elem,
-            v.revoke
+            v.revoke,
+            v.reply_to,
+            v.cloud_custom_data
         ])
         .map_err(db)?;
         Ok(())
@@ -578,6 +664,30 @@ impl Store for SqliteStore {
         bodies.iter().map(|b| BACKEND.group(b)).collect()
     }
 
+    fn conversations_of(&mut self, user: &str) -> Result<Vec<ConvMember>, StoreError> {
+        self.query_conversations(&SQL.conversations_of, params![user])
+    }
+
+    fn conversation_of(
+        &mut self,
+        user: &str,
+        conv: &ConvId,
+    ) -> Result<Option<ConvMember>, StoreError> {
+        Ok(self
+            .query_conversations(&SQL.conversation_of, params![user, conv.key()])?
+            .pop())
+    }
+
+    fn put_conversation(&mut self, user: &str, m: &ConvMember) -> Result<(), StoreError> {
+        let (conv, read_seq, until_seq, since_ms) = conversation_values(m)?;
+        let conn = self.begin()?;
+        conn.prepare_cached(&SQL.upsert_conversation)
+            .map_err(db)?
+            .execute(params![user, conv, read_seq, until_seq, since_ms])
+            .map_err(db)?;
+        Ok(())
+    }
+
     fn enqueue_callback(&mut self, cb: &CallbackRecord) -> Result<(), StoreError> {
         if self.webhooks.as_ref().is_some_and(|g| !g.admit()) {
             return Ok(());
@@ -589,6 +699,24 @@ impl Store for SqliteStore {
             .execute(params![command, platform, body])
             .map_err(db)?;
         Ok(())
+    }
+
+    fn unread_count(
+        &mut self,
+        conv: &ConvId,
+        reader: &str,
+        after: u64,
+        upto: u64,
+    ) -> Result<u64, StoreError> {
+        let conn = self.begin()?;
+        let mut st = conn.prepare_cached(&SQL.unread_count).map_err(db)?;
+        let n: i64 = st
+            .query_row(
+                params![conv.key(), bound(after), bound(upto), reader],
+                |r| r.get(0),
+            )
+            .map_err(db)?;
+        BACKEND.read_u64(n)
     }
 
     fn commit(&mut self) -> Result<(), StoreError> {

@@ -19,12 +19,14 @@ use tokio_tungstenite::tungstenite::Message as WsMsg;
 pub const K_NEW: u8 = 1;
 pub const K_REVOKE: u8 = 2;
 pub const K_GROUP: u8 = 3;
+pub const K_READ: u8 = 4;
 
 pub fn kind_name(k: u8) -> &'static str {
     match k {
         K_NEW => "newMessage",
         K_REVOKE => "messageRevoked",
         K_GROUP => "groupChanged",
+        K_READ => "conversationRead",
         _ => "?",
     }
 }
@@ -34,6 +36,10 @@ pub fn entry_of(ev: &Event) -> (u8, String) {
         Event::NewMessage { message } => (K_NEW, message.msg_id.clone()),
         Event::MessageRevoked(r) => (K_REVOKE, r.msg_id.clone()),
         Event::GroupChanged { group } => (K_GROUP, group.group_id.clone()),
+        Event::ConversationRead {
+            conversation_id,
+            read_seq,
+        } => (K_READ, format!("{read_seq}:{conversation_id}")),
     }
 }
 
@@ -378,6 +384,8 @@ impl Client {
             elem: Elem::Text {
                 text: format!("m{n} from {}", self.user),
             },
+            reply_to: None,
+            cloud_custom_data: None,
         };
         self.dests.insert(msg_id.clone(), dest);
         self.mine.push(Mine {

@@ -1,0 +1,551 @@
+//! The client's conversation list, unread counts, replies and local search.
+//!
+//! The list is loaded from the authority once per device (every page, at the first login) and
+//! from then on kept from the user's event log alone: a new message, a revoke and a read
+//! (`conversationRead`, from this user's other devices) each change one conversation. An answer
+//! from the authority (`conversations`) reflects every event up to its `headSeq`: it replaces
+//! what the client had for those conversations, and events up to that seq are not applied to
+//! them again (each conversation remembers the seq of the answer it came from, `as_of`).
+//!
+//! Unread counts are kept exactly, without holding every unread message: a conversation's
+//! count is the server's count up to the last message the answer showed (`base`, for seqs up
+//! to `snap_head`) plus the seqs of unread messages learned from events since (`extra`). A
+//! revoke of one of them lowers the count by one; a read up to a seq drops them; a read that
+//! falls inside `base` (never made by `cleanConversationUnreadMessageCount(id, 0, 0)`) asks
+//! the authority again. Counts never include one's own messages and never go below zero.
+//!
+//! Listeners hear about each change once, after the frame that caused it:
+//! `onNewConversation`, `onConversationChanged`, `onTotalUnreadMessageCountChanged`.
+//!
+//! Replies: the client indexes the replies it holds by their original, so the revoke event of
+//! an original is enough to clear every quote of it (`onRecvMessageModified(reply)`, once each).
+
+use super::{Client, Done, Kind};
+use crate::error::{Code, ImError};
+use crate::model::{ConvId, Message, MessageStatus};
+use crate::protocol::{ClientFrame, Conversation, Revoked, MAX_CONVERSATION_PAGE};
+use crate::view::{
+    ConversationPage, ConversationView, MessageView, SearchResult, SearchResultItem,
+};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Most keywords one local search takes (as V2TIM).
+pub const MAX_SEARCH_KEYWORDS: usize = 5;
+
+/// One conversation as this device knows it.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Conv {
+    kind: u8,
+    user_id: Option<String>,
+    group_id: Option<String>,
+    show_name: String,
+    read_seq: u64,
+    snap_head: u64,
+    base: u64,
+    extra: BTreeSet<u64>,
+    /// The newest message: its conversation seq and msgID (its copy is in the message cache).
+    last: Option<(u64, String)>,
+    order_key: u64,
+    /// The user's event seq of the answer this conversation came from (0: from events alone).
+    as_of: u64,
+}
+
+impl Conv {
+    fn unread(&self) -> u64 {
+        self.base + self.extra.len() as u64
+    }
+}
+
+/// The conversation state of a device.
+#[derive(Debug, Default)]
+pub(super) struct Book {
+    convs: BTreeMap<String, Conv>,
+    /// Every page has been loaded once.
+    loaded: bool,
+    /// The total unread count listeners were last told.
+    told_total: u64,
+    new: BTreeSet<String>,
+    changed: BTreeSet<String>,
+    /// Revokes already taken off the counts (a device's own revoke is applied twice).
+    counted_revokes: BTreeSet<String>,
+    /// Replies held, by the msgID of their original.
+    replies: BTreeMap<String, Vec<String>>,
+}
+
+impl Client {
+    // ----- API -----
+
+    /// `getConversationList(nextSeq, count)`: a page from the authority (also merged into the
+    /// list this device keeps). Returns the request id.
+    pub fn conversation_list(
+        &mut self,
+        next_seq: u64,
+        count: u32,
+        now: f64,
+    ) -> Result<String, ImError> {
+        if count == 0 || count > MAX_CONVERSATION_PAGE {
+            return Err(ImError::with_desc(
+                Code::InvalidParameters,
+                "count must be 1 to 100 conversations",
+            ));
+        }
+        let req_id = self.next_id("c");
+        let frame = ClientFrame::GetConversationList {
+            req_id: req_id.clone(),
+            next_seq,
+            count,
+        };
+        self.queue(req_id.clone(), frame, Kind::Conversations, now);
+        Ok(req_id)
+    }
+
+    /// `getConversation(conversationID)`: one conversation from the authority.
+    pub fn conversation(&mut self, conversation_id: &str, now: f64) -> Result<String, ImError> {
+        ConvId::parse(&self.user, conversation_id)?;
+        Ok(self.fetch_conversation(conversation_id, Kind::Conversations, now))
+    }
+
+    fn fetch_conversation(&mut self, conversation_id: &str, kind: Kind, now: f64) -> String {
+        let req_id = self.next_id("c");
+        let frame = ClientFrame::GetConversation {
+            req_id: req_id.clone(),
+            conversation_id: conversation_id.to_string(),
+        };
+        self.queue(req_id.clone(), frame, kind, now);
+        req_id
+    }
+
+    /// `getTotalUnreadMessageCount()`: from the list this device keeps once it is loaded (the
+    /// completion is ready at once), from the authority before.
+    pub fn total_unread(&mut self, now: f64) -> String {
+        let req_id = self.next_id("t");
+        if self.book.loaded {
+            let total = self.book.convs.values().map(Conv::unread).sum();
+            self.done.push((req_id.clone(), Ok(Done::Total(total))));
+        } else {
+            let frame = ClientFrame::GetConversationList {
+                req_id: req_id.clone(),
+                next_seq: 0,
+                count: 1,
+            };
+            self.queue(req_id.clone(), frame, Kind::Total, now);
+        }
+        req_id
+    }
+
+    pub(super) fn book_loaded(&self) -> bool {
+        self.book.loaded
+    }
+
+    /// The total unread count of the list this device keeps.
+    pub fn local_total_unread(&self) -> u64 {
+        self.book.convs.values().map(Conv::unread).sum()
+    }
+
+    /// A conversation of the list this device keeps.
+    pub fn local_conversation(&self, conversation_id: &str) -> Option<ConversationView> {
+        self.conv_view(conversation_id)
+    }
+
+    /// `cleanConversationUnreadMessageCount(conversationID, 0, 0)`: marks the conversation read
+    /// up to its newest message (`clean_sequence` 0) or up to that seq. Returns the request id.
+    pub fn clean_unread(
+        &mut self,
+        conversation_id: &str,
+        clean_sequence: u64,
+        now: f64,
+    ) -> Result<String, ImError> {
+        ConvId::parse(&self.user, conversation_id)?;
+        let req_id = self.next_id("k");
+        let frame = ClientFrame::CleanConversationUnreadMessageCount {
+            req_id: req_id.clone(),
+            conversation_id: conversation_id.to_string(),
+            clean_sequence,
+        };
+        self.queue(req_id.clone(), frame, Kind::Query, now);
+        Ok(req_id)
+    }
+
+    /// `searchLocalMessages({ keywordList, keywordListMatchType, conversationID })` over the
+    /// messages this device holds: case-insensitive, any keyword (`match_all` false, V2TIM's
+    /// default) or all of them. Revoked messages are never found, not even by their sender.
+    pub fn search_local(
+        &self,
+        keywords: &[String],
+        match_all: bool,
+        conversation_id: Option<&str>,
+    ) -> Result<SearchResult, ImError> {
+        let words: Vec<String> = keywords
+            .iter()
+            .map(|k| k.trim().to_lowercase())
+            .filter(|k| !k.is_empty())
+            .collect();
+        if words.is_empty() || keywords.len() > MAX_SEARCH_KEYWORDS {
+            return Err(ImError::with_desc(
+                Code::InvalidParameters,
+                "keywordList must hold 1 to 5 non-empty keywords",
+            ));
+        }
+        let only = conversation_id
+            .map(|id| ConvId::parse(&self.user, id))
+            .transpose()?;
+        let mut found: BTreeMap<String, Vec<&Message>> = BTreeMap::new();
+        for l in self.messages.values() {
+            let m = &l.msg;
+            if m.revoke.is_some() || l.status == MessageStatus::Revoked {
+                continue;
+            }
+            let Some(crate::model::Elem::Text { text }) = &m.elem else {
+                continue;
+            };
+            let conv = m.conv();
+            if only.as_ref().is_some_and(|c| *c != conv) {
+                continue;
+            }
+            let text = text.to_lowercase();
+            let hit = |w: &String| text.contains(w.as_str());
+            let ok = if match_all {
+                words.iter().all(hit)
+            } else {
+                words.iter().any(hit)
+            };
+            if ok {
+                found.entry(conv.id_for(&self.user)).or_default().push(m);
+            }
+        }
+        let mut items: Vec<SearchResultItem> = found
+            .into_iter()
+            .map(|(conversation_id, mut msgs)| {
+                msgs.sort_by(|a, b| b.time_ms.cmp(&a.time_ms).then(b.seq.cmp(&a.seq)));
+                SearchResultItem {
+                    conversation_id,
+                    message_count: msgs.len() as u64,
+                    message_list: msgs
+                        .iter()
+                        .filter_map(|m| self.local_message(&m.msg_id))
+                        .collect(),
+                }
+            })
+            .collect();
+        let newest = |i: &SearchResultItem| i.message_list.first().map_or(0, |m| m.time_ms);
+        items.sort_by_key(|i| std::cmp::Reverse(newest(i)));
+        Ok(SearchResult {
+            total_count: items.iter().map(|i| i.message_count).sum(),
+            message_search_result_items: items,
+        })
+    }
+
+    // ----- from the authority -----
+
+    /// At a device's first login: load every page of the list.
+    pub(super) fn load_conversations(&mut self, next_seq: u64, now: f64) {
+        let req_id = self.next_id("c");
+        let frame = ClientFrame::GetConversationList {
+            req_id: req_id.clone(),
+            next_seq,
+            count: MAX_CONVERSATION_PAGE,
+        };
+        self.queue(req_id, frame, Kind::ConvLoad, now);
+    }
+
+    /// A `conversations` answer, reflecting every event up to `head`.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn on_conversations(
+        &mut self,
+        req_id: String,
+        kind: Kind,
+        head: u64,
+        next_seq: u64,
+        is_finished: bool,
+        list: Vec<Conversation>,
+        total: u64,
+        now: f64,
+    ) {
+        let ids: Vec<String> = list.iter().map(|c| c.conversation_id.clone()).collect();
+        for c in list {
+            self.merge_conversation(head, c);
+        }
+        match kind {
+            Kind::ConvLoad if is_finished => self.book.loaded = true,
+            Kind::ConvLoad => self.load_conversations(next_seq, now),
+            Kind::Total => self.done.push((req_id, Ok(Done::Total(total)))),
+            Kind::Conversations => {
+                let conversation_list = ids.iter().filter_map(|id| self.conv_view(id)).collect();
+                self.done.push((
+                    req_id,
+                    Ok(Done::Conversations(ConversationPage {
+                        next_seq,
+                        is_finished,
+                        conversation_list,
+                    })),
+                ));
+            }
+            _ => {}
+        }
+    }
+
+    fn merge_conversation(&mut self, head: u64, c: Conversation) {
+        let id = c.conversation_id.clone();
+        if self.book.convs.get(&id).is_some_and(|k| k.as_of > head) {
+            return; // what this device has is newer
+        }
+        let before = self.conv_view(&id);
+        let last = c.last_message.map(|m| {
+            let seq = m.seq;
+            let v = self.upsert(m);
+            (seq, v.msg_id)
+        });
+        let conv = Conv {
+            kind: c.kind,
+            user_id: c.user_id,
+            group_id: c.group_id,
+            show_name: c.show_name,
+            read_seq: c.read_seq,
+            snap_head: last.as_ref().map_or(0, |l| l.0),
+            base: c.unread_count,
+            extra: BTreeSet::new(),
+            last,
+            order_key: c.order_key,
+            as_of: head,
+        };
+        self.book.convs.insert(id.clone(), conv);
+        if before.is_none() {
+            self.book.new.insert(id);
+        } else if before != self.conv_view(&id) {
+            self.book.changed.insert(id);
+        }
+    }
+
+    /// A `readOk` answer: applied now (reads only move forward, so applying it again when its
+    /// event's turn comes changes nothing).
+    pub(super) fn on_read(&mut self, event_seq: u64, conversation_id: &str, read_seq: u64) {
+        let now = self.now;
+        let Some(c) = self.book.convs.get_mut(conversation_id) else {
+            return;
+        };
+        if event_seq != 0 && event_seq <= c.as_of {
+            return;
+        }
+        if read_seq <= c.read_seq {
+            return;
+        }
+        let before = c.unread();
+        c.read_seq = read_seq;
+        c.extra.retain(|s| *s > read_seq);
+        let refetch = if read_seq >= c.snap_head {
+            c.base = 0;
+            false
+        } else {
+            c.base > 0
+        };
+        if c.unread() != before {
+            self.book.changed.insert(conversation_id.to_string());
+        }
+        if refetch {
+            self.fetch_conversation(conversation_id, Kind::ConvFetch, now);
+        }
+    }
+
+    // ----- from events -----
+
+    /// A new message in one of this user's conversations (event `event_seq`; also this device's
+    /// own send, when it is acknowledged).
+    pub(super) fn conv_new_message(&mut self, event_seq: u64, m: &Message) {
+        let conv = m.conv();
+        let id = conv.id_for(&self.user);
+        let mine = m.sender == self.user;
+        let is_new = !self.book.convs.contains_key(&id);
+        if is_new {
+            let (kind, user_id, group_id, show_name) = match &conv {
+                ConvId::C2c(..) => {
+                    let peer = id.trim_start_matches("c2c_").to_string();
+                    (1, Some(peer.clone()), None, peer)
+                }
+                ConvId::Group(g) => {
+                    let name = self
+                        .groups
+                        .get(g)
+                        .map(|g| g.name.clone())
+                        .filter(|n| !n.is_empty())
+                        .unwrap_or_else(|| g.clone());
+                    (2, None, Some(g.clone()), name)
+                }
+            };
+            self.book.convs.insert(
+                id.clone(),
+                Conv {
+                    kind,
+                    user_id,
+                    group_id,
+                    show_name,
+                    ..Conv::default()
+                },
+            );
+            self.book.new.insert(id.clone());
+            if m.seq > 1 && self.book.loaded {
+                // Older messages exist that this device has no count of: ask.
+                let now = self.now;
+                self.fetch_conversation(&id, Kind::ConvFetch, now);
+            }
+        }
+        let c = self.book.convs.get_mut(&id).expect("just ensured");
+        if event_seq <= c.as_of {
+            return;
+        }
+        let mut changed = false;
+        if !mine && m.revoke.is_none() && m.seq > c.read_seq && c.extra.insert(m.seq) {
+            changed = true;
+        }
+        if c.last.as_ref().is_none_or(|(s, _)| *s < m.seq) {
+            c.last = Some((m.seq, m.msg_id.clone()));
+            c.order_key = c.order_key.max(m.time_ms);
+            changed = true;
+        }
+        if changed && !is_new {
+            self.book.changed.insert(id);
+        }
+    }
+
+    /// A revoke (event `event_seq`): the conversation's count drops by one if it was unread,
+    /// its preview turns into the tombstone if it was the last message, and every reply this
+    /// device holds to it loses its quote.
+    pub(super) fn conv_revoked(&mut self, event_seq: u64, r: &Revoked) {
+        let conv = match (&r.group_id, &r.receiver) {
+            (Some(g), _) => ConvId::Group(g.clone()),
+            (None, Some(rcv)) => ConvId::c2c(&r.sender, rcv),
+            (None, None) => ConvId::c2c(&r.sender, &r.sender),
+        };
+        let id = conv.id_for(&self.user);
+        let me = self.user.clone();
+        if let Some(c) = self.book.convs.get_mut(&id) {
+            if event_seq > c.as_of && self.book.counted_revokes.insert(r.msg_id.clone()) {
+                let mut changed = false;
+                if r.sender != me && r.seq > c.read_seq {
+                    if c.extra.remove(&r.seq) {
+                        changed = true;
+                    } else if r.seq <= c.snap_head && c.base > 0 {
+                        c.base -= 1;
+                        changed = true;
+                    }
+                }
+                if c.last.as_ref().is_some_and(|(_, m)| *m == r.msg_id) {
+                    changed = true;
+                }
+                if changed {
+                    self.book.changed.insert(id);
+                }
+            }
+        }
+        // Quotes of the revoked message.
+        let replies = self
+            .book
+            .replies
+            .get(&r.msg_id)
+            .cloned()
+            .unwrap_or_default();
+        for reply in replies {
+            let Some(l) = self.messages.get_mut(&reply) else {
+                continue;
+            };
+            let Some(q) = l.msg.reply_to.as_mut() else {
+                continue;
+            };
+            if q.is_revoked {
+                continue;
+            }
+            q.revoked();
+            let view = self.view(&self.messages[&reply].clone());
+            self.notes.push(super::Notification::MessageModified(view));
+            let conv_id = self.messages[&reply].msg.conv().id_for(&self.user);
+            if self
+                .book
+                .convs
+                .get(&conv_id)
+                .is_some_and(|c| c.last.as_ref().is_some_and(|(_, m)| *m == reply))
+            {
+                self.book.changed.insert(conv_id);
+            }
+        }
+    }
+
+    /// A message entering the cache: index it if it is a reply, and quote an original this
+    /// device already knows to be revoked as revoked.
+    pub(super) fn note_reply(&mut self, m: &mut Message) {
+        let Some(q) = m.reply_to.as_mut() else {
+            return;
+        };
+        if !q.is_revoked
+            && self
+                .messages
+                .get(&q.msg_id)
+                .is_some_and(|o| o.msg.revoke.is_some())
+        {
+            q.revoked();
+        }
+        let list = self.book.replies.entry(q.msg_id.clone()).or_default();
+        if !list.contains(&m.msg_id) {
+            list.push(m.msg_id.clone());
+        }
+    }
+
+    /// Tells the listeners what changed (once per frame).
+    pub(super) fn flush_conversations(&mut self) {
+        let new = std::mem::take(&mut self.book.new);
+        let changed = std::mem::take(&mut self.book.changed);
+        let new_views: Vec<ConversationView> =
+            new.iter().filter_map(|id| self.conv_view(id)).collect();
+        let changed_views: Vec<ConversationView> = changed
+            .iter()
+            .filter(|id| !new.contains(*id))
+            .filter_map(|id| self.conv_view(id))
+            .collect();
+        if !new_views.is_empty() {
+            self.notes
+                .push(super::Notification::NewConversation(new_views));
+        }
+        if !changed_views.is_empty() {
+            self.notes
+                .push(super::Notification::ConversationChanged(changed_views));
+        }
+        let total = self.local_total_unread();
+        if total != self.book.told_total {
+            self.book.told_total = total;
+            self.notes
+                .push(super::Notification::TotalUnreadChanged(total));
+        }
+    }
+
+    fn conv_view(&self, id: &str) -> Option<ConversationView> {
+        let c = self.book.convs.get(id)?;
+        let last_message: Option<MessageView> = c
+            .last
+            .as_ref()
+            .and_then(|(_, msg_id)| self.local_message(msg_id));
+        Some(ConversationView {
+            conversation_id: id.to_string(),
+            kind: c.kind,
+            user_id: c.user_id.clone(),
+            group_id: c.group_id.clone(),
+            show_name: c.show_name.clone(),
+            unread_count: c.unread(),
+            last_message,
+            order_key: c.order_key,
+        })
+    }
+
+    /// Every conversation this device keeps, newest activity first (tests, the demo).
+    pub fn local_conversations(&self) -> Vec<ConversationView> {
+        let mut v: Vec<ConversationView> = self
+            .book
+            .convs
+            .keys()
+            .filter_map(|id| self.conv_view(id))
+            .collect();
+        v.sort_by(|a, b| {
+            b.order_key
+                .cmp(&a.order_key)
+                .then_with(|| a.conversation_id.cmp(&b.conversation_id))
+        });
+        v
+    }
+}

@@ -265,6 +265,19 @@ function rows(r) {
       ratio: fo.revoke_completion.p99_ms / fo.send_completion.p99_ms,
     });
   }
+  const fl = r.flood;
+  if (fl) {
+    add({
+      id: "flood_p99_ratio",
+      figure: `server: a well-behaved user's send round trip p99 while another floods a ${fmt(fl.members)}-member group`,
+      target: "<= 3x the same without the flood",
+      ok: fl.p99_ratio <= 3,
+      gap: fl.p99_ratio / 3,
+      measured: `${fmt(fl.flooded.p99_ms, 2)} ms (p50 ${fmt(fl.flooded.p50_ms, 2)}; flood sends accepted ${fmt(fl.flood_accepted)}, refused ${fmt(fl.flood_refused)} in ${fmt(fl.flood_secs, 1)} s)`,
+      baseline: `no flood: p99 ${fmt(fl.quiet.p99_ms, 2)} ms (p50 ${fmt(fl.quiet.p50_ms, 2)})`,
+      ratio: fl.p99_ratio,
+    });
+  }
   const lh = r.browser?.e2eLocal?.toEvent;
   if (lh) {
     add({
@@ -392,6 +405,7 @@ const r = {
   idle: read(a.raw, "idle.json"),
   idle_echo: read(a.raw, "idle-echo.json"),
   fanout: read(a.raw, "fanout.json"),
+  flood: read(a.raw, "flood.json"),
   browser: read(a.raw, "browser.json"),
   run: runInfo,
 };

@@ -40,6 +40,7 @@ if [ "$QUICK" = 1 ]; then
   TP_CLIENTS=100; TP_SECS=2
   LAT_N=200;     LAT_WARM=20
   FAN_M=1000;    FAN_R=10
+  FLOOD_M=2000;  FLOOD_N=200
   SQL_SECS=0.3;  SQL_BATCHES=256
   BROWSER_FLAG=--quick
 else
@@ -47,6 +48,7 @@ else
   TP_CLIENTS=500; TP_SECS=10
   LAT_N=1000;    LAT_WARM=100
   FAN_M=10000;   FAN_R=50
+  FLOOD_M=6000;  FLOOD_N=1000
   SQL_SECS=3;    SQL_BATCHES=16,256,1024
   BROWSER_FLAG=
 fi
@@ -85,9 +87,10 @@ rm -rf "$RAW"
 mkdir -p "$RAW"
 SERVER_PID=""
 ECHO_PID=""
+FLOOD_PID=""
 cleanup() {
   local rc=$?
-  for pid in $ECHO_PID $SERVER_PID ${REST_PIDS:-}; do
+  for pid in $ECHO_PID $FLOOD_PID $SERVER_PID ${REST_PIDS:-}; do
     if kill -0 "$pid" 2>/dev/null; then
       kill -TERM "$pid" 2>/dev/null || true
       for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
@@ -104,10 +107,14 @@ KEY="bench-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
 SDKAPPID=1400000000
 export IMR_SECRET_KEY="$KEY" IMR_SDKAPPID="$SDKAPPID"
 
+# The fan-out figure is for a 10,000-member group, above the default group cap (6,000) and
+# fan-out budget: this server lifts both. The flood figure runs on a second server with the
+# defaults (scenario 7).
+FANOUT_FLAGS="--max-group-members 20000 --user-fanout-rate 0"
 say "server: $SERVER_BIN on 127.0.0.1, database $TMP/bench.db"
 IMR_LOG=warn "$SERVER_BIN" --listen 127.0.0.1:0 --db "$TMP/bench.db" \
   --sdkappid "$SDKAPPID" --secret-key "$KEY" --revoke-time-limit 3600 \
-  --max-connections 30000 >"$TMP/server.out" 2>"$TMP/server.log" &
+  --max-connections 30000 $FANOUT_FLAGS >"$TMP/server.out" 2>"$TMP/server.log" &
 SERVER_PID=$!
 ADDR=""
 for _ in $(seq 1 300); do
@@ -129,12 +136,12 @@ LG() { # LG SECONDS SUBCOMMAND ARGS... : one bounded load-generator run
 cat >"$RAW/run.json" <<EOF
 {"mode": "$([ "$QUICK" = 1 ] && echo quick || echo full)", "started": "$(date -u +%Y-%m-%dT%H:%M:%SZ)",
  "loadavg_at_start": "$(cut -d' ' -f1-3 /proc/loadavg)", "open_files_limit": $FDS,
- "server_bin": "target/release/im-revoke-server", "server_flags": "--revoke-time-limit 3600 --max-connections 30000",
+ "server_bin": "target/release/im-revoke-server", "server_flags": "--revoke-time-limit 3600 --max-connections 30000 $FANOUT_FLAGS",
  "chromium": "$(/usr/bin/chromium --version 2>/dev/null | tr -d '"' || echo unknown)"}
 EOF
 
 # --- scenarios ------------------------------------------------------------------------------------
-say "1/7 idle: $IDLE_N connections logged in and held; server RSS"
+say "1/8 idle: $IDLE_N connections logged in and held; server RSS"
 LG 240 idle --url "$URL" --connections "$IDLE_N" --hold "$IDLE_HOLD" --server-pid "$SERVER_PID" \
   --sources 8 --out "$RAW/idle.json"
 
@@ -156,27 +163,43 @@ stop_echo() {
   ECHO_PID=""
 }
 
-say "2/7 idle baseline: a bare tokio-tungstenite echo server with tungstenite's default buffers"
+say "2/8 idle baseline: a bare tokio-tungstenite echo server with tungstenite's default buffers"
 start_echo 240
 LG 240 idle --url "$ECHO_URL" --connections "$IDLE_N" --hold "$IDLE_HOLD" --server-pid "$ECHO_PID" \
   --no-login --sources 8 --out "$RAW/idle-echo.json"
 stop_echo
 
-say "3/7 sqlite-baseline: raw SQLite commits on the same disk (WAL, synchronous=FULL)"
+say "3/8 sqlite-baseline: raw SQLite commits on the same disk (WAL, synchronous=FULL)"
 timeout 300 "$LOADGEN" sqlite-baseline --dir "$TMP" --secs "$SQL_SECS" --batches "$SQL_BATCHES" \
   --out "$RAW/sqlite.json"
 
-say "4/7 latency: revoke on A -> messageRevoked at B ($LAT_N samples) + WebSocket echo baseline"
+say "4/8 latency: revoke on A -> messageRevoked at B ($LAT_N samples) + WebSocket echo baseline"
 LG 240 latency --url "$URL" --samples "$LAT_N" --warmup "$LAT_WARM" --out "$RAW/latency.json"
 
-say "5/7 revokes: sustained durable sends, then revokes ($TP_CLIENTS users, ${TP_SECS} s each)"
+say "5/8 revokes: sustained durable sends, then revokes ($TP_CLIENTS users, ${TP_SECS} s each)"
 LG 240 revokes --url "$URL" --clients "$TP_CLIENTS" --window 8 --send-secs "$((TP_SECS + 2))" \
   --secs "$TP_SECS" --out "$RAW/revokes.json"
 
-say "6/7 fanout: group of $FAN_M online members, $FAN_R revokes"
+say "6/8 fanout: group of $FAN_M online members, $FAN_R revokes"
 LG 400 fanout --url "$URL" --members "$FAN_M" --revokes "$FAN_R" --sources 8 --out "$RAW/fanout.json"
 
-say "7/7 browser: client throughput, lookups, memory, end-to-end latency (headless Chromium)"
+say "7/8 flood: a well-behaved user's sends, quiet and while another floods a $FLOOD_M-member group (a second server, default limits)"
+IMR_LOG=warn "$SERVER_BIN" --listen 127.0.0.1:0 --db "$TMP/flood.db" \
+  --sdkappid "$SDKAPPID" --secret-key "$KEY" >"$TMP/flood-server.out" 2>"$TMP/flood-server.log" &
+FLOOD_PID=$!
+FLOOD_ADDR=""
+for _ in $(seq 1 300); do
+  FLOOD_ADDR="$(sed -n 's|^im-revoke-server listening on http://||p' "$TMP/flood-server.out" | head -n1)"
+  [ -n "$FLOOD_ADDR" ] && break
+  sleep 0.1
+done
+[ -n "$FLOOD_ADDR" ] || { echo "[bench] the flood server did not start" >&2; exit 1; }
+LG 240 flood --url "ws://$FLOOD_ADDR/ws" --members "$FLOOD_M" --samples "$FLOOD_N" --out "$RAW/flood.json"
+kill -TERM "$FLOOD_PID" 2>/dev/null || true
+wait "$FLOOD_PID" 2>/dev/null || true
+FLOOD_PID=""
+
+say "8/8 browser: client throughput, lookups, memory, end-to-end latency (headless Chromium)"
 # The browser's own WebSocket round trip, the baseline of its latency: a bare echo server again.
 start_echo 900
 BROWSER_ARGS=(--url "$URL" --server-bin "$SERVER_BIN" --secret-key "$KEY" --sdkappid "$SDKAPPID" --max-secs 850)

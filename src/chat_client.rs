@@ -6,15 +6,18 @@
 use std::rc::{Rc, Weak};
 
 use im_revoke_core::client::Client;
-use js_sys::{Date, Math, Promise};
+use im_revoke_core::{persist, Code, ImError};
+use js_sys::{Date, Function, Math, Promise, Reflect};
 use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 
-use crate::convert::{options, string};
+use crate::convert::{opt_number, opt_string, options, string};
 use crate::error::{rejected, Error};
 use crate::group::GroupManager;
 use crate::listener::{ConnectionListener, Listeners};
 use crate::manager::MessageManager;
 use crate::session::{Session, Transport};
+use crate::storage::{self, Store};
 use crate::ws::WsLink;
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -27,17 +30,47 @@ export interface ConnectOptions {
   userID: string;
   /** A Tencent TLS-sig-api-v2 UserSig for `userID` (from your backend). */
   userSig: string;
+  /**
+   * Where the client keeps what it was shown across page reloads (default "indexeddb" where
+   * the browser has it; falls back to "memory" with `onStorageWarning("unavailable", …)`).
+   * With "indexeddb" a reload shows the stored history at once, resumes the event stream from
+   * the stored cursor and sends the stored outbox again (same request ids).
+   */
+  storage?: "indexeddb" | "memory";
+  /** Messages kept in memory (least recently used go first; default 5000). */
+  cacheSize?: number;
+  /** The SDKAppID, when known: part of the store's name (one store per server, app and user). */
+  SDKAppID?: number;
+}
+
+/** `client.logout(options)`. */
+export interface LogoutOptions {
+  /** Also delete this user's store (IndexedDB) in this browser. */
+  clear?: boolean;
 }
 
 /** Tencent's `V2TIMLoginStatus`: 1 logged in, 2 logging in, 3 logged out. */
 export type LoginStatus = 1 | 2 | 3;
 "#;
 
-/// A random seed for the core client's msgIDs and request ids.
-fn seed() -> u64 {
-    let hi = (Math::random() * 4_294_967_296.0) as u64;
-    let lo = (Math::random() * 4_294_967_296.0) as u64;
-    ((hi << 32) | lo) ^ (Date::now() as u64)
+#[wasm_bindgen]
+extern "C" {
+    /// `crypto.getRandomValues` (windows, workers and Node alike).
+    #[wasm_bindgen(js_namespace = crypto, js_name = getRandomValues, catch)]
+    fn get_random_values(buf: &mut [u8]) -> Result<JsValue, JsValue>;
+}
+
+/// 24 random bytes: a seed for the core client's request ids and the key of its msgIDs (16
+/// bytes), so that msgIDs are unpredictable. From `crypto.getRandomValues`; only where there is
+/// no `crypto` (never in a browser) from `Math.random` and the clock.
+fn random_bytes() -> [u8; 24] {
+    let mut b = [0u8; 24];
+    if get_random_values(&mut b).is_err() {
+        for (i, x) in b.iter_mut().enumerate() {
+            *x = ((Math::random() * 256.0) as u8) ^ ((Date::now() as u64 >> (i % 8 * 8)) as u8);
+        }
+    }
+    b
 }
 
 /// One logged-in device of one user. Get one with `ChatClient.local` (embedded hub) or
@@ -54,20 +87,121 @@ pub struct ChatClient {
 
 impl ChatClient {
     /// Logs `user_id` in over the transport `link` makes (given the user and the session); the
-    /// promise resolves with the `ChatClient` at the first login.
+    /// promise resolves with the `ChatClient` at the first login. `opts` may hold `storage`
+    /// and `cacheSize` (`storage` defaults to `default_storage`) and `SDKAppID`; `url` names the
+    /// store.
     pub(crate) fn log_in(
         user_id: String,
-        link: impl FnOnce(String, Weak<Session>) -> Box<dyn Transport>,
+        opts: &JsValue,
+        url: &str,
+        default_storage: &str,
+        link: impl FnOnce(String, Weak<Session>) -> Box<dyn Transport> + 'static,
     ) -> Promise {
-        let client = match Client::new(&user_id, seed()) {
-            Ok(c) => c,
+        let parsed = (|| {
+            let storage = opt_string(opts, "storage")?.unwrap_or(default_storage.to_string());
+            if storage != "indexeddb" && storage != "memory" {
+                return Err(ImError::with_desc(
+                    Code::InvalidParameters,
+                    "storage: \"indexeddb\" or \"memory\"",
+                ));
+            }
+            let cache = opt_number(opts, "cacheSize")?;
+            if cache.is_some_and(|n| !(n >= 0.0 && n.fract() == 0.0)) {
+                return Err(ImError::with_desc(
+                    Code::InvalidParameters,
+                    "cacheSize: a whole number",
+                ));
+            }
+            let app = opt_number(opts, "SDKAppID")?.map(|n| n as u64);
+            let r = random_bytes();
+            let mut seed = [0u8; 8];
+            seed.copy_from_slice(&r[16..]);
+            let mut key = [0u8; 16];
+            key.copy_from_slice(&r[..16]);
+            let mut client = Client::new(&user_id, u64::from_le_bytes(seed))?.with_id_key(key);
+            if let Some(n) = cache {
+                client.set_cache_size(n as usize);
+            }
+            Ok((storage == "indexeddb", app, client))
+        })();
+        let (keep, app, mut client) = match parsed {
+            Ok(p) => p,
             Err(e) => return rejected(e),
         };
-        Session::start(
-            client,
-            |session| link(user_id, session),
-            |session| ChatClient { session }.into(),
-        )
+        if !keep {
+            return Session::start(
+                client,
+                None,
+                |session| link(user_id, session),
+                |session| ChatClient { session }.into(),
+            )
+            .1;
+        }
+        let name = persist::db_name(url, app, &user_id);
+        let opening = storage::start(&name, client.cache_size());
+        let then = Closure::once_into_js(move |v: JsValue| -> Promise {
+            let opened = Store::opened(&v, &name, &user_id);
+            let mut warning = opened.warning;
+            let mut store = opened.store;
+            if let Some(s) = &store {
+                client.keep_store();
+                match persist::restore(&user_id, opened.meta, &opened.records) {
+                    Ok(r) => {
+                        s.restored(r.cursor, r.outbox.clone());
+                        client.restore(r);
+                    }
+                    Err(persist::Corrupt(why)) => {
+                        s.clear();
+                        warning = Some((
+                            "rebuilt",
+                            format!(
+                                "the stored data was not usable ({why}): rebuilt from the server"
+                            ),
+                        ));
+                    }
+                }
+                if !s.writer() && warning.is_none() {
+                    warning = Some(("readonly", "another tab writes the store".to_string()));
+                }
+            }
+            if store.as_ref().is_some_and(|s| !s.writer()) {
+                // A reader keeps its copy of the cache and outbox in memory only.
+                if let Some(s) = store.take() {
+                    s.close();
+                }
+            }
+            let (session, promise) = Session::start(
+                client,
+                store,
+                |session| link(user_id, session),
+                |session| ChatClient { session }.into(),
+            );
+            let weak = Rc::downgrade(&session);
+            let warn =
+                Closure::<dyn FnMut(String, String)>::new(move |_kind: String, desc: String| {
+                    if let Some(s) = weak.upgrade() {
+                        s.storage_warning("quota", desc);
+                    }
+                })
+                .into_js_value();
+            if let Some(s) = &*session.store.borrow() {
+                *s.warn.borrow_mut() = Some(warn.unchecked_into());
+            }
+            *session.warning.borrow_mut() = warning;
+            promise
+        });
+        chain(&opening, &then)
+    }
+}
+
+/// `p.then(f)`, with `f`'s value (a promise too) being the chain's.
+fn chain(p: &Promise, f: &JsValue) -> Promise {
+    let then: Function = Reflect::get(p, &JsValue::from_str("then"))
+        .map(JsCast::unchecked_into)
+        .unwrap_or_else(|_| Function::new_no_args(""));
+    match then.call1(p, f) {
+        Ok(v) => v.unchecked_into(),
+        Err(e) => Promise::reject(&e),
     }
 }
 
@@ -97,7 +231,8 @@ impl ChatClient {
             Ok(p) => p,
             Err(e) => return rejected(e),
         };
-        ChatClient::log_in(user_id, |_, session| {
+        let name = url.clone();
+        ChatClient::log_in(user_id, &opts, &name, "indexeddb", |_, session| {
             Box::new(WsLink::new(session, url, user_sig))
         })
     }
@@ -139,15 +274,44 @@ impl ChatClient {
 
     /// Logs out: closes the connection, rejects requests still pending with 6014 and drops
     /// the listeners. Later calls reject with 6014. To go offline and come back with the same
-    /// client, use `disconnect()` and `reconnect()`.
+    /// client, use `disconnect()` and `reconnect()`. The store (`storage: "indexeddb"`) is
+    /// closed and kept — what is unsent goes out at the next login — unless `{ clear: true }`:
+    /// then it is deleted (history, cursor and outbox of this user in this browser).
     ///
     /// ```js
     /// await alice.logout();
+    /// await alice.logout({ clear: true }); // also forget what this browser stored
     /// ```
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
-    pub fn logout(&self) -> Promise {
+    pub fn logout(
+        &self,
+        #[wasm_bindgen(unchecked_optional_param_type = "LogoutOptions")] opts: Option<JsValue>,
+    ) -> Promise {
+        let clear = opts.is_some_and(|o| {
+            Reflect::get(&o, &JsValue::from_str("clear")).is_ok_and(|v| v.is_truthy())
+        });
         self.session.logout();
-        Promise::resolve(&JsValue::UNDEFINED)
+        let store = self.session.store.borrow_mut().take();
+        match store {
+            // Resolves once the database is deleted.
+            Some(s) if clear => s.delete(),
+            Some(s) => {
+                s.close();
+                Promise::resolve(&JsValue::UNDEFINED)
+            }
+            None => Promise::resolve(&JsValue::UNDEFINED),
+        }
+    }
+
+    /// Where this client keeps what it was shown: "indexeddb" (this tab writes the store),
+    /// or "memory" (asked for, IndexedDB unavailable, or another tab writes the store).
+    #[wasm_bindgen(getter)]
+    pub fn storage(&self) -> String {
+        if self.session.store.borrow().is_some() {
+            "indexeddb".into()
+        } else {
+            "memory".into()
+        }
     }
 
     /// Goes offline but keeps the client: closes the WebSocket (or leaves the `LocalHub`)

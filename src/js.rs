@@ -18,7 +18,7 @@ use js_sys::Array;
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(inline_js = r#"
-const NAMES = ["onRecvNewMessage", "onRecvMessageRevoked", "onGroupChanged", "onConnecting", "onConnectSuccess", "onConnectFailed", "onUserSigExpired"];
+const NAMES = ["onRecvNewMessage", "onRecvMessageRevoked", "onGroupChanged", "onConnecting", "onConnectSuccess", "onConnectFailed", "onUserSigExpired", "onStorageWarning"];
 const ROLES = ["sender", "owner", "admin"];
 const dec = new TextDecoder();
 let view = null;

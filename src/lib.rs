@@ -27,6 +27,8 @@
 //!   (default feature `local-hub`: the only thing it gates is this module);
 //! - `listener` — listener objects and how they are called; `convert` — plain objects; `js` —
 //!   the module's own JavaScript (dispatch, object builders);
+//! - `storage` — the client's IndexedDB store (what `im_revoke_core::persist` keeps), per
+//!   (server, SDKAppID, userID);
 //! - [`error`] — `ImError` → a JavaScript `Error` with `code` and `desc`.
 #![warn(missing_docs)]
 
@@ -40,6 +42,7 @@ mod listener;
 pub mod local_hub;
 pub mod manager;
 mod session;
+mod storage;
 #[doc(hidden)]
 pub mod wire;
 mod ws;

@@ -68,6 +68,15 @@ export interface ConnectionListener {
   onConnectFailed?(code: number, desc: string): void;
   /** The server refused the UserSig as expired (70001) on a reconnect: log in again with a new one. */
   onUserSigExpired?(): void;
+  /**
+   * The browser's store (`storage: "indexeddb"`) is not what was asked: `kind` is
+   * "unavailable" (no IndexedDB, e.g. a private window or blocked storage: the client keeps
+   * everything in memory), "rebuilt" (the stored data was another schema's, another user's or
+   * corrupt: it was cleared and is rebuilt from the server), "readonly" (another tab of this
+   * user writes the store; this one only read it) or "quota" (the quota was exceeded: older
+   * history was deleted from the store, the outbox and cursor kept).
+   */
+  onStorageWarning?(kind: "unavailable" | "rebuilt" | "readonly" | "quota", desc: string): void;
 }
 "#;
 
@@ -78,6 +87,7 @@ const ON_CONNECTING: u32 = 3;
 const ON_CONNECT_SUCCESS: u32 = 4;
 const ON_CONNECT_FAILED: u32 = 5;
 const ON_USER_SIG_EXPIRED: u32 = 6;
+const ON_STORAGE_WARNING: u32 = 7;
 
 #[wasm_bindgen]
 extern "C" {
@@ -183,6 +193,8 @@ pub(crate) enum ConnEvent {
     Success,
     Failed(u32, String),
     UserSigExpired,
+    /// `onStorageWarning(kind, desc)`.
+    Storage(&'static str, String),
 }
 
 impl ConnEvent {
@@ -201,6 +213,14 @@ impl ConnEvent {
                 none,
             ),
             ConnEvent::UserSigExpired => dispatch(ls, ON_USER_SIG_EXPIRED, 0, none, none, none),
+            ConnEvent::Storage(kind, desc) => dispatch(
+                ls,
+                ON_STORAGE_WARNING,
+                2,
+                &JsValue::from_str(kind),
+                &JsValue::from_str(desc),
+                none,
+            ),
         }
     }
 }

@@ -34,6 +34,14 @@ export interface LocalHubOptions {
   /** Longest message text, bytes (default 12288). */
   maxTextBytes?: number;
 }
+
+/** `ChatClient.local(hub, userID, options)`. */
+export interface LocalOptions {
+  /** Default "memory" (a `LocalHub` lives as long as its page); "indexeddb": one store per hub and user. */
+  storage?: "indexeddb" | "memory";
+  /** Messages kept in memory (least recently used go first; default 5000). */
+  cacheSize?: number;
+}
 "#;
 
 pub(crate) enum Inbound {
@@ -119,6 +127,9 @@ fn drain(hub: &SharedHub) {
 #[wasm_bindgen]
 pub struct LocalHub {
     pub(crate) inner: SharedHub,
+    /// Names this hub's stores (`storage: "indexeddb"`): a hub lives as long as its page, so
+    /// its clients' stores are per hub.
+    id: u64,
 }
 
 #[wasm_bindgen]
@@ -163,7 +174,8 @@ impl LocalHub {
                 drain(&hub);
             }
         }));
-        Ok(LocalHub { inner })
+        let id = (js_sys::Math::random() * 9_007_199_254_740_992.0) as u64;
+        Ok(LocalHub { inner, id })
     }
 
     /// The sender's revoke window in force, seconds.
@@ -186,9 +198,25 @@ impl ChatClient {
     /// const hub = new LocalHub({ revokeTimeLimit: 120 });
     /// const alice = await ChatClient.local(hub, "alice");
     /// ```
+    ///
+    /// `options` (optional): `storage` ("memory" by default: the hub lives as long as the page,
+    /// so a store outlives what it names; "indexeddb" keeps a store per hub, which a new client
+    /// of the same user on the same hub restores from) and `cacheSize`, as for `connect`.
     #[wasm_bindgen(js_name = local, unchecked_return_type = "Promise<ChatClient>")]
-    pub fn local(hub: &LocalHub, #[wasm_bindgen(js_name = userID)] user_id: String) -> Promise {
-        ChatClient::log_in(user_id, |user, session| Box::new(hub.attach(user, session)))
+    pub fn local(
+        hub: &LocalHub,
+        #[wasm_bindgen(js_name = userID)] user_id: String,
+        #[wasm_bindgen(unchecked_optional_param_type = "LocalOptions")] options: Option<JsValue>,
+    ) -> Promise {
+        let opts = options.unwrap_or(JsValue::UNDEFINED);
+        let name = format!("local:{:016x}", hub.id);
+        let hub = LocalHub {
+            inner: hub.inner.clone(),
+            id: hub.id,
+        };
+        ChatClient::log_in(user_id, &opts, &name, "memory", move |user, session| {
+            Box::new(hub.attach(user, session))
+        })
     }
 }
 

@@ -34,6 +34,7 @@ use crate::error::{rejected, Error};
 use crate::listener::{
     deliver_note, AdvancedMsgListener, ConnEvent, ConnectionListener, Listeners,
 };
+use crate::storage::Store;
 
 #[wasm_bindgen]
 extern "C" {
@@ -243,6 +244,13 @@ pub(crate) struct Session {
     link: Box<dyn Transport>,
     /// What the first-login promise resolves with (the `ChatClient`).
     wrap: fn(Rc<Session>) -> JsValue,
+    /// The browser's store, when one is kept (`storage`); taken by `logout()`.
+    pub(crate) store: RefCell<Option<Store>>,
+    /// A storage warning found before the first login, told once the app could listen.
+    pub(crate) warning: RefCell<Option<(&'static str, String)>>,
+    /// After a first login from a store, until a macrotask later: notifications wait here, so
+    /// that what the stored cursor's sync brings reaches listeners added after `await connect`.
+    held: RefCell<Option<Vec<Notification>>>,
 }
 
 impl Session {
@@ -251,12 +259,16 @@ impl Session {
     /// first `loginOk`. Opens the transport.
     pub(crate) fn start(
         client: Client,
+        store: Option<Store>,
         link: impl FnOnce(Weak<Session>) -> Box<dyn Transport>,
         wrap: fn(Rc<Session>) -> JsValue,
-    ) -> Promise {
+    ) -> (Rc<Session>, Promise) {
         let session = Rc::new_cyclic(|weak| Session {
             link: link(weak.clone()),
             wrap,
+            store: RefCell::new(store),
+            warning: RefCell::new(None),
+            held: RefCell::new(None),
             st: RefCell::new(State {
                 client,
                 phase: Phase::LoggingIn,
@@ -281,7 +293,42 @@ impl Session {
             st.pin = Some(session.clone());
         }
         session.link.open();
-        promise
+        (session, promise)
+    }
+
+    /// Hands the store what changed (one transaction). Calls no listener.
+    fn persist(&self) {
+        let store = self.store.borrow();
+        if let Some(store) = &*store {
+            let delta = self.st.borrow_mut().client.take_persist();
+            if let Some(d) = delta {
+                store.write(d);
+            }
+        }
+    }
+
+    /// Tells what waited since the first login: the storage warning, then the notifications.
+    fn release_held(self: &Rc<Self>) {
+        let notes = self.held.borrow_mut().take().unwrap_or_default();
+        let warning = self.warning.borrow_mut().take();
+        let b = Batch {
+            conn: warning
+                .map(|(kind, desc)| ConnEvent::Storage(kind, desc))
+                .into_iter()
+                .collect(),
+            notes,
+            ..Batch::default()
+        };
+        self.run(b);
+    }
+
+    /// From the store: `onStorageWarning(kind, desc)` to the connection listeners.
+    pub(crate) fn storage_warning(self: &Rc<Self>, kind: &'static str, desc: String) {
+        let b = Batch {
+            conn: vec![ConnEvent::Storage(kind, desc)],
+            ..Batch::default()
+        };
+        self.run(b);
     }
 
     /// Starts a request: `start` asks the core client for it (or fails early), the promise's
@@ -322,9 +369,18 @@ impl Session {
     /// Sends what the core client queued and re-arms the request timer. Calls no listener:
     /// safe inside an API call.
     pub(crate) fn flush(self: &Rc<Self>) {
+        self.persist();
         let frames = self.st.borrow_mut().client.take_frames();
         self.send(frames);
         self.arm_deadline();
+        // An answer known at once (history from the store) settles after the call returns.
+        let batch = {
+            let mut st = self.st.borrow_mut();
+            st.client.has_output().then(|| st.take_batch())
+        };
+        if let Some(b) = batch {
+            self.soon(Later::Run(b));
+        }
     }
 
     fn send(&self, frames: Vec<ClientFrame>) {
@@ -403,12 +459,30 @@ impl Session {
     /// request promises, then message listeners.
     #[inline(never)] // called from many places: one copy
     pub(crate) fn run(self: &Rc<Self>, b: Batch) {
+        // Stored before any listener hears of it: the stored cursor never runs behind what
+        // was told by more than the transaction in flight.
+        self.persist();
         self.send(b.frames);
         if let Some((resolve, reject, r)) = b.login {
             let _ = match r {
                 Ok(()) => resolve.call1(&JsValue::UNDEFINED, &(self.wrap)(self.clone())),
                 Err(e) => reject.call1(&JsValue::UNDEFINED, &Error(e).into()),
             };
+            // After the app's `await` went on (and added its listeners): a macrotask.
+            if self.store.borrow().is_some() || self.warning.borrow().is_some() {
+                *self.held.borrow_mut() = Some(Vec::new());
+                let weak = Rc::downgrade(self);
+                Timeout::new(0, move || {
+                    if let Some(s) = weak.upgrade() {
+                        s.release_held();
+                    }
+                })
+                .forget();
+            }
+        }
+        let mut notes = b.notes;
+        if let Some(held) = &mut *self.held.borrow_mut() {
+            held.append(&mut notes);
         }
         for ev in &b.conn {
             let listeners = self.st.borrow().conn_listeners.snapshot();
@@ -419,7 +493,7 @@ impl Session {
         for (settle, r) in b.settles {
             settle.finish(r);
         }
-        for note in &b.notes {
+        for note in &notes {
             let listeners = {
                 let st = self.st.borrow();
                 if st.phase == Phase::LoggedOut {

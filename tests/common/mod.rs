@@ -181,7 +181,7 @@ pub fn hub(options: &str) -> LocalHub {
 
 /// `await ChatClient.local(hub, user)`.
 pub async fn login(hub: &LocalHub, user: &str) -> JsValue {
-    ok(ChatClient::local(hub, user.to_string()).into()).await
+    ok(ChatClient::local(hub, user.to_string(), None).into()).await
 }
 
 /// `client.getMessageManager()`.

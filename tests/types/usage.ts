@@ -48,6 +48,7 @@ export async function usage(userSig: string): Promise<void> {
     onConnectSuccess() {},
     onConnectFailed(code: number, desc: string) { void [code, desc]; },
     onUserSigExpired() {},
+    onStorageWarning(kind: "unavailable" | "rebuilt" | "readonly" | "quota", desc: string) { void [kind, desc]; },
   };
   bob.addConnectionListener(connection);
   bob.removeConnectionListener(connection);
@@ -100,6 +101,12 @@ export async function usage(userSig: string): Promise<void> {
     void [code, desc, isError, err.message];
   }
   await alice.logout();
+  const kept: ChatClient = await ChatClient.connect({ url: "ws://127.0.0.1:8080/ws", userID: "bob", userSig, storage: "indexeddb", cacheSize: 1000, SDKAppID: 1400000000 });
+  const where: string = kept.storage;
+  const inMemory: ChatClient = await ChatClient.local(hub, "carol", { storage: "memory", cacheSize: 50 });
+  await kept.logout({ clear: true });
+  await inMemory.logout();
+  void where;
 
   // Mistakes the types catch:
   // @ts-expect-error revokeTimeLimit is a number of seconds
@@ -114,6 +121,8 @@ export async function usage(userSig: string): Promise<void> {
   await amm.getHistoryMessageList({ conversationID: "C2Cbob" });
   // @ts-expect-error roles are 200 or 300 (400 is the owner)
   await gm.setGroupMemberRole({ groupID: "g1", userID: "bob", role: "admin" });
+  // @ts-expect-error storage is "indexeddb" or "memory"
+  await ChatClient.connect({ url: "ws://x", userID: "bob", userSig, storage: "disk" });
   // @ts-expect-error ChatClient has no public constructor
   new ChatClient();
   // @ts-expect-error getJoinedGroupList takes no option

@@ -22,6 +22,7 @@
 mod conversations;
 mod incoming;
 mod requests;
+mod snapshot;
 
 pub use conversations::MAX_SEARCH_KEYWORDS;
 
@@ -32,7 +33,7 @@ use crate::hash::Fast;
 use crate::model::{check_user_id, Group, Message, MessageStatus};
 use crate::policy::Config;
 use crate::protocol::{ClientFrame, Event};
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 
 /// How long a request may wait for its answer before it fails (ms).
@@ -130,6 +131,8 @@ struct Pending {
 struct Local {
     msg: Message,
     status: MessageStatus,
+    /// Last use, for the LRU (`snapshot`).
+    used: u64,
 }
 
 enum Slot {
@@ -148,6 +151,8 @@ pub struct Client {
     cfg: Config,
     prefix: String,
     counter: u64,
+    /// Keys msgIDs (see [`Client::with_id_key`]); without one they are `{seed}-{counter}`.
+    id_key: Option<[u8; 16]>,
     logged_in: bool,
     cursor: Option<u64>,
     gap: BTreeMap<u64, Slot>,
@@ -155,7 +160,12 @@ pub struct Client {
     sync_retry_at: Option<f64>,
     /// msgIDs whose revoke this device has reported (its own revoke's success, or a listener
     /// call): a message is revoked once, so it is reported once.
-    revokes_told: HashSet<String, Fast>,
+    revokes_told: crate::persist::Told,
+    /// What changed for the browser's store, when it keeps one (`snapshot`).
+    store: Option<Box<snapshot::Tracker>>,
+    /// The message cache's cap and use counter (LRU, `snapshot`).
+    cache_cap: usize,
+    used: u64,
     messages: HashMap<String, Local, Fast>,
     groups: HashMap<String, Group, Fast>,
     pending: HashMap<String, Pending, Fast>,
@@ -180,12 +190,16 @@ impl Client {
             cfg: Config::default(),
             prefix: format!("{seed:016x}"),
             counter: 0,
+            id_key: None,
             logged_in: false,
             cursor: None,
             gap: BTreeMap::new(),
             syncing: false,
             sync_retry_at: None,
-            revokes_told: HashSet::default(),
+            revokes_told: crate::persist::Told::default(),
+            store: None,
+            cache_cap: crate::persist::DEFAULT_CACHE_SIZE,
+            used: 0,
             messages: HashMap::default(),
             groups: HashMap::default(),
             pending: HashMap::default(),
@@ -199,6 +213,13 @@ impl Client {
             book: Default::default(),
             request_timeout_ms: DEFAULT_REQUEST_TIMEOUT_MS,
         })
+    }
+
+    /// Makes msgIDs unpredictable: each is [`crate::model::keyed_msg_id`] of `key` (16 random
+    /// bytes from the host, e.g. `crypto.getRandomValues`). Hosts facing a server should set it.
+    pub fn with_id_key(mut self, key: [u8; 16]) -> Self {
+        self.id_key = Some(key);
+        self
     }
 
     /// This client's userID.
@@ -253,6 +274,17 @@ impl Client {
     /// Whether any output is waiting.
     pub fn has_output(&self) -> bool {
         !(self.frames.is_empty() && self.notes.is_empty() && self.done.is_empty())
+    }
+
+    /// A fresh msgID: keyed (unpredictable) when the host gave a key.
+    fn next_msg_id(&mut self) -> String {
+        match &self.id_key {
+            Some(key) => {
+                self.counter += 1;
+                crate::model::keyed_msg_id(key, self.counter)
+            }
+            None => self.next_id(""),
+        }
     }
 
     fn next_id(&mut self, tag: &str) -> String {
@@ -318,7 +350,7 @@ impl Client {
     pub fn next_deadline(&self) -> Option<f64> {
         self.pending
             .values()
-            .filter(|p| p.kind != Kind::Sync)
+            .filter(|p| p.kind != Kind::Sync && p.queued_at.is_finite())
             .map(|p| p.queued_at + self.request_timeout_ms)
             .chain(self.sync_retry_at)
             .reduce(f64::min)
@@ -385,6 +417,8 @@ impl Client {
                     l.status = MessageStatus::Failed;
                 }
             }
+            let id = msg_id.clone();
+            self.mark(&id);
         }
         if !p.kind.internal() {
             self.done.push((req_id.to_string(), Err(e)));

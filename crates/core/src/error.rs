@@ -120,15 +120,17 @@ codes! {
     // --- im-revoke's own ---
     /// Only the sender may revoke a one-to-one message.
     RevokeNotSender = 300001, "IMR_ERR_REVOKE_NOT_SENDER", "only the sender may revoke this message";
-    /// A msgID is already used by another user's message.
-    MsgIdConflict = 300002, "IMR_ERR_MSG_ID_CONFLICT", "msgID already used by another message";
+    /// The sender already used this msgID for a message in another conversation (another
+    /// sender's msgID is no conflict: msgIDs are unique per sender).
+    MsgIdConflict = 300002, "IMR_ERR_MSG_ID_CONFLICT", "msgID already used by the sender in another conversation";
     /// The client speaks a protocol version the server does not.
     UnsupportedVersion = 300003, "IMR_ERR_UNSUPPORTED_VERSION", "unsupported protocol version";
     /// A second login on a connection that is already logged in.
     AlreadyLoggedIn = 300004, "IMR_ERR_ALREADY_LOGGED_IN", "this connection is already logged in";
     /// The server has reached its connection limit.
     TooManyConnections = 300005, "IMR_ERR_TOO_MANY_CONNECTIONS", "too many connections";
-    /// The request id was already used for a different request.
+    /// The request id was already used by this user for a different request (a group change
+    /// of another kind or with other parameters).
     RequestIdConflict = 300006, "IMR_ERR_REQUEST_ID_CONFLICT", "request id reused for a different request";
     /// The conversation does not exist for this user (never in it, or no such conversation).
     ConversationNotFound = 300007, "IMR_ERR_CONVERSATION_NOT_FOUND", "conversation not found";

@@ -8,6 +8,8 @@
 //! - [`hub`]: the sans-I/O state machine both hosts drive (the server and the embedded hub);
 //! - [`store`]: the storage trait the hub persists through, with an in-memory store;
 //! - [`client`]: the client-side state machine the browser module drives;
+//! - [`persist`]: what a browser client keeps between page loads (cursor, messages, outbox),
+//!   how a stored record is checked, and the bounds of its memory (LRU, told revokes);
 //! - [`view`]: the plain objects JavaScript sees (a message, `canRevoke`'s answer);
 //! - [`limit`]: the token bucket behind every rate limit;
 //! - `sim` (feature `test-support`): a simulated world of hub, devices and network, for tests
@@ -27,6 +29,7 @@ pub mod hub;
 mod json;
 pub mod limit;
 pub mod model;
+pub mod persist;
 pub mod policy;
 pub mod protocol;
 #[cfg(any(test, feature = "test-support"))]

@@ -24,14 +24,22 @@ impl TokenBucket {
 
     /// Takes one token if there is one; false means "over the limit".
     pub fn try_take(&mut self, now_ms: u64) -> bool {
+        self.try_take_n(1, now_ms)
+    }
+
+    /// Takes `n` tokens if there are that many (nothing otherwise); false means "over the
+    /// limit". A cost above the burst is charged as the burst: it needs a full bucket, and
+    /// empties it.
+    pub fn try_take_n(&mut self, n: u64, now_ms: u64) -> bool {
         if self.rate_per_ms == 0.0 {
             return true;
         }
         let elapsed = now_ms.saturating_sub(self.last_ms) as f64;
         self.last_ms = self.last_ms.max(now_ms);
         self.tokens = (self.tokens + elapsed * self.rate_per_ms).min(self.burst);
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
+        let cost = (n as f64).min(self.burst);
+        if self.tokens >= cost {
+            self.tokens -= cost;
             true
         } else {
             false
@@ -56,6 +64,18 @@ mod tests {
             assert!(b.try_take(1_000_000));
         }
         assert!(!b.try_take(1_000_000));
+    }
+
+    #[test]
+    fn weighted_takes_and_costs_above_the_burst() {
+        let mut b = TokenBucket::new(1000, 100, 0);
+        assert!(b.try_take_n(60, 0));
+        assert!(!b.try_take_n(60, 0), "40 left");
+        assert!(b.try_take_n(40, 0));
+        // 500 > burst: needs (and empties) a full bucket.
+        assert!(!b.try_take_n(500, 50));
+        assert!(b.try_take_n(500, 100));
+        assert!(!b.try_take(100));
     }
 
     #[test]

@@ -69,6 +69,31 @@ pub fn check_msg_id(id: &str) -> Result<(), ImError> {
     }
 }
 
+/// The `n`th msgID of a client keyed by 16 random bytes from its host: 128 bits of a keyed
+/// hash (SipHash-2-4, twice, over the counter) in 22 characters of URL-safe base64. Without the
+/// key, seeing one msgID tells nothing about the next, so no one can take a msgID before its
+/// sender uses it.
+pub fn keyed_msg_id(key: &[u8; 16], n: u64) -> String {
+    #[allow(deprecated)] // std's SipHasher is SipHash-2-4, a keyed PRF; no crate needed
+    fn half(key: &[u8; 16], n: u64, which: u8) -> u64 {
+        use std::hash::Hasher;
+        let (k0, k1) = key.split_at(8);
+        let mut h = std::hash::SipHasher::new_with_keys(
+            u64::from_le_bytes(k0.try_into().expect("8 bytes")),
+            u64::from_le_bytes(k1.try_into().expect("8 bytes")),
+        );
+        h.write_u64(n);
+        h.write_u8(which);
+        h.finish()
+    }
+    const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let v = (u128::from(half(key, n, 0)) << 64) | u128::from(half(key, n, 1));
+    // 128 bits = 21 six-bit digits and 2 bits left.
+    (0..22)
+        .map(|i| char::from(B64[((v >> (i * 6)) & 63) as usize]))
+        .collect()
+}
+
 /// A conversation: one-to-one between two users, or a group.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ConvId {

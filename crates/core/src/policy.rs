@@ -19,8 +19,12 @@ pub struct Config {
     pub max_text_bytes: usize,
     /// Longest revoke reason, in bytes.
     pub max_reason_bytes: usize,
-    /// Most members a group may have.
+    /// Most members a group may have, its owner included (default 6,000, Tencent's ordinary
+    /// group; over it: 10014 at create and at add).
     pub max_group_members: usize,
+    /// Most userIDs one `createGroup` (members and admins) or `addGroupMembers` may name
+    /// (default 500, Tencent's per-call limit; over it: 10004).
+    pub max_members_per_call: usize,
     /// Most messages one history or find request returns.
     pub max_page: usize,
     /// Most events sent in one catch-up frame after a reconnect.
@@ -29,6 +33,14 @@ pub struct Config {
     pub user_rate_per_sec: u32,
     /// Requests one user may make in a burst above that rate.
     pub user_burst: u32,
+    /// The fan-out budget: recipients per second one user's sends, revokes and group changes
+    /// may reach, across all their devices (0 = unlimited). Each such request costs the number
+    /// of users it reaches (the sender included); over budget it is refused with 60018 before
+    /// anything is written, so that no user takes more than a fair share of the hub.
+    pub user_fanout_rate_per_sec: u32,
+    /// Recipients one user may reach in a burst above that rate. A request that reaches more
+    /// than the burst needs a full budget (so the largest group stays reachable).
+    pub user_fanout_burst: u32,
 }
 
 impl Default for Config {
@@ -38,11 +50,14 @@ impl Default for Config {
             admin_revoke_time_limit_ms: None,
             max_text_bytes: 12 * 1024,
             max_reason_bytes: crate::model::MAX_REASON,
-            max_group_members: 100_000,
+            max_group_members: 6_000,
+            max_members_per_call: 500,
             max_page: 100,
             sync_page: 500,
             user_rate_per_sec: 100,
             user_burst: 200,
+            user_fanout_rate_per_sec: 6_000,
+            user_fanout_burst: 30_000,
         }
     }
 }

@@ -206,7 +206,8 @@ fn permissions_c2c_and_group_matrix() {
     // Group: member cannot revoke another's; admin cannot revoke owner's or another admin's.
     let by_mem = w.send_group(mem, "g", "a");
     assert_eq!(code(w.revoke(mem2, &by_mem, "")), 10007);
-    assert_eq!(code(w.revoke(outsider, &by_mem, "")), 10007);
+    // An outsider does not learn that a group message exists either (issue 20, item 4).
+    assert_eq!(code(w.revoke(outsider, &by_mem, "")), 20022);
     let by_owner = w.send_group(owner, "g", "b");
     assert_eq!(code(w.revoke(admin, &by_owner, "")), 10007);
     let by_admin2 = w.send_group(admin2, "g", "c");
@@ -387,7 +388,12 @@ fn send_dedup_and_conflicts() {
     let out = w.hub.commit().unwrap();
     assert_eq!(out.len(), 1);
     assert!(matches!(out[0].frame, ServerFrame::SendOk { seq: 0, .. }));
-    w.hub.handle(sb, send("steal"), w.now);
+    // The sender's own msgID reused in another conversation: refused (it is their own).
+    let mut to_carol = send("elsewhere");
+    if let ClientFrame::Send { receiver, .. } = &mut to_carol {
+        *receiver = Some("carol".into());
+    }
+    w.hub.handle(sa, to_carol, w.now);
     let out = w.hub.commit().unwrap();
     assert!(matches!(
         out[0].frame,
@@ -396,7 +402,29 @@ fn send_dedup_and_conflicts() {
             ..
         }
     ));
-    assert_eq!(w.hub.store().message_count(), 1);
+    // Another sender's msgID (issue 20, item 3): msgIDs are unique per sender, so bob's send
+    // is accepted as a new message under a key of its own, and learns nothing of alice's.
+    w.hub.handle(sb, send("steal"), w.now);
+    let out = w.hub.commit().unwrap();
+    let ServerFrame::SendOk { seq, message, .. } = &out[0].frame else {
+        panic!("expected sendOk, got {:?}", out[0].frame);
+    };
+    assert!(*seq > 0);
+    assert_ne!(message.msg_id, m);
+    assert_eq!(message.sender, "bob");
+    let bobs = message.msg_id.clone();
+    assert_eq!(w.hub.store().message_count(), 2);
+    assert_eq!(
+        w.hub.store_mut().message(&m).unwrap().unwrap().sender,
+        "alice"
+    );
+    // bob's resend finds the same key: same answer, no new event.
+    w.hub.handle(sb, send("steal-again"), w.now);
+    let out = w.hub.commit().unwrap();
+    assert!(
+        matches!(&out[0].frame, ServerFrame::SendOk { seq: 0, message, .. } if message.msg_id == bobs)
+    );
+    assert_eq!(w.hub.store().message_count(), 2);
 }
 
 fn one(w: &mut World, s: u64, f: ClientFrame) -> ServerFrame {
@@ -528,7 +556,8 @@ fn every_hub_error_code() {
         one(&mut w, s, promote),
         ServerFrame::GroupOk { seq: 0, .. }
     ));
-    // History of a group one is not in: 10007. Another user's C2C history is not addressable:
+    // History of a group one is not in: 10010, as for a group that does not exist (issue 20,
+    // item 4). Another user's C2C history is not addressable:
     // history always means "my conversation with userID".
     let e = w.device("erin");
     let se = w.devices[e].session.unwrap();
@@ -539,7 +568,7 @@ fn every_hub_error_code() {
         before_seq: None,
         count: 10,
     };
-    assert_eq!(err_code(&one(&mut w, se, hist)), 10007);
+    assert_eq!(err_code(&one(&mut w, se, hist)), 10010);
     // findMessages never returns what the requester may not read.
     let find = ClientFrame::FindMessages {
         req_id: "q7".into(),

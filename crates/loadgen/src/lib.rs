@@ -9,6 +9,7 @@
 //! - [`throughput`]: sustained durable sends and revokes per second;
 //! - [`latency`]: revoke on A → event at B, with a bare WebSocket echo as the baseline;
 //! - [`fanout`]: one revoke to a group of M online members;
+//! - [`flood`]: a well-behaved user's send round trip while another floods a large group;
 //! - [`sqlite_baseline`]: raw SQLite commit rates, the ceiling for durable requests;
 //! - [`echo`]: the bare tokio-tungstenite echo server used as a baseline;
 //! - [`rest`]: admin sends and recalls over the REST API, and webhook receivers (slow or not).
@@ -17,6 +18,7 @@
 pub mod common;
 pub mod echo;
 pub mod fanout;
+pub mod flood;
 pub mod idle;
 pub mod latency;
 pub mod rest;

@@ -3,7 +3,7 @@
 use clap::{Args, Parser, Subcommand};
 use im_revoke_loadgen::common::{write_json, Result, Target};
 use im_revoke_loadgen::rest;
-use im_revoke_loadgen::{echo, fanout, idle, latency, sqlite_baseline, throughput};
+use im_revoke_loadgen::{echo, fanout, flood, idle, latency, sqlite_baseline, throughput};
 use serde_json::json;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -113,9 +113,27 @@ enum Cmd {
         /// Connections being opened at once.
         #[arg(long, default_value_t = 256)]
         concurrency: usize,
-        /// Members per createGroup/addGroupMembers request.
-        #[arg(long, default_value_t = 2000)]
+        /// Members per createGroup/addGroupMembers request (the server's cap: 500).
+        #[arg(long, default_value_t = 500)]
         chunk: usize,
+    },
+    /// A well-behaved user's send round trip, quiet and while another user floods a group of
+    /// M members (at the server's cap): the p99 ratio.
+    Flood {
+        #[command(flatten)]
+        c: Common,
+        /// Members of the flooded group, owner included.
+        #[arg(long, default_value_t = 6_000)]
+        members: usize,
+        /// Members per createGroup/addGroupMembers request.
+        #[arg(long, default_value_t = 500)]
+        chunk: usize,
+        /// Sends measured per phase.
+        #[arg(long, default_value_t = 500)]
+        samples: usize,
+        /// The well-behaved user's sends per second.
+        #[arg(long, default_value_t = 50.0)]
+        rate: f64,
     },
     /// Raw SQLite commit rates (WAL, synchronous=FULL): the ceiling for durable requests.
     SqliteBaseline {
@@ -293,6 +311,23 @@ async fn run(cmd: Cmd) -> Result<()> {
             };
             let r = bounded(c.max_secs, fanout::run(target(&c)?, &o)).await?;
             out(&c.out, "fanout", serde_json::to_value(r)?)
+        }
+        Cmd::Flood {
+            c,
+            members,
+            chunk,
+            samples,
+            rate,
+        } => {
+            let o = flood::FloodOpts {
+                members,
+                chunk,
+                samples,
+                rate,
+                max_secs: c.max_secs,
+            };
+            let r = bounded(c.max_secs, flood::run(target(&c)?, &o)).await?;
+            out(&c.out, "flood", serde_json::to_value(r)?)
         }
         Cmd::SqliteBaseline {
             dir,

@@ -91,6 +91,20 @@ pub struct ServeArgs {
     /// Requests one user may make in a burst above --user-rate.
     #[arg(long, env = "IMR_USER_BURST", default_value_t = im_revoke_core::Config::default().user_burst)]
     pub user_burst: u32,
+    /// One user's fan-out budget: recipients per second their sends, revokes and group changes
+    /// may reach, over all their connections (each costs the users it reaches; more: error
+    /// 60018; 0: no limit).
+    #[arg(long, env = "IMR_USER_FANOUT_RATE", default_value_t = im_revoke_core::Config::default().user_fanout_rate_per_sec)]
+    pub user_fanout_rate: u32,
+    /// Recipients one user may reach in a burst above --user-fanout-rate.
+    #[arg(long, env = "IMR_USER_FANOUT_BURST", default_value_t = im_revoke_core::Config::default().user_fanout_burst)]
+    pub user_fanout_burst: u32,
+    /// Most members of a group, its owner included (more: error 10014).
+    #[arg(long, env = "IMR_MAX_GROUP_MEMBERS", default_value_t = im_revoke_core::Config::default().max_group_members)]
+    pub max_group_members: usize,
+    /// Most userIDs one createGroup or addGroupMembers may name (more: error 10004).
+    #[arg(long, env = "IMR_MAX_MEMBERS_PER_CALL", default_value_t = im_revoke_core::Config::default().max_members_per_call)]
+    pub max_members_per_call: usize,
     /// Frames per second one connection may send, of any kind, before they are even parsed
     /// (more: error 60018 and the frame is dropped; a sustained flood closes the connection;
     /// 0: no limit).
@@ -275,6 +289,14 @@ pub struct ServerConfig {
     pub user_rate: u32,
     /// Burst above `user_rate`.
     pub user_burst: u32,
+    /// Recipients per second one user may reach (0 = no limit).
+    pub user_fanout_rate: u32,
+    /// Burst above `user_fanout_rate`.
+    pub user_fanout_burst: u32,
+    /// Most members of a group.
+    pub max_group_members: usize,
+    /// Most userIDs per createGroup / addGroupMembers.
+    pub max_members_per_call: usize,
     /// Frames per second per connection (0 = no limit).
     pub conn_rate: u32,
     /// Burst above `conn_rate`.
@@ -332,6 +354,10 @@ impl ServerConfig {
             max_text_bytes: policy.max_text_bytes,
             user_rate: policy.user_rate_per_sec,
             user_burst: policy.user_burst,
+            user_fanout_rate: policy.user_fanout_rate_per_sec,
+            user_fanout_burst: policy.user_fanout_burst,
+            max_group_members: policy.max_group_members,
+            max_members_per_call: policy.max_members_per_call,
             conn_rate: 200,
             conn_burst: 400,
             max_frame_bytes: 64 * 1024,
@@ -369,6 +395,10 @@ impl ServerConfig {
         c.max_text_bytes = a.max_text_bytes;
         c.user_rate = a.user_rate;
         c.user_burst = a.user_burst;
+        c.user_fanout_rate = a.user_fanout_rate;
+        c.user_fanout_burst = a.user_fanout_burst;
+        c.max_group_members = a.max_group_members;
+        c.max_members_per_call = a.max_members_per_call;
         c.conn_rate = a.conn_rate;
         c.conn_burst = a.conn_burst;
         c.max_frame_bytes = a.max_frame_bytes;
@@ -402,6 +432,11 @@ impl ServerConfig {
         }
         if self.max_text_bytes == 0 {
             return Err(ConfigError::Invalid("--max-text-bytes must be positive"));
+        }
+        if self.max_group_members == 0 || self.max_members_per_call == 0 {
+            return Err(ConfigError::Invalid(
+                "--max-group-members and --max-members-per-call must be positive",
+            ));
         }
         if self.max_connections == 0 {
             return Err(ConfigError::Invalid("--max-connections must be positive"));
@@ -443,6 +478,10 @@ impl ServerConfig {
             max_text_bytes: self.max_text_bytes,
             user_rate_per_sec: self.user_rate,
             user_burst: self.user_burst,
+            user_fanout_rate_per_sec: self.user_fanout_rate,
+            user_fanout_burst: self.user_fanout_burst,
+            max_group_members: self.max_group_members,
+            max_members_per_call: self.max_members_per_call,
             ..im_revoke_core::Config::default()
         }
     }
@@ -523,6 +562,10 @@ impl fmt::Display for ServerConfig {
         writeln!(f, "max-text-bytes          {}", self.max_text_bytes)?;
         writeln!(f, "user-rate               {}/s", self.user_rate)?;
         writeln!(f, "user-burst              {}", self.user_burst)?;
+        writeln!(f, "user-fanout-rate        {}/s", self.user_fanout_rate)?;
+        writeln!(f, "user-fanout-burst       {}", self.user_fanout_burst)?;
+        writeln!(f, "max-group-members       {}", self.max_group_members)?;
+        writeln!(f, "max-members-per-call    {}", self.max_members_per_call)?;
         writeln!(f, "conn-rate               {}/s", self.conn_rate)?;
         writeln!(f, "conn-burst              {}", self.conn_burst)?;
         writeln!(f, "max-frame-bytes         {}", self.max_frame_bytes)?;

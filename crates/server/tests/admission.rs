@@ -173,6 +173,9 @@ async fn healthz_says_when_the_hub_is_behind() {
     let s = TestServer::start_with(|c| {
         c.user_rate = 0;
         c.conn_rate = 0;
+        // The flood must reach the hub: no per-call cap or fan-out budget in its way.
+        c.max_members_per_call = MEMBERS;
+        c.user_fanout_rate = 0;
         c.health_max_hub_lag = Duration::from_millis(50);
     })
     .await;

@@ -111,8 +111,13 @@ async fn send_is_deduplicated_by_msg_id() {
     assert_eq!(again["message"]["seq"], first["message"]["seq"]);
     assert_eq!(assert_event(&bob.recv().await, "newMessage"), 1);
     bob.ping().await; // exactly one event
-                      // Someone else's msgID: a conflict.
-    assert_error(&bob.send_text("alice", "m1", "mine").await, 300002);
+                      // Someone else's msgID: accepted under a key of bob's own (msgIDs are
+                      // unique per sender; issue 20, item 3), without a word about alice's.
+    let theirs = bob.send_text("alice", "m1", "mine").await;
+    assert_eq!(theirs["type"], "sendOk", "{theirs}");
+    assert_ne!(theirs["message"]["msgID"], "m1");
+    // The sender's own msgID in another conversation: a conflict.
+    assert_error(&alice.send_text("carol", "m1", "again").await, 300002);
 }
 
 #[tokio::test]
@@ -163,9 +168,9 @@ async fn group_revoke_permissions() {
         assert_event(&ev, "messageRevoked");
         assert_eq!(ev["event"]["msgID"], id);
     }
-    // Not a member: 10007.
+    // Not a member: the answer for a message that does not exist (issue 20, item 4).
     let mut out = s.login("outsider").await;
-    assert_error(&out.revoke("g-1").await, 10007);
+    assert_error(&out.revoke("g-1").await, 20022);
 }
 
 #[tokio::test]

@@ -47,7 +47,7 @@ impl Client {
                 if self.take_pending(&req_id, seq, server_time, now).is_some() {
                     let msg_id = revoked.msg_id.clone();
                     self.apply_revoke(seq, &revoked);
-                    self.revokes_told.insert(msg_id.clone());
+                    self.revokes_told.insert(msg_id.clone(), seq);
                     let view = self
                         .local_message(&msg_id)
                         .unwrap_or_else(|| self.stub(&revoked));
@@ -254,6 +254,7 @@ impl Client {
             c += 1;
         }
         self.cursor = Some(c);
+        self.revokes_told.prune(c);
     }
 
     fn apply_slot(&mut self, seq: u64, slot: Slot) {
@@ -287,7 +288,7 @@ impl Client {
                 let mine =
                     r.revoke.user_id == self.user && self.pending.contains_key(&r.revoke.req_id);
                 self.apply_revoke(seq, r);
-                let first = self.revokes_told.insert(r.msg_id.clone());
+                let first = !self.revokes_told.contains(&r.msg_id);
                 if !mine && first {
                     self.notes.push(Notification::MessageRevoked {
                         msg_id: r.msg_id.clone(),
@@ -317,6 +318,9 @@ impl Client {
             if l.msg.sender != self.user {
                 l.msg.elem = None;
             }
+            self.mark(&r.msg_id);
+        } else {
+            self.tombstone(r);
         }
         self.conv_revoked(seq, r);
     }
@@ -341,17 +345,22 @@ impl Client {
                     l.status = status(&m);
                     l.msg = m;
                 }
+                l.used = self.used + 1;
                 l.clone()
             }
             None => {
                 let l = Local {
                     status: status(&m),
                     msg: m,
+                    used: self.used + 1,
                 };
                 self.messages.insert(l.msg.msg_id.clone(), l.clone());
+                self.evict_over_cap();
                 l
             }
         };
+        self.used += 1;
+        self.mark(&l.msg.msg_id);
         self.view(&l)
     }
 
@@ -370,6 +379,7 @@ impl Client {
                 cloud_custom_data: None,
             },
             status: MessageStatus::Revoked,
+            used: 0,
         })
     }
 }

@@ -60,7 +60,7 @@ impl Client {
         reply_to: Option<ReplyTo>,
         cloud_custom_data: Option<String>,
     ) -> MessageView {
-        let msg_id = self.next_id("");
+        let msg_id = self.next_msg_id();
         let msg = Message {
             msg_id: msg_id.clone(),
             sender: self.user.clone(),
@@ -78,6 +78,7 @@ impl Client {
         let local = Local {
             msg,
             status: MessageStatus::Sending,
+            used: self.next_use(),
         };
         let view = self.view(&local);
         self.messages.insert(msg_id, local);
@@ -148,6 +149,7 @@ impl Client {
             cloud_custom_data,
         };
         self.queue(req_id.clone(), frame, Kind::Send(msg_id.to_string()), now);
+        self.mark(msg_id);
         Ok(req_id)
     }
 
@@ -285,6 +287,12 @@ impl Client {
             ));
         }
         let req_id = self.next_id("h");
+        if let Some(page) = self.local_history(user_id, group_id, before_seq, count) {
+            // From the store's copy at once; the server's page reconciles the cache.
+            self.done.push((req_id.clone(), Ok(page)));
+            self.reconcile(user_id, group_id, before_seq, count, now);
+            return Ok(req_id);
+        }
         let frame = ClientFrame::History {
             req_id: req_id.clone(),
             user_id: user_id.map(str::to_string),

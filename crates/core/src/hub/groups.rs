@@ -3,8 +3,9 @@
 //!
 //! Every change is saved by `Hub::group_changed`, which remembers the request (so a retry is
 //! answered by `Hub::replayed` without a new event) and hands the event to `Hub::fan_out`
-//! (`sequence.rs`). The member cap is `Config::max_group_members`, checked in
-//! `Hub::create_group` and `Hub::add_members`.
+//! (`sequence.rs`). The member caps are `Config::max_group_members` (10014) and
+//! `Config::max_members_per_call` (10004), checked in `Hub::create_group` and
+//! `Hub::add_members`. A non-member gets 10010, as for a group that does not exist.
 
 use super::{bad, Fail, Hub, SessionId, R};
 use crate::error::Code;
@@ -114,11 +115,38 @@ impl<S: Store> Hub<S> {
         Ok(())
     }
 
-    /// If `req_id` already changed `group`, answers the retry like the first time (without a
-    /// new event) and returns true.
-    fn replayed(&mut self, session: SessionId, req_id: &str, group: &Group, now: u64) -> bool {
-        if !group.recent_req_ids.iter().any(|r| r == req_id) {
-            return false;
+    /// If `user`'s `req_id` already changed `group` (with the same request: `fp`), answers the
+    /// retry like the first time (without a new event) and returns true. The same reqId of
+    /// `user` for another request (another kind, or other parameters) is refused with 300006;
+    /// other users' reqIds are theirs and do not match.
+    fn replayed(
+        &mut self,
+        session: SessionId,
+        user: &str,
+        req_id: &str,
+        fp: u64,
+        group: &Group,
+        now: u64,
+    ) -> R<bool> {
+        let mut found = false;
+        for entry in &group.recent_req_ids {
+            match parse_req_entry(entry) {
+                // Written before entries named their request: the reqId alone.
+                None if entry == req_id => found = true,
+                Some((r, u, f)) if r == req_id && u == user => {
+                    if f != fp {
+                        return Err(bad(
+                            Code::RequestIdConflict,
+                            "this reqId was used for a different request: use a new reqId",
+                        ));
+                    }
+                    found = true;
+                }
+                _ => {}
+            }
+        }
+        if !found {
+            return Ok(false);
         }
         let mut public = group.clone();
         public.recent_req_ids.clear();
@@ -131,20 +159,25 @@ impl<S: Store> Hub<S> {
                 group: public,
             },
         );
-        true
+        Ok(true)
     }
 
+    /// Saves the changed `group`, remembering the request (`user`'s `req_id`, `fp`), and fans
+    /// the change out to `audience` (charged to `user`'s fan-out budget first).
+    #[allow(clippy::too_many_arguments)]
     fn group_changed(
         &mut self,
         session: SessionId,
         user: &str,
         req_id: String,
+        fp: u64,
         mut group: Group,
         audience: &BTreeSet<String>,
         now: u64,
     ) -> R<()> {
+        self.charge_fanout(user, audience.len(), now)?;
         let gid = group.group_id.clone();
-        group.recent_req_ids.push(req_id.clone());
+        group.recent_req_ids.push(req_entry(&req_id, user, fp));
         let excess = group.recent_req_ids.len().saturating_sub(GROUP_RECENT_REQS);
         group.recent_req_ids.drain(..excess);
         self.save_group(group.clone())?;
@@ -190,8 +223,20 @@ impl<S: Store> Hub<S> {
         }
         self.check_members(&admins)?;
         self.check_members(&members)?;
+        self.check_per_call(admins.len() + members.len())?;
+        let fp = fingerprint(
+            "create",
+            user,
+            [name.as_str()]
+                .into_iter()
+                .chain(admins.iter().map(String::as_str))
+                .chain([""])
+                .chain(members.iter().map(String::as_str)),
+        );
         match self.group_for_update(&group_id) {
-            Ok(g) if g.owner == user && self.replayed(session, &req_id, &g, now) => return Ok(()),
+            Ok(g) if g.owner == user && self.replayed(session, user, &req_id, fp, &g, now)? => {
+                return Ok(())
+            }
             Ok(_) => return Err(Code::GroupIdInUse.into()),
             Err(Fail::Im(e)) if e.code == Code::GroupNotFound => {}
             Err(e) => return Err(e),
@@ -214,7 +259,7 @@ impl<S: Store> Hub<S> {
         };
         let conv = ConvId::Group(group.group_id.clone());
         self.join_conversation(&all, &conv, 0, true, now)?;
-        self.group_changed(session, user, req_id, group, &all, now)
+        self.group_changed(session, user, req_id, fp, group, &all, now)
     }
 
     /// `addGroupMembers`: by the owner or an admin (the member cap applies).
@@ -228,19 +273,23 @@ impl<S: Store> Hub<S> {
         now: u64,
     ) -> R<()> {
         let mut group = self.group_for_update(group_id)?;
-        if self.replayed(session, &req_id, &group, now) {
+        let fp = fingerprint("add", user, members.iter().map(String::as_str));
+        if self.replayed(session, user, &req_id, fp, &group, now)? {
             return Ok(());
         }
-        if !matches!(
-            group.role_of(user),
-            Some(GroupRole::Owner | GroupRole::Admin)
-        ) {
+        let actor = group.role_of(user);
+        if actor.is_none() {
+            // A group one is not in answers as one that does not exist.
+            return Err(Code::GroupNotFound.into());
+        }
+        if !matches!(actor, Some(GroupRole::Owner | GroupRole::Admin)) {
             return Err(bad(
                 Code::GroupPermissionDeny,
                 "only the owner or an admin may add members",
             ));
         }
         self.check_members(&members)?;
+        self.check_per_call(members.len())?;
         let new: BTreeSet<String> = members
             .into_iter()
             .filter(|m| !group.members.contains(m))
@@ -257,7 +306,7 @@ impl<S: Store> Hub<S> {
         self.join_conversation(&new, &conv, head, false, now)?;
         group.members.extend(new);
         let audience = group.members.clone();
-        self.group_changed(session, user, req_id, group, &audience, now)
+        self.group_changed(session, user, req_id, fp, group, &audience, now)
     }
 
     /// `removeGroupMembers`: the owner removes anyone but itself, an admin removes members,
@@ -272,12 +321,14 @@ impl<S: Store> Hub<S> {
         now: u64,
     ) -> R<()> {
         let mut group = self.group_for_update(group_id)?;
-        if self.replayed(session, &req_id, &group, now) {
+        let fp = fingerprint("remove", user, members.iter().map(String::as_str));
+        if self.replayed(session, user, &req_id, fp, &group, now)? {
             return Ok(());
         }
         let actor = group.role_of(user);
         if actor.is_none() {
-            return Err(bad(Code::GroupPermissionDeny, "not a member of this group"));
+            // A group one is not in answers as one that does not exist.
+            return Err(Code::GroupNotFound.into());
         }
         self.check_members(&members)?;
         for m in &members {
@@ -310,7 +361,7 @@ impl<S: Store> Hub<S> {
         }
         // They keep the conversation as it is now, and get nothing new.
         self.leave_conversation(&members, &ConvId::Group(group.group_id.clone()))?;
-        self.group_changed(session, user, req_id, group, &audience, now)
+        self.group_changed(session, user, req_id, fp, group, &audience, now)
     }
 
     /// `setGroupMemberRole`: the owner makes a member an admin or back.
@@ -326,8 +377,19 @@ impl<S: Store> Hub<S> {
         now: u64,
     ) -> R<()> {
         let mut group = self.group_for_update(group_id)?;
-        if self.replayed(session, &req_id, &group, now) {
+        let fp = fingerprint("role", user, [target, &u16::from(role).to_string()]);
+        if self.replayed(session, user, &req_id, fp, &group, now)? {
             return Ok(());
+        }
+        if group.role_of(user).is_none() {
+            // A group one is not in answers as one that does not exist.
+            return Err(Code::GroupNotFound.into());
+        }
+        if role == GroupRole::Owner {
+            return Err(bad(
+                Code::GroupInvalidParameters,
+                "role must be 200 (member) or 300 (admin): owner transfer is not supported",
+            ));
         }
         if group.owner != user {
             return Err(bad(
@@ -345,7 +407,7 @@ impl<S: Store> Hub<S> {
             (Some(GroupRole::Owner), _) | (_, GroupRole::Owner) => {
                 return Err(bad(
                     Code::GroupInvalidParameters,
-                    "the owner's role cannot be changed here",
+                    "the owner's role cannot be changed: owner transfer is not supported",
                 ))
             }
             (_, GroupRole::Admin) => {
@@ -356,6 +418,47 @@ impl<S: Store> Hub<S> {
             }
         }
         let audience = group.members.clone();
-        self.group_changed(session, user, req_id, group, &audience, now)
+        self.group_changed(session, user, req_id, fp, group, &audience, now)
     }
+
+    /// The per-call cap of createGroup and addGroupMembers: 10004 over it.
+    fn check_per_call(&self, named: usize) -> R<()> {
+        if named > self.cfg.max_members_per_call {
+            return Err(bad(
+                Code::GroupInvalidParameters,
+                "too many userIDs in one request: add members in several calls",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A group's memory of one change request: `{reqId}#{userID}#{fingerprint}` (a reqId has no
+/// `#`; a userID may, so the fingerprint is split off from the right).
+fn req_entry(req_id: &str, user: &str, fp: u64) -> String {
+    format!("{req_id}#{user}#{fp:016x}")
+}
+
+fn parse_req_entry(entry: &str) -> Option<(&str, &str, u64)> {
+    let (rest, fp) = entry.rsplit_once('#')?;
+    let (req_id, user) = rest.split_once('#')?;
+    Some((req_id, user, u64::from_str_radix(fp, 16).ok()?))
+}
+
+/// What a change request was: its kind, who asked and its parameters, hashed (FNV-1a 64), so
+/// that a reqId reused for another request is told apart from a retry.
+fn fingerprint<'a>(kind: &str, user: &str, params: impl IntoIterator<Item = &'a str>) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |s: &str| {
+        for b in s.bytes().chain([0xff]) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    eat(kind);
+    eat(user);
+    for p in params {
+        eat(p);
+    }
+    h
 }

@@ -14,6 +14,29 @@ use crate::policy::{check_revoke, Actor};
 use crate::protocol::{Envelope, Event, Revoked, ServerFrame};
 use crate::store::{parse_read_target, EventKind, EventRecord, Store, StoreError};
 use std::sync::Arc;
+
+/// How many keys `Hub::own_key` tries for one msgID (the client's, then derived ones) before
+/// it gives up with 300002 (only a deliberately crafted collision gets that far).
+const MSG_KEY_PROBES: u32 = 4;
+
+/// The key of `sender`'s message `msg_id` when another sender's message has that msgID:
+/// a prefix of the msgID, a dot and 16 hex digits of a hash of (sender, msgID, attempt).
+/// Deterministic (a resend finds the same key), within the msgID length and alphabet.
+pub fn derived_msg_id(msg_id: &str, sender: &str, attempt: u32) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325; // FNV-1a 64
+    for b in sender
+        .bytes()
+        .chain([0])
+        .chain(msg_id.bytes())
+        .chain(attempt.to_le_bytes())
+    {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    let keep = msg_id.len().min(crate::model::MAX_MSG_ID - 17);
+    format!("{}.{h:016x}", &msg_id[..keep])
+}
+
 /// Who hears about a message's events: its group's members (shared with the group cache), or
 /// the parties of a one-to-one conversation.
 pub(super) enum Parties {
@@ -46,6 +69,38 @@ impl<S: Store> Hub<S> {
         })
     }
 
+    /// The key `user`'s message `msg_id` is stored under: `Ok(key)` for a new message, or
+    /// `Err(existing)` for a resend of one `user` already sent to the same conversation.
+    ///
+    /// msgIDs are unique per sender. When `msg_id` is free it is the key (what every honest
+    /// client sees: the msgID it made at create, for life). When another sender already has a
+    /// message with that msgID, the send is accepted all the same under a key derived from the
+    /// msgID and the sender (`derived_msg_id`), the same on every resend: the requester learns
+    /// nothing about the other message and cannot make its sender's send fail. The same
+    /// msgID reused by the same sender in another conversation is refused with 300002.
+    fn own_key(
+        &mut self,
+        user: &str,
+        msg_id: String,
+        receiver: &Option<String>,
+        group_id: &Option<String>,
+    ) -> R<Result<String, Message>> {
+        let mut key = msg_id.clone();
+        for attempt in 1..=MSG_KEY_PROBES {
+            match self.store.message_for_update(&key)? {
+                None => return Ok(Ok(key)),
+                Some(m) if m.sender == user => {
+                    if m.receiver == *receiver && m.group_id == *group_id {
+                        return Ok(Err(m));
+                    }
+                    return Err(Code::MsgIdConflict.into());
+                }
+                Some(_) => key = derived_msg_id(&msg_id, user, attempt),
+            }
+        }
+        Err(Code::MsgIdConflict.into())
+    }
+
     /// `send`: stores a new message (its conversation seq from the sequencer) and fans it out.
     /// A resend of a message already accepted gets the same answer and no new event.
     #[allow(clippy::too_many_arguments)]
@@ -64,13 +119,11 @@ impl<S: Store> Hub<S> {
         check_msg_id(&msg_id)?;
         let (reply_to, cloud_custom_data) = extras;
         // First: a resend of a message already accepted is answered as before, whatever has
-        // changed since (the sender may have left the group meanwhile).
-        if let Some(existing) = self.store.message_for_update(&msg_id)? {
-            // A resend of a message we already have: answer as before, without a new event.
-            if existing.sender == user
-                && existing.receiver == receiver
-                && existing.group_id == group_id
-            {
+        // changed since (the sender may have left the group meanwhile). msgIDs are unique per
+        // sender: another sender's message with this msgID is not revealed (see `own_key`).
+        let msg_id = match self.own_key(user, msg_id, &receiver, &group_id)? {
+            Ok(key) => key,
+            Err(existing) => {
                 let message = self.dress(user, &existing)?;
                 self.push(
                     session,
@@ -83,8 +136,7 @@ impl<S: Store> Hub<S> {
                 );
                 return Ok(());
             }
-            return Err(Code::MsgIdConflict.into());
-        }
+        };
         match &elem {
             Elem::Text { text } if text.is_empty() => {
                 return Err(bad(Code::InvalidParameters, "text is empty"))
@@ -100,13 +152,16 @@ impl<S: Store> Hub<S> {
         let conv = match (&receiver, &group_id) {
             (Some(r), None) => {
                 check_user_id(r)?;
+                self.charge_fanout(user, if r == user { 1 } else { 2 }, now)?;
                 ConvId::c2c(user, r)
             }
             (None, Some(g)) => {
+                // A group one is not in answers as one that does not exist: 10010.
                 let group = self.group(g)?;
                 if group.role_of(user).is_none() {
-                    return Err(bad(Code::GroupPermissionDeny, "not a member of this group"));
+                    return Err(Code::GroupNotFound.into());
                 }
+                self.charge_fanout(user, group.members.len(), now)?;
                 ConvId::Group(g.clone())
             }
             _ => {
@@ -223,6 +278,12 @@ impl<S: Store> Hub<S> {
                 return Ok(());
             }
         }
+        // Outsiders to a group do not learn that its message exists (its sender, who left the
+        // group, knows it does: they get 10007 from the policy). After the retry above: a
+        // revoker who left since their revoke succeeded still gets its answer.
+        if msg.group_id.is_some() && actor_role.is_none() && msg.sender != user {
+            return Err(not_found.into());
+        }
         let allowed = check_revoke(
             &msg,
             Actor {
@@ -233,6 +294,8 @@ impl<S: Store> Hub<S> {
             now,
             &self.cfg,
         )?;
+        let parties = self.parties(&msg)?;
+        self.charge_fanout(user, parties.iter().count(), now)?;
         msg.revoke = Some(RevokeInfo {
             user_id: user.to_string(),
             role: allowed.role,
@@ -241,7 +304,6 @@ impl<S: Store> Hub<S> {
             req_id: req_id.clone(),
         });
         self.store.put_message(&msg)?;
-        let parties = self.parties(&msg)?;
         let revoked = Revoked::of(&msg).expect("just revoked");
         let my_seq = self.fan_out(
             parties.iter(),
@@ -297,8 +359,9 @@ impl<S: Store> Hub<S> {
                 ConvId::c2c(user, &p)
             }
             (None, Some(g)) => {
+                // A group one is not in answers as one that does not exist: 10010.
                 if !self.group(&g)?.members.contains(user) {
-                    return Err(bad(Code::GroupPermissionDeny, "not a member of this group"));
+                    return Err(Code::GroupNotFound.into());
                 }
                 ConvId::Group(g)
             }

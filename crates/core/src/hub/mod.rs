@@ -15,14 +15,18 @@
 //!
 //! - this file: the [`Hub`] and its public API — login and logout, the request loop
 //!   (`Hub::handle` → `Hub::dispatch`, which checks the per-user rate limit in
-//!   `Hub::take_token` and routes each frame), the conflict retries of a shared hub
+//!   `Hub::take_token` and routes each frame; the per-user fan-out budget, charged by the
+//!   reach of each send, revoke and group change, is `Hub::charge_fanout`), the conflict
+//!   retries of a shared hub
 //!   (`Hub::dispatch_retrying`), [`Hub::wake`], [`Hub::commit`];
 //! - `messages.rs`: `send`, `revoke`, `history`, `findMessages`, `sync`. The revoke time limit
 //!   and who may revoke what are checked in `policy.rs` (`check_revoke`), called from
-//!   `messages.rs::revoke`; the message size limit is in `messages.rs::send`;
+//!   `messages.rs::revoke`; the message size limit is in `messages.rs::send`, and msgIDs unique
+//!   per sender in `messages.rs::own_key`;
 //! - `groups.rs`: group requests (create, add and remove members, set a role, list) and the
-//!   group cache; who may change a group, and the member cap, are checked there (that a sender
-//!   is a member, in `messages.rs::send`);
+//!   group cache; who may change a group, the member caps (per group and per call) and the
+//!   reqIds a group remembers with their request are checked there (that a sender is a member,
+//!   in `messages.rs::send`);
 //! - `sequence.rs`: the sequencer — event and message seqs, chosen once at construction
 //!   (owned: cached heads; shared: store-assigned) — and the fan-out every event goes through
 //!   (`sequence.rs::fan_out`: seqs from the sequencer, then `deliver` to each recipient's
@@ -52,6 +56,7 @@ mod sequence;
 
 #[cfg(feature = "callbacks")]
 pub use admin::{AdminHistory, RecallResult, ADMIN_SESSION};
+pub use messages::derived_msg_id;
 
 use crate::error::{Code, ImError};
 use crate::limit::TokenBucket;
@@ -120,6 +125,10 @@ pub struct Hub<S: Store> {
     /// Owned (cached heads and groups) or shared (store-assigned seqs, per-session cursors).
     seq: Sequencer,
     rates: HashMap<String, TokenBucket>,
+    /// Each user's fan-out budget (recipients per second), charged by `Hub::charge_fanout`.
+    fanout: HashMap<String, TokenBucket>,
+    /// Whether the request being handled is charged (false on a conflict retry).
+    charging: bool,
     outbox: Vec<Outgoing>,
     poisoned: Option<StoreError>,
     /// Webhooks on: every send and revoke writes one into the store's outbox (`admin.rs`).
@@ -149,6 +158,8 @@ impl<S: Store> Hub<S> {
             online: HashMap::new(),
             seq,
             rates: HashMap::new(),
+            fanout: HashMap::new(),
+            charging: true,
             outbox: Vec::new(),
             poisoned: None,
             #[cfg(feature = "callbacks")]
@@ -360,6 +371,9 @@ impl<S: Store> Hub<S> {
         if self.rates.len() > CACHE_ENTRIES {
             self.rates = HashMap::new();
         }
+        if self.fanout.len() > CACHE_ENTRIES {
+            self.fanout = HashMap::new();
+        }
     }
 
     fn finish(&mut self, session: SessionId, req_id: Option<&str>, r: R<()>) -> Option<()> {
@@ -398,6 +412,7 @@ impl<S: Store> Hub<S> {
         let Some(user) = self.sessions.get(&session).cloned() else {
             return Err(Code::NotLoggedIn.into());
         };
+        self.charging = charge;
         if let Some(id) = frame.req_id().filter(|_| charge) {
             check_msg_id(id)?;
             self.take_token(&user, now)?;
@@ -502,6 +517,30 @@ impl<S: Store> Hub<S> {
                 now,
             ),
         }
+    }
+
+    /// The fan-out budget: a send, revoke or group change of `user` that reaches `recipients`
+    /// users costs that many tokens of `user`'s fan-out bucket, taken before anything is
+    /// written (not again on a conflict retry). Over budget: 60018, like the request rate.
+    fn charge_fanout(&mut self, user: &str, recipients: usize, now: u64) -> R<()> {
+        if !self.charging {
+            return Ok(());
+        }
+        let (rate, burst) = (
+            self.cfg.user_fanout_rate_per_sec,
+            self.cfg.user_fanout_burst,
+        );
+        let bucket = self
+            .fanout
+            .entry(user.to_string())
+            .or_insert_with(|| TokenBucket::new(rate, burst, now));
+        if !bucket.try_take_n(recipients as u64, now) {
+            return Err(bad(
+                Code::FreqLimit,
+                "fan-out budget exceeded: this reaches too many recipients for now; retry later",
+            ));
+        }
+        Ok(())
     }
 
     /// The per-user rate limit: one token of `user`'s bucket per request.

@@ -1,0 +1,325 @@
+//! The client's side of [`crate::persist`]: what it hands the browser's store to write, how it
+//! comes back from what the store read, the LRU of its message cache, and history answered
+//! from the cache while a store is kept.
+
+use super::{Client, Done, Kind, Local, MessageView};
+use crate::hash::Fast;
+use crate::model::{Message, MessageStatus};
+use crate::persist::{
+    encode_message, encode_revoke, evict, over, Delta, OutboxEntry, Record, Restored, Tombstone,
+};
+use crate::protocol::{ClientFrame, Revoked};
+use std::collections::HashSet;
+
+/// The store's time key of a message not sent yet (the largest integer JavaScript holds
+/// exactly).
+const UNSENT: u64 = (1 << 53) - 1;
+
+/// What changed since the last [`Client::take_persist`].
+#[derive(Debug, Default)]
+pub(super) struct Tracker {
+    dirty: HashSet<String, Fast>,
+    tombstones: Vec<Tombstone>,
+    cursor: Option<u64>,
+    outbox: Vec<OutboxEntry>,
+}
+
+impl Client {
+    /// Keeps track of what the browser's store must write (see [`Client::take_persist`]);
+    /// also makes `history` answer from the cache when it can. Call before [`Client::restore`].
+    pub fn keep_store(&mut self) {
+        if self.store.is_none() {
+            self.store = Some(Box::default());
+        }
+    }
+
+    /// Sets how many messages the cache keeps (least recently used go first; messages being
+    /// sent or revoked stay).
+    pub fn set_cache_size(&mut self, n: usize) {
+        self.cache_cap = n;
+        self.evict_over_cap();
+    }
+
+    /// The cache's cap.
+    pub fn cache_size(&self) -> usize {
+        self.cache_cap
+    }
+
+    /// How many revokes are remembered as told ahead of their event (bounded).
+    pub fn told_revokes(&self) -> usize {
+        self.revokes_told.len()
+    }
+
+    /// Comes back from what the store kept (checked by [`crate::persist::restore`]), before
+    /// the first login: the cursor (the login then syncs from it), the messages (newest
+    /// first), and the outbox, queued again with the same request ids. Restored requests have
+    /// no caller and never time out: they go out after every login until answered.
+    pub fn restore(&mut self, r: Restored) {
+        self.cursor = r.cursor;
+        let sends: HashSet<&str, Fast> = r
+            .outbox
+            .iter()
+            .filter(|e| e.revoke.is_none())
+            .map(|e| e.msg_id.as_str())
+            .collect();
+        let keep = r.messages.len().min(self.cache_cap);
+        for m in r.messages.into_iter().take(keep).rev() {
+            let status = if m.revoke.is_some() {
+                MessageStatus::Revoked
+            } else if m.seq > 0 {
+                MessageStatus::Sent
+            } else if sends.contains(m.msg_id.as_str()) {
+                MessageStatus::Sending
+            } else {
+                MessageStatus::Failed
+            };
+            let used = self.next_use();
+            self.messages.insert(
+                m.msg_id.clone(),
+                Local {
+                    msg: m,
+                    status,
+                    used,
+                },
+            );
+        }
+        for e in r.outbox {
+            let Some((frame, kind)) = self.outbox_frame(&e) else {
+                continue;
+            };
+            if self.pending.contains_key(&e.req_id) {
+                continue;
+            }
+            self.queue(e.req_id, frame, kind, f64::INFINITY);
+        }
+        if let Some(t) = &mut self.store {
+            t.cursor = self.cursor;
+        }
+        let outbox = self.outbox();
+        if let Some(t) = &mut self.store {
+            t.outbox = outbox;
+        }
+    }
+
+    fn outbox_frame(&self, e: &OutboxEntry) -> Option<(ClientFrame, Kind)> {
+        let local = self.messages.get(&e.msg_id);
+        Some(match &e.revoke {
+            Some(reason) => (
+                ClientFrame::Revoke {
+                    req_id: e.req_id.clone(),
+                    msg_id: e.msg_id.clone(),
+                    reason: reason.clone(),
+                    group_id: local.and_then(|l| l.msg.group_id.clone()),
+                },
+                Kind::Revoke(e.msg_id.clone()),
+            ),
+            None => {
+                let m = &local?.msg;
+                if m.sender != self.user
+                    || m.seq != 0
+                    || m.receiver.is_some() == m.group_id.is_some()
+                {
+                    return None;
+                }
+                (
+                    ClientFrame::Send {
+                        req_id: e.req_id.clone(),
+                        msg_id: m.msg_id.clone(),
+                        receiver: m.receiver.clone(),
+                        group_id: m.group_id.clone(),
+                        elem: m.elem.clone()?,
+                        reply_to: m.reply_to.as_ref().map(|q| q.msg_id.clone()),
+                        cloud_custom_data: m.cloud_custom_data.clone(),
+                    },
+                    Kind::Send(m.msg_id.clone()),
+                )
+            }
+        })
+    }
+
+    /// The unanswered sends and revokes, in order.
+    fn outbox(&self) -> Vec<OutboxEntry> {
+        self.order
+            .iter()
+            .filter_map(|id| {
+                let p = self.pending.get(id)?;
+                let (msg_id, revoke) = match (&p.kind, &p.frame) {
+                    (Kind::Send(m), _) => (m.clone(), None),
+                    (Kind::Revoke(m), ClientFrame::Revoke { reason, .. }) => {
+                        (m.clone(), Some(reason.clone()))
+                    }
+                    _ => return None,
+                };
+                Some(OutboxEntry {
+                    req_id: id.clone(),
+                    msg_id,
+                    revoke,
+                })
+            })
+            .collect()
+    }
+
+    /// What the store must write since the last call, in one transaction (`None`: nothing, or
+    /// no store kept).
+    pub fn take_persist(&mut self) -> Option<Delta> {
+        let mut t = self.store.take()?;
+        let mut d = Delta::default();
+        if self.cursor != t.cursor {
+            d.cursor = self.cursor;
+            t.cursor = self.cursor;
+        }
+        let outbox = self.outbox();
+        if outbox != t.outbox {
+            d.outbox = Some(outbox.clone());
+            t.outbox = outbox;
+        }
+        for id in t.dirty.drain() {
+            if let Some(l) = self.messages.get(&id) {
+                // Unsent messages sort newest: a reload always restores them.
+                let time_ms = if l.msg.seq == 0 {
+                    UNSENT
+                } else {
+                    l.msg.time_ms
+                };
+                d.put.push(Record {
+                    id,
+                    time_ms,
+                    text: encode_message(&l.msg),
+                });
+            }
+        }
+        d.tombstones = std::mem::take(&mut t.tombstones);
+        self.store = Some(t);
+        (!d.is_empty()).then_some(d)
+    }
+
+    /// A cached message changed: the store writes it.
+    pub(super) fn mark(&mut self, msg_id: &str) {
+        if let Some(t) = &mut self.store {
+            if !t.dirty.contains(msg_id) {
+                t.dirty.insert(msg_id.to_string());
+            }
+        }
+    }
+
+    /// A revoke of a message not in memory: the store turns its copy, if any, into the
+    /// tombstone (text erased for everyone but the sender).
+    pub(super) fn tombstone(&mut self, r: &Revoked) {
+        let erase = r.sender != self.user;
+        if let Some(t) = &mut self.store {
+            t.tombstones.push(Tombstone {
+                id: r.msg_id.clone(),
+                revoke: encode_revoke(&r.revoke),
+                erase,
+            });
+        }
+    }
+
+    pub(super) fn next_use(&mut self) -> u64 {
+        self.used += 1;
+        self.used
+    }
+
+    /// Evicts the least recently used messages once the cache is an eighth over its cap, down
+    /// to the cap; never one being sent or revoked, nor one the store has yet to write.
+    pub(super) fn evict_over_cap(&mut self) {
+        if !over(self.messages.len(), self.cache_cap) {
+            return;
+        }
+        let busy: HashSet<&str, Fast> = self
+            .pending
+            .values()
+            .filter_map(|p| match &p.kind {
+                Kind::Send(m) | Kind::Revoke(m) => Some(m.as_str()),
+                _ => None,
+            })
+            .collect();
+        let dirty = self.store.as_ref().map(|t| &t.dirty);
+        let candidates = self.messages.iter().filter(|(id, l)| {
+            l.status != MessageStatus::Sending
+                && !busy.contains(id.as_str())
+                && !dirty.is_some_and(|d| d.contains(id.as_str()))
+        });
+        let n = candidates.clone().count();
+        let stay = self.messages.len() - n;
+        let victims: Vec<String> = evict(
+            candidates.map(|(id, l)| (id, l.used)),
+            self.cache_cap.saturating_sub(stay),
+        )
+        .into_iter()
+        .cloned()
+        .collect();
+        for id in victims {
+            self.messages.remove(&id);
+        }
+    }
+
+    /// A history page from the cache, while a store is kept: the newest `count` messages of the
+    /// conversation below `before_seq` when the cache holds them without a gap (or down to its
+    /// first message). `None`: ask the server.
+    pub(super) fn local_history(
+        &self,
+        user_id: Option<&str>,
+        group_id: Option<&str>,
+        before_seq: Option<u64>,
+        count: u32,
+    ) -> Option<Done> {
+        self.store.as_ref()?;
+        let me = self.user.as_str();
+        let in_conv = |m: &Message| match (user_id, group_id) {
+            (_, Some(g)) => m.group_id.as_deref() == Some(g),
+            (Some(p), None) => {
+                m.group_id.is_none()
+                    && ((m.sender == me && m.receiver.as_deref() == Some(p))
+                        || (m.sender == p && m.receiver.as_deref() == Some(me)))
+            }
+            (None, None) => false,
+        };
+        let mut page: Vec<&Local> = self
+            .messages
+            .values()
+            .filter(|l| {
+                l.msg.seq > 0 && before_seq.is_none_or(|b| l.msg.seq < b) && in_conv(&l.msg)
+            })
+            .collect();
+        page.sort_unstable_by_key(|l| std::cmp::Reverse(l.msg.seq));
+        let top = page.first()?.msg.seq;
+        if before_seq.is_some_and(|b| top + 1 != b) {
+            return None;
+        }
+        let mut views: Vec<MessageView> = Vec::new();
+        for (i, l) in page.iter().enumerate() {
+            if l.msg.seq + i as u64 != top || views.len() == count as usize {
+                break;
+            }
+            views.push(self.view(l));
+        }
+        let last = views.last().map_or(0, |v| v.seq);
+        if views.len() == count as usize || last == 1 {
+            Some(Done::Messages(views, last == 1))
+        } else {
+            None
+        }
+    }
+
+    /// Asks the server for the page `history` answered from the cache (no caller waits: its
+    /// answer refreshes the cache and the store).
+    pub(super) fn reconcile(
+        &mut self,
+        user_id: Option<&str>,
+        group_id: Option<&str>,
+        before_seq: Option<u64>,
+        count: u32,
+        now: f64,
+    ) {
+        let req_id = self.next_id("h");
+        let frame = ClientFrame::History {
+            req_id: req_id.clone(),
+            user_id: user_id.map(str::to_string),
+            group_id: group_id.map(str::to_string),
+            before_seq,
+            count,
+        };
+        self.queue(req_id, frame, Kind::Refresh, now);
+    }
+}

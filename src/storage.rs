@@ -1,0 +1,346 @@
+//! The browser's store of a client: IndexedDB, one database per (server, SDKAppID, userID)
+//! (`persist::db_name`). What is kept and how it is checked is `im_revoke_core::persist`; this
+//! file only moves records in and out.
+//!
+//! Layout (schema `persist::SCHEMA_VERSION`, the database's version): object store `meta`,
+//! key `"meta"`: `{ schema, user, cursor, outbox: [[reqId, msgID, reason | null], …] }`;
+//! object store `msgs`, key path `id`, index `t` (server time; unsent messages sort newest):
+//! `{ id, t, j }` with `j` the record text (`persist::encode_message`).
+//!
+//! - Opening: no IndexedDB (some private windows), a refused open or a read that fails: the
+//!   client runs in memory and says so (`onStorageWarning("unavailable", …)`); a store that
+//!   does not check (another schema, another user, a corrupt record) is cleared and rebuilt
+//!   from the server (`"rebuilt"`).
+//! - Tabs: the tab that holds the Web Lock named after the database is its only writer; a tab
+//!   opened while another holds it restores from the store but writes nothing (`"readonly"`).
+//!   Without Web Locks every tab writes (last write wins).
+//! - Writes: one readwrite transaction per batch of the session (cursor, outbox and the
+//!   messages the batch changed together). A transaction refused for quota deletes the older
+//!   half of the stored history, writes the cursor and outbox again (`"quota"`).
+//!
+//! The JavaScript below calls nothing in wasm synchronously but the warning callback, which
+//! the session runs with no borrow held.
+
+use std::cell::RefCell;
+
+use im_revoke_core::persist::{Delta, OutboxEntry, StoredMeta, SCHEMA_VERSION};
+use js_sys::{Array, Function, Promise, Reflect};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
+#[wasm_bindgen(inline_js = r#"
+function tx(db, mode) { return db.transaction(["meta", "msgs"], mode); }
+function done(t) { return new Promise((ok, no) => { t.oncomplete = () => ok(); t.onerror = t.onabort = () => no(t.error); }); }
+function lock(name) {
+  return new Promise((resolve) => {
+    const locks = typeof navigator !== "undefined" && navigator.locks;
+    if (!locks) return resolve(null);
+    locks.request(name, { ifAvailable: true }, (l) => {
+      if (!l) { resolve(false); return; }
+      return new Promise((release) => resolve(release));
+    }).catch(() => resolve(null));
+  });
+}
+export function idbStart(name, version, limit) {
+  return new Promise((resolve) => {
+    let old = version, req;
+    try {
+      if (typeof indexedDB === "undefined" || !indexedDB) return resolve("IndexedDB is not available");
+      req = indexedDB.open(name, version);
+    } catch (e) { return resolve(String((e && e.name) || e)); }
+    req.onupgradeneeded = (ev) => {
+      old = ev.oldVersion;
+      const db = req.result;
+      if (!db.objectStoreNames.contains("meta")) db.createObjectStore("meta");
+      if (!db.objectStoreNames.contains("msgs")) db.createObjectStore("msgs", { keyPath: "id" }).createIndex("t", "t");
+    };
+    req.onerror = () => resolve(String((req.error && req.error.name) || "open failed"));
+    req.onsuccess = async () => {
+      const db = req.result;
+      try {
+        const release = await lock(name);
+        const out = { db, old, release, writer: release !== false, meta: undefined, recs: [] };
+        const t = tx(db, "readonly");
+        t.objectStore("meta").get("meta").onsuccess = (e) => { out.meta = e.target.result; };
+        const c = t.objectStore("msgs").index("t").openCursor(null, "prev");
+        c.onsuccess = () => { const r = c.result; if (r && out.recs.length < limit) { out.recs.push(r.value && r.value.j); r.continue(); } };
+        await done(t);
+        resolve(out);
+      } catch (e) { try { db.close(); } catch (_) {} resolve(String((e && e.name) || e)); }
+    };
+  });
+}
+export function idbClear(db) {
+  try { const t = tx(db, "readwrite"); t.objectStore("meta").clear(); t.objectStore("msgs").clear(); } catch (_) {}
+}
+function shrink(db, meta, drop, warn) {
+  try {
+    const t = tx(db, "readwrite");
+    const ms = t.objectStore("msgs");
+    for (const id of drop) ms.delete(id);
+    const n = ms.count();
+    n.onsuccess = () => {
+      let left = Math.floor(n.result / 2);
+      const c = ms.index("t").openCursor();
+      c.onsuccess = () => { const r = c.result; if (r && left-- > 0) { if (r.value.t < 9007199254740991) r.delete(); r.continue(); } };
+    };
+    if (meta) t.objectStore("meta").put(meta, "meta");
+    t.oncomplete = () => warn("quota", "storage quota exceeded: older history was deleted from the store (outbox and cursor kept)");
+    t.onabort = () => warn("quota", "storage quota exceeded: the store could not be written");
+  } catch (_) {}
+}
+export function idbWrite(db, meta, puts, tombs, warn) {
+  let t;
+  try { t = tx(db, "readwrite"); } catch (_) { return; }
+  if (meta) { db._imMeta = meta; t.objectStore("meta").put(meta, "meta"); }
+  const ms = t.objectStore("msgs");
+  for (const p of puts) ms.put(p);
+  for (const [id, rev, erase] of tombs) {
+    const g = ms.get(id);
+    g.onsuccess = () => {
+      const rec = g.result;
+      if (!rec) return;
+      try { const m = JSON.parse(rec.j); m.revoke = JSON.parse(rev); if (erase) m.elem = null; rec.j = JSON.stringify(m); ms.put(rec); }
+      catch (_) { ms.delete(id); }
+    };
+  }
+  t.onabort = () => {
+    // Revoked copies go rather than keep their text.
+    if (t.error && t.error.name === "QuotaExceededError") shrink(db, db._imMeta, tombs.map((x) => x[0]), warn);
+  };
+}
+export function idbDelete(db, name, release) {
+  try { if (release) release(); } catch (_) {}
+  try { if (db) db.close(); } catch (_) {}
+  return new Promise((r) => {
+    try { const q = indexedDB.deleteDatabase(name); q.onsuccess = q.onerror = q.onblocked = () => r(); } catch (_) { r(); }
+  });
+}
+export function idbClose(db, release) {
+  try { if (release) release(); } catch (_) {}
+  try { db.close(); } catch (_) {}
+}
+"#)]
+extern "C" {
+    #[wasm_bindgen(js_name = idbStart)]
+    fn idb_start(name: &str, version: u32, limit: u32) -> Promise;
+    #[wasm_bindgen(js_name = idbClear)]
+    fn idb_clear(db: &JsValue);
+    #[wasm_bindgen(js_name = idbWrite)]
+    fn idb_write(db: &JsValue, meta: &JsValue, puts: &Array, tombs: &Array, warn: &Function);
+    #[wasm_bindgen(js_name = idbDelete)]
+    fn idb_delete(db: &JsValue, name: &str, release: &JsValue) -> Promise;
+    #[wasm_bindgen(js_name = idbClose)]
+    fn idb_close(db: &JsValue, release: &JsValue);
+}
+
+/// Opens (and locks, and reads) the database `name`: resolves with what [`Store::opened`]
+/// reads, or a string saying why not.
+pub(crate) fn start(name: &str, limit: usize) -> Promise {
+    idb_start(name, SCHEMA_VERSION, limit.min(u32::MAX as usize) as u32)
+}
+
+fn get(v: &JsValue, k: &str) -> JsValue {
+    Reflect::get(v, &JsValue::from_str(k)).unwrap_or(JsValue::UNDEFINED)
+}
+
+/// An open store.
+pub(crate) struct Store {
+    db: JsValue,
+    name: String,
+    user: String,
+    release: JsValue,
+    writer: bool,
+    /// What the meta record holds (written whole when either changes).
+    meta: RefCell<(Option<u64>, Vec<OutboxEntry>)>,
+    /// `onStorageWarning(kind, desc)`, for warnings found while writing.
+    pub(crate) warn: RefCell<Option<Function>>,
+}
+
+/// What an opening found: the store (if any), what to restore from, and the records.
+pub(crate) struct Opened {
+    pub(crate) store: Option<Store>,
+    pub(crate) meta: Option<StoredMeta>,
+    pub(crate) records: Vec<String>,
+    /// A warning for the connection listeners (`kind`, `desc`).
+    pub(crate) warning: Option<(&'static str, String)>,
+}
+
+impl Store {
+    /// Reads what `start` resolved with. A corrupt record is reported as a record that cannot
+    /// be decoded (the core then refuses the whole store).
+    pub(crate) fn opened(v: &JsValue, name: &str, user: &str) -> Opened {
+        if let Some(why) = v.as_string() {
+            return Opened {
+                store: None,
+                meta: None,
+                records: Vec::new(),
+                warning: Some((
+                    "unavailable",
+                    format!("IndexedDB unavailable ({why}): kept in memory only"),
+                )),
+            };
+        }
+        let writer = get(v, "writer").as_bool().unwrap_or(false);
+        let old = get(v, "old").as_f64().unwrap_or(0.0) as u32;
+        let store = Store {
+            db: get(v, "db"),
+            name: name.to_string(),
+            user: user.to_string(),
+            release: get(v, "release"),
+            writer,
+            meta: RefCell::new((None, Vec::new())),
+            warn: RefCell::new(None),
+        };
+        let kept = old == 0 || im_revoke_core::persist::migrate(old);
+        let m = get(v, "meta");
+        let meta = (kept && !m.is_undefined()).then(|| StoredMeta {
+            schema: get(&m, "schema").as_f64(),
+            user: get(&m, "user").as_string(),
+            cursor: {
+                let c = get(&m, "cursor");
+                if c.is_null() {
+                    None
+                } else {
+                    Some(c.as_f64().unwrap_or(-1.0))
+                }
+            },
+            outbox: outbox_of(&get(&m, "outbox")),
+        });
+        let records: Vec<String> = if kept {
+            Array::from(&get(v, "recs"))
+                .iter()
+                .map(|r| r.as_string().unwrap_or_default())
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let warning = (!writer).then(|| {
+            (
+                "readonly",
+                "another tab of this user writes the store: this one reads it only".to_string(),
+            )
+        });
+        Opened {
+            store: Some(store),
+            meta,
+            records,
+            warning,
+        }
+    }
+
+    /// Whether this tab writes the store.
+    pub(crate) fn writer(&self) -> bool {
+        self.writer
+    }
+
+    /// Empties the store (it did not check: rebuilt from the server).
+    pub(crate) fn clear(&self) {
+        if self.writer {
+            idb_clear(&self.db);
+        }
+    }
+
+    /// Sets what the meta record holds after a restore.
+    pub(crate) fn restored(&self, cursor: Option<u64>, outbox: Vec<OutboxEntry>) {
+        *self.meta.borrow_mut() = (cursor, outbox);
+    }
+
+    /// Writes a delta in one transaction (nothing from a tab that does not write).
+    pub(crate) fn write(&self, d: Delta) {
+        if !self.writer {
+            return;
+        }
+        let meta = {
+            let mut m = self.meta.borrow_mut();
+            let changed = d.cursor.is_some() || d.outbox.is_some();
+            if let Some(c) = d.cursor {
+                m.0 = Some(c);
+            }
+            if let Some(o) = d.outbox {
+                m.1 = o;
+            }
+            if changed {
+                self.meta_value(&m.0, &m.1)
+            } else {
+                JsValue::NULL
+            }
+        };
+        let puts = Array::new();
+        for r in d.put {
+            let o = js_sys::Object::new();
+            let _ = Reflect::set(&o, &"id".into(), &JsValue::from_str(&r.id));
+            let _ = Reflect::set(&o, &"t".into(), &JsValue::from_f64(r.time_ms as f64));
+            let _ = Reflect::set(&o, &"j".into(), &JsValue::from_str(&r.text));
+            puts.push(&o);
+        }
+        let tombs = Array::new();
+        for t in d.tombstones {
+            tombs.push(&Array::of3(
+                &JsValue::from_str(&t.id),
+                &JsValue::from_str(&t.revoke),
+                &JsValue::from_bool(t.erase),
+            ));
+        }
+        let warn = self
+            .warn
+            .borrow()
+            .clone()
+            .unwrap_or_else(|| Function::new_no_args(""));
+        idb_write(&self.db, &meta, &puts, &tombs, &warn);
+    }
+
+    fn meta_value(&self, cursor: &Option<u64>, outbox: &[OutboxEntry]) -> JsValue {
+        let o = js_sys::Object::new();
+        let _ = Reflect::set(&o, &"schema".into(), &JsValue::from(SCHEMA_VERSION));
+        let _ = Reflect::set(&o, &"user".into(), &JsValue::from_str(&self.user));
+        let c = cursor.map_or(JsValue::NULL, |c| JsValue::from_f64(c as f64));
+        let _ = Reflect::set(&o, &"cursor".into(), &c);
+        let list = Array::new();
+        for e in outbox {
+            let reason = e.revoke.as_deref().map_or(JsValue::NULL, JsValue::from_str);
+            list.push(&Array::of3(
+                &JsValue::from_str(&e.req_id),
+                &JsValue::from_str(&e.msg_id),
+                &reason,
+            ));
+        }
+        let _ = Reflect::set(&o, &"outbox".into(), &list);
+        o.into()
+    }
+
+    /// Closes the store, releasing the writer's lock.
+    pub(crate) fn close(self) {
+        idb_close(&self.db, &self.release);
+    }
+
+    /// Deletes the database (`logout({ clear: true })`).
+    pub(crate) fn delete(self) -> Promise {
+        idb_delete(&self.db, &self.name, &self.release)
+    }
+}
+
+/// The outbox entries of a meta record; a malformed entry becomes one the core refuses.
+fn outbox_of(v: &JsValue) -> Vec<OutboxEntry> {
+    let Some(list) = v.dyn_ref::<Array>() else {
+        return vec![OutboxEntry {
+            req_id: String::new(),
+            msg_id: String::new(),
+            revoke: None,
+        }];
+    };
+    // A malformed entry keeps an empty request id, which the core refuses.
+    list.iter()
+        .map(|e| {
+            let s = |i| Reflect::get_u32(&e, i).ok().and_then(|v| v.as_string());
+            let reason = Reflect::get_u32(&e, 2).unwrap_or(JsValue::NULL);
+            let revoke = reason.as_string();
+            let ok = reason.is_null() || revoke.is_some();
+            OutboxEntry {
+                req_id: s(0).filter(|_| ok).unwrap_or_default(),
+                msg_id: s(1).unwrap_or_default(),
+                revoke,
+            }
+        })
+        .collect()
+}

@@ -229,6 +229,8 @@ pub enum AdminOp {
         group: String,
         /// `MsgSeqList`.
         seqs: Vec<u64>,
+        /// `Reason` (empty if none): the revoke's reason.
+        reason: String,
     },
     /// `openim/admin_getroammsg`.
     History {
@@ -277,9 +279,12 @@ impl AdminOp {
                 to,
                 key,
             } => AdminReply::Withdrawn(hub.admin_withdraw(&admin, &from, &to, &key, now)),
-            AdminOp::GroupRecall { admin, group, seqs } => {
-                AdminReply::Recalled(hub.admin_recall_group(&admin, &group, &seqs, now))
-            }
+            AdminOp::GroupRecall {
+                admin,
+                group,
+                seqs,
+                reason,
+            } => AdminReply::Recalled(hub.admin_recall_group(&admin, &group, &seqs, &reason, now)),
             AdminOp::History {
                 a,
                 b,
@@ -619,8 +624,19 @@ async fn group_recall(
                 "each MsgSeqList item needs a positive integer MsgSeq",
             )
         })?;
-    let AdminReply::Recalled(r) = run(app, AdminOp::GroupRecall { admin, group, seqs }).await?
-    else {
+    // Tencent's optional `Reason`: the revoke's reason, as a client's revoke carries one.
+    let reason = match m.get("Reason") {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(r)) => r.clone(),
+        Some(_) => return Err(Fail::new(codes::GROUP_PARAMS, "Reason must be a string")),
+    };
+    let op = AdminOp::GroupRecall {
+        admin,
+        group,
+        seqs,
+        reason,
+    };
+    let AdminReply::Recalled(r) = run(app, op).await? else {
         return Err(Fail::new(codes::INTERNAL, "unexpected answer"));
     };
     let list: Vec<Value> = r?

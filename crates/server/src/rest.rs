@@ -479,7 +479,7 @@ fn uint(m: &Map<String, Value>, field: &str, code: u32) -> Result<Option<u64>, F
     }
 }
 
-/// The one text element of a `MsgBody`.
+/// The one element of a `MsgBody`: `TIMTextElem` or `TIMCustomElem`.
 fn text_elem(m: &Map<String, Value>) -> Result<Elem, Fail> {
     let Some(Value::Array(items)) = m.get("MsgBody") else {
         return Err(Fail::new(codes::MSG_BODY_TYPE, "MsgBody must be an array"));
@@ -503,9 +503,24 @@ fn text_elem(m: &Map<String, Value>) -> Result<Elem, Fail> {
                 "TIMTextElem needs a non-empty MsgContent.Text",
             )),
         },
+        (Some("TIMCustomElem"), Some(c)) => {
+            let field = |name: &str| match c.get(name) {
+                None => Ok(String::new()),
+                Some(Value::String(v)) => Ok(v.clone()),
+                Some(_) => Err(Fail::new(
+                    codes::MSG_FORMAT,
+                    format!("TIMCustomElem's MsgContent.{name} must be a string"),
+                )),
+            };
+            Ok(Elem::Custom {
+                data: field("Data")?,
+                desc: field("Desc")?,
+                extension: field("Ext")?,
+            })
+        }
         (Some(t), _) => Err(Fail::new(
             codes::MSG_FORMAT,
-            format!("MsgType {t} is not supported by this server (TIMTextElem only)"),
+            format!("MsgType {t} is not supported by this server (TIMTextElem, TIMCustomElem)"),
         )),
         _ => Err(Fail::new(
             codes::MSG_FORMAT,

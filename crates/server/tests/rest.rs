@@ -51,6 +51,7 @@ async fn admin_sends_lists_and_recalls_with_no_time_limit() {
         "typed by alice"
     );
     assert_eq!(list[0]["From_Account"], "alice");
+
     let client_key = list[0]["MsgKey"].as_str().unwrap().to_string();
 
     // Paging: one at a time, continuing from LastMsgKey.
@@ -102,6 +103,40 @@ async fn admin_sends_lists_and_recalls_with_no_time_limit() {
     assert_event(&bob.recv().await, "messageRevoked");
     alice.ping().await;
     bob.ping().await;
+}
+
+#[tokio::test]
+async fn custom_elements_go_through_sendmsg() {
+    let s = TestServer::start().await;
+    let rest = Rest::new(s.addr);
+    let mut alice = s.login("alice").await;
+    let mut bob = s.login("bob").await;
+
+    // A custom element (TIMCustomElem: Data, Desc, Ext) reaches the client as customElem.
+    let custom = rest
+        .call(
+            "openim/sendmsg",
+            &json!({"From_Account": "alice", "To_Account": "bob", "MsgRandom": 7,
+                    "MsgBody": [{"MsgType": "TIMCustomElem",
+                                 "MsgContent": {"Data": "{\"card\":7}", "Desc": "a card", "Ext": "x"}}]}),
+        )
+        .await;
+    assert_code(&custom, 0);
+    let f = bob.recv().await;
+    assert_event(&f, "newMessage");
+    assert_eq!(f["event"]["message"]["elem"]["elemType"], "custom", "{f}");
+    assert_eq!(f["event"]["message"]["elem"]["data"], "{\"card\":7}", "{f}");
+    assert_eq!(f["event"]["message"]["elem"]["desc"], "a card", "{f}");
+    assert_eq!(f["event"]["message"]["elem"]["extension"], "x", "{f}");
+    assert_event(&alice.recv().await, "newMessage");
+    let bad = rest
+        .call(
+            "openim/sendmsg",
+            &json!({"From_Account": "alice", "To_Account": "bob", "MsgRandom": 8,
+                    "MsgBody": [{"MsgType": "TIMCustomElem", "MsgContent": {"Data": 7}}]}),
+        )
+        .await;
+    assert_code(&bad, 90010);
 }
 
 #[tokio::test]
@@ -400,7 +435,7 @@ async fn bad_input_is_a_coded_failure_that_changes_nothing() {
                 "openim/sendmsg",
                 &with(
                     "MsgBody",
-                    json!([{"MsgType": "TIMCustomElem", "MsgContent": {"Data": "x"}}]),
+                    json!([{"MsgType": "TIMFaceElem", "MsgContent": {"Index": 1}}]),
                 ),
             )
             .await,

@@ -13,6 +13,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import zlib from "node:zlib";
+import { restFigures, restRows } from "./report-rest.mjs";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, "..");
@@ -408,7 +409,8 @@ const r = {
   browser: read(a.raw, "browser.json"),
   run: runInfo,
 };
-const table = rows(r);
+r.rest_api = restFigures((name) => read(a.raw, name));
+const table = [...rows(r), ...restRows(r.rest_api)];
 r.table = table;
 r.notes = [];
 if (r.browser?.pkg?.note) r.notes.push(`browser figures: ${r.browser.pkg.note}`);

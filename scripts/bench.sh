@@ -90,7 +90,7 @@ ECHO_PID=""
 FLOOD_PID=""
 cleanup() {
   local rc=$?
-  for pid in $ECHO_PID $FLOOD_PID $SERVER_PID; do
+  for pid in $ECHO_PID $FLOOD_PID $SERVER_PID ${REST_PIDS:-}; do
     if kill -0 "$pid" 2>/dev/null; then
       kill -TERM "$pid" 2>/dev/null || true
       for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
@@ -229,6 +229,10 @@ say "extra: multi-node on PostgreSQL (3 nodes, LISTEN/NOTIFY): cross-node latenc
 timeout --kill-after=10 600 cargo run --release -q -p im-revoke-server --example multi_node_bench -- \
   --revokes "$([ "$QUICK" = 1 ] && echo 50 || echo 300)" | tee "$RAW/multi_node.txt" \
   || echo "[bench] the multi-node bench failed (is PostgreSQL installed? scripts/setup.sh does it)" >&2
+
+# REST API and webhooks: admin recalls/s, and the message path with a slow and a dead receiver.
+# shellcheck source=scripts/bench-rest.sh
+source "$ROOT/scripts/bench-rest.sh"
 
 # Server health after all that: still up, and its final RSS.
 if kill -0 "$SERVER_PID" 2>/dev/null; then

@@ -23,6 +23,43 @@ export interface TextElem {
   text: string;
 }
 
+/** `customElem` of a custom message (elemType 2): the app's own payload. */
+export interface CustomElem {
+  data: string;
+  desc: string;
+  extension: string;
+}
+
+/** One picture of an image message: `type` 1 the original, 2 the thumbnail. */
+export interface ImageInfo {
+  type: 1 | 2;
+  /** The attachment key. */
+  uuid: string;
+  /** Where to load it: a signed, expiring download URL (server) or an object URL (LocalHub). */
+  url: string;
+  width: number;
+  height: number;
+  /** Bytes. */
+  size: number;
+}
+
+/** `imageElem` of an image message (elemType 3). */
+export interface ImageElem {
+  /** The original, then the thumbnail if there is one. */
+  imageList: ImageInfo[];
+}
+
+/** `fileElem` of a file message (elemType 6). */
+export interface FileElem {
+  /** The attachment key. */
+  uuid: string;
+  fileName: string;
+  /** Bytes. */
+  fileSize: number;
+  /** Where to load it (as `ImageInfo.url`). */
+  url: string;
+}
+
 /** Who revoked a message, and in what capacity. */
 export interface RevokerInfo {
   /** The revoker's userID. */
@@ -55,10 +92,16 @@ export interface Message {
   status: MessageStatus;
   /** Sent by the logged-in user. */
   isSelf: boolean;
-  /** 1 = text. */
+  /** 1 text, 2 custom, 3 image, 6 file (1 for a revoked message whose content is gone). */
   elemType: number;
   /** The text; `null` once revoked (except in the sender's own copy). */
   textElem: TextElem | null;
+  /** A custom message's payload; `null` for other types and once revoked (except in the sender's own copy). */
+  customElem: CustomElem | null;
+  /** An image message's pictures; `null` likewise. */
+  imageElem: ImageElem | null;
+  /** A file message's file; `null` likewise. */
+  fileElem: FileElem | null;
   /** Whether it has been revoked. */
   isRevoked: boolean;
   /** Who revoked it (`null` unless revoked). */

@@ -100,14 +100,18 @@ export function readInto(s, memory, ptr, cap) {
 }
 
 export function message(memory, ptr, bytes, ascii, idLen, senderLen, userLen, groupLen, textLen, revokerLen, reasonLen,
-                        timestamp, timeMs, seq, status, isSelf, elemType, isRevoked, role, revokeTimeMs) {
+                        timestamp, timeMs, seq, status, isSelf, elemType, isRevoked, role, revokeTimeMs, richLen) {
   unpack(memory, ptr, bytes, ascii);
   const msgID = take(idLen), sender = take(senderLen), userID = take(userLen), groupID = take(groupLen);
-  const t = take(textLen), revoker = take(revokerLen), reason = take(reasonLen);
+  const t = take(textLen), revoker = take(revokerLen), reason = take(reasonLen), r = take(richLen);
   text = "";
+  const e = r === null ? null : JSON.parse(r);
   return {
     msgID, sender, userID, groupID, timestamp, timeMs, seq, status, isSelf, elemType,
     textElem: t === null ? null : { text: t },
+    customElem: e !== null && elemType === 2 ? { data: e.data, desc: e.desc, extension: e.extension } : null,
+    imageElem: e !== null && elemType === 3 ? { imageList: e.imageList } : null,
+    fileElem: e !== null && elemType === 6 ? { uuid: e.uuid, fileName: e.fileName, fileSize: e.fileSize, url: e.url } : null,
     isRevoked,
     revokerInfo: revoker === null ? null : { userID: revoker, role: ROLES[role] },
     revokeReason: reason,
@@ -155,7 +159,8 @@ extern "C" {
     #[wasm_bindgen(js_name = readInto)]
     pub(crate) fn read_into(s: &JsValue, memory: &JsValue, ptr: *mut u8, cap: usize) -> f64;
 
-    /// A `Message` object from a [`Pack`] of its seven strings and its other fields.
+    /// A `Message` object from a [`Pack`] of its eight strings (the last: a custom, image or file
+    /// element as JSON) and its other fields.
     #[wasm_bindgen(js_name = message)]
     #[allow(clippy::too_many_arguments)]
     fn message_raw(
@@ -179,6 +184,7 @@ extern "C" {
         is_revoked: bool,
         role: u32,
         revoke_time_ms: f64,
+        rich_len: i32,
     ) -> JsValue;
 
     /// A `Group` object.
@@ -272,6 +278,7 @@ pub(crate) fn message(v: &im_revoke_core::view::MessageView) -> JsValue {
     let text = p.push(v.text_elem.as_ref().map(|t| t.text.as_str()));
     let revoker = p.push(v.revoker_info.as_ref().map(|r| r.user_id.as_str()));
     let reason = p.push(v.revoke_reason.as_deref());
+    let rich = p.push(im_revoke_core::wire::rich_elem_json(v).as_deref());
     let role = v.revoker_info.as_ref().map_or(0, |r| role_index(r.role));
     p.with(|m, ptr, bytes, ascii| {
         message_raw(
@@ -295,6 +302,7 @@ pub(crate) fn message(v: &im_revoke_core::view::MessageView) -> JsValue {
             v.is_revoked,
             role,
             v.revoke_time_ms.map_or(-1.0, |t| t as f64),
+            rich,
         )
     })
 }

@@ -51,6 +51,31 @@ impl MessageManager {
         to_js(&view)
     }
 
+    /// A new custom message (elemType 2, `customElem: { data, desc, extension }`), not sent yet:
+    /// the app's own payload, delivered and revoked like text. Omitted strings are `""`; at least
+    /// one must be non-empty, and together they are at most the text size limit (checked when
+    /// sent: 6017, 8001).
+    ///
+    /// ```js
+    /// const card = mm.createCustomMessage(JSON.stringify({ card: 7 }), "a card", "");
+    /// await mm.sendMessage(card, "bob", null);
+    /// ```
+    #[wasm_bindgen(js_name = createCustomMessage, unchecked_return_type = "Message")]
+    pub fn create_custom_message(
+        &self,
+        data: Option<String>,
+        description: Option<String>,
+        extension: Option<String>,
+    ) -> JsValue {
+        let elem = im_revoke_core::Elem::Custom {
+            data: data.unwrap_or_default(),
+            desc: description.unwrap_or_default(),
+            extension: extension.unwrap_or_default(),
+        };
+        let view = self.session.st.borrow_mut().client.create_message(elem);
+        to_js(&view)
+    }
+
     /// Sends a message created by `createTextMessage`: to a user (`receiver`) or a group
     /// (`groupID`); pass `null` (or `""`) for the other. Resolves with the message as the
     /// server accepted it (status 2, server `timestamp`, `seq`). Rejects with an `ImError`

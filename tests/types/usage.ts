@@ -5,6 +5,9 @@ import init, {
   LocalHub,
   type AdvancedMsgListener,
   type CanRevokeResult,
+  type CustomElem,
+  type FileElem,
+  type ImageInfo,
   type ConnectionListener,
   type Group,
   type HistoryMessageResult,
@@ -77,6 +80,16 @@ export async function usage(userSig: string): Promise<void> {
     }
   }
 
+  // Rich messages: custom (2), and what image (3) and file (6) messages carry.
+  const card: Message = amm.createCustomMessage(JSON.stringify({ card: 7 }), "a card", "");
+  await amm.sendMessage(amm.createCustomMessage("only data"), "bob", null);
+  await amm.sendMessage(card, "bob", null);
+  const custom: CustomElem | null = card.customElem;
+  const pictures: ImageInfo[] = card.imageElem?.imageList ?? [];
+  const thumb = pictures.find((p) => p.type === 2);
+  const file: FileElem | null = card.fileElem;
+  void [custom?.data, custom?.desc, custom?.extension, thumb?.url, thumb?.width, file?.fileName, file?.fileSize, file?.url];
+
   const gm = alice.getGroupManager();
   const group: Group = await gm.createGroup({ groupID: "g1", name: "team", admins: ["carol"], members: ["bob"] });
   await gm.addGroupMembers({ groupID: group.groupID, userIDList: ["dave"] });
@@ -123,6 +136,8 @@ export async function usage(userSig: string): Promise<void> {
   await gm.setGroupMemberRole({ groupID: "g1", userID: "bob", role: "admin" });
   // @ts-expect-error storage is "indexeddb" or "memory"
   await ChatClient.connect({ url: "ws://x", userID: "bob", userSig, storage: "disk" });
+  // @ts-expect-error custom data is a string
+  amm.createCustomMessage({ card: 7 });
   // @ts-expect-error ChatClient has no public constructor
   new ChatClient();
   // @ts-expect-error getJoinedGroupList takes no option

@@ -109,6 +109,32 @@ pub fn msg_body(elem: Option<&Elem>) -> Value {
         Some(Elem::Text { text }) => {
             json!([{ "MsgType": "TIMTextElem", "MsgContent": { "Text": text } }])
         }
+        Some(Elem::Custom {
+            data,
+            desc,
+            extension,
+        }) => json!([{ "MsgType": "TIMCustomElem",
+                       "MsgContent": { "Data": data, "Desc": desc, "Ext": extension } }]),
+        Some(Elem::Image { image_list }) => {
+            let list: Vec<Value> = image_list
+                .iter()
+                .map(|i| {
+                    json!({ "Type": i.kind, "Size": i.size, "Width": i.width,
+                                 "Height": i.height, "URL": i.url })
+                })
+                .collect();
+            let uuid = image_list.first().map_or("", |i| i.uuid.as_str());
+            json!([{ "MsgType": "TIMImageElem",
+                     "MsgContent": { "UUID": uuid, "ImageInfoArray": list } }])
+        }
+        Some(Elem::File {
+            uuid,
+            file_name,
+            file_size,
+            url,
+        }) => json!([{ "MsgType": "TIMFileElem",
+                       "MsgContent": { "UUID": uuid, "FileName": file_name,
+                                       "FileSize": file_size, "Url": url } }]),
         None => json!([]),
     }
 }

@@ -137,6 +137,16 @@ codes! {
     /// The message replied to does not exist or the sender may not read it (one answer for
     /// both, so that a reply cannot probe for messages).
     ReplyTargetNotFound = 300008, "IMR_ERR_REPLY_TARGET_NOT_FOUND", "the message replied to does not exist or cannot be read";
+    /// An upload is larger than the configured maximum.
+    AttachmentTooLarge = 300009, "IMR_ERR_ATTACHMENT_TOO_LARGE", "attachment too large";
+    /// An upload's bytes are not of an allowed type, or not of the type declared.
+    AttachmentTypeNotAllowed = 300010, "IMR_ERR_ATTACHMENT_TYPE", "attachment type not allowed or not what the bytes are";
+    /// An image is wider, taller or has more pixels than accepted (a decoding bomb).
+    AttachmentImageTooLarge = 300011, "IMR_ERR_IMAGE_TOO_LARGE", "image dimensions too large";
+    /// A message refers to an attachment that is not the sender's own unsent upload.
+    AttachmentNotOwned = 300012, "IMR_ERR_ATTACHMENT_NOT_OWNED", "attachment unknown, already used or uploaded by someone else";
+    /// Too many uploads of one user at the same time.
+    TooManyUploads = 300013, "IMR_ERR_TOO_MANY_UPLOADS", "too many uploads in parallel";
 }
 
 impl From<Code> for u32 {

@@ -17,9 +17,11 @@
 //! - `callback` (feature `callbacks`): webhooks in Tencent's shapes and `MsgKey`s;
 //! - [`wire`]: server frames from JSON text without serde (the browser module's decoder), over
 //!   `json`, a small hand-written JSON reader and writer;
+//! - [`attachment`]: the rules of custom, image and file elements and of their uploads;
 //! - [`error`]: the one table of error codes (Tencent's numbering where Tencent has one).
 #![warn(missing_docs)]
 
+pub mod attachment;
 #[cfg(feature = "callbacks")]
 pub mod callback;
 pub mod client;
@@ -40,7 +42,9 @@ pub mod wire;
 
 pub use error::{Code, ImError};
 pub use hub::{Hub, Outgoing, SessionId};
-pub use model::{ConvId, Elem, Group, GroupRole, Message, MessageStatus, RevokeInfo, RevokerRole};
+pub use model::{
+    ConvId, Elem, Group, GroupRole, ImageInfo, Message, MessageStatus, RevokeInfo, RevokerRole,
+};
 pub use policy::Config;
 pub use protocol::{ClientFrame, Envelope, Event, ServerFrame};
 pub use store::{CallbackRecord, MemStore, Store, StoreError};

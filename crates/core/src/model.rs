@@ -216,8 +216,34 @@ impl TryFrom<u8> for MessageStatus {
 
 /// Element type numbers, as Tencent's `V2TIMElemType`.
 pub const ELEM_TYPE_TEXT: u8 = 1;
+/// `V2TIM_ELEM_TYPE_CUSTOM`.
+pub const ELEM_TYPE_CUSTOM: u8 = 2;
+/// `V2TIM_ELEM_TYPE_IMAGE`.
+pub const ELEM_TYPE_IMAGE: u8 = 3;
+/// `V2TIM_ELEM_TYPE_FILE`.
+pub const ELEM_TYPE_FILE: u8 = 6;
 
-/// A message's content. Only text today; the enum leaves room for other element types.
+/// One picture of an image message: the original (`type` 1) or the thumbnail (`type` 2), as
+/// Tencent's `V2TIMImage`. Rules for its fields: `attachment.rs`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageInfo {
+    /// 1 original, 2 thumbnail (Tencent's `V2TIMImageType`: 1 origin, 2 thumb, 4 large).
+    #[serde(rename = "type")]
+    pub kind: u8,
+    /// The attachment key of its bytes (the server's upload ID; the embedded hub's own key).
+    pub uuid: String,
+    /// Where to load it: a signed download URL made per viewer (server), an object URL
+    /// (embedded hub). Empty in what a client sends to the server.
+    pub url: String,
+    /// Pixels.
+    pub width: u32,
+    /// Pixels.
+    pub height: u32,
+    /// Bytes.
+    pub size: u64,
+}
+
+/// A message's content: V2TIM's text, custom, image and file elements.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "elemType", rename_all = "camelCase")]
 pub enum Elem {
@@ -226,6 +252,34 @@ pub enum Elem {
         /// The text.
         text: String,
     },
+    /// `elemType` 2, `"custom"`: the app's own payload (`customElem` in JavaScript).
+    Custom {
+        /// The payload.
+        data: String,
+        /// A description (Tencent: shown in push notifications).
+        desc: String,
+        /// Anything else the app wants to carry.
+        extension: String,
+    },
+    /// `elemType` 3, `"image"`: an uploaded picture and its thumbnail.
+    Image {
+        /// The original first, then the thumbnail if there is one.
+        #[serde(rename = "imageList")]
+        image_list: Vec<ImageInfo>,
+    },
+    /// `elemType` 6, `"file"`: an uploaded file.
+    File {
+        /// The attachment key (as [`ImageInfo::uuid`]).
+        uuid: String,
+        /// The file's name as the sender gave it (display only; never a path on any disk).
+        #[serde(rename = "fileName")]
+        file_name: String,
+        /// Bytes.
+        #[serde(rename = "fileSize")]
+        file_size: u64,
+        /// As [`ImageInfo::url`].
+        url: String,
+    },
 }
 
 impl Elem {
@@ -233,13 +287,53 @@ impl Elem {
     pub fn elem_type(&self) -> u8 {
         match self {
             Elem::Text { .. } => ELEM_TYPE_TEXT,
+            Elem::Custom { .. } => ELEM_TYPE_CUSTOM,
+            Elem::Image { .. } => ELEM_TYPE_IMAGE,
+            Elem::File { .. } => ELEM_TYPE_FILE,
         }
     }
 
-    /// Size of the content in bytes, for the body-size limit.
+    /// Size of the content in bytes, for the body-size limit (of an attachment: its
+    /// description in the message, not its bytes, which the attachment rules bound).
     pub fn size(&self) -> usize {
         match self {
             Elem::Text { text } => text.len(),
+            Elem::Custom {
+                data,
+                desc,
+                extension,
+            } => data.len() + desc.len() + extension.len(),
+            Elem::Image { image_list } => image_list
+                .iter()
+                .map(|i| i.uuid.len() + i.url.len() + 24)
+                .sum(),
+            Elem::File {
+                uuid,
+                file_name,
+                url,
+                ..
+            } => uuid.len() + file_name.len() + url.len() + 8,
+        }
+    }
+
+    /// The attachment keys the element refers to (none for text and custom).
+    pub fn attachment_keys(&self) -> Vec<&str> {
+        match self {
+            Elem::Image { image_list } => image_list.iter().map(|i| i.uuid.as_str()).collect(),
+            Elem::File { uuid, .. } => vec![uuid.as_str()],
+            _ => Vec::new(),
+        }
+    }
+
+    /// Every URL of the element, mutably: a host fills in the URLs each viewer may load.
+    pub fn urls_mut(&mut self) -> Vec<(&str, &mut String)> {
+        match self {
+            Elem::Image { image_list } => image_list
+                .iter_mut()
+                .map(|i| (i.uuid.as_str(), &mut i.url))
+                .collect(),
+            Elem::File { uuid, url, .. } => vec![(uuid.as_str(), url)],
+            _ => Vec::new(),
         }
     }
 }

@@ -32,7 +32,7 @@ use std::collections::HashMap;
 use crate::hash::Fast;
 use crate::json::Writer;
 
-use crate::model::{check_msg_id, Elem, Message, RevokeInfo, RevokerRole};
+use crate::model::{check_msg_id, Message, RevokeInfo, RevokerRole};
 use crate::protocol::ServerFrame;
 
 /// The stored layout's version (IndexedDB's database version). A store written by another
@@ -230,11 +230,7 @@ pub fn encode_message(m: &Message) -> String {
     w.num("seq", m.seq);
     w.key("elem");
     match &m.elem {
-        Some(Elem::Text { text }) => {
-            w.0.push_str("{\"elemType\":\"text\"");
-            w.str("text", text);
-            w.0.push('}');
-        }
+        Some(e) => w.0.push_str(&crate::wire::elem_json(e)),
         None => w.0.push_str("null"),
     }
     w.key("revoke");
@@ -387,7 +383,7 @@ impl Told {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::ReplyTo;
+    use crate::model::{Elem, ReplyTo};
 
     fn msg(id: &str, text: &str) -> Message {
         Message {

@@ -148,6 +148,19 @@ pub trait Store {
     }
     /// Inserts a new message or replaces it (when it is revoked).
     fn put_message(&mut self, msg: &Message) -> Result<(), StoreError>;
+    /// Attaches the uploads `keys` to message `msg_id` of `sender`, in the batch's transaction:
+    /// `false` (and nothing changed) unless every one is `sender`'s own upload, not attached
+    /// yet and not deleted. A store that keeps no uploads refuses (the default); the memory
+    /// store of the embedded hub accepts (the browser keeps the bytes itself).
+    fn claim_attachments(
+        &mut self,
+        sender: &str,
+        msg_id: &str,
+        keys: &[String],
+    ) -> Result<bool, StoreError> {
+        let _ = (sender, msg_id, keys);
+        Ok(false)
+    }
     /// Up to `limit` messages of `conv` with seq < `before_seq` (all if `None`), newest first.
     fn history(
         &mut self,
@@ -322,6 +335,10 @@ impl Store for MemStore {
             .insert(msg.seq, msg.msg_id.clone());
         self.messages.insert(msg.msg_id.clone(), msg.clone());
         Ok(())
+    }
+
+    fn claim_attachments(&mut self, _: &str, _: &str, _: &[String]) -> Result<bool, StoreError> {
+        Ok(true)
     }
 
     fn history(

@@ -6,7 +6,7 @@
 //! They carry Tencent's field names (serde renames) and decide nothing: the client state
 //! machine (`client`) makes them, the browser module converts them to JavaScript objects.
 
-use crate::model::{Elem, Message, MessageStatus, ReplyTo, RevokeInfo, RevokerRole};
+use crate::model::{Elem, ImageInfo, Message, MessageStatus, ReplyTo, RevokeInfo, RevokerRole};
 use serde::Serialize;
 
 /// A message as JavaScript sees it (plain object; Tencent's field names).
@@ -34,10 +34,16 @@ pub struct MessageView {
     pub status: MessageStatus,
     /// Sent by this user.
     pub is_self: bool,
-    /// 1 = text.
+    /// 1 text, 2 custom, 3 image, 6 file (1 for a revoked message whose content is gone).
     pub elem_type: u8,
     /// The text, or `null` once revoked (except for its sender).
     pub text_elem: Option<TextElem>,
+    /// A custom message's payload, or `null` (also once revoked, but for its sender).
+    pub custom_elem: Option<Box<CustomElem>>,
+    /// An image message's pictures, or `null` (also once revoked, but for its sender).
+    pub image_elem: Option<ImageElem>,
+    /// A file message's file, or `null` (also once revoked, but for its sender).
+    pub file_elem: Option<Box<FileElem>>,
     /// Revoked?
     pub is_revoked: bool,
     /// Who revoked it.
@@ -121,6 +127,39 @@ pub struct TextElem {
     pub text: String,
 }
 
+/// `customElem` of a custom message.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CustomElem {
+    /// The payload.
+    pub data: String,
+    /// Its description.
+    pub desc: String,
+    /// Anything else.
+    pub extension: String,
+}
+
+/// `imageElem` of an image message.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImageElem {
+    /// The original (`type` 1), then the thumbnail (`type` 2) if any.
+    pub image_list: Vec<ImageInfo>,
+}
+
+/// `fileElem` of a file message.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FileElem {
+    /// The attachment key.
+    pub uuid: String,
+    /// The name the sender gave it.
+    pub file_name: String,
+    /// Bytes.
+    pub file_size: u64,
+    /// Where to load it.
+    pub url: String,
+}
+
 /// `revokerInfo`: who revoked, in what capacity.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -173,10 +212,46 @@ impl MessageView {
             seq: m.seq,
             status,
             is_self,
-            elem_type: crate::model::ELEM_TYPE_TEXT,
-            text_elem: m.elem.as_ref().map(|e| match e {
-                Elem::Text { text } => TextElem { text: text.clone() },
-            }),
+            elem_type: m
+                .elem
+                .as_ref()
+                .map_or(crate::model::ELEM_TYPE_TEXT, Elem::elem_type),
+            text_elem: match &m.elem {
+                Some(Elem::Text { text }) => Some(TextElem { text: text.clone() }),
+                _ => None,
+            },
+            custom_elem: match &m.elem {
+                Some(Elem::Custom {
+                    data,
+                    desc,
+                    extension,
+                }) => Some(Box::new(CustomElem {
+                    data: data.clone(),
+                    desc: desc.clone(),
+                    extension: extension.clone(),
+                })),
+                _ => None,
+            },
+            image_elem: match &m.elem {
+                Some(Elem::Image { image_list }) => Some(ImageElem {
+                    image_list: image_list.clone(),
+                }),
+                _ => None,
+            },
+            file_elem: match &m.elem {
+                Some(Elem::File {
+                    uuid,
+                    file_name,
+                    file_size,
+                    url,
+                }) => Some(Box::new(FileElem {
+                    uuid: uuid.clone(),
+                    file_name: file_name.clone(),
+                    file_size: *file_size,
+                    url: url.clone(),
+                })),
+                _ => None,
+            },
             is_revoked: m.revoke.is_some(),
             revoker_info: m.revoke.as_ref().map(RevokerInfo::from),
             revoke_reason: m.revoke.as_ref().map(|r| r.reason.clone()),

@@ -25,7 +25,7 @@ use std::sync::Arc;
 use crate::json::{
     boolean, list, opt_object, opt_string, parse, string, string_set, uint, Json, Writer,
 };
-use crate::model::{Elem, Group, Message, ReplyTo, RevokeInfo, RevokerRole};
+use crate::model::{Elem, Group, ImageInfo, Message, ReplyTo, RevokeInfo, RevokerRole};
 use crate::protocol::{
     ClientFrame, ClientLimits, Conversation, Envelope, Event, Revoked, ServerFrame,
 };
@@ -48,13 +48,38 @@ fn revoke_info(v: &Json) -> Option<RevokeInfo> {
     })
 }
 
+fn image(v: &Json) -> Option<ImageInfo> {
+    Some(ImageInfo {
+        kind: u8::try_from(uint(v, "type")?).ok()?,
+        uuid: string(v, "uuid")?,
+        url: string(v, "url")?,
+        width: u32::try_from(uint(v, "width")?).ok()?,
+        height: u32::try_from(uint(v, "height")?).ok()?,
+        size: uint(v, "size")?,
+    })
+}
+
 fn elem(v: &Json) -> Option<Elem> {
-    match v.get("elemType")?.str()? {
-        "text" => Some(Elem::Text {
+    Some(match v.get("elemType")?.str()? {
+        "text" => Elem::Text {
             text: string(v, "text")?,
-        }),
-        _ => None,
-    }
+        },
+        "custom" => Elem::Custom {
+            data: string(v, "data")?,
+            desc: string(v, "desc")?,
+            extension: string(v, "extension")?,
+        },
+        "image" => Elem::Image {
+            image_list: list(v, "imageList", image)?,
+        },
+        "file" => Elem::File {
+            uuid: string(v, "uuid")?,
+            file_name: string(v, "fileName")?,
+            file_size: uint(v, "fileSize")?,
+            url: string(v, "url")?,
+        },
+        _ => return None,
+    })
 }
 
 fn message(v: &Json) -> Option<Message> {
@@ -238,6 +263,95 @@ pub fn decode_server(text: &str) -> Option<ServerFrame> {
 
 // --- writing client frames ------------------------------------------------------------------
 
+/// An element as serde writes it (fields in declaration order).
+fn write_elem(w: &mut Writer, elem: &Elem) {
+    w.0.push_str("{\"elemType\":");
+    match elem {
+        Elem::Text { text } => {
+            w.string("text");
+            w.str("text", text);
+        }
+        Elem::Custom {
+            data,
+            desc,
+            extension,
+        } => {
+            w.string("custom");
+            w.str("data", data);
+            w.str("desc", desc);
+            w.str("extension", extension);
+        }
+        Elem::Image { image_list } => {
+            w.string("image");
+            w.key("imageList");
+            w.0.push('[');
+            for (n, i) in image_list.iter().enumerate() {
+                if n > 0 {
+                    w.0.push(',');
+                }
+                w.0.push_str("{\"type\":");
+                w.digits(u64::from(i.kind));
+                w.str("uuid", &i.uuid);
+                w.str("url", &i.url);
+                w.num("width", u64::from(i.width));
+                w.num("height", u64::from(i.height));
+                w.num("size", i.size);
+                w.0.push('}');
+            }
+            w.0.push(']');
+        }
+        Elem::File {
+            uuid,
+            file_name,
+            file_size,
+            url,
+        } => {
+            w.string("file");
+            w.str("uuid", uuid);
+            w.str("fileName", file_name);
+            w.num("fileSize", *file_size);
+            w.str("url", url);
+        }
+    }
+    w.0.push('}');
+}
+
+/// An element as JSON text, in the wire's shape (what [`decode_server`] reads back).
+pub fn elem_json(elem: &Elem) -> String {
+    let mut w = Writer(String::new());
+    write_elem(&mut w, elem);
+    w.0
+}
+
+/// The custom, image or file element of a message view as JSON text (the wire shape, with its
+/// `elemType` tag), for the browser module to hand to JavaScript in one string; `None` for text
+/// and for a message without content.
+pub fn rich_elem_json(v: &crate::view::MessageView) -> Option<String> {
+    let elem = if let Some(c) = &v.custom_elem {
+        Elem::Custom {
+            data: c.data.clone(),
+            desc: c.desc.clone(),
+            extension: c.extension.clone(),
+        }
+    } else if let Some(i) = &v.image_elem {
+        Elem::Image {
+            image_list: i.image_list.clone(),
+        }
+    } else if let Some(f) = &v.file_elem {
+        Elem::File {
+            uuid: f.uuid.clone(),
+            file_name: f.file_name.clone(),
+            file_size: f.file_size,
+            url: f.url.clone(),
+        }
+    } else {
+        return None;
+    };
+    let mut w = Writer(String::new());
+    write_elem(&mut w, &elem);
+    Some(w.0)
+}
+
 /// A client frame as JSON text, as `protocol::json::encode_client` writes it (byte for byte,
 /// but for `ping.t`: an integer number of milliseconds, as the module sends, is written `N.0`
 /// as serde writes it; a fraction is kept to the microsecond; a non-finite value is 0).
@@ -269,13 +383,7 @@ pub fn encode_client(f: &ClientFrame) -> String {
             w.opt_str("receiver", receiver);
             w.opt_str("groupID", group_id);
             w.key("elem");
-            match elem {
-                Elem::Text { text } => {
-                    w.0.push_str("{\"elemType\":\"text\"");
-                    w.str("text", text);
-                    w.0.push('}');
-                }
-            }
+            write_elem(&mut w, elem);
             if let Some(r) = reply_to {
                 w.str("replyTo", r);
             }

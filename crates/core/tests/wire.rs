@@ -12,7 +12,7 @@ use frames::{frames, kind, KINDS, MALFORMED};
 use im_revoke_core::protocol::json::{decode_server as serde_decode, encode_server};
 use im_revoke_core::protocol::{Envelope, Event, Revoked};
 use im_revoke_core::wire::decode_server;
-use im_revoke_core::{Elem, RevokeInfo, RevokerRole, ServerFrame};
+use im_revoke_core::{Elem, ImageInfo, RevokeInfo, RevokerRole, ServerFrame};
 use proptest::prelude::*;
 
 #[test]
@@ -174,6 +174,62 @@ fn client_frames(s: &str) -> Vec<ClientFrame> {
             },
             reply_to: None,
             cloud_custom_data: None,
+        },
+        ClientFrame::Send {
+            req_id: "s3".into(),
+            msg_id: "m".into(),
+            receiver: Some("bob".into()),
+            group_id: None,
+            reply_to: None,
+            cloud_custom_data: None,
+            elem: Elem::Custom {
+                data: s.clone(),
+                desc: s.clone(),
+                extension: String::new(),
+            },
+        },
+        ClientFrame::Send {
+            req_id: "s4".into(),
+            msg_id: "m".into(),
+            receiver: Some("bob".into()),
+            group_id: None,
+            reply_to: None,
+            cloud_custom_data: None,
+            elem: Elem::File {
+                uuid: s.clone(),
+                file_name: s.clone(),
+                file_size: u64::MAX,
+                url: s.clone(),
+            },
+        },
+        ClientFrame::Send {
+            req_id: "s5".into(),
+            msg_id: "m".into(),
+            receiver: Some("bob".into()),
+            group_id: None,
+            reply_to: None,
+            cloud_custom_data: None,
+            elem: Elem::Image {
+                image_list: (1..=2)
+                    .map(|kind| ImageInfo {
+                        kind,
+                        uuid: s.clone(),
+                        url: s.clone(),
+                        width: u32::MAX,
+                        height: 0,
+                        size: 7,
+                    })
+                    .collect(),
+            },
+        },
+        ClientFrame::Send {
+            req_id: "s6".into(),
+            msg_id: "m".into(),
+            receiver: Some("bob".into()),
+            group_id: None,
+            reply_to: None,
+            cloud_custom_data: None,
+            elem: Elem::Image { image_list: vec![] },
         },
         ClientFrame::Revoke {
             req_id: "r1".into(),

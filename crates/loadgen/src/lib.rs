@@ -11,7 +11,8 @@
 //! - [`fanout`]: one revoke to a group of M online members;
 //! - [`flood`]: a well-behaved user's send round trip while another floods a large group;
 //! - [`sqlite_baseline`]: raw SQLite commit rates, the ceiling for durable requests;
-//! - [`echo`]: the bare tokio-tungstenite echo server used as a baseline.
+//! - [`echo`]: the bare tokio-tungstenite echo server used as a baseline;
+//! - [`rest`]: admin sends and recalls over the REST API, and webhook receivers (slow or not).
 #![warn(missing_docs)]
 
 pub mod common;
@@ -20,5 +21,6 @@ pub mod fanout;
 pub mod flood;
 pub mod idle;
 pub mod latency;
+pub mod rest;
 pub mod sqlite_baseline;
 pub mod throughput;

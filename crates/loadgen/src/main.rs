@@ -2,6 +2,7 @@
 
 use clap::{Args, Parser, Subcommand};
 use im_revoke_loadgen::common::{write_json, Result, Target};
+use im_revoke_loadgen::rest;
 use im_revoke_loadgen::{echo, fanout, flood, idle, latency, sqlite_baseline, throughput};
 use serde_json::json;
 use std::path::PathBuf;
@@ -169,6 +170,51 @@ enum Cmd {
         #[arg(long, default_value_t = 600.0)]
         max_secs: f64,
     },
+    /// Admin sends (openim/sendmsg), then admin recalls (openim/admin_msgwithdraw) of each,
+    /// over the REST API: requests/s and p50/p99. Start the server with --rest-rate 0.
+    Rest {
+        /// The server's HTTP address (loopback only).
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        http: String,
+        /// SDKAppID of the server.
+        #[arg(long, env = "IMR_SDKAPPID", default_value_t = 1_400_000_000)]
+        sdkappid: u64,
+        /// The server's secret key (the admin's UserSig is minted locally with it).
+        #[arg(long, env = "IMR_SECRET_KEY", hide_env_values = true)]
+        secret_key: String,
+        /// The admin identifier (one of the server's --admin-identifier).
+        #[arg(long, default_value = "administrator")]
+        admin: String,
+        /// Messages sent, then recalled.
+        #[arg(long, default_value_t = 5000)]
+        messages: usize,
+        /// Connections, one request outstanding on each.
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        /// Write the figures as JSON to this file.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Stop after this many seconds whatever happens.
+        #[arg(long, default_value_t = 300.0)]
+        max_secs: f64,
+    },
+    /// A webhook receiver: answers every POST with ActionStatus OK after --delay-ms; prints
+    /// `webhook-receiver listening on http://ADDR/` and runs until --max-secs or SIGTERM, then
+    /// writes what it got to --out.
+    WebhookReceiver {
+        /// Address (loopback only; port 0 picks one).
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: std::net::SocketAddr,
+        /// Delay before each answer, ms.
+        #[arg(long, default_value_t = 500)]
+        delay_ms: u64,
+        /// Write the counts as JSON to this file.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Stop after this many seconds.
+        #[arg(long, default_value_t = 600.0)]
+        max_secs: f64,
+    },
 }
 
 #[derive(Args, Debug, Clone)]
@@ -322,25 +368,62 @@ async fn run(cmd: Cmd) -> Result<()> {
             println!("echo-server listening on ws://{addr}/");
             use std::io::Write;
             let _ = std::io::stdout().flush();
-            let stop = async move {
-                let term = async {
-                    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                    {
-                        Ok(mut s) => {
-                            s.recv().await;
-                        }
-                        Err(_) => std::future::pending().await,
-                    }
-                };
-                tokio::select! {
-                    _ = tokio::time::sleep(Duration::from_secs_f64(max_secs)) => {}
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term => {}
-                }
-            };
-            echo::serve(l, cfg, stop).await;
+            echo::serve(l, cfg, stop_signal(max_secs)).await;
             Ok(())
         }
+        Cmd::Rest {
+            http,
+            sdkappid,
+            secret_key,
+            admin,
+            messages,
+            concurrency,
+            out: path,
+            max_secs,
+        } => {
+            let o = rest::RestOpts {
+                addr: rest::http_addr(&http)?,
+                sdkappid,
+                key: secret_key,
+                admin,
+                messages,
+                concurrency,
+                max_secs,
+            };
+            let r = bounded(max_secs, rest::run(&o)).await?;
+            out(&path, "rest", serde_json::to_value(r)?)
+        }
+        Cmd::WebhookReceiver {
+            listen,
+            delay_ms,
+            out: path,
+            max_secs,
+        } => {
+            let (l, addr) = rest::bind_receiver(listen).await?;
+            println!("webhook-receiver listening on http://{addr}/");
+            use std::io::Write;
+            let _ = std::io::stdout().flush();
+            let r = rest::serve_receiver(l, delay_ms, stop_signal(max_secs)).await;
+            println!("webhook-receiver: {} requests", r.requests);
+            out(&path, "webhook-receiver", serde_json::to_value(r)?)
+        }
+    }
+}
+
+/// Completes after `max_secs`, on Ctrl-C or on SIGTERM.
+async fn stop_signal(max_secs: f64) {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::time::sleep(Duration::from_secs_f64(max_secs)) => {}
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term => {}
     }
 }
 

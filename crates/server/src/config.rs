@@ -169,6 +169,9 @@ pub struct ServeArgs {
     /// Directory served at /pkg (the built browser module, pkg/).
     #[arg(long, env = "IMR_PKG_DIR")]
     pub pkg_dir: Option<PathBuf>,
+    /// Attachments: where, how large, which types.
+    #[command(flatten)]
+    pub attachments: crate::upload::AttachmentArgs,
     /// The REST API and webhooks.
     #[command(flatten)]
     pub api: crate::rest::ApiArgs,
@@ -335,6 +338,8 @@ pub struct ServerConfig {
     pub max_batch: usize,
     /// Bound of the command queue into the hub.
     pub command_queue: usize,
+    /// Uploads and downloads of attachments.
+    pub attachments: crate::upload::AttachmentConfig,
     /// The REST API and webhooks (`rest.rs`).
     pub api: crate::rest::ApiConfig,
 }
@@ -377,6 +382,7 @@ impl ServerConfig {
             write_timeout: Duration::from_secs(10),
             max_batch: 1024,
             command_queue: 65_536,
+            attachments: crate::upload::AttachmentConfig::default(),
             api: crate::rest::ApiConfig::default(),
         }
     }
@@ -418,6 +424,7 @@ impl ServerConfig {
         c.health_max_hub_queue = a.health_max_hub_queue;
         c.static_dir = a.static_dir;
         c.pkg_dir = a.pkg_dir;
+        c.attachments = a.attachments.into_config();
         c.api = crate::rest::ApiConfig::from_args(a.api)?;
         c.validate()?;
         Ok(c)

@@ -30,6 +30,8 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/ws", get(ws::upgrade))
+        .route("/upload", axum::routing::post(crate::upload::upload))
+        .route("/file/{key}", get(crate::upload::download))
         .merge(crate::rest::routes(app.cfg.api.max_body));
     if app.cfg.dev {
         r = r.route("/dev/usersig", get(dev_usersig));

@@ -32,6 +32,7 @@ pub mod outbox;
 pub mod rest;
 pub mod state;
 pub mod store;
+pub mod upload;
 pub mod wakeup;
 pub mod webhook;
 pub mod ws;
@@ -124,6 +125,7 @@ fn open_postgres(url: &str, wakes: mpsc::Sender<Wake>) -> Result<(PgStore, Liste
 pub async fn start(cfg: ServerConfig) -> Result<Server, StartError> {
     cfg.validate()?;
     let (commands, rx) = mpsc::channel(cfg.command_queue);
+    let mut attachments = None;
     let gauge = cfg
         .api
         .webhook
@@ -139,6 +141,13 @@ pub async fn start(cfg: ServerConfig) -> Result<Server, StartError> {
             }
             let mut hub = Hub::new(cfg.policy(), store);
             hub.set_callbacks(gauge.is_some());
+            let att = Arc::new(upload::Attachments::open(
+                cfg.attachments.clone(),
+                &cfg.db,
+                cfg.secret_key.expose(),
+            )?);
+            hub.set_url_signer(att.signer());
+            attachments = Some(att);
             (Engine::new(hub, cfg.max_batch).spawn(rx)?, None)
         }
         Database::Postgres(url) => {
@@ -192,6 +201,10 @@ pub async fn start(cfg: ServerConfig) -> Result<Server, StartError> {
     };
     let mut app = App::new(cfg, commands.clone(), stopped.clone());
     app.webhooks = gauge;
+    if let Some(att) = attachments {
+        tokio::spawn(upload::sweeper(att.clone(), stopped.clone()));
+        app.attachments = Some(att);
+    }
     let app = Arc::new(app);
     let task = tokio::spawn(async move {
         let r = serve(listener, app.clone(), stopped).await;

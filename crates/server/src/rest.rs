@@ -229,6 +229,8 @@ pub enum AdminOp {
         group: String,
         /// `MsgSeqList`.
         seqs: Vec<u64>,
+        /// `Reason` (empty if none): the revoke's reason.
+        reason: String,
     },
     /// `openim/admin_getroammsg`.
     History {
@@ -277,9 +279,12 @@ impl AdminOp {
                 to,
                 key,
             } => AdminReply::Withdrawn(hub.admin_withdraw(&admin, &from, &to, &key, now)),
-            AdminOp::GroupRecall { admin, group, seqs } => {
-                AdminReply::Recalled(hub.admin_recall_group(&admin, &group, &seqs, now))
-            }
+            AdminOp::GroupRecall {
+                admin,
+                group,
+                seqs,
+                reason,
+            } => AdminReply::Recalled(hub.admin_recall_group(&admin, &group, &seqs, &reason, now)),
             AdminOp::History {
                 a,
                 b,
@@ -474,7 +479,7 @@ fn uint(m: &Map<String, Value>, field: &str, code: u32) -> Result<Option<u64>, F
     }
 }
 
-/// The one text element of a `MsgBody`.
+/// The one element of a `MsgBody`: `TIMTextElem` or `TIMCustomElem`.
 fn text_elem(m: &Map<String, Value>) -> Result<Elem, Fail> {
     let Some(Value::Array(items)) = m.get("MsgBody") else {
         return Err(Fail::new(codes::MSG_BODY_TYPE, "MsgBody must be an array"));
@@ -498,9 +503,24 @@ fn text_elem(m: &Map<String, Value>) -> Result<Elem, Fail> {
                 "TIMTextElem needs a non-empty MsgContent.Text",
             )),
         },
+        (Some("TIMCustomElem"), Some(c)) => {
+            let field = |name: &str| match c.get(name) {
+                None => Ok(String::new()),
+                Some(Value::String(v)) => Ok(v.clone()),
+                Some(_) => Err(Fail::new(
+                    codes::MSG_FORMAT,
+                    format!("TIMCustomElem's MsgContent.{name} must be a string"),
+                )),
+            };
+            Ok(Elem::Custom {
+                data: field("Data")?,
+                desc: field("Desc")?,
+                extension: field("Ext")?,
+            })
+        }
         (Some(t), _) => Err(Fail::new(
             codes::MSG_FORMAT,
-            format!("MsgType {t} is not supported by this server (TIMTextElem only)"),
+            format!("MsgType {t} is not supported by this server (TIMTextElem, TIMCustomElem)"),
         )),
         _ => Err(Fail::new(
             codes::MSG_FORMAT,
@@ -619,8 +639,19 @@ async fn group_recall(
                 "each MsgSeqList item needs a positive integer MsgSeq",
             )
         })?;
-    let AdminReply::Recalled(r) = run(app, AdminOp::GroupRecall { admin, group, seqs }).await?
-    else {
+    // Tencent's optional `Reason`: the revoke's reason, as a client's revoke carries one.
+    let reason = match m.get("Reason") {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(r)) => r.clone(),
+        Some(_) => return Err(Fail::new(codes::GROUP_PARAMS, "Reason must be a string")),
+    };
+    let op = AdminOp::GroupRecall {
+        admin,
+        group,
+        seqs,
+        reason,
+    };
+    let AdminReply::Recalled(r) = run(app, op).await? else {
         return Err(Fail::new(codes::INTERNAL, "unexpected answer"));
     };
     let list: Vec<Value> = r?

@@ -22,6 +22,8 @@ pub struct App {
     pub admission: Arc<Admission>,
     /// Becomes `true` when the server shuts down.
     pub shutdown: watch::Receiver<bool>,
+    /// The attachment store (SQLite databases only).
+    pub attachments: Option<Arc<crate::upload::Attachments>>,
     /// The REST API's rate buckets.
     pub rest: crate::rest::RestState,
     /// The webhook queue's gauge, when webhooks are on.
@@ -55,6 +57,7 @@ impl App {
             conns: Arc::new(ConnCounter::default()),
             admission,
             shutdown,
+            attachments: None,
             rest: crate::rest::RestState::default(),
             webhooks: None,
             next_session: AtomicU64::new(1),

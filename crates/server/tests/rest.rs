@@ -51,6 +51,7 @@ async fn admin_sends_lists_and_recalls_with_no_time_limit() {
         "typed by alice"
     );
     assert_eq!(list[0]["From_Account"], "alice");
+
     let client_key = list[0]["MsgKey"].as_str().unwrap().to_string();
 
     // Paging: one at a time, continuing from LastMsgKey.
@@ -102,6 +103,40 @@ async fn admin_sends_lists_and_recalls_with_no_time_limit() {
     assert_event(&bob.recv().await, "messageRevoked");
     alice.ping().await;
     bob.ping().await;
+}
+
+#[tokio::test]
+async fn custom_elements_go_through_sendmsg() {
+    let s = TestServer::start().await;
+    let rest = Rest::new(s.addr);
+    let mut alice = s.login("alice").await;
+    let mut bob = s.login("bob").await;
+
+    // A custom element (TIMCustomElem: Data, Desc, Ext) reaches the client as customElem.
+    let custom = rest
+        .call(
+            "openim/sendmsg",
+            &json!({"From_Account": "alice", "To_Account": "bob", "MsgRandom": 7,
+                    "MsgBody": [{"MsgType": "TIMCustomElem",
+                                 "MsgContent": {"Data": "{\"card\":7}", "Desc": "a card", "Ext": "x"}}]}),
+        )
+        .await;
+    assert_code(&custom, 0);
+    let f = bob.recv().await;
+    assert_event(&f, "newMessage");
+    assert_eq!(f["event"]["message"]["elem"]["elemType"], "custom", "{f}");
+    assert_eq!(f["event"]["message"]["elem"]["data"], "{\"card\":7}", "{f}");
+    assert_eq!(f["event"]["message"]["elem"]["desc"], "a card", "{f}");
+    assert_eq!(f["event"]["message"]["elem"]["extension"], "x", "{f}");
+    assert_event(&alice.recv().await, "newMessage");
+    let bad = rest
+        .call(
+            "openim/sendmsg",
+            &json!({"From_Account": "alice", "To_Account": "bob", "MsgRandom": 8,
+                    "MsgBody": [{"MsgType": "TIMCustomElem", "MsgContent": {"Data": 7}}]}),
+        )
+        .await;
+    assert_code(&bad, 90010);
 }
 
 #[tokio::test]
@@ -188,6 +223,92 @@ async fn group_recall_per_item_results() {
         &call(json!({"GroupId": "g1", "MsgSeqList": eleven})).await,
         10004,
     );
+    alice.ping().await;
+    bob.ping().await;
+}
+
+#[tokio::test]
+async fn group_recall_passes_its_reason_on_to_the_revoke() {
+    let s = TestServer::start().await;
+    let rest = Rest::new(s.addr);
+    let mut alice = s.login("alice").await;
+    let mut bob = s.login("bob").await;
+    assert_eq!(
+        alice.create_group("g2", &[], &["bob"]).await["type"],
+        "groupOk"
+    );
+    assert_event(&bob.recv().await, "groupChanged");
+    let sent = alice.send_group("g2", "gm2", "spam").await;
+    assert_eq!(sent["type"], "sendOk");
+    assert_event(&bob.recv().await, "newMessage");
+    let seq = sent["message"]["seq"].as_u64().unwrap();
+    let call = |b: serde_json::Value| {
+        let rest = &rest;
+        async move { rest.call("group_open_http_svc/group_msg_recall", &b).await }
+    };
+    // A Reason of the wrong type or too long: 10004, nothing recalled.
+    assert_code(
+        &call(json!({"GroupId": "g2", "MsgSeqList": [{"MsgSeq": seq}], "Reason": 7})).await,
+        10004,
+    );
+    let long = "x".repeat(im_revoke_core::model::MAX_REASON + 1);
+    assert_code(
+        &call(json!({"GroupId": "g2", "MsgSeqList": [{"MsgSeq": seq}], "Reason": long})).await,
+        10004,
+    );
+    let r =
+        call(json!({"GroupId": "g2", "MsgSeqList": [{"MsgSeq": seq}], "Reason": "reported"})).await;
+    assert_eq!(
+        r["RecallRetList"],
+        json!([{"MsgSeq": seq, "RetCode": 0}]),
+        "{r}"
+    );
+    for c in [&mut alice, &mut bob] {
+        let f = c.recv().await;
+        assert_event(&f, "messageRevoked");
+        assert_eq!(f["event"]["revoke"]["reason"], "reported", "{f}");
+        assert_eq!(f["event"]["revoke"]["userID"], ADMIN);
+    }
+    alice.ping().await;
+    bob.ping().await;
+}
+
+/// An admin identifier may log in over WebSocket (as Tencent allows): there it is an ordinary
+/// user, with no admin power (SECURITY.md, "Admin accounts and webhooks").
+#[tokio::test]
+async fn an_admin_identifier_over_websocket_is_an_ordinary_user() {
+    let s = TestServer::start().await;
+    let mut admin = s.login(ADMIN).await;
+    let mut alice = s.login("alice").await;
+    let mut bob = s.login("bob").await;
+    let sent = admin
+        .send_text("alice", "adm-1", "hello from the admin account")
+        .await;
+    assert_eq!(sent["type"], "sendOk", "{sent}");
+    assert_event(&alice.recv().await, "newMessage");
+    assert_eq!(
+        alice.create_group("g3", &[], &["bob", ADMIN]).await["type"],
+        "groupOk"
+    );
+    assert_event(&bob.recv().await, "groupChanged");
+    assert_event(&admin.recv().await, "groupChanged");
+    assert_eq!(bob.send_group("g3", "gm3", "bob's").await["type"], "sendOk");
+    assert_event(&alice.recv().await, "newMessage");
+    assert_event(&admin.recv().await, "newMessage");
+    // A plain member cannot revoke another member's message, whatever its userID.
+    let r = admin.revoke("gm3").await;
+    assert_eq!(r["type"], "error", "{r}");
+    // Nor one-to-one messages it did not send.
+    assert_eq!(
+        alice.send_text(ADMIN, "to-adm", "hi").await["type"],
+        "sendOk"
+    );
+    assert_event(&admin.recv().await, "newMessage");
+    let r = admin.revoke("to-adm").await;
+    assert_eq!(r["type"], "error", "{r}");
+    // Its own message, like anyone's.
+    assert_eq!(admin.revoke("adm-1").await["type"], "revokeOk");
+    assert_event(&alice.recv().await, "messageRevoked");
     alice.ping().await;
     bob.ping().await;
 }
@@ -314,7 +435,7 @@ async fn bad_input_is_a_coded_failure_that_changes_nothing() {
                 "openim/sendmsg",
                 &with(
                     "MsgBody",
-                    json!([{"MsgType": "TIMCustomElem", "MsgContent": {"Data": "x"}}]),
+                    json!([{"MsgType": "TIMFaceElem", "MsgContent": {"Index": 1}}]),
                 ),
             )
             .await,

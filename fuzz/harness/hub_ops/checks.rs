@@ -433,12 +433,14 @@ impl Checks {
                 Some(Code::MsgIdConflict)
             });
         }
-        let Elem::Text { text } = elem;
-        if text.is_empty() {
+        if matches!(elem, Elem::Text { text } if text.is_empty()) {
             return Some(Some(Code::InvalidParameters));
         }
-        if text.len() > self.cfg.max_text_bytes {
+        if elem.size() > self.cfg.max_text_bytes {
             return Some(Some(Code::BodySizeLimit));
+        }
+        if let Err(e) = im_revoke_core::attachment::check_elem(elem) {
+            return Some(Some(e.code));
         }
         match (receiver, group_id) {
             (Some(r), None) => check_user_id(r).err().map(|e| Some(e.code)),

@@ -14,7 +14,20 @@ use crate::view::{CanRevoke, MessageView};
 impl Client {
     /// `createTextMessage`: a new local message with a fresh msgID (status 1 until sent).
     pub fn create_text_message(&mut self, text: &str) -> MessageView {
-        self.create_message(text, None, None)
+        self.create_message_with(
+            Elem::Text {
+                text: text.to_string(),
+            },
+            None,
+            None,
+        )
+    }
+
+    /// `createCustomMessage`, and the image and file messages once their element is known: a
+    /// new local message of `elem` with a fresh msgID (status 1 until sent). Its rules are
+    /// checked when it is sent.
+    pub fn create_message(&mut self, elem: Elem) -> MessageView {
+        self.create_message_with(elem, None, None)
     }
 
     /// `createTextMessage(text, { replyTo, cloudCustomData })`: a reply to `reply_to` (a msgID;
@@ -51,12 +64,18 @@ impl Client {
                 })
             }
         };
-        Ok(self.create_message(text, quote, cloud_custom_data))
+        Ok(self.create_message_with(
+            Elem::Text {
+                text: text.to_string(),
+            },
+            quote,
+            cloud_custom_data,
+        ))
     }
 
-    fn create_message(
+    fn create_message_with(
         &mut self,
-        text: &str,
+        elem: Elem,
         reply_to: Option<ReplyTo>,
         cloud_custom_data: Option<String>,
     ) -> MessageView {
@@ -68,9 +87,7 @@ impl Client {
             group_id: None,
             time_ms: 0,
             seq: 0,
-            elem: Some(Elem::Text {
-                text: text.to_string(),
-            }),
+            elem: Some(elem),
             revoke: None,
             reply_to,
             cloud_custom_data,
@@ -124,6 +141,9 @@ impl Client {
             if text.is_empty() {
                 return Err(ImError::with_desc(Code::InvalidParameters, "text is empty"));
             }
+        }
+        if let Some(e) = &l.msg.elem {
+            crate::attachment::check_elem(e)?;
         }
         let in_flight = self
             .pending

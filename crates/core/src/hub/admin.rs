@@ -198,26 +198,36 @@ impl<S: Store> Hub<S> {
         self.admin_run(|hub| {
             check_user_id(from)?;
             check_user_id(to)?;
-            hub.try_admin_recall(admin, &conv, seq, Some(key), now_ms)
+            hub.try_admin_recall(admin, &conv, seq, Some(key), "", now_ms)
         })
     }
 
     /// The admin `admin` recalls the messages at `seqs` of group `group_id` (Tencent's
-    /// `group_open_http_svc/group_msg_recall`): the group must exist (10010), then each seq
-    /// on its own (10030 not found, 20023 already revoked).
+    /// `group_open_http_svc/group_msg_recall`) for `reason` (Tencent's `Reason`, the revoke's
+    /// reason; at most the policy's `max_reason_bytes`, else 10004 and nothing changes): the
+    /// group must exist (10010), then each seq on its own (10030 not found, 20023 already
+    /// revoked).
     pub fn admin_recall_group(
         &mut self,
         admin: &str,
         group_id: &str,
         seqs: &[u64],
+        reason: &str,
         now_ms: u64,
     ) -> Result<Vec<RecallResult>, ImError> {
+        if reason.len() > self.cfg.max_reason_bytes {
+            return Err(ImError::with_desc(
+                Code::GroupInvalidParameters,
+                "Reason is too long",
+            ));
+        }
         self.admin_run(|hub| hub.group(group_id).map(|_| ()))?;
         let conv = ConvId::Group(group_id.to_string());
         Ok(seqs
             .iter()
             .map(|&seq| {
-                let r = self.admin_run(|hub| hub.try_admin_recall(admin, &conv, seq, None, now_ms));
+                let r = self
+                    .admin_run(|hub| hub.try_admin_recall(admin, &conv, seq, None, reason, now_ms));
                 (seq, r)
             })
             .collect())
@@ -229,6 +239,7 @@ impl<S: Store> Hub<S> {
         conv: &ConvId,
         seq: u64,
         key: Option<&str>,
+        reason: &str,
         now: u64,
     ) -> R<Message> {
         let not_found = match conv {
@@ -251,7 +262,7 @@ impl<S: Store> Hub<S> {
         msg.revoke = Some(RevokeInfo {
             user_id: admin.to_string(),
             role: allowed.role,
-            reason: String::new(),
+            reason: reason.to_string(),
             time_ms: now,
             req_id: format!("rest-recall-{now}"),
         });

@@ -147,7 +147,7 @@ impl<S: Store> Hub<S> {
                     "text is longer than the configured maximum",
                 ))
             }
-            _ => {}
+            e => crate::attachment::check_elem(e)?,
         }
         let conv = match (&receiver, &group_id) {
             (Some(r), None) => {
@@ -171,6 +171,20 @@ impl<S: Store> Hub<S> {
                 ))
             }
         };
+        let mut elem = elem;
+        let keys: Vec<String> = elem
+            .attachment_keys()
+            .into_iter()
+            .map(String::from)
+            .collect();
+        if !keys.is_empty() && !self.store.claim_attachments(user, &msg_id, &keys)? {
+            return Err(Code::AttachmentNotOwned.into());
+        }
+        if self.signer.is_some() {
+            for (_, url) in elem.urls_mut() {
+                url.clear();
+            }
+        }
         let quote = self.check_extras(user, reply_to.as_deref(), cloud_custom_data.as_deref())?;
         let seq = self.next_conv_seq(&conv)?;
         let mut msg = Message {

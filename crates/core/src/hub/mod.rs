@@ -131,6 +131,8 @@ pub struct Hub<S: Store> {
     charging: bool,
     outbox: Vec<Outgoing>,
     poisoned: Option<StoreError>,
+    /// The host's download URLs of attachments (`None`: URLs are kept as sent).
+    signer: Option<crate::attachment::UrlSigner>,
     /// Webhooks on: every send and revoke writes one into the store's outbox (`admin.rs`).
     #[cfg(feature = "callbacks")]
     callbacks: bool,
@@ -162,9 +164,17 @@ impl<S: Store> Hub<S> {
             charging: true,
             outbox: Vec::new(),
             poisoned: None,
+            signer: None,
             #[cfg(feature = "callbacks")]
             callbacks: false,
         }
+    }
+
+    /// Has the host make every attachment URL in what each session receives: `sign(key, user)`
+    /// (the server's signed, expiring download URL). With a signer, the URLs a sender gives are
+    /// never stored nor shown to anyone.
+    pub fn set_url_signer(&mut self, sign: crate::attachment::UrlSigner) {
+        self.signer = Some(sign);
     }
 
     /// Whether this hub shares its store with others ([`Hub::shared`]). Always false without
@@ -344,7 +354,15 @@ impl<S: Store> Hub<S> {
             self.outbox.clear();
             return Err(e);
         }
-        Ok(std::mem::take(&mut self.outbox))
+        let mut out = std::mem::take(&mut self.outbox);
+        if let Some(sign) = &self.signer {
+            for o in &mut out {
+                if let Some(user) = self.sessions.get(&o.session) {
+                    crate::attachment::sign_frame(&mut o.frame, user, sign);
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Lets the store do a step of deferred work ([`Store::maintain`]) and commits it. The host

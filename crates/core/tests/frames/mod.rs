@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use im_revoke_core::model::ReplyTo;
 use im_revoke_core::protocol::{ClientLimits, Conversation, Envelope, Event, Revoked};
-use im_revoke_core::{Code, Elem, Group, Message, RevokeInfo, RevokerRole, ServerFrame};
+use im_revoke_core::{Code, Elem, Group, ImageInfo, Message, RevokeInfo, RevokerRole, ServerFrame};
 
 pub fn revoke_info(role: RevokerRole) -> RevokeInfo {
     RevokeInfo {
@@ -59,6 +59,60 @@ pub fn messages() -> Vec<Message> {
             cloud_custom_data: None,
         },
     ]
+}
+
+/// Custom, image (original and thumbnail) and file elements, with escapes and big numbers.
+pub fn rich_elems() -> Vec<Elem> {
+    let pic = |kind, uuid: &str, w, h, size| ImageInfo {
+        kind,
+        uuid: uuid.into(),
+        url: format!("/file/{uuid}?exp=1700000000&sig=ab\"c"),
+        width: w,
+        height: h,
+        size,
+    };
+    vec![
+        Elem::Custom {
+            data: "{\"k\":1} ✓".into(),
+            desc: String::new(),
+            extension: "ext\n".into(),
+        },
+        Elem::Image {
+            image_list: vec![
+                pic(1, "up-1", 4000, 3000, 5_242_880),
+                pic(2, "up-2", 200, 150, 9_000),
+            ],
+        },
+        Elem::Image {
+            image_list: vec![pic(1, "up-3", u32::MAX, 1, 9_007_199_254_740_991)],
+        },
+        Elem::File {
+            uuid: "up-4".into(),
+            file_name: "report é.pdf".into(),
+            file_size: 123_456,
+            url: "blob:http://127.0.0.1/x".into(),
+        },
+    ]
+}
+
+/// One message of each rich element.
+pub fn rich_messages() -> Vec<Message> {
+    rich_elems()
+        .into_iter()
+        .enumerate()
+        .map(|(n, e)| Message {
+            msg_id: format!("r{n}"),
+            sender: "alice".into(),
+            receiver: None,
+            group_id: Some("g1".into()),
+            time_ms: 10 + n as u64,
+            seq: 1 + n as u64,
+            elem: Some(e),
+            revoke: None,
+            reply_to: None,
+            cloud_custom_data: None,
+        })
+        .collect()
 }
 
 pub fn group() -> Group {
@@ -167,6 +221,12 @@ pub fn frames() -> Vec<ServerFrame> {
             server_time: 3,
             messages: vec![m1.clone(), m2.clone()],
             is_completed: true,
+        },
+        ServerFrame::Messages {
+            req_id: "h2".into(),
+            server_time: 4,
+            messages: rich_messages(),
+            is_completed: false,
         },
         ServerFrame::Messages {
             req_id: "f1".into(),

@@ -289,6 +289,7 @@ impl SqliteStore {
             )));
         }
         conn.execute_batch(SCHEMA).map_err(db)?;
+        conn.execute_batch(crate::upload::SCHEMA).map_err(db)?;
         conn.execute_batch(&webhooks::sqlite_table()).map_err(db)?;
         // (The view after the migration below: a view on `events` would stop its rebuild.)
         let mut store = SqliteStore {
@@ -532,7 +533,57 @@ impl Store for SqliteStore {
             v.cloud_custom_data
         ])
         .map_err(db)?;
+        let attached = msg
+            .elem
+            .as_ref()
+            .is_some_and(|e| !e.attachment_keys().is_empty());
+        if msg.revoke.is_some() && attached {
+            // In the revoke's own transaction: the URLs answer 410 from its commit on, and the
+            // deletion of the bytes is scheduled durably (upload.rs sweeps).
+            conn.execute(
+                "INSERT OR IGNORE INTO attachment_deletes (key)
+                 SELECT key FROM uploads WHERE msg_id = ?1 AND gone = 0",
+                params![msg.msg_id],
+            )
+            .map_err(db)?;
+            conn.execute(
+                "UPDATE uploads SET gone = 1 WHERE msg_id = ?1",
+                params![msg.msg_id],
+            )
+            .map_err(db)?;
+        }
         Ok(())
+    }
+
+    fn claim_attachments(
+        &mut self,
+        sender: &str,
+        msg_id: &str,
+        keys: &[String],
+    ) -> Result<bool, StoreError> {
+        let conn = self.begin()?;
+        for k in keys {
+            let mine: Option<i64> = conn
+                .query_row(
+                    "SELECT 1 FROM uploads
+                     WHERE key = ?1 AND owner = ?2 AND msg_id IS NULL AND gone = 0",
+                    params![k, sender],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(db)?;
+            if mine.is_none() {
+                return Ok(false);
+            }
+        }
+        for k in keys {
+            conn.execute(
+                "UPDATE uploads SET msg_id = ?1 WHERE key = ?2",
+                params![msg_id, k],
+            )
+            .map_err(db)?;
+        }
+        Ok(true)
     }
 
     fn history(

@@ -1,0 +1,262 @@
+//! Rich messages through real clients and the hub: custom, image and file elements are sent,
+//! delivered and listed like text; once revoked, nobody but the sender sees their content; bad
+//! shapes are refused with a code on the client and on the hub; the attachment rules (type by
+//! magic numbers, dimensions, keys, URL expiry) as pure functions.
+
+use im_revoke_core::attachment::{
+    check_dimensions, check_elem, check_expiry, check_key, check_upload, signed_payload,
+    DEFAULT_ALLOWED,
+};
+use im_revoke_core::client::{Done, Notification};
+use im_revoke_core::model::{ImageInfo, MessageStatus};
+use im_revoke_core::sim::World;
+use im_revoke_core::{ClientFrame, Code, Config, Elem, ServerFrame};
+
+fn pic(kind: u8, uuid: &str, w: u32, h: u32) -> ImageInfo {
+    ImageInfo {
+        kind,
+        uuid: uuid.into(),
+        url: String::new(),
+        width: w,
+        height: h,
+        size: 1234,
+    }
+}
+
+fn elems() -> Vec<Elem> {
+    vec![
+        Elem::Custom {
+            data: "{\"card\":7}".into(),
+            desc: "a card".into(),
+            extension: String::new(),
+        },
+        Elem::Image {
+            image_list: vec![pic(1, "up-1", 4000, 3000), pic(2, "up-2", 200, 150)],
+        },
+        Elem::File {
+            uuid: "up-3".into(),
+            file_name: "report.pdf".into(),
+            file_size: 99,
+            url: String::new(),
+        },
+    ]
+}
+
+fn send(w: &mut World, d: usize, elem: Elem, to: &str) -> Result<String, im_revoke_core::ImError> {
+    let now = w.now_f();
+    let m = w.devices[d].client.create_message(elem);
+    let req = w.devices[d].client.send(&m.msg_id, Some(to), None, now)?;
+    w.result(d, &req)?;
+    Ok(m.msg_id)
+}
+
+#[test]
+fn every_type_is_delivered_and_revoked_content_is_gone_for_others() {
+    let mut w = World::new(Config::default());
+    let a = w.device("alice");
+    let b = w.device("bob");
+    for (elem, ty) in elems().into_iter().zip([2u8, 3, 6]) {
+        let id = send(&mut w, a, elem.clone(), "bob").expect("sent");
+        let got = w.devices[b].notes.iter().rev().find_map(|n| match n {
+            Notification::NewMessage(v) if v.msg_id == id => Some(v.clone()),
+            _ => None,
+        });
+        let v = got.expect("bob got it");
+        assert_eq!(v.elem_type, ty);
+        assert!(v.text_elem.is_none());
+        match &elem {
+            Elem::Custom { data, .. } => assert_eq!(&v.custom_elem.unwrap().data, data),
+            Elem::Image { image_list } => {
+                assert_eq!(&v.image_elem.unwrap().image_list, image_list)
+            }
+            Elem::File { file_name, .. } => {
+                assert_eq!(&v.file_elem.unwrap().file_name, file_name)
+            }
+            Elem::Text { .. } => unreachable!(),
+        }
+        w.revoke(a, &id, "wrong one").expect("revoked");
+        // Bob's live copy, his history and alice's history.
+        let now = w.now_f();
+        for (d, peer, keeps) in [(b, "alice", false), (a, "bob", true)] {
+            let req = w.devices[d]
+                .client
+                .history(Some(peer), None, None, 1, now)
+                .unwrap();
+            let Done::Messages(list, _) = w.result(d, &req).unwrap() else {
+                panic!()
+            };
+            let m = &list[0];
+            assert_eq!(m.msg_id, id);
+            assert_eq!(m.status, MessageStatus::Revoked);
+            let has = m.custom_elem.is_some() || m.image_elem.is_some() || m.file_elem.is_some();
+            assert_eq!(has, keeps, "content kept only by the sender");
+        }
+        let found = w.devices[b].client.find(vec![id.clone()], now).unwrap();
+        let Done::Messages(list, _) = w.result(b, &found).unwrap() else {
+            panic!()
+        };
+        assert!(list[0].custom_elem.is_none() && list[0].image_elem.is_none());
+        assert!(list[0].file_elem.is_none());
+    }
+}
+
+#[test]
+fn bad_shapes_are_refused_on_the_client_and_on_the_hub() {
+    let long = "x".repeat(300);
+    let cases: Vec<(Elem, Code)> = vec![
+        (
+            Elem::Custom {
+                data: String::new(),
+                desc: String::new(),
+                extension: String::new(),
+            },
+            Code::InvalidParameters,
+        ),
+        (Elem::Image { image_list: vec![] }, Code::InvalidParameters),
+        (
+            Elem::Image {
+                image_list: vec![pic(2, "t", 1, 1)],
+            },
+            Code::InvalidParameters,
+        ),
+        (
+            Elem::Image {
+                image_list: vec![pic(1, "a", 1, 1), pic(2, "b", 1, 1), pic(2, "c", 1, 1)],
+            },
+            Code::InvalidParameters,
+        ),
+        (
+            Elem::Image {
+                image_list: vec![pic(1, "../etc/passwd", 1, 1)],
+            },
+            Code::InvalidParameters,
+        ),
+        (
+            Elem::Image {
+                image_list: vec![pic(1, "bomb", 10_000, 10_000)],
+            },
+            Code::AttachmentImageTooLarge,
+        ),
+        (
+            Elem::File {
+                uuid: "f".into(),
+                file_name: long,
+                file_size: 1,
+                url: String::new(),
+            },
+            Code::InvalidParameters,
+        ),
+        (
+            Elem::File {
+                uuid: "f".into(),
+                file_name: "a\nb".into(),
+                file_size: 1,
+                url: String::new(),
+            },
+            Code::InvalidParameters,
+        ),
+        (
+            Elem::Custom {
+                data: "x".repeat(12 * 1024),
+                desc: "y".into(),
+                extension: String::new(),
+            },
+            Code::MsgBodySizeLimit,
+        ),
+    ];
+    let mut w = World::new(Config::default());
+    let a = w.device("alice");
+    w.device("bob");
+    let s = w.devices[a].session.unwrap();
+    for (n, (elem, want)) in cases.into_iter().enumerate() {
+        assert_eq!(
+            check_elem(&elem).err().map(|e| e.code).unwrap_or(want),
+            want
+        );
+        let err = send(&mut w, a, elem.clone(), "bob").expect_err("client refuses");
+        assert_eq!(err.code, want, "client, case {n}");
+        // Straight to the hub: the same verdict (8001 on the client is 80002 there).
+        let hub_want = if want == Code::MsgBodySizeLimit {
+            Code::BodySizeLimit
+        } else {
+            want
+        };
+        w.hub.handle(
+            s,
+            ClientFrame::Send {
+                req_id: format!("q{n}"),
+                msg_id: format!("bad{n}"),
+                receiver: Some("bob".into()),
+                group_id: None,
+                elem,
+                reply_to: None,
+                cloud_custom_data: None,
+            },
+            w.now,
+        );
+        let out = w.hub.commit().unwrap();
+        assert!(
+            matches!(&out[0].frame, ServerFrame::Error { code, .. } if *code == hub_want),
+            "hub, case {n}: {:?}",
+            out[0].frame
+        );
+    }
+    assert_eq!(w.hub.store().message_count(), 0, "nothing stored");
+}
+
+#[test]
+fn upload_rules() {
+    let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
+    assert_eq!(
+        check_upload("image/png", png, DEFAULT_ALLOWED),
+        Ok("image/png")
+    );
+    assert_eq!(check_upload("", png, DEFAULT_ALLOWED), Ok("image/png"));
+    assert_eq!(
+        check_upload("application/octet-stream", b"%PDF-1.4", DEFAULT_ALLOWED),
+        Ok("application/pdf")
+    );
+    assert_eq!(
+        check_upload("text/plain; charset=utf-8", b"hello", DEFAULT_ALLOWED),
+        Ok("text/plain")
+    );
+    let code = |r: Result<&str, im_revoke_core::ImError>| r.unwrap_err().code;
+    // Lying: declared an image, the bytes are a PDF (or an executable).
+    assert_eq!(
+        code(check_upload("image/png", b"%PDF-1.4", DEFAULT_ALLOWED)),
+        Code::AttachmentTypeNotAllowed
+    );
+    assert_eq!(
+        code(check_upload("", b"MZ\x90\0\x03\0", DEFAULT_ALLOWED)),
+        Code::AttachmentTypeNotAllowed
+    );
+    // Not on the allow-list.
+    assert_eq!(
+        code(check_upload("application/pdf", b"%PDF-1.4", &["image/png"])),
+        Code::AttachmentTypeNotAllowed
+    );
+    assert!(check_dimensions(10_000, 5_000).is_ok());
+    assert_eq!(
+        check_dimensions(10_001, 1).unwrap_err().code,
+        Code::AttachmentImageTooLarge
+    );
+    assert_eq!(
+        check_dimensions(8_000, 8_000).unwrap_err().code,
+        Code::AttachmentImageTooLarge
+    );
+    assert_eq!(
+        check_dimensions(0, 5).unwrap_err().code,
+        Code::InvalidParameters
+    );
+    assert!(check_key("Ab_9-z").is_ok());
+    for k in ["", "a/b", "..", "a.b", &"k".repeat(65)] {
+        assert!(check_key(k).is_err(), "{k}");
+    }
+    assert_ne!(
+        signed_payload("k", "alice", 5),
+        signed_payload("k", "alic", 5)
+    );
+    assert_ne!(signed_payload("k1", "a", 5), signed_payload("k", "1\na", 5));
+    assert!(check_expiry(100, 99_999));
+    assert!(!check_expiry(100, 100_000));
+}

@@ -30,6 +30,7 @@
 use std::collections::HashMap;
 
 use crate::hash::Fast;
+use crate::json::Writer;
 
 use crate::model::{check_msg_id, Message, RevokeInfo, RevokerRole};
 use crate::protocol::ServerFrame;
@@ -48,10 +49,16 @@ pub const TOLD_CAP: usize = 1_024;
 /// The database's name for a user on a server (and an SDKAppID when known): one database per
 /// (server, SDKAppID, userID), so two accounts or two servers never share one.
 pub fn db_name(url: &str, sdk_app_id: Option<u64>, user_id: &str) -> String {
-    match sdk_app_id {
-        Some(app) => format!("im-revoke|{url}|{app}|{user_id}"),
-        None => format!("im-revoke|{url}||{user_id}"),
+    let mut w = Writer(String::with_capacity(16 + url.len() + user_id.len()));
+    w.0.push_str("im-revoke|");
+    w.0.push_str(url);
+    w.0.push('|');
+    if let Some(app) = sdk_app_id {
+        w.digits(app);
     }
+    w.0.push('|');
+    w.0.push_str(user_id);
+    w.0
 }
 
 /// What to do with a store opened at `old` version (0: a new database): `true` keeps its
@@ -213,104 +220,108 @@ pub fn decode_messages(records: &[String]) -> Option<Vec<Message>> {
 
 /// A message as a stored record: the wire's message object (what the frame decoder reads).
 pub fn encode_message(m: &Message) -> String {
-    let mut w = String::with_capacity(160);
-    w.push('{');
-    field_str(&mut w, "msgID", &m.msg_id);
-    w.push(',');
-    field_str(&mut w, "sender", &m.sender);
-    w.push(',');
-    field_opt(&mut w, "receiver", m.receiver.as_deref());
-    w.push(',');
-    field_opt(&mut w, "groupID", m.group_id.as_deref());
-    w.push_str(",\"timeMs\":");
-    w.push_str(&m.time_ms.to_string());
-    w.push_str(",\"seq\":");
-    w.push_str(&m.seq.to_string());
-    w.push_str(",\"elem\":");
+    let mut w = Writer(String::with_capacity(160));
+    w.0.push_str("{\"msgID\":");
+    w.string(&m.msg_id);
+    w.str("sender", &m.sender);
+    w.opt_str("receiver", &m.receiver);
+    w.opt_str("groupID", &m.group_id);
+    w.num("timeMs", m.time_ms);
+    w.num("seq", m.seq);
+    w.key("elem");
     match &m.elem {
-        Some(e) => w.push_str(&crate::wire::elem_json(e)),
-        None => w.push_str("null"),
+        Some(e) => w.0.push_str(&crate::wire::elem_json(e)),
+        None => w.0.push_str("null"),
     }
-    w.push_str(",\"revoke\":");
+    w.key("revoke");
     match &m.revoke {
-        Some(r) => w.push_str(&encode_revoke(r)),
-        None => w.push_str("null"),
+        Some(r) => revoke_object(&mut w, r),
+        None => w.0.push_str("null"),
     }
-    w.push('}');
-    w
+    if let Some(r) = &m.reply_to {
+        w.key("replyTo");
+        w.0.push_str("{\"msgID\":");
+        w.string(&r.msg_id);
+        w.str("sender", &r.sender);
+        w.str("abstract", &r.abstract_text);
+        w.key("isRevoked");
+        w.0.push_str(if r.is_revoked { "true" } else { "false" });
+        w.0.push('}');
+    }
+    if let Some(d) = &m.cloud_custom_data {
+        w.str("cloudCustomData", d);
+    }
+    w.finish()
 }
 
 /// The wire's `revoke` object as JSON text.
 pub fn encode_revoke(r: &RevokeInfo) -> String {
-    let mut w = String::with_capacity(96);
-    w.push('{');
-    field_str(&mut w, "userID", &r.user_id);
-    w.push_str(",\"role\":");
-    json_string(
-        &mut w,
+    let mut w = Writer(String::with_capacity(96));
+    revoke_object(&mut w, r);
+    w.0
+}
+
+fn revoke_object(w: &mut Writer, r: &RevokeInfo) {
+    w.0.push_str("{\"userID\":");
+    w.string(&r.user_id);
+    w.str(
+        "role",
         match r.role {
             RevokerRole::Sender => "sender",
             RevokerRole::Owner => "owner",
             RevokerRole::Admin => "admin",
         },
     );
-    w.push(',');
-    field_str(&mut w, "reason", &r.reason);
-    w.push_str(",\"timeMs\":");
-    w.push_str(&r.time_ms.to_string());
-    w.push(',');
-    field_str(&mut w, "reqId", &r.req_id);
-    w.push('}');
-    w
-}
-
-fn field_str(w: &mut String, k: &str, v: &str) {
-    json_string(w, k);
-    w.push(':');
-    json_string(w, v);
-}
-
-fn field_opt(w: &mut String, k: &str, v: Option<&str>) {
-    json_string(w, k);
-    w.push(':');
-    match v {
-        Some(s) => json_string(w, s),
-        None => w.push_str("null"),
-    }
-}
-
-/// A JSON string: `"`, `\` and control characters escaped.
-fn json_string(w: &mut String, s: &str) {
-    w.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => w.push_str("\\\""),
-            '\\' => w.push_str("\\\\"),
-            c if u32::from(c) < 0x20 => {
-                const HEX: &[u8; 16] = b"0123456789abcdef";
-                let n = u32::from(c) as usize;
-                w.push_str("\\u00");
-                w.push(char::from(HEX[n >> 4]));
-                w.push(char::from(HEX[n & 15]));
-            }
-            c => w.push(c),
-        }
-    }
-    w.push('"');
+    w.str("reason", &r.reason);
+    w.num("timeMs", r.time_ms);
+    w.str("reqId", &r.req_id);
+    w.0.push('}');
 }
 
 /// The LRU policy: given every cached entry's last-use stamp, the keys to evict so that `keep`
 /// remain (the least recently used first). Called once the cache holds an eighth more than its
-/// cap, so eviction costs O(log n) per message, amortized.
+/// cap, so eviction costs O(log n) per message, amortized. No sort: [`cut`] finds the stamp
+/// below which the victims lie, then one pass takes them.
 pub fn evict<K>(entries: impl Iterator<Item = (K, u64)>, keep: usize) -> Vec<K> {
-    let mut all: Vec<(u64, K)> = entries.map(|(k, s)| (s, k)).collect();
+    let all: Vec<(K, u64)> = entries.collect();
     if all.len() <= keep {
         return Vec::new();
     }
-    let n = all.len() - keep;
-    all.select_nth_unstable_by_key(n - 1, |e| e.0);
-    all.truncate(n);
-    all.into_iter().map(|(_, k)| k).collect()
+    let stamps: Vec<u64> = all.iter().map(|e| e.1).collect();
+    let (at, mut ties) = cut(&stamps, all.len() - keep);
+    let mut out = Vec::with_capacity(all.len() - keep);
+    for (k, s) in all {
+        if s < at || (s == at && ties > 0) {
+            if s == at {
+                ties -= 1;
+            }
+            out.push(k);
+        }
+    }
+    out
+}
+
+/// The smallest stamp `at` with at least `n` (≥ 1, ≤ `stamps.len()`) stamps at or below it,
+/// and how many of those equal to it are to go too: everything below `at` plus that many at
+/// `at` are the `n` oldest. A binary search over the stamps' range (at most 64 counting passes).
+#[inline(never)]
+fn cut(stamps: &[u64], n: usize) -> (u64, usize) {
+    let (mut lo, mut hi) = (u64::MAX, 0);
+    for &s in stamps {
+        lo = lo.min(s);
+        hi = hi.max(s);
+    }
+    let at_or_below = |t: u64| stamps.iter().filter(|&&s| s <= t).count();
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if at_or_below(mid) >= n {
+            hi = mid;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    let below = stamps.iter().filter(|&&s| s < lo).count();
+    (lo, n - below)
 }
 
 /// When the cache is over its cap by enough to evict (an eighth, at least one).
@@ -372,7 +383,7 @@ impl Told {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Elem;
+    use crate::model::{Elem, ReplyTo};
 
     fn msg(id: &str, text: &str) -> Message {
         Message {
@@ -422,6 +433,27 @@ mod tests {
     }
 
     #[test]
+    fn records_keep_reply_to_and_cloud_custom_data() {
+        let mut a = msg("m3", "re: hi");
+        a.reply_to = Some(ReplyTo {
+            msg_id: "m1".into(),
+            sender: "bob".into(),
+            abstract_text: "hi \"there\"\n".into(),
+            is_revoked: false,
+        });
+        a.cloud_custom_data = Some("{\"k\":[1,\"v\"]}".into());
+        let mut b = msg("m4", "re: gone");
+        b.reply_to = Some(ReplyTo {
+            msg_id: "m2".into(),
+            sender: "alice".into(),
+            abstract_text: String::new(),
+            is_revoked: true,
+        });
+        let recs = vec![encode_message(&a), encode_message(&b)];
+        assert_eq!(decode_messages(&recs), Some(vec![a, b]));
+    }
+
+    #[test]
     fn restore_checks_schema_user_and_records() {
         let rec = vec![encode_message(&msg("m1", "hi"))];
         let r = restore("bob", Some(meta("bob")), &rec).unwrap();
@@ -460,6 +492,17 @@ mod tests {
         e.sort();
         assert_eq!(e, ["b", "d"]);
         assert!(evict(vec![("a", 1)].into_iter(), 2).is_empty());
+        let mut e = evict(vec![("a", 3), ("b", 3), ("c", 3), ("d", 1)].into_iter(), 2);
+        e.sort();
+        assert!(
+            e == ["a", "d"] || e == ["b", "d"] || e == ["c", "d"],
+            "{e:?}"
+        );
+        let stamps: Vec<(usize, u64)> = (0..1000).map(|i| (i, (i as u64 * 7919) % 1000)).collect();
+        let mut e = evict(stamps.into_iter(), 900);
+        e.sort_by_key(|&i| (i as u64 * 7919) % 1000);
+        let got: Vec<u64> = e.iter().map(|&i| (i as u64 * 7919) % 1000).collect();
+        assert_eq!(got, (0..100).collect::<Vec<u64>>());
         assert!(!over(5_625, 5_000));
         assert!(over(5_626, 5_000));
         assert!(over(2, 0));
@@ -492,6 +535,11 @@ mod tests {
             db_name("ws://a", None, "bob"),
             db_name("ws://b", None, "bob")
         );
+        assert_eq!(
+            db_name("ws://a", Some(1400), "bob"),
+            "im-revoke|ws://a|1400|bob"
+        );
+        assert_eq!(db_name("ws://a", None, "bob"), "im-revoke|ws://a||bob");
         assert!(migrate(SCHEMA_VERSION));
         assert!(!migrate(0));
     }

@@ -275,24 +275,37 @@ impl Client {
             }
             (None, None) => false,
         };
-        let mut page: Vec<&Local> = self
+        let page: Vec<&Local> = self
             .messages
             .values()
             .filter(|l| {
                 l.msg.seq > 0 && before_seq.is_none_or(|b| l.msg.seq < b) && in_conv(&l.msg)
             })
             .collect();
-        page.sort_unstable_by_key(|l| std::cmp::Reverse(l.msg.seq));
-        let top = page.first()?.msg.seq;
+        let top = page.iter().map(|l| l.msg.seq).max()?;
         if before_seq.is_some_and(|b| top + 1 != b) {
             return None;
         }
+        // No sort: slot `i` holds the message with seq `top - i` (the page is the run of
+        // consecutive seqs from `top` down; it ends at a gap, or after a seq held twice).
+        let len = page.len().min(count as usize);
+        let mut slots: Vec<Option<&Local>> = vec![None; len];
+        let mut twice = vec![false; len];
+        for l in &page {
+            let d = top - l.msg.seq;
+            if d < len as u64 {
+                let i = d as usize;
+                twice[i] |= slots[i].is_some();
+                slots[i] = Some(l);
+            }
+        }
         let mut views: Vec<MessageView> = Vec::new();
-        for (i, l) in page.iter().enumerate() {
-            if l.msg.seq + i as u64 != top || views.len() == count as usize {
+        for (slot, twice) in slots.iter().zip(&twice) {
+            let Some(l) = slot else { break };
+            views.push(self.view(l));
+            if *twice {
                 break;
             }
-            views.push(self.view(l));
         }
         let last = views.last().map_or(0, |v| v.seq);
         if views.len() == count as usize || last == 1 {

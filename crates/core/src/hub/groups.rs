@@ -115,6 +115,28 @@ impl<S: Store> Hub<S> {
         Ok(())
     }
 
+    /// The group a change request of `user` is about, and `user`'s role in it; `None` when the
+    /// request is a retry, already answered by [`Self::replayed`]. A group one is not in answers
+    /// as one that does not exist (10010).
+    fn change_target(
+        &mut self,
+        session: SessionId,
+        user: &str,
+        req_id: &str,
+        group_id: &str,
+        fp: u64,
+        now: u64,
+    ) -> R<Option<(Group, GroupRole)>> {
+        let group = self.group_for_update(group_id)?;
+        if self.replayed(session, user, req_id, fp, &group, now)? {
+            return Ok(None);
+        }
+        match group.role_of(user) {
+            Some(role) => Ok(Some((group, role))),
+            None => Err(Code::GroupNotFound.into()),
+        }
+    }
+
     /// If `user`'s `req_id` already changed `group` (with the same request: `fp`), answers the
     /// retry like the first time (without a new event) and returns true. The same reqId of
     /// `user` for another request (another kind, or other parameters) is refused with 300006;
@@ -272,17 +294,13 @@ impl<S: Store> Hub<S> {
         members: Vec<String>,
         now: u64,
     ) -> R<()> {
-        let mut group = self.group_for_update(group_id)?;
         let fp = fingerprint("add", user, members.iter().map(String::as_str));
-        if self.replayed(session, user, &req_id, fp, &group, now)? {
+        let Some((mut group, actor)) =
+            self.change_target(session, user, &req_id, group_id, fp, now)?
+        else {
             return Ok(());
-        }
-        let actor = group.role_of(user);
-        if actor.is_none() {
-            // A group one is not in answers as one that does not exist.
-            return Err(Code::GroupNotFound.into());
-        }
-        if !matches!(actor, Some(GroupRole::Owner | GroupRole::Admin)) {
+        };
+        if !matches!(actor, GroupRole::Owner | GroupRole::Admin) {
             return Err(bad(
                 Code::GroupPermissionDeny,
                 "only the owner or an admin may add members",
@@ -320,16 +338,12 @@ impl<S: Store> Hub<S> {
         members: Vec<String>,
         now: u64,
     ) -> R<()> {
-        let mut group = self.group_for_update(group_id)?;
         let fp = fingerprint("remove", user, members.iter().map(String::as_str));
-        if self.replayed(session, user, &req_id, fp, &group, now)? {
+        let Some((mut group, actor)) =
+            self.change_target(session, user, &req_id, group_id, fp, now)?
+        else {
             return Ok(());
-        }
-        let actor = group.role_of(user);
-        if actor.is_none() {
-            // A group one is not in answers as one that does not exist.
-            return Err(Code::GroupNotFound.into());
-        }
+        };
         self.check_members(&members)?;
         for m in &members {
             let target = group.role_of(m);
@@ -342,8 +356,8 @@ impl<S: Store> Hub<S> {
                 }
                 (_, Some(GroupRole::Owner)) => false, // the owner cannot be removed or leave
                 _ if m == user => true,               // anyone else may leave
-                (Some(GroupRole::Owner), _) => true,
-                (Some(GroupRole::Admin), Some(GroupRole::Member)) => true,
+                (GroupRole::Owner, _) => true,
+                (GroupRole::Admin, Some(GroupRole::Member)) => true,
                 _ => false,
             };
             if !allowed {
@@ -376,15 +390,11 @@ impl<S: Store> Hub<S> {
         role: GroupRole,
         now: u64,
     ) -> R<()> {
-        let mut group = self.group_for_update(group_id)?;
         let fp = fingerprint("role", user, [target, &u16::from(role).to_string()]);
-        if self.replayed(session, user, &req_id, fp, &group, now)? {
+        let Some((mut group, _)) = self.change_target(session, user, &req_id, group_id, fp, now)?
+        else {
             return Ok(());
-        }
-        if group.role_of(user).is_none() {
-            // A group one is not in answers as one that does not exist.
-            return Err(Code::GroupNotFound.into());
-        }
+        };
         if role == GroupRole::Owner {
             return Err(bad(
                 Code::GroupInvalidParameters,

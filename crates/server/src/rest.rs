@@ -465,8 +465,9 @@ fn account(m: &Map<String, Value>, field: &str, code: u32) -> Result<Option<Stri
     }
 }
 
-fn required(v: Option<String>, code: u32, field: &str) -> Result<String, Fail> {
-    v.ok_or_else(|| Fail::new(code, format!("{field} is required")))
+/// [`account`], which must be there.
+fn required_account(m: &Map<String, Value>, field: &str, code: u32) -> Result<String, Fail> {
+    account(m, field, code)?.ok_or_else(|| Fail::new(code, format!("{field} is required")))
 }
 
 fn uint(m: &Map<String, Value>, field: &str, code: u32) -> Result<Option<u64>, Fail> {
@@ -536,11 +537,7 @@ async fn sendmsg(
 ) -> Result<Map<String, Value>, Fail> {
     // Tencent: without From_Account the admin itself sends.
     let from = account(&m, "From_Account", codes::FROM_ACCOUNT)?.unwrap_or_else(|| admin.clone());
-    let to = required(
-        account(&m, "To_Account", codes::TO_ACCOUNT)?,
-        codes::TO_ACCOUNT,
-        "To_Account",
-    )?;
+    let to = required_account(&m, "To_Account", codes::TO_ACCOUNT)?;
     let random = uint(&m, "MsgRandom", codes::MSG_RANDOM)?
         .and_then(|r| u32::try_from(r).ok())
         .ok_or_else(|| {
@@ -577,16 +574,8 @@ async fn withdraw(
     admin: String,
     m: Map<String, Value>,
 ) -> Result<Map<String, Value>, Fail> {
-    let from = required(
-        account(&m, "From_Account", codes::FROM_ACCOUNT)?,
-        codes::FROM_ACCOUNT,
-        "From_Account",
-    )?;
-    let to = required(
-        account(&m, "To_Account", codes::TO_ACCOUNT)?,
-        codes::TO_ACCOUNT,
-        "To_Account",
-    )?;
+    let from = required_account(&m, "From_Account", codes::FROM_ACCOUNT)?;
+    let to = required_account(&m, "To_Account", codes::TO_ACCOUNT)?;
     let key = match m.get("MsgKey") {
         Some(Value::String(k)) if msg_key_seq(k).is_some() => k.clone(),
         _ => return Err(Fail::new(codes::MSG_KEY, "MsgKey is missing or malformed")),
@@ -667,16 +656,8 @@ async fn group_recall(
 }
 
 async fn getroammsg(app: &App, m: Map<String, Value>) -> Result<Map<String, Value>, Fail> {
-    let a = required(
-        account(&m, "Operator_Account", codes::FROM_ACCOUNT)?,
-        codes::FROM_ACCOUNT,
-        "Operator_Account",
-    )?;
-    let b = required(
-        account(&m, "Peer_Account", codes::TO_ACCOUNT)?,
-        codes::TO_ACCOUNT,
-        "Peer_Account",
-    )?;
+    let a = required_account(&m, "Operator_Account", codes::FROM_ACCOUNT)?;
+    let b = required_account(&m, "Peer_Account", codes::TO_ACCOUNT)?;
     let num = |f: &str| {
         uint(&m, f, codes::JSON_PARSE)?
             .ok_or_else(|| Fail::new(codes::JSON_PARSE, format!("{f} is required")))

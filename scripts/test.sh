@@ -11,6 +11,13 @@ cd "$ROOT"
 PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 export PATH
 
+# On CI (a fresh clone, built once) incremental compilation only costs disk: its caches roughly
+# double the dev target. Print the free space first, so a full disk is seen as such.
+if [ -n "${CI:-}" ]; then
+  export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
+fi
+printf 'disk free: %s\n' "$(df -h --output=avail "$ROOT" 2>/dev/null | tail -n 1 | tr -d ' ') in $ROOT, $(df -h --output=avail /tmp 2>/dev/null | tail -n 1 | tr -d ' ') in /tmp"
+
 PASSED=()
 FAILED=()
 

@@ -44,8 +44,11 @@ suite clippy cargo clippy --workspace --all-targets -- -D warnings
 suite cargo-test cargo test --workspace
 
 # Browser tests of the JS API (tests/*.rs, wasm-bindgen-test) in headless Chromium:
+# (wasm-bindgen-test-runner as cargo's runner for the wasm target: headless Chromium through
+# chromedriver; what `wasm-pack test --headless --chrome` ran, without installing wasm-pack.)
 suite wasm-browser env CHROMEDRIVER=/usr/bin/chromedriver WASM_BINDGEN_TEST_TIMEOUT=120 \
-  wasm-pack test --headless --chrome --chromedriver /usr/bin/chromedriver --mode no-install
+  CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+  cargo test --target wasm32-unknown-unknown
 
 # The browser module into pkg/, then its TypeScript types checked by tests/types/usage.ts:
 suite build-wasm bash scripts/build.sh

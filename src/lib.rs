@@ -19,6 +19,8 @@
 //! - [`chat_client`] — `ChatClient` (login over `LocalHub` or WebSocket, connection state);
 //! - [`manager`] — `MessageManager` (create, send, revoke, `canRevoke`, history, listeners);
 //! - [`group`] — `GroupManager`;
+//! - `attachment` — image and file messages: creating them, uploading their Blobs in
+//!   `sendMessage` (with progress and a thumbnail);
 //! - `session` — the driver of one core client, and the `Transport` trait it holds one of
 //!   (boxed); it knows no transport by name;
 //! - `ws` — the WebSocket transport (and `ChatClient.connect`'s link), `wire` — its frames as
@@ -32,6 +34,7 @@
 //! - [`error`] — `ImError` → a JavaScript `Error` with `code` and `desc`.
 #![warn(missing_docs)]
 
+mod attachment;
 pub mod chat_client;
 mod convert;
 pub mod error;

@@ -11,6 +11,7 @@ use js_sys::{Date, Function, Math, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
+use crate::conversation::ConversationManager;
 use crate::convert::{opt_number, opt_string, options, string};
 use crate::error::{rejected, Error};
 use crate::group::GroupManager;
@@ -256,6 +257,19 @@ impl ChatClient {
     #[wasm_bindgen(js_name = getMessageManager)]
     pub fn get_message_manager(&self) -> MessageManager {
         MessageManager {
+            session: self.session.clone(),
+        }
+    }
+
+    /// The conversation manager: the conversation list, unread counts and their listener.
+    ///
+    /// ```js
+    /// const cm = alice.getConversationManager();
+    /// const { conversationList } = await cm.getConversationList(0, 50);
+    /// ```
+    #[wasm_bindgen(js_name = getConversationManager)]
+    pub fn get_conversation_manager(&self) -> ConversationManager {
+        ConversationManager {
             session: self.session.clone(),
         }
     }

@@ -72,7 +72,7 @@ async fn custom_message_is_delivered_and_revoked() {
     assert_eq!(
         String::from(js_sys::JSON::stringify(&obj).unwrap()),
         format!(
-            r#"{{"msgID":"{id}","sender":"alice","userID":null,"groupID":null,"timestamp":0,"timeMs":0,"seq":0,"status":1,"isSelf":true,"elemType":2,"textElem":null,"customElem":{{"data":"d","desc":"","extension":"x"}},"imageElem":null,"fileElem":null,"isRevoked":false,"revokerInfo":null,"revokeReason":null,"revokeTimeMs":null}}"#
+            r#"{{"msgID":"{id}","sender":"alice","userID":null,"groupID":null,"timestamp":0,"timeMs":0,"seq":0,"status":1,"isSelf":true,"elemType":2,"textElem":null,"customElem":{{"data":"d","desc":"","extension":"x"}},"imageElem":null,"fileElem":null,"isRevoked":false,"revokerInfo":null,"revokeReason":null,"revokeTimeMs":null,"replyTo":null,"cloudCustomData":null}}"#
         )
     );
 }

@@ -201,6 +201,9 @@ export class Pane {
   setConv(c) {
     const key = c.conversationID;
     this.convInfo.set(key, c);
+    // The newest message may be one no other listener told of: this device's own message sent
+    // from the outbox after a reload.
+    if (c.lastMessage) this.upsert(c.lastMessage, key);
     if (!this.conv(key)) {
       this.convs.push({ key, userID: c.userID || null, groupID: c.groupID || null });
       this.reload(this.conv(key)).then(() => this.render());
@@ -230,8 +233,7 @@ export class Pane {
     } finally {
       this.touched = null;
     }
-    this.renderTabs();
-    this.renderHeader();
+    this.render();
     this.markRead(this.active);
   }
 
@@ -414,7 +416,7 @@ export class Pane {
   makeConvListener() {
     const changed = (list) => {
       for (const c of list) this.setConv(c);
-      this.renderTabs();
+      this.render();
       this.markRead(this.active);
     };
     return {
@@ -476,6 +478,8 @@ export class Pane {
         c.groupID ? { groupID: c.groupID, count: 50 } : { userID: c.userID, count: 50 },
       );
       for (const m of page.messageList) this.upsert(m, c.key);
+      // Shown as soon as it is here (from the browser's store, often before the server answers).
+      if (c.key === this.active) this.render();
     } catch (e) {
       // 10010 / 10007: the demo group does not exist yet or this user is not in it.
       if (!(c.groupID && (e.code === 10010 || e.code === 10007))) this.showError(e);

@@ -133,7 +133,8 @@ export function page(messageList, isCompleted) {
   return { messageList, isCompleted };
 }
 export function conversation(conversationID, type, userID, groupID, showName, unreadCount, lastMessage, orderKey) {
-  return { conversationID, type, userID, groupID, showName, unreadCount, lastMessage, orderKey };
+  // wasm-bindgen passes `None` as `undefined`.
+  return { conversationID, type, userID: userID ?? null, groupID: groupID ?? null, showName, unreadCount, lastMessage, orderKey };
 }
 export function conversationPage(nextSeq, isFinished, conversationList) {
   return { nextSeq, isFinished, conversationList };

@@ -9,12 +9,22 @@ import init, {
   type FileElem,
   type ImageInfo,
   type ConnectionListener,
+  type Conversation,
+  type ConversationListener,
+  type ConversationManager,
+  type ConversationPage,
+  type ConversationType,
   type Group,
   type HistoryMessageResult,
   type ImError,
   type Message,
   type MessageManager,
+  type MessageSearchParam,
+  type MessageSearchResult,
+  type MessageSearchResultItem,
+  type ReplyTo,
   type RevokerInfo,
+  type TextMessageOptions,
 } from "im-revoke";
 
 export async function usage(userSig: string): Promise<void> {
@@ -98,6 +108,44 @@ export async function usage(userSig: string): Promise<void> {
   const joined: Group[] = await bob.getGroupManager().getJoinedGroupList();
   const adminOf: string[] = joined.filter((g) => g.admins.includes(bob.userID)).map((g) => g.groupID);
 
+  // Conversations, unread counts, replies, search.
+  const cm: ConversationManager = bob.getConversationManager();
+  const convListener: ConversationListener = {
+    onNewConversation(list: Conversation[]) { void list.map((c) => c.conversationID); },
+    onConversationChanged(list: Conversation[]) {
+      for (const c of list) {
+        const kind: ConversationType = c.type;
+        const preview: string | undefined = c.lastMessage?.isRevoked ? "revoked" : c.lastMessage?.textElem?.text;
+        void [kind, preview, c.userID ?? c.groupID, c.showName, c.unreadCount, c.orderKey];
+      }
+    },
+    onTotalUnreadMessageCountChanged(total: number) { void total; },
+  };
+  cm.addConversationListener(convListener);
+  cm.addConversationListener({}); // every method is optional
+  let convPage: ConversationPage = await cm.getConversationList(0, 50);
+  while (!convPage.isFinished) convPage = await cm.getConversationList(convPage.nextSeq, 50);
+  const conv: Conversation = await cm.getConversation("c2c_alice");
+  const unreadTotal: number = await cm.getTotalUnreadMessageCount();
+  const cleaned: void = await cm.cleanConversationUnreadMessageCount(conv.conversationID, 0, 0);
+  await cm.cleanConversationUnreadMessageCount("group_g1", 0, 12);
+  cm.removeConversationListener(convListener);
+  mm.addAdvancedMsgListener({
+    onRecvMessageModified(msg: Message) {
+      const quote: ReplyTo | null = msg.replyTo;
+      if (quote?.isRevoked) void [quote.msgID, quote.sender, quote.abstract];
+    },
+  });
+  const replyOptions: TextMessageOptions = { replyTo: sent, cloudCustomData: JSON.stringify({ mood: 1 }) };
+  const reply: Message = await amm.sendMessage(amm.createTextMessage("agreed", replyOptions), "bob", null);
+  amm.createTextMessage("by id", { replyTo: sent.msgID });
+  const data: string | null = reply.cloudCustomData;
+  const param: MessageSearchParam = { keywordList: ["lunch", "noon"], keywordListMatchType: 1, conversationID: "c2c_bob" };
+  const found: MessageSearchResult = await amm.searchLocalMessages(param);
+  await amm.searchLocalMessages({ keywordList: ["lunch"] });
+  const items: MessageSearchResultItem[] = found.messageSearchResultItems;
+  void [found.totalCount, items.map((i) => [i.conversationID, i.messageCount, i.messageList.length]), unreadTotal, cleaned, data];
+
   // Offline and back with the same client: queued requests go out after reconnect().
   const offline: void = await bob.disconnect();
   const queued: Promise<void> = mm.revokeMessage(sent.msgID, "typo");
@@ -144,6 +192,18 @@ export async function usage(userSig: string): Promise<void> {
   await gm.getJoinedGroupList({ groupID: "g1" });
   // @ts-expect-error it resolves with groups, not messages
   const notMessages: Message[] = await gm.getJoinedGroupList();
+  // @ts-expect-error conversation IDs are strings
+  await cm.getConversation(7);
+  // @ts-expect-error the total is a number
+  const notTotal: string = await cm.getTotalUnreadMessageCount();
+  // @ts-expect-error the listener gets a list of conversations
+  cm.addConversationListener({ onNewConversation(c: string) { void c; } });
+  // @ts-expect-error replyTo is a message or a msgID
+  amm.createTextMessage("x", { replyTo: 5 });
+  // @ts-expect-error cloudCustomData is a string
+  amm.createTextMessage("x", { cloudCustomData: { mood: 1 } });
+  // @ts-expect-error keywordList is required
+  await amm.searchLocalMessages({ conversationID: "c2c_bob" });
 
-  void [limit, who, status, serverNow, remaining, why, allowed, revoked, wrong, adminOf, offline, back, notMessages];
+  void [limit, who, status, serverNow, remaining, why, allowed, revoked, wrong, adminOf, offline, back, notMessages, notTotal];
 }

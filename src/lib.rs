@@ -21,6 +21,8 @@
 //!   listeners);
 //! - [`group`] — `GroupManager`;
 //! - [`conversation`] — `ConversationManager` (conversation list, unread counts, listener);
+//! - `attachment` — image and file messages: creating them, uploading their Blobs in
+//!   `sendMessage` (with progress and a thumbnail);
 //! - `session` — the driver of one core client, and the `Transport` trait it holds one of
 //!   (boxed); it knows no transport by name;
 //! - `ws` — the WebSocket transport (and `ChatClient.connect`'s link), `wire` — its frames as
@@ -34,6 +36,7 @@
 //! - [`error`] — `ImError` → a JavaScript `Error` with `code` and `desc`.
 #![warn(missing_docs)]
 
+mod attachment;
 pub mod chat_client;
 pub mod conversation;
 mod convert;

@@ -98,14 +98,21 @@ impl MessageManager {
         to_js(&view)
     }
 
-    /// Sends a message created by `createTextMessage`: to a user (`receiver`) or a group
-    /// (`groupID`); pass `null` (or `""`) for the other. Resolves with the message as the
-    /// server accepted it (status 2, server `timestamp`, `seq`). Rejects with an `ImError`
-    /// (e.g. 8001 text too long, 10007 not a group member, 8021 revoked before it was sent).
+    /// Sends a message created by `createTextMessage` (or another `create…Message`): to a user
+    /// (`receiver`) or a group (`groupID`); pass `null` (or `""`) for the other. Resolves with
+    /// the message as the server accepted it (status 2, server `timestamp`, `seq`). Rejects
+    /// with an `ImError` (e.g. 8001 text too long, 10007 not a group member, 8021 revoked
+    /// before it was sent).
+    ///
+    /// An image or file message is uploaded first; `options.onProgress(fraction)` hears how
+    /// much (0..1, rising, last 1). A refused upload rejects with the server's code (300009
+    /// too large, 300010 type, 300011 image dimensions, 300013 too many at once, 70xxx
+    /// UserSig, 9508 no answer) and keeps the file: the message may be sent again.
     ///
     /// ```js
     /// const sent = await mm.sendMessage(msg, "bob", null);   // one-to-one
     /// await mm.sendMessage(mm.createTextMessage("hi all"), null, "g1"); // group
+    /// await mm.sendMessage(mm.createImageMessage(file), "bob", null, { onProgress: (f) => console.log(f) });
     /// ```
     #[wasm_bindgen(js_name = sendMessage, unchecked_return_type = "Promise<Message>")]
     pub fn send_message(
@@ -113,6 +120,7 @@ impl MessageManager {
         #[wasm_bindgen(unchecked_param_type = "Message | string")] msg: JsValue,
         receiver: Option<String>,
         #[wasm_bindgen(js_name = groupID)] group_id: Option<String>,
+        #[wasm_bindgen(unchecked_optional_param_type = "SendMessageOptions")] options: JsValue,
     ) -> Promise {
         let msg_id = match msg_id_of(&msg) {
             Ok(id) => id,
@@ -120,6 +128,15 @@ impl MessageManager {
         };
         let receiver = non_empty(receiver);
         let group_id = non_empty(group_id);
+        if let Some(p) = crate::attachment::send_attached(
+            &self.session,
+            &msg_id,
+            receiver.clone(),
+            group_id.clone(),
+            &options,
+        ) {
+            return p;
+        }
         self.session.request(Shape::Message, |c, now| {
             c.send(&msg_id, receiver.as_deref(), group_id.as_deref(), now)
         })

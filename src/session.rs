@@ -147,6 +147,9 @@ pub(crate) trait Transport {
     /// Down by itself and waiting for the next automatic attempt: make it now (called with the
     /// session borrowed).
     fn retry_now(&self) {}
+    /// Where `user`'s attachments go: a JavaScript `put(blob, head, onBytes)` (see
+    /// `attachment.rs`).
+    fn uploader(&self, user: &str) -> Result<JsValue, ImError>;
 }
 
 /// Everything the state produced, to act on once the borrow is dropped.
@@ -262,6 +265,9 @@ pub(crate) struct Session {
     /// After a first login from a store, until a macrotask later: notifications wait here, so
     /// that what the stored cursor's sync brings reaches listeners added after `await connect`.
     held: RefCell<Option<Vec<Notification>>>,
+    /// The Blobs of image and file messages created and not uploaded yet, by msgID (`None`
+    /// while the upload runs).
+    pub(crate) files: RefCell<HashMap<String, Option<JsValue>>>,
 }
 
 impl Session {
@@ -280,6 +286,7 @@ impl Session {
             store: RefCell::new(store),
             warning: RefCell::new(None),
             held: RefCell::new(None),
+            files: RefCell::new(HashMap::new()),
             st: RefCell::new(State {
                 client,
                 phase: Phase::LoggingIn,
@@ -722,6 +729,11 @@ impl Session {
     /// The first frame on a new connection, with the transport's credential.
     pub(crate) fn login_frame(&self, credential: &str) -> ClientFrame {
         self.st.borrow().client.login_frame(credential)
+    }
+
+    /// The transport's uploader for `user`.
+    pub(crate) fn uploader(&self, user: &str) -> Result<JsValue, ImError> {
+        self.link.uploader(user)
     }
 
     /// Estimated server time, ms.

@@ -25,6 +25,7 @@ import init, {
   type ReplyTo,
   type RevokerInfo,
   type TextMessageOptions,
+  type SendMessageOptions,
 } from "im-revoke";
 
 export async function usage(userSig: string): Promise<void> {
@@ -99,6 +100,16 @@ export async function usage(userSig: string): Promise<void> {
   const thumb = pictures.find((p) => p.type === 2);
   const file: FileElem | null = card.fileElem;
   void [custom?.data, custom?.desc, custom?.extension, thumb?.url, thumb?.width, file?.fileName, file?.fileSize, file?.url];
+  // Image and file messages: created at once from a File or Blob, uploaded by sendMessage.
+  const photo: Message = amm.createImageMessage(new Blob([new Uint8Array(8)], { type: "image/png" }));
+  const options: SendMessageOptions = { onProgress: (fraction: number) => void fraction };
+  const shown: Message = await amm.sendMessage(photo, "bob", null, options);
+  const original: ImageInfo | undefined = shown.imageElem?.imageList.find((p) => p.type === 1);
+  void [original?.url, original?.width, original?.height, original?.size];
+  const doc: Message = amm.createFileMessage(new File(["report"], "report.txt", { type: "text/plain" }));
+  await amm.sendMessage(doc, null, "g1", { onProgress(f) { void f; } });
+  await amm.sendMessage(doc, null, "g1", {});
+  void new LocalHub({ maxUploadBytes: 5 * 1024 * 1024 });
 
   const gm = alice.getGroupManager();
   const group: Group = await gm.createGroup({ groupID: "g1", name: "team", admins: ["carol"], members: ["bob"] });
@@ -186,6 +197,10 @@ export async function usage(userSig: string): Promise<void> {
   await ChatClient.connect({ url: "ws://x", userID: "bob", userSig, storage: "disk" });
   // @ts-expect-error custom data is a string
   amm.createCustomMessage({ card: 7 });
+  // @ts-expect-error an image message is made of a File or Blob
+  amm.createImageMessage("photo.png");
+  // @ts-expect-error onProgress hears a number
+  await amm.sendMessage(doc, "bob", null, { onProgress: (f: string) => void f });
   // @ts-expect-error ChatClient has no public constructor
   new ChatClient();
   // @ts-expect-error getJoinedGroupList takes no option

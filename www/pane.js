@@ -31,6 +31,7 @@ function el(tag, attrs = {}, ...children) {
   for (const [k, v] of Object.entries(attrs)) {
     if (v === null || v === undefined || v === false) continue;
     if (k === "class") e.className = v;
+    else if (k === "style") e.style.cssText = v; // CSSOM: allowed by the page's CSP (style-src 'self')
     else if (k === "text") e.textContent = v;
     else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
     else e.setAttribute(k, v === true ? "" : String(v));
@@ -61,6 +62,12 @@ export function fmtSize(n) {
   if (n < 1024) return `${n} B`;
   if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
   return `${(n / 1024 / 1024).toFixed(1)} MB`;
+}
+
+/** "report.pdf" -> "PDF": the file card's icon. */
+function fileKind(name) {
+  const m = /\.([A-Za-z0-9]{1,4})$/.exec(name || "");
+  return m ? m[1].toUpperCase() : "FILE";
 }
 
 /** The picture to show in a bubble: the thumbnail (type 2) if there is one, else the original. */
@@ -1182,7 +1189,7 @@ export class Pane {
       return el(
         "div",
         { class: "bubble file" },
-        el("span", { class: "file-icon", "aria-hidden": "true", text: "📄" }),
+        el("span", { class: "file-icon", "aria-hidden": "true", text: fileKind(f.fileName) }),
         el(
           "span",
           { class: "file-meta" },

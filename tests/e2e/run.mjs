@@ -1081,7 +1081,7 @@ async function attachmentChecks(page, alice, bob, server) {
   await bob.locator(".messages").dispatchEvent("drop", { dataTransfer: dt });
   const card = alice.locator(".bubble.file", { hasText: "notes.txt" }).last();
   await card.waitFor();
-  const fid = await alice.locator(".row", { has: card }).getAttribute("data-msg-id");
+  const fid = await card.evaluate((el) => el.closest(".row").dataset.msgId);
   expect((await card.locator(".file-size").textContent()) === `${(content.length / 1024).toFixed(1)} KB`, "the card shows the size");
   const fileURL = await card.locator("a.file-link").evaluate((el) => el.href);
   const body = await page.evaluate((u) => fetch(u).then((r) => r.text()), fileURL);

@@ -249,7 +249,7 @@ export class Pane {
    * seen: the badge clears here and, through the server, on this user's other devices.
    */
   markRead(key) {
-    if (key !== this.active || document.visibilityState === "hidden") return;
+    if (key !== this.active || document.visibilityState === "hidden" || this.status !== "online") return;
     if (!this.cm) {
       this.unread.delete(key);
       return;
@@ -441,6 +441,7 @@ export class Pane {
     this.status = s;
     this.renderHeader();
     this.renderComposer();
+    if (s === "online") this.markRead(this.active); // what came in meanwhile, if it is open
   }
 
   /** Shows a system notification of `msg` while the tab is hidden (tag = msgID). */

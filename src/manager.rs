@@ -19,6 +19,14 @@ fn non_empty(s: Option<String>) -> Option<String> {
     s.filter(|s| !s.is_empty())
 }
 
+#[wasm_bindgen]
+extern "C" {
+    /// `createTextMessage`'s second argument (checked field by field). An imported type so that
+    /// the declaration reads `options?: TextMessageOptions | null`.
+    #[wasm_bindgen(typescript_type = "TextMessageOptions")]
+    pub type TextMessageOptionsArg;
+}
+
 /// Messages of one client. Get it with `client.getMessageManager()`.
 ///
 /// ```js
@@ -52,17 +60,18 @@ impl MessageManager {
     pub fn create_text_message(
         &self,
         text: String,
-        #[wasm_bindgen(unchecked_param_type = "TextMessageOptions")] options: Option<JsValue>,
+        options: Option<TextMessageOptionsArg>,
     ) -> Result<JsValue, Error> {
-        let options = options.unwrap_or(JsValue::UNDEFINED);
-        let (reply_to, data) = if options.is_undefined() || options.is_null() {
-            (None, None)
-        } else {
-            crate::convert::options(&options, "the text message options")?;
-            (
-                opt_msg_id(&get(&options, "replyTo")?, "replyTo")?,
-                opt_string(&options, "cloudCustomData")?,
-            )
+        let (reply_to, data) = match options {
+            None => (None, None),
+            Some(options) => {
+                let options: JsValue = options.into();
+                crate::convert::options(&options, "the text message options")?;
+                (
+                    opt_msg_id(&get(&options, "replyTo")?, "replyTo")?,
+                    opt_string(&options, "cloudCustomData")?,
+                )
+            }
         };
         let view = self
             .session

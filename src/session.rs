@@ -365,6 +365,13 @@ impl Session {
                 start(&mut st.client, Date::now())
             }
         };
+        self.pend(shape, started)
+    }
+
+    /// The promise of a request `started` (its id, or why it failed at once). One copy for
+    /// every request (`request` is generic, inlined into each export).
+    #[inline(never)]
+    fn pend(self: &Rc<Self>, shape: Shape, started: Result<String, ImError>) -> Promise {
         let req_id = match started {
             Ok(id) => id,
             Err(e) => return rejected(e),

@@ -960,3 +960,60 @@ fn a_lagging_clock_estimate_never_stretches_the_window() {
     assert!(r.allowed);
     assert_eq!(r.remaining_ms, Some(5_000.0), "{r:?}");
 }
+
+/// The newest page of a conversation's history starts with what this device sent that the
+/// server has not accepted yet (an outbox message while offline, as after a reload); older
+/// pages and other conversations do not show it, and once it is accepted it appears once, by
+/// its seq.
+#[test]
+fn newest_history_page_leads_with_the_unsent_messages() {
+    let mut w = world();
+    let alice = w.device("alice");
+    let _bob = w.device("bob");
+    let _carol = w.device("carol");
+    w.devices[alice].client.keep_store();
+    let one = w.send_c2c(alice, "bob", "one");
+    let _other = w.send_c2c(alice, "carol", "for carol");
+    w.disconnect(alice);
+    let now = w.now_f();
+    let two = w.devices[alice].client.create_text_message("two, from the outbox");
+    let _created_only = w.devices[alice].client.create_text_message("never sent");
+    w.devices[alice]
+        .client
+        .send(&two.msg_id, Some("bob"), None, now)
+        .unwrap();
+
+    let page = |w: &mut World, before: Option<u64>| {
+        let now = w.now_f();
+        let req = w.devices[alice]
+            .client
+            .history(Some("bob"), None, before, 20, now)
+            .unwrap();
+        let Done::Messages(views, _) = w.result(alice, &req).unwrap() else {
+            panic!("a page")
+        };
+        views
+            .into_iter()
+            .map(|v| (v.msg_id, v.status))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        page(&mut w, None),
+        [
+            (two.msg_id.clone(), MessageStatus::Sending),
+            (one.clone(), MessageStatus::Sent)
+        ],
+        "offline, from the store: the outbox message first"
+    );
+    assert_eq!(page(&mut w, Some(2)), [(one.clone(), MessageStatus::Sent)]);
+
+    w.connect(alice);
+    w.settle();
+    let sent = page(&mut w, None);
+    assert_eq!(
+        sent.iter().filter(|(id, _)| *id == two.msg_id).count(),
+        1,
+        "once accepted, once: {sent:?}"
+    );
+    assert_eq!(sent[0], (two.msg_id.clone(), MessageStatus::Sent));
+}

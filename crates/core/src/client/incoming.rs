@@ -67,8 +67,21 @@ impl Client {
                 messages,
                 is_completed,
             } => {
-                if self.take_pending(&req_id, 0, server_time, now).is_some() {
-                    let views = messages.into_iter().map(|m| self.upsert(m)).collect();
+                if let Some(p) = self.take_pending(&req_id, 0, server_time, now) {
+                    let mut views: Vec<MessageView> =
+                        messages.into_iter().map(|m| self.upsert(m)).collect();
+                    // The newest page of a conversation starts with what this device has not
+                    // got accepted yet (the outbox), as the cached page does.
+                    if let ClientFrame::History {
+                        user_id,
+                        group_id,
+                        before_seq: None,
+                        ..
+                    } = &p.frame
+                    {
+                        let unsent = self.unsent_in(user_id.as_deref(), group_id.as_deref());
+                        views.splice(0..0, unsent);
+                    }
                     self.done
                         .push((req_id, Ok(Done::Messages(views, is_completed))));
                 }

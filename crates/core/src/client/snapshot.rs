@@ -266,20 +266,13 @@ impl Client {
     ) -> Option<Done> {
         self.store.as_ref()?;
         let me = self.user.as_str();
-        let in_conv = |m: &Message| match (user_id, group_id) {
-            (_, Some(g)) => m.group_id.as_deref() == Some(g),
-            (Some(p), None) => {
-                m.group_id.is_none()
-                    && ((m.sender == me && m.receiver.as_deref() == Some(p))
-                        || (m.sender == p && m.receiver.as_deref() == Some(me)))
-            }
-            (None, None) => false,
-        };
         let page: Vec<&Local> = self
             .messages
             .values()
             .filter(|l| {
-                l.msg.seq > 0 && before_seq.is_none_or(|b| l.msg.seq < b) && in_conv(&l.msg)
+                l.msg.seq > 0
+                    && before_seq.is_none_or(|b| l.msg.seq < b)
+                    && in_conversation(me, &l.msg, user_id, group_id)
             })
             .collect();
         let top = page.iter().map(|l| l.msg.seq).max()?;
@@ -309,10 +302,35 @@ impl Client {
         }
         let last = views.last().map_or(0, |v| v.seq);
         if views.len() == count as usize || last == 1 {
+            if before_seq.is_none() {
+                views.splice(0..0, self.unsent_in(user_id, group_id));
+            }
             Some(Done::Messages(views, last == 1))
         } else {
             None
         }
+    }
+
+    /// The messages of one conversation this device has sent but the server has not accepted
+    /// yet (being sent, in the outbox, or failed: no seq), newest first. They lead the newest
+    /// history page, so a message in the outbox shows in its conversation after a reload too.
+    pub(super) fn unsent_in(
+        &self,
+        user_id: Option<&str>,
+        group_id: Option<&str>,
+    ) -> Vec<MessageView> {
+        let me = self.user.as_str();
+        let mut unsent: Vec<&Local> = self
+            .messages
+            .values()
+            .filter(|l| {
+                l.msg.seq == 0
+                    && matches!(l.status, MessageStatus::Sending | MessageStatus::Failed)
+                    && in_conversation(me, &l.msg, user_id, group_id)
+            })
+            .collect();
+        unsent.sort_unstable_by(|a, b| b.msg.time_ms.cmp(&a.msg.time_ms));
+        unsent.into_iter().map(|l| self.view(l)).collect()
     }
 
     /// Asks the server for the page `history` answered from the cache (no caller waits: its
@@ -334,5 +352,19 @@ impl Client {
             count,
         };
         self.queue(req_id, frame, Kind::Refresh, now);
+    }
+}
+
+/// Whether `m` belongs to the conversation with `user_id` (one-to-one) or `group_id`, as `me`
+/// sees it. A message not sent yet has neither receiver nor group, so it is in none.
+fn in_conversation(me: &str, m: &Message, user_id: Option<&str>, group_id: Option<&str>) -> bool {
+    match (user_id, group_id) {
+        (_, Some(g)) => m.group_id.as_deref() == Some(g),
+        (Some(p), None) => {
+            m.group_id.is_none()
+                && ((m.sender == me && m.receiver.as_deref() == Some(p))
+                    || (m.sender == p && m.receiver.as_deref() == Some(me)))
+        }
+        (None, None) => false,
     }
 }

@@ -148,7 +148,7 @@ export interface TextMessageOptions {
 
 /** `searchLocalMessages`' option (V2TIM's `V2TIMMessageSearchParam`). */
 export interface MessageSearchParam {
-  /** 1 to 5 keywords, matched case-insensitively in the text of messages. */
+  /** 1 to 5 keywords, found in the text of messages; ASCII letters match without case (as SQLite's `LIKE`), other characters exactly. */
   keywordList: string[];
   /** 0 (or "or", the default): any keyword matches; 1 (or "and"): all must. */
   keywordListMatchType?: 0 | 1 | "or" | "and";

@@ -276,10 +276,10 @@ impl MessageManager {
     }
 
     /// Searches the messages this client holds (V2TIM's `searchLocalMessages`): text containing
-    /// any of `keywordList` (or all of them, `keywordListMatchType: 1`), case-insensitively, in
-    /// every conversation or in `conversationID`. Revoked messages are never found, not even in
-    /// the sender's own copy. Rejects with 6017 for no keyword, more than 5, or a malformed
-    /// conversationID.
+    /// any of `keywordList` (or all of them, `keywordListMatchType: 1`; ASCII letters without
+    /// case, as SQLite's `LIKE`, other characters exactly), in every conversation or in
+    /// `conversationID`. Revoked messages are never found, not even in the sender's own copy.
+    /// Rejects with 6017 for no keyword, more than 5, or a malformed conversationID.
     ///
     /// ```js
     /// const { totalCount, messageSearchResultItems } = await mm.searchLocalMessages({ keywordList: ["lunch"] });

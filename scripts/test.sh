@@ -43,12 +43,9 @@ suite fmt    cargo fmt --all -- --check
 suite clippy cargo clippy --workspace --all-targets -- -D warnings
 suite cargo-test cargo test --workspace
 
-# Browser tests of the JS API (tests/*.rs, wasm-bindgen-test) in headless Chromium:
-# (wasm-bindgen-test-runner as cargo's runner for the wasm target: headless Chromium through
-# chromedriver; what `wasm-pack test --headless --chrome` ran, without installing wasm-pack.)
-suite wasm-browser env CHROMEDRIVER=/usr/bin/chromedriver WASM_BINDGEN_TEST_TIMEOUT=120 \
-  CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
-  cargo test --target wasm32-unknown-unknown
+# Browser tests of the JS API (tests/*.rs, wasm-bindgen-test) in headless Chromium, the server
+# cases against a live dev server that the script starts and stops:
+suite wasm-browser bash scripts/browser-tests.sh
 
 # The browser module into pkg/, then its TypeScript types checked by tests/types/usage.ts:
 suite build-wasm bash scripts/build.sh

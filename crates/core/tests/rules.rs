@@ -976,7 +976,9 @@ fn newest_history_page_leads_with_the_unsent_messages() {
     let _other = w.send_c2c(alice, "carol", "for carol");
     w.disconnect(alice);
     let now = w.now_f();
-    let two = w.devices[alice].client.create_text_message("two, from the outbox");
+    let two = w.devices[alice]
+        .client
+        .create_text_message("two, from the outbox");
     let _created_only = w.devices[alice].client.create_text_message("never sent");
     w.devices[alice]
         .client

@@ -320,16 +320,19 @@ impl Client {
         group_id: Option<&str>,
     ) -> Vec<MessageView> {
         let me = self.user.as_str();
-        let mut unsent: Vec<&Local> = self
-            .messages
-            .values()
-            .filter(|l| {
-                l.msg.seq == 0
-                    && matches!(l.status, MessageStatus::Sending | MessageStatus::Failed)
-                    && in_conversation(me, &l.msg, user_id, group_id)
-            })
-            .collect();
-        unsent.sort_unstable_by(|a, b| b.msg.time_ms.cmp(&a.msg.time_ms));
+        // Few, so kept in order as they are found (no sort: smaller wasm).
+        let mut unsent: Vec<&Local> = Vec::new();
+        for l in self.messages.values().filter(|l| {
+            l.msg.seq == 0
+                && matches!(l.status, MessageStatus::Sending | MessageStatus::Failed)
+                && in_conversation(me, &l.msg, user_id, group_id)
+        }) {
+            let at = unsent
+                .iter()
+                .position(|u| u.msg.time_ms < l.msg.time_ms)
+                .unwrap_or(unsent.len());
+            unsent.insert(at, l);
+        }
         unsent.into_iter().map(|l| self.view(l)).collect()
     }
 

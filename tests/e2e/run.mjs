@@ -19,6 +19,7 @@ import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { tencentSpecs } from "./tencent.mjs";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const RESULTS = path.join(ROOT, "test-results");
@@ -689,6 +690,8 @@ spec(
   },
   240_000,
 );
+
+tencentSpecs(spec, () => ({ A, B, SHORT_LIMIT_S, expect }));
 
 // ----- runner --------------------------------------------------------------------------------
 

@@ -1,0 +1,135 @@
+// A small chat app written the way Tencent's web SDK samples are (send, revoke, listen, the
+// conversation list and the unread badge), running on im-revoke through `im-revoke/tencent`.
+// Only the import and the `url` (or `hub`) option of `create` differ from the same app on
+// `@tencentcloud/chat`. tests/e2e/tencent.mjs drives it through `window.tapp`.
+
+import TencentCloudChat from "im-revoke/tencent";
+
+const { EVENT, TYPES } = TencentCloudChat;
+
+/** One user's window: a message list, a conversation list with unread badges, a total. */
+class ChatWindow {
+  constructor(chat, userID) {
+    this.chat = chat;
+    this.userID = userID;
+    /** The message objects this window rendered, by ID (to check the SDK updates them in place). */
+    this.held = new Map();
+    this.revokedEvents = [];
+    this.netStates = [];
+    this.events = [];
+    this.root = document.createElement("section");
+    this.root.dataset.user = userID;
+    this.root.innerHTML = `<h2></h2><p class="total">unread: <span class="badge">0</span></p><ul class="conversations"></ul><ul class="messages"></ul>`;
+    this.root.querySelector("h2").textContent = userID;
+    document.body.append(this.root);
+
+    chat.on(EVENT.SDK_READY, () => this.events.push("ready"));
+    chat.on(EVENT.SDK_NOT_READY, () => this.events.push("not-ready"));
+    chat.on(EVENT.MESSAGE_RECEIVED, (event) => {
+      for (const message of event.data) {
+        this.held.set(message.ID, message);
+        this.render(message);
+      }
+    });
+    chat.on(EVENT.MESSAGE_REVOKED, (event) => {
+      for (const message of event.data) {
+        this.revokedEvents.push({
+          ID: message.ID,
+          sameObject: this.held.get(message.ID) === message,
+          isRevoked: message.isRevoked,
+          revoker: message.revoker,
+          text: message.payload.text,
+        });
+        this.render(message);
+      }
+    });
+    chat.on(EVENT.CONVERSATION_LIST_UPDATED, (event) => this.renderConversations(event.data));
+    chat.on(EVENT.TOTAL_UNREAD_MESSAGE_COUNT_UPDATED, (event) => {
+      this.root.querySelector(".total .badge").textContent = String(event.data);
+    });
+    chat.on(EVENT.NET_STATE_CHANGE, (event) => this.netStates.push(event.data.state));
+  }
+
+  render(message) {
+    let li = this.root.querySelector(`.messages li[data-id="${CSS.escape(message.ID)}"]`);
+    if (!li) {
+      li = document.createElement("li");
+      li.dataset.id = message.ID;
+      this.root.querySelector(".messages").append(li);
+    }
+    li.className = message.isRevoked ? "bubble revoked" : "bubble";
+    li.dataset.status = message.status;
+    li.textContent = message.isRevoked
+      ? message.flow === "out"
+        ? "You revoked a message"
+        : `${message.revoker} revoked a message`
+      : `${message.from}: ${message.payload.text}`;
+  }
+
+  renderConversations(list) {
+    const ul = this.root.querySelector(".conversations");
+    ul.replaceChildren(
+      ...list.map((c) => {
+        const li = document.createElement("li");
+        li.dataset.conv = c.conversationID;
+        li.dataset.unread = String(c.unreadCount);
+        const last = c.lastMessage;
+        li.textContent = `${c.conversationID}: ${
+          !last ? "" : last.isRevoked ? `${last.fromAccount} revoked a message` : last.messageForShow
+        } (${c.unreadCount})`;
+        return li;
+      }),
+    );
+  }
+
+  async send(to, text) {
+    const message = this.chat.createTextMessage({ to, conversationType: TYPES.CONV_C2C, payload: { text } });
+    this.held.set(message.ID, message);
+    this.render(message);
+    const res = await this.chat.sendMessage(message);
+    this.render(res.data.message);
+    return { code: res.code, same: res.data.message === message, ID: message.ID, status: message.status, flow: message.flow, conversationID: message.conversationID };
+  }
+
+  async revoke(ID) {
+    const message = this.held.get(ID) || this.chat.findMessage(ID);
+    const res = await this.chat.revokeMessage(message);
+    this.render(res.data.message);
+    return { code: res.code, isRevoked: message.isRevoked, same: res.data.message === message };
+  }
+}
+
+/** Runs `f` and returns `{ code, message }` of what it threw or rejected with, or `{ ok }`. */
+async function outcome(f) {
+  try {
+    const v = await f();
+    return { ok: true, value: v && v.code };
+  } catch (e) {
+    return { code: e.code, message: e.message, isError: e instanceof Error, hasDataMessage: !!(e.data && e.data.message) };
+  }
+}
+
+async function start({ mode, url, sigs, limit }) {
+  let options;
+  if (mode === "local") {
+    const { LocalHub } = await import("im-revoke");
+    options = { SDKAppID: 1400000000, hub: new LocalHub({ revokeTimeLimit: limit || 120 }) };
+  } else {
+    options = { SDKAppID: 1400000000, url };
+  }
+  const windows = {};
+  for (const userID of Object.keys(sigs)) {
+    const chat = TencentCloudChat.create(options);
+    const w = new ChatWindow(chat, userID);
+    const ready = new Promise((resolve) => chat.on(EVENT.SDK_READY, resolve));
+    const res = await chat.login({ userID, userSig: sigs[userID] });
+    await ready;
+    w.login = res;
+    windows[userID] = w;
+  }
+  window.tapp.windows = windows;
+  return Object.fromEntries(Object.entries(windows).map(([u, w]) => [u, { code: w.login.code, repeatLogin: w.login.data.repeatLogin, ready: w.chat.isReady() }]));
+}
+
+window.tapp = { start, outcome, TencentCloudChat, windows: {} };
+document.body.dataset.loaded = "true";

@@ -242,6 +242,7 @@ export interface ChatSDK {
     nextReqMessageID?: string;
     count?: number;
   }): Promise<ChatResponse<{ messageList: Message[]; nextReqMessageID: string; isCompleted: boolean }>>;
+  /** A message this chat handed out, while the app holds it or it is among the 5,000 used last; else `null`. */
   findMessage(messageID: string): Message | null;
   getConversationList(conversationIDList?: string[]): Promise<ChatResponse<{ conversationList: Conversation[]; isSyncCompleted: boolean }>>;
   getConversationProfile(conversationID: string): Promise<ChatResponse<{ conversation: Conversation }>>;

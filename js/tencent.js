@@ -169,6 +169,46 @@ function safely(f, context, arg, what) {
   }
 }
 
+/** Messages kept alive by the layer itself: the most recent ones (as the module's default cache). */
+const KEEP = 5000;
+
+/**
+ * One object per message ID, for as long as anyone can tell: while the app holds it (a weak
+ * reference) or while it is among the `KEEP` messages used last (a strong one). Memory stays
+ * bounded by what the app holds plus `KEEP`.
+ */
+class Registry {
+  #refs = new Map();
+  #recent = new Map();
+  #gone = new FinalizationRegistry((id) => {
+    const r = this.#refs.get(id);
+    if (r && !r.deref()) this.#refs.delete(id);
+  });
+
+  get(id) {
+    const m = this.#refs.get(id)?.deref();
+    if (m) this.#touch(id, m);
+    return m;
+  }
+
+  set(id, m) {
+    this.#refs.set(id, new WeakRef(m));
+    this.#gone.register(m, id);
+    this.#touch(id, m);
+  }
+
+  #touch(id, m) {
+    this.#recent.delete(id);
+    this.#recent.set(id, m);
+    if (this.#recent.size > KEEP) this.#recent.delete(this.#recent.keys().next().value);
+  }
+
+  clear() {
+    this.#refs.clear();
+    this.#recent.clear();
+  }
+}
+
 /** One `TencentCloudChat.create()` instance: one user, logged in over one ChatClient. */
 class Chat {
   #options;
@@ -182,7 +222,7 @@ class Chat {
   #netState = "";
   #total = 0;
   /** One Tencent message object per ID: what the app holds is what the layer updates. */
-  #messages = new Map();
+  #messages = new Registry();
   /** One Tencent conversation object per conversationID, and the module's order key of each. */
   #conversations = new Map();
   #order = new Map();

@@ -71,7 +71,6 @@ const WEB_CODE = {
 };
 
 const STATUS = { 1: "unSend", 2: "success", 3: "fail", 4: "success", 5: "success", 6: "success" };
-const TYPE_OF_ELEM = { 1: TYPES.MSG_TEXT, 2: TYPES.MSG_CUSTOM, 3: TYPES.MSG_IMAGE, 6: TYPES.MSG_FILE };
 /** What Tencent's SDK puts in `lastMessage.messageForShow` for content that is not text. */
 const FOR_SHOW = { [TYPES.MSG_CUSTOM]: "[自定义消息]", [TYPES.MSG_IMAGE]: "[图片]", [TYPES.MSG_FILE]: "[文件]" };
 /** Tencent's `imageFormat` numbers by MIME type (255: unknown). */

@@ -691,7 +691,7 @@ spec(
   240_000,
 );
 
-tencentSpecs(spec, () => ({ A, B, SHORT_LIMIT_S, expect }));
+tencentSpecs(spec, () => ({ A, B, SHORT_LIMIT_S, PKG, expect }));
 
 // ----- runner --------------------------------------------------------------------------------
 

@@ -4,32 +4,55 @@
 // owns the servers and the browser:
 //
 //   import { tencentSpecs } from "./tencent.mjs";
-//   tencentSpecs(spec, () => ({ A, B, SHORT_LIMIT_S, expect }));
+//   tencentSpecs(spec, () => ({ A, B, SHORT_LIMIT_S, PKG, expect }));
 //
-// The page is served at the server's own origin (Playwright answers /tencent-e2e/* from
-// tests/e2e/tencent/), so it loads the built layer from the server's /pkg/.
+// The page and the built module are served from a loopback server of their own (a page from
+// loopback may open a WebSocket to the loopback server; Chromium refuses that to a page of
+// unknown origin), and the page loads the layer from /pkg/ as an app loads its dependency.
 
 import fs from "node:fs";
+import http from "node:http";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 const APP_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), "tencent");
 const LOCAL_SHORT_LIMIT_S = 2;
+const MIME = { ".html": "text/html", ".js": "text/javascript", ".wasm": "application/wasm" };
 
-async function openApp(ctx, base) {
+/** Serves the app at /tencent-e2e/ and `pkg` at /pkg/ on 127.0.0.1; resolves with `{ url, close }`. */
+function serveApp(pkg) {
+  const roots = { "tencent-e2e": APP_DIR, pkg: path.resolve(pkg) };
+  const server = http.createServer((req, res) => {
+    const [, top, ...rest] = decodeURIComponent(new URL(req.url, "http://x").pathname).split("/");
+    const root = roots[top];
+    const file = root && path.normalize(path.join(root, ...rest));
+    if (!file || !file.startsWith(root + path.sep) || !fs.existsSync(file) || !fs.statSync(file).isFile()) {
+      res.writeHead(404).end("not found");
+      return;
+    }
+    res.writeHead(200, { "content-type": `${MIME[path.extname(file)] || "application/octet-stream"}; charset=utf-8` });
+    res.end(fs.readFileSync(file));
+  });
+  return new Promise((resolve) => {
+    server.listen(0, "127.0.0.1", () =>
+      resolve({
+        url: `http://127.0.0.1:${server.address().port}`,
+        close: () => {
+          server.close();
+          server.closeAllConnections();
+        },
+      }),
+    );
+  });
+}
+
+async function openApp(ctx, web) {
   const page = await ctx.newPage();
   page.setDefaultTimeout(10_000);
   page.errors = [];
   page.on("pageerror", (e) => page.errors.push(String(e)));
-  await page.route(`${base}/tencent-e2e/**`, (route) => {
-    const name = path.basename(new URL(route.request().url()).pathname);
-    const file = path.join(APP_DIR, name);
-    if (!fs.existsSync(file)) return route.fulfill({ status: 404, body: "not found" });
-    const type = name.endsWith(".js") ? "text/javascript" : "text/html";
-    return route.fulfill({ status: 200, contentType: `${type}; charset=utf-8`, body: fs.readFileSync(file) });
-  });
-  await page.goto(`${base}/tencent-e2e/index.html`);
-  await page.waitForSelector('body[data-loaded="true"]');
+  await page.goto(`${web.url}/tencent-e2e/index.html`);
+  await page.waitForSelector('body[data-loaded="true"]', { state: "attached" });
   return page;
 }
 
@@ -74,8 +97,8 @@ async function hasConversations(page, mode) {
 }
 
 /** The whole app over one host: send, receive, revoke, history, conversations, codes, logout. */
-async function scenario(ctx, server, mode, expect) {
-  const page = await openApp(ctx, server.url);
+async function scenario(ctx, web, server, mode, expect) {
+  const page = await openApp(ctx, web);
   const { a, b, sigs } = await users(server, mode);
   const started = await page.evaluate((cfg) => window.tapp.start(cfg), config(server, mode, sigs));
   for (const u of [a, b]) {
@@ -202,13 +225,13 @@ async function scenario(ctx, server, mode, expect) {
     return { code: res.code, ready: w.chat.isReady(), events: w.events };
   }, b);
   expect(out.code === 0 && !out.ready && out.events.join() === "ready,not-ready", `logout: ${JSON.stringify(out)}`);
-  await expectCode(page, "sendMessage after logout", "return tapp.windows[arg].chat.getMessageList({ conversationID: 'C2Cx' })", b, 2999, expect);
+  await expectCode(page, "getMessageList after logout", "return tapp.windows[arg].chat.getMessageList({ conversationID: 'C2Cx' })", b, 2999, expect);
   return page;
 }
 
 /** Past the revoke window: 20016 (the sender's estimate or the server), nothing changes for the receiver. */
-async function timeLimit(ctx, server, mode, limitS, expect) {
-  const page = await openApp(ctx, server.url);
+async function timeLimit(ctx, web, server, mode, limitS, expect) {
+  const page = await openApp(ctx, web);
   const { a, b, sigs } = await users(server, mode);
   await page.evaluate((cfg) => window.tapp.start(cfg), config(server, mode, sigs, limitS));
   const sent = await page.evaluate(([a, b]) => window.tapp.windows[a].send(b, "too late to take back"), [a, b]);
@@ -221,17 +244,30 @@ async function timeLimit(ctx, server, mode, limitS, expect) {
   return page;
 }
 
+/** Runs `f(web)` with the app's web server up. */
+async function withApp(pkg, f) {
+  const web = await serveApp(pkg);
+  try {
+    return await f(web);
+  } finally {
+    web.close();
+  }
+}
+
 export function tencentSpecs(spec, env) {
   spec("im-revoke/tencent on LocalHub: a Tencent-style app sends, revokes, pages history, gets Tencent's codes", async (ctx) => {
-    const { A, expect } = env();
-    return [await scenario(ctx, A, "local", expect)];
+    const { A, PKG, expect } = env();
+    return withApp(PKG, async (web) => [await scenario(ctx, web, A, "local", expect)]);
   });
   spec("im-revoke/tencent against the server: the same app, unchanged", async (ctx) => {
-    const { A, expect } = env();
-    return [await scenario(ctx, A, "server", expect)];
+    const { A, PKG, expect } = env();
+    return withApp(PKG, async (web) => [await scenario(ctx, web, A, "server", expect)]);
   });
   spec("im-revoke/tencent revoke time limit: 20016 on LocalHub and from the server", async (ctx) => {
-    const { B, SHORT_LIMIT_S, expect } = env();
-    return [await timeLimit(ctx, B, "local", LOCAL_SHORT_LIMIT_S, expect), await timeLimit(ctx, B, "server", SHORT_LIMIT_S, expect)];
+    const { B, PKG, SHORT_LIMIT_S, expect } = env();
+    return withApp(PKG, async (web) => [
+      await timeLimit(ctx, web, B, "local", LOCAL_SHORT_LIMIT_S, expect),
+      await timeLimit(ctx, web, B, "server", SHORT_LIMIT_S, expect),
+    ]);
   });
 }

@@ -112,7 +112,9 @@ async function outcome(f) {
 async function start({ mode, url, sigs, limit }) {
   let options;
   if (mode === "local") {
-    const { LocalHub } = await import("im-revoke");
+    // The embedded hub comes from the full module, initialised once (the layer shares it).
+    const { default: init, LocalHub } = await import("im-revoke");
+    await init();
     options = { SDKAppID: 1400000000, hub: new LocalHub({ revokeTimeLimit: limit || 120 }) };
   } else {
     options = { SDKAppID: 1400000000, url };

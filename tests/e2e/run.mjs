@@ -121,6 +121,7 @@ function ensurePkg() {
     newestMtime(path.join(ROOT, "crates", "core", "src")),
     newestMtime(path.join(ROOT, "Cargo.toml")),
     newestMtime(path.join(ROOT, "crates", "core", "Cargo.toml")),
+    newestMtime(path.join(ROOT, "js")),
   );
   if (fs.existsSync(wasm) && fs.statSync(wasm).mtimeMs >= sources) {
     log("pkg/ is up to date");

@@ -1,36 +1,56 @@
-// End-to-end specs of `im-revoke/tencent`: a small app written against Tencent's web SDK
-// (tests/e2e/tencent/app.js) runs in Chromium on the embedded LocalHub and against the server,
-// importing "im-revoke/tencent" instead of "@tencentcloud/chat". Registered by run.mjs, which
-// owns the servers and the browser:
+// End-to-end specs of `im-revoke/tencent`: examples/tencent-app, a small app written against
+// Tencent's web SDK that imports "im-revoke/tencent" instead of "@tencentcloud/chat", is built
+// by Vite on the packed module (as an app installs it) and runs in Chromium on the embedded
+// LocalHub and against the server. Registered by run.mjs, which owns the servers and the browser:
 //
 //   import { tencentSpecs } from "./tencent.mjs";
 //   tencentSpecs(spec, () => ({ A, B, SHORT_LIMIT_S, PKG, expect }));
 //
-// The page and the built module are served from a loopback server of their own (a page from
-// loopback may open a WebSocket to the loopback server; Chromium refuses that to a page of
-// unknown origin), and the page loads the layer from /pkg/ as an app loads its dependency.
+// The built app is served from a loopback server of its own (a page from loopback may open a
+// WebSocket to the loopback test servers), which each spec stops when it ends.
 
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import http from "node:http";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
-const APP_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), "tencent");
+const APP = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../examples/tencent-app");
+const RESULTS = path.resolve(APP, "../../test-results");
 const LOCAL_SHORT_LIMIT_S = 2;
-const MIME = { ".html": "text/html", ".js": "text/javascript", ".wasm": "application/wasm" };
+const MIME = { ".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".wasm": "application/wasm" };
 
-/** Serves the app at /tencent-e2e/ and `pkg` at /pkg/ on 127.0.0.1; resolves with `{ url, close }`. */
-function serveApp(pkg) {
-  const roots = { "tencent-e2e": APP_DIR, pkg: path.resolve(pkg) };
+function sh(cmd, args, opts = {}) {
+  console.log(`$ ${cmd} ${args.join(" ")}`);
+  const r = spawnSync(cmd, args, { cwd: APP, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], ...opts });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} failed (exit ${r.status ?? r.signal})`);
+  return r.stdout;
+}
+
+let built = null;
+/** Packs `pkg` into the example (vendor/im-revoke.tgz), installs its lock and builds it; once per run. */
+function buildApp(pkg) {
+  if (built) return built;
+  const vendor = path.join(APP, "vendor");
+  fs.mkdirSync(vendor, { recursive: true });
+  const file = JSON.parse(sh("npm", ["pack", pkg, "--pack-destination", vendor, "--json"]))[0].filename;
+  fs.renameSync(path.join(vendor, path.basename(file)), path.join(vendor, "im-revoke.tgz"));
+  sh("npm", ["ci", "--no-audit", "--no-fund", "--prefer-offline"], { stdio: ["ignore", "ignore", "inherit"] });
+  sh("npx", ["--no-install", "vite", "build", "--logLevel", "warn"], { stdio: ["ignore", "inherit", "inherit"] });
+  built = path.join(APP, "dist");
+  return built;
+}
+
+/** Serves `dir` on 127.0.0.1; resolves with `{ url, close }`. */
+function serveDir(dir) {
   const server = http.createServer((req, res) => {
-    const [, top, ...rest] = decodeURIComponent(new URL(req.url, "http://x").pathname).split("/");
-    const root = roots[top];
-    const file = root && path.normalize(path.join(root, ...rest));
-    if (!file || !file.startsWith(root + path.sep) || !fs.existsSync(file) || !fs.statSync(file).isFile()) {
+    let file = path.normalize(path.join(dir, decodeURIComponent(new URL(req.url, "http://x").pathname)));
+    if (file === dir || file === dir + path.sep) file = path.join(dir, "index.html");
+    if (!file.startsWith(dir + path.sep) || !fs.existsSync(file) || !fs.statSync(file).isFile()) {
       res.writeHead(404).end("not found");
       return;
     }
-    res.writeHead(200, { "content-type": `${MIME[path.extname(file)] || "application/octet-stream"}; charset=utf-8` });
+    res.writeHead(200, { "content-type": MIME[path.extname(file)] || "application/octet-stream" });
     res.end(fs.readFileSync(file));
   });
   return new Promise((resolve) => {
@@ -51,7 +71,7 @@ async function openApp(ctx, web) {
   page.setDefaultTimeout(10_000);
   page.errors = [];
   page.on("pageerror", (e) => page.errors.push(String(e)));
-  await page.goto(`${web.url}/tencent-e2e/index.html`);
+  await page.goto(`${web.url}/`);
   await page.waitForSelector('body[data-loaded="true"]', { state: "attached" });
   return page;
 }
@@ -89,11 +109,8 @@ async function expectCode(page, what, body, arg, code, expect) {
   return r;
 }
 
-async function hasConversations(page, mode) {
-  return page.evaluate(async (mode) => {
-    const m = await import(mode === "local" ? "im-revoke" : "/pkg/client/im_revoke.js");
-    return typeof m.ChatClient.prototype.getConversationManager === "function";
-  }, mode);
+function hasConversations(page) {
+  return page.evaluate(() => window.tapp.moduleHasConversations());
 }
 
 /** The whole app over one host: send, receive, revoke, history, conversations, codes, logout. */
@@ -189,7 +206,7 @@ async function scenario(ctx, web, server, mode, expect) {
   );
 
   // Conversations: the preview and the unread badge follow the revoke (where the module has them).
-  if (await hasConversations(page, mode)) {
+  if (await hasConversations(page)) {
     const last = await page.evaluate(([a, b]) => window.tapp.windows[a].send(b, "did you see my last one?"), [a, b]);
     const conv = page.locator(`section[data-user="${b}"] .conversations li[data-conv="C2C${a}"]`);
     await page.waitForFunction((sel) => document.querySelector(sel)?.textContent.includes("did you see my last one?"), `section[data-user="${b}"] .conversations li[data-conv="C2C${a}"]`);
@@ -229,6 +246,27 @@ async function scenario(ctx, web, server, mode, expect) {
   return page;
 }
 
+/** The app as a person uses it: opened with `query`, `a` types and sends, then clicks "revoke". */
+async function clickThrough(ctx, web, query, a, b, expect) {
+  const page = await ctx.newPage();
+  page.setDefaultTimeout(10_000);
+  page.errors = [];
+  page.on("pageerror", (e) => page.errors.push(String(e)));
+  await page.goto(`${web.url}/${query}`);
+  await page.locator("#status", { hasText: `${a} and ${b} logged in` }).waitFor();
+  const text = `typed by ${a} ${Math.random().toString(36).slice(2, 6)}`;
+  await page.locator(`section[data-user="${a}"] input`).fill(text);
+  await page.locator(`section[data-user="${a}"] button`, { hasText: "Send" }).click();
+  const theirs = page.locator(`section[data-user="${b}"] .messages li`, { hasText: text });
+  await theirs.waitFor();
+  const ID = await theirs.getAttribute("data-id");
+  await page.locator(`section[data-user="${a}"] .messages li[data-id="${ID}"] button`, { hasText: "revoke" }).click();
+  await bubble(page, b, ID, `${a} revoked a message`, expect);
+  await bubble(page, a, ID, "You revoked a message", expect);
+  await page.screenshot({ path: path.join(RESULTS, `tencent-app-${query.startsWith("?mode=local") ? "local" : "server"}.png`) });
+  return page;
+}
+
 /** Past the revoke window: 20016 (the sender's estimate or the server), nothing changes for the receiver. */
 async function timeLimit(ctx, web, server, mode, limitS, expect) {
   const page = await openApp(ctx, web);
@@ -244,9 +282,9 @@ async function timeLimit(ctx, web, server, mode, limitS, expect) {
   return page;
 }
 
-/** Runs `f(web)` with the app's web server up. */
+/** Runs `f(web)` with the built app served. */
 async function withApp(pkg, f) {
-  const web = await serveApp(pkg);
+  const web = await serveDir(buildApp(pkg));
   try {
     return await f(web);
   } finally {
@@ -255,13 +293,22 @@ async function withApp(pkg, f) {
 }
 
 export function tencentSpecs(spec, env) {
-  spec("im-revoke/tencent on LocalHub: a Tencent-style app sends, revokes, pages history, gets Tencent's codes", async (ctx) => {
-    const { A, PKG, expect } = env();
-    return withApp(PKG, async (web) => [await scenario(ctx, web, A, "local", expect)]);
-  });
+  spec(
+    "im-revoke/tencent on LocalHub: a Tencent-style app (Vite, packed module) sends, revokes, pages history, gets Tencent's codes",
+    async (ctx) => {
+      const { A, PKG, expect } = env();
+      return withApp(PKG, async (web) => [
+        await scenario(ctx, web, A, "local", expect),
+        await clickThrough(ctx, web, "?mode=local", "alice", "bob", expect),
+      ]);
+    },
+    240_000, // the first spec builds the app
+  );
   spec("im-revoke/tencent against the server: the same app, unchanged", async (ctx) => {
     const { A, PKG, expect } = env();
-    return withApp(PKG, async (web) => [await scenario(ctx, web, A, "server", expect)]);
+    const { a, b, sigs } = await users(A, "server");
+    const query = `?url=${encodeURIComponent(config(A, "server", sigs).url)}&users=${encodeURIComponent(`${a}:${sigs[a]},${b}:${sigs[b]}`)}`;
+    return withApp(PKG, async (web) => [await scenario(ctx, web, A, "server", expect), await clickThrough(ctx, web, query, a, b, expect)]);
   });
   spec("im-revoke/tencent revoke time limit: 20016 on LocalHub and from the server", async (ctx) => {
     const { B, PKG, SHORT_LIMIT_S, expect } = env();

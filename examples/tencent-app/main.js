@@ -2,6 +2,9 @@
 // conversation list and the unread badge), running on im-revoke through `im-revoke/tencent`.
 // Only the import and the `url` (or `hub`) option of `create` differ from the same app on
 // `@tencentcloud/chat`. tests/e2e/tencent.mjs drives it through `window.tapp`.
+//
+// ?url=ws://127.0.0.1:8080/ws&users=alice:<userSig>,bob:<userSig>   against a server
+// ?mode=local                                                        on an embedded LocalHub
 
 import TencentCloudChat from "im-revoke/tencent";
 
@@ -19,9 +22,18 @@ class ChatWindow {
     this.events = [];
     this.root = document.createElement("section");
     this.root.dataset.user = userID;
-    this.root.innerHTML = `<h2></h2><p class="total">unread: <span class="badge">0</span></p><ul class="conversations"></ul><ul class="messages"></ul>`;
+    this.root.innerHTML = `<h2></h2><p class="total">unread: <span class="badge">0</span></p>
+      <ul class="conversations"></ul><ul class="messages"></ul>
+      <form><input aria-label="Message" /><button>Send</button></form>`;
     this.root.querySelector("h2").textContent = userID;
-    document.body.append(this.root);
+    this.root.querySelector("form").addEventListener("submit", (e) => {
+      e.preventDefault();
+      const input = this.root.querySelector("input");
+      if (!input.value || !this.peer) return;
+      this.send(this.peer, input.value).catch(showError);
+      input.value = "";
+    });
+    document.getElementById("windows").append(this.root);
 
     chat.on(EVENT.SDK_READY, () => this.events.push("ready"));
     chat.on(EVENT.SDK_NOT_READY, () => this.events.push("not-ready"));
@@ -64,6 +76,12 @@ class ChatWindow {
         ? "You revoked a message"
         : `${message.revoker} revoked a message`
       : `${message.from}: ${message.payload.text}`;
+    if (message.flow === "out" && !message.isRevoked && message.status === "success") {
+      const revoke = document.createElement("button");
+      revoke.textContent = "revoke";
+      revoke.addEventListener("click", () => this.revoke(message.ID).catch(showError));
+      li.append(" ", revoke);
+    }
   }
 
   renderConversations(list) {
@@ -99,6 +117,10 @@ class ChatWindow {
   }
 }
 
+function showError(e) {
+  document.getElementById("status").textContent = `Error ${e.code}: ${e.message}`;
+}
+
 /** Runs `f` and returns `{ code, message }` of what it threw or rejected with, or `{ ok }`. */
 async function outcome(f) {
   try {
@@ -120,18 +142,37 @@ async function start({ mode, url, sigs, limit }) {
     options = { SDKAppID: 1400000000, url };
   }
   const windows = {};
-  for (const userID of Object.keys(sigs)) {
+  const userIDs = Object.keys(sigs);
+  for (const userID of userIDs) {
     const chat = TencentCloudChat.create(options);
     const w = new ChatWindow(chat, userID);
     const ready = new Promise((resolve) => chat.on(EVENT.SDK_READY, resolve));
     const res = await chat.login({ userID, userSig: sigs[userID] });
     await ready;
     w.login = res;
+    w.peer = userIDs.find((u) => u !== userID);
     windows[userID] = w;
   }
   window.tapp.windows = windows;
+  document.getElementById("status").textContent = `${userIDs.join(" and ")} logged in (${mode === "local" ? "LocalHub" : url})`;
   return Object.fromEntries(Object.entries(windows).map(([u, w]) => [u, { code: w.login.code, repeatLogin: w.login.data.repeatLogin, ready: w.chat.isReady() }]));
 }
 
-window.tapp = { start, outcome, TencentCloudChat, windows: {} };
+/** For the tests: whether the module below has a conversation manager (else the layer answers 2905). */
+async function moduleHasConversations() {
+  const { ChatClient } = await import("im-revoke/client");
+  return typeof ChatClient.prototype.getConversationManager === "function";
+}
+
+window.tapp = { start, outcome, moduleHasConversations, TencentCloudChat, windows: {} };
+
+const q = new URLSearchParams(location.search);
+if (q.get("mode") === "local") {
+  start({ mode: "local", sigs: { alice: "", bob: "" } }).catch(showError);
+} else if (q.get("url")) {
+  const sigs = Object.fromEntries((q.get("users") || "").split(",").map((p) => p.split(":")));
+  start({ mode: "server", url: q.get("url"), sigs }).catch(showError);
+} else {
+  document.getElementById("status").textContent = "add ?mode=local, or ?url=…&users=alice:<userSig>,bob:<userSig>";
+}
 document.body.dataset.loaded = "true";

@@ -213,7 +213,7 @@ if [ "$rc" = 3 ]; then
   # from a build without wasm-opt (same sources, same wasm-release profile), and say so in the
   # results; the bundle figures stay those of the shipped pkg/.
   say "browser: pkg/ does not load in Chromium; rerunning on a build without wasm-opt ($TMP/pkg-noopt)"
-  wasm-pack build --profile wasm-release --target web --out-dir "$TMP/pkg-noopt" --weak-refs --mode no-install --no-opt >"$TMP/pkg-noopt.log" 2>&1 \
+  bash scripts/wasm-build.sh "$TMP/pkg-noopt" --no-opt >"$TMP/pkg-noopt.log" 2>&1 \
     || { tail -n 20 "$TMP/pkg-noopt.log" >&2; exit 1; }
   timeout --kill-after=10 900 node bench/browser/run.mjs $BROWSER_FLAG --out "$RAW/browser.json" "${BROWSER_ARGS[@]}" \
     --pkg "$TMP/pkg-noopt" --pkg-note "pkg/ (wasm-opt) failed to instantiate in Chromium; measured a --no-opt build of the same sources"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# scripts/build.sh — build the browser module into pkg/ (wasm-pack --target web).
-# Run `bash scripts/setup.sh` first (`npm run build` does): `--mode no-install` makes wasm-pack use
-# the wasm-bindgen CLI on PATH (pinned to Cargo.lock by setup.sh) and never try a download.
+# scripts/build.sh — build the browser module into pkg/ (wasm-bindgen --target web, both entries).
+# Run `bash scripts/setup.sh` first (`npm run build` does): it pins the wasm-bindgen CLI on PATH to
+# Cargo.lock and installs npm `binaryen` (wasm-opt).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -11,14 +11,12 @@ cd "$ROOT"
 PATH="$ROOT/node_modules/.bin:${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 export PATH
 
-# wasm-pack leaves old inline_js snippets behind: start from an empty pkg/.
+# Start from an empty pkg/ (no stale JS snippets).
 rm -rf pkg
 set -x
-# --profile wasm-release: the size-optimized profile of Cargo.toml (the release profile is the
-# speed-optimized one of the server).
-wasm-pack build --profile wasm-release --target web --out-dir pkg --weak-refs --mode no-install
+# The size-optimized wasm-release profile of Cargo.toml (the release profile is the server's).
+bash scripts/wasm-build.sh pkg
 # The `im-revoke/client` entry: the same module without the embedded LocalHub (smaller), for
 # apps that only talk to a server.
-wasm-pack build --profile wasm-release --target web --out-dir pkg/client --weak-refs --mode no-install \
-  -- --no-default-features --features console_error_panic_hook
+bash scripts/wasm-build.sh pkg/client -- --no-default-features --features console_error_panic_hook
 node scripts/package-client.mjs

@@ -2,10 +2,12 @@
 # scripts/setup.sh — install everything the build and the tests need, and nothing else.
 #
 # Idempotent: every step checks first and is skipped when already satisfied, so a warm run takes
-# seconds. A cold run on a fresh machine takes a few minutes (two `cargo install`s).
+# seconds. A cold run on a fresh machine takes a few minutes (one `cargo install`: wasm-bindgen-cli;
+# wasm-pack is not needed, scripts/wasm-build.sh does its three steps).
 #
 #   Rust:    target wasm32-unknown-unknown, components rustfmt + clippy
-#   cargo:   wasm-pack; wasm-bindgen-cli at exactly the `wasm-bindgen` version in Cargo.lock
+#   cargo:   wasm-bindgen-cli at exactly the `wasm-bindgen` version in Cargo.lock (wasm-bindgen and
+#            wasm-bindgen-test-runner, the browser tests' runner)
 #   apt:     chromium, chromium-driver, postgresql, fonts-wqy-microhei (CJK for screenshots)
 #   npm:     `npm ci` when node_modules is missing or older than package.json / package-lock.json;
 #            this brings wasm-opt (npm `binaryen`, 132: Debian's 108 corrupts the wasm-bindgen
@@ -93,17 +95,6 @@ if command -v sqlite3 >/dev/null 2>&1; then
   ok "sqlite3 CLI (optional)"
 else
   say "  note: sqlite3 CLI not present (optional, only for inspecting databases by hand)"
-fi
-
-# --- wasm-pack ------------------------------------------------------------------------------------
-say "wasm-pack"
-if command -v wasm-pack >/dev/null 2>&1; then
-  ok "$(wasm-pack --version)"
-else
-  # The npm package `wasm-pack` downloads a prebuilt binary at install time; build it instead.
-  run cargo install wasm-pack --locked
-  CHANGED=1
-  ok "$(wasm-pack --version)"
 fi
 
 # --- wasm-bindgen CLI, pinned to Cargo.lock -------------------------------------------------------

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # scripts/start.sh — build everything and run the demo (`npm start` runs scripts/setup.sh first).
 #
-#   1. the browser module into pkg/ (scripts/build.sh, wasm-pack --target web);
+#   1. the browser module into pkg/ (scripts/build.sh, wasm-bindgen --target web);
 #   2. the server (cargo build --release -p im-revoke-server);
 #   3. the server on 127.0.0.1:$PORT (default 8080) with its SQLite database in ./data/,
 #      dev-mode UserSigs on (loopback only), the demo (www/) at / and the module at /pkg/,

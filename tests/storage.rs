@@ -53,6 +53,44 @@ export function records(name) {
     };
   });
 }
+// Opens a store at a version above the module's (a newer build of the app wrote it).
+export function bumpVersion(name) {
+  return new Promise((resolve, reject) => {
+    const q0 = indexedDB.open(name);
+    q0.onerror = () => reject(q0.error);
+    q0.onsuccess = () => {
+      const v = q0.result.version;
+      q0.result.close();
+      const q = indexedDB.open(name, v + 10);
+      q.onerror = () => reject(q.error);
+      q.onsuccess = () => { q.result.close(); resolve(v + 10); };
+    };
+  });
+}
+export function dbVersion(name) {
+  return new Promise((resolve, reject) => {
+    const q = indexedDB.open(name);
+    q.onerror = () => reject(q.error);
+    q.onsuccess = () => { const v = q.result.version; q.result.close(); resolve(v); };
+  });
+}
+// The next `n` read-write transactions abort as the browser does when the origin is over its
+// quota (error QuotaExceededError); the ones after them run as usual.
+export function failWritesForQuota(n) {
+  const orig = IDBDatabase.prototype.transaction;
+  let left = n;
+  IDBDatabase.prototype.transaction = function (...a) {
+    const t = orig.apply(this, a);
+    if (a[1] === "readwrite" && left > 0) {
+      left--;
+      const e = new DOMException("quota exceeded (test)", "QuotaExceededError");
+      Object.defineProperty(t, "error", { get: () => e });
+      queueMicrotask(() => { try { t.abort(); } catch (_) {} });
+    }
+    return t;
+  };
+  return () => { IDBDatabase.prototype.transaction = orig; };
+}
 export function hideIndexedDB() {
   const d = Object.getOwnPropertyDescriptor(globalThis, "indexedDB");
   Object.defineProperty(globalThis, "indexedDB", { value: undefined, configurable: true, writable: true });
@@ -66,6 +104,12 @@ extern "C" {
     fn db_names(user: &str) -> Promise;
     fn tamper(name: &str, meta: &JsValue, rec: &JsValue) -> Promise;
     fn records(name: &str) -> Promise;
+    #[wasm_bindgen(js_name = bumpVersion)]
+    fn bump_version(name: &str) -> Promise;
+    #[wasm_bindgen(js_name = dbVersion)]
+    fn db_version(name: &str) -> Promise;
+    #[wasm_bindgen(js_name = failWritesForQuota)]
+    fn fail_writes_for_quota(n: u32) -> js_sys::Function;
     #[wasm_bindgen(js_name = hideIndexedDB)]
     fn hide_indexed_db() -> js_sys::Function;
 }
@@ -327,4 +371,103 @@ async fn a_second_tab_reads_the_store_without_writing_it() {
         .any(|x| x.starts_with("conn storage readonly")));
     ok(m(&b, "logout", &[])).await;
     ok(m(&a, "logout", &[js(r#"{"clear":true}"#)])).await;
+}
+
+/// A store written by a newer version of the module (a higher database version) is left as it is:
+/// this client runs in memory and says so, rather than rebuilding (and losing) the newer store.
+#[wasm_bindgen_test]
+async fn a_newer_store_is_left_alone_and_the_client_runs_in_memory() {
+    let hub = hub("{}");
+    let alice = login(&hub, "alice").await;
+    let bob = open(&hub, "bob-v1", &Array::new()).await;
+    send_c2c(&mm(&alice), "kept for the newer app", "bob-v1").await;
+    settle().await;
+    ok(m(&bob, "logout", &[])).await;
+    sleep(50).await;
+    let name = db_of("bob-v1").await;
+    let newer = JsFuture::from(bump_version(&name)).await.unwrap();
+
+    let log = Array::new();
+    let bob2 = open(&hub, "bob-v1", &log).await;
+    sleep(20).await;
+    assert_eq!(gs(&bob2, "storage"), "memory");
+    let l = lines(&log);
+    assert!(
+        l.iter().any(|x| x.starts_with("conn storage unavailable")),
+        "{l:?}"
+    );
+    // It still works, from the hub.
+    let q = js(r#"{"userID":"alice","count":10}"#);
+    let page = ok(m(&mm(&bob2), "getHistoryMessageList", &[q])).await;
+    assert_eq!(texts(&page), ["kept for the newer app"]);
+    ok(m(&bob2, "logout", &[])).await;
+    // The newer store is untouched: same version, same record.
+    assert_eq!(JsFuture::from(db_version(&name)).await.unwrap(), newer);
+    let stored = JsFuture::from(records(&name))
+        .await
+        .unwrap()
+        .as_string()
+        .unwrap();
+    assert!(stored.contains("kept for the newer app"), "{stored}");
+}
+
+/// Over quota: the write that failed is replaced by a smaller one — the older half of the stored
+/// history goes, the cursor and outbox stay — with one `quota` warning; the next load resumes
+/// from the kept cursor without telling anything twice.
+#[wasm_bindgen_test]
+async fn over_quota_the_older_history_goes_and_the_cursor_stays() {
+    let hub = hub("{}");
+    let alice = login(&hub, "alice").await;
+    let log = Array::new();
+    let bob = open(&hub, "bob-q1", &log).await;
+    let amm = mm(&alice);
+    for i in 0..8 {
+        send_c2c(&amm, &format!("old {i}"), "bob-q1").await;
+    }
+    settle().await;
+    let name = db_of("bob-q1").await;
+    let before = JsFuture::from(records(&name))
+        .await
+        .unwrap()
+        .as_string()
+        .unwrap();
+    assert_eq!(before.lines().count(), 8, "{before}");
+
+    let restore = fail_writes_for_quota(1);
+    send_c2c(&amm, "over the quota", "bob-q1").await;
+    settle().await;
+    sleep(50).await;
+    let _ = restore.call0(&JsValue::UNDEFINED);
+    let l = lines(&log);
+    assert_eq!(
+        l.iter()
+            .filter(|x| x.starts_with("conn storage quota"))
+            .count(),
+        1,
+        "{l:?}"
+    );
+    let after = JsFuture::from(records(&name))
+        .await
+        .unwrap()
+        .as_string()
+        .unwrap();
+    assert_eq!(after.lines().count(), 4, "the older half went: {after}");
+    assert!(
+        after.contains("old 7") && !after.contains("old 0"),
+        "{after}"
+    );
+
+    // The cursor was written again with the smaller write: a reload tells nothing twice.
+    ok(m(&bob, "logout", &[])).await;
+    sleep(50).await;
+    let log2 = Array::new();
+    let bob2 = open(&hub, "bob-q1", &log2).await;
+    listen(&mm(&bob2), "bob", &log2);
+    sleep(100).await;
+    let heard: Vec<String> = lines(&log2)
+        .into_iter()
+        .filter(|x| x.starts_with("bob "))
+        .collect();
+    assert!(heard.is_empty(), "nothing told again: {heard:?}");
+    ok(m(&bob2, "logout", &[js(r#"{"clear":true}"#)])).await;
 }

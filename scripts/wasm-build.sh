@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# scripts/wasm-build.sh OUT_DIR [--no-opt] [-- CARGO_ARGS...] — one browser module into OUT_DIR.
+#
+# What `wasm-pack build --profile wasm-release --target web --weak-refs` did, in its three steps,
+# without wasm-pack itself (a cold `cargo install wasm-pack` took over five minutes of set-up):
+#   1. cargo build --target wasm32-unknown-unknown --profile wasm-release (CARGO_ARGS added: the
+#      client entry passes `--no-default-features --features console_error_panic_hook`);
+#   2. wasm-bindgen --target web --weak-refs (the CLI pinned to Cargo.lock by setup.sh);
+#   3. wasm-opt -Oz --converge (npm `binaryen`, node_modules/.bin), unless --no-opt;
+# then package.json from the crate's metadata, the npm README and the licences.
+# Called by scripts/build.sh (both entries) and scripts/bench.sh (a --no-opt fallback).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+PATH="$ROOT/node_modules/.bin:${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+export PATH
+
+[ $# -ge 1 ] || { echo "usage: $0 OUT_DIR [--no-opt] [-- CARGO_ARGS...]" >&2; exit 2; }
+OUT="$1"
+shift
+OPT=1
+if [ "${1:-}" = "--no-opt" ]; then
+  OPT=0
+  shift
+fi
+if [ "${1:-}" = "--" ]; then shift; fi
+
+TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+cargo build --lib --target wasm32-unknown-unknown --profile wasm-release "$@"
+WASM="$TARGET_DIR/wasm32-unknown-unknown/wasm-release/im_revoke.wasm"
+
+mkdir -p "$OUT"
+wasm-bindgen --target web --weak-refs --out-dir "$OUT" --out-name im_revoke "$WASM"
+if [ "$OPT" = 1 ]; then
+  # The same settings wasm-pack read from [package.metadata.wasm-pack.profile.custom].
+  wasm-opt "$OUT/im_revoke_bg.wasm" -o "$OUT/im_revoke_bg.wasm" -Oz --converge \
+    --enable-reference-types --enable-bulk-memory --enable-nontrapping-float-to-int \
+    --enable-sign-ext --enable-mutable-globals
+fi
+
+# package.json as wasm-pack wrote it (name, version, description, licence, files, module,
+# types, sideEffects); scripts/package-client.mjs adds the entries afterwards.
+node - "$OUT" <<'EOF'
+const fs = require("node:fs");
+const path = require("node:path");
+const { execFileSync } = require("node:child_process");
+const out = process.argv[2];
+const meta = JSON.parse(execFileSync("cargo", ["metadata", "--no-deps", "--format-version", "1"], { encoding: "utf8" }));
+const crate = meta.packages.find((p) => p.name === "im-revoke");
+const files = ["im_revoke_bg.wasm", "im_revoke.js", "im_revoke.d.ts"];
+if (fs.existsSync(path.join(out, "snippets"))) files.push("snippets");
+const pkg = {
+  name: crate.name,
+  type: "module",
+  description: crate.description,
+  version: crate.version,
+  license: crate.license,
+  ...(crate.repository ? { repository: { type: "git", url: crate.repository } } : {}),
+  files,
+  main: "im_revoke.js",
+  types: "im_revoke.d.ts",
+  sideEffects: ["./snippets/*"],
+};
+fs.writeFileSync(path.join(out, "package.json"), JSON.stringify(pkg, null, 2) + "\n");
+if (crate.readme) fs.copyFileSync(path.resolve(path.dirname(crate.manifest_path), crate.readme), path.join(out, "README.md"));
+for (const f of ["LICENSE-MIT", "LICENSE-APACHE"]) {
+  const p = path.join(path.dirname(crate.manifest_path), f);
+  if (fs.existsSync(p)) fs.copyFileSync(p, path.join(out, f));
+}
+EOF

@@ -227,7 +227,6 @@ class Chat {
   #order = new Map();
   /** `onProgress` given to createImageMessage / createFileMessage, until the message is sent. */
   #progress = new Map();
-  #listeners = null;
 
   constructor(options) {
     this.#options = options;
@@ -321,9 +320,17 @@ class Chat {
     return ok({ repeatLogin: false });
   }
 
-  /** The module's listeners, turned into this layer's events. */
+  /** The module's listeners, turned into this layer's events (none after this client is released). */
   #listen() {
-    this.#listeners = {
+    const client = this.#client;
+    const live = (group) => {
+      for (const k of Object.keys(group)) {
+        const f = group[k];
+        group[k] = (...a) => this.#client === client && f(...a);
+      }
+      return group;
+    };
+    const { msg, conn, conv } = {
       msg: {
         onRecvNewMessage: (view) => this.#emit(EVENT.MESSAGE_RECEIVED, [this.#upsert(view)]),
         onRecvMessageRevoked: (msgID, revokerInfo, reason) => this.#revoked(msgID, revokerInfo, reason),
@@ -348,9 +355,9 @@ class Chat {
         },
       },
     };
-    this.#mm.addAdvancedMsgListener(this.#listeners.msg);
-    this.#client.addConnectionListener(this.#listeners.conn);
-    if (this.#cm) this.#cm.addConversationListener(this.#listeners.conv);
+    this.#mm.addAdvancedMsgListener(live(msg));
+    client.addConnectionListener(live(conn));
+    if (this.#cm) this.#cm.addConversationListener(live(conv));
   }
 
   async #kickedOut(type) {
@@ -362,7 +369,7 @@ class Chat {
   /** Logs the ChatClient out and forgets this user's objects. */
   async #release() {
     const client = this.#client;
-    this.#client = this.#mm = this.#cm = this.#listeners = null;
+    this.#client = this.#mm = this.#cm = null;
     this.#ready = false;
     this.#me = "";
     this.#netState = "";

@@ -542,6 +542,15 @@ class Chat {
     return { to, conversationType };
   }
 
+  /** Runs one of the module's create calls; what it throws is rethrown in Tencent's shape. */
+  #make(f) {
+    try {
+      return f();
+    } catch (e) {
+      throw this.#failure(e, ERR.INVALID_PARAMETERS);
+    }
+  }
+
   /** Registers a message the module just created, addressed as the create call said. */
   #created(view, { to, conversationType }, options) {
     const m = this.#blank(view.msgID);
@@ -565,7 +574,7 @@ class Chat {
     if (extra && this.#mm.createTextMessage.length < 2) {
       throw chatError(ERR.INVALID_OPERATION, "cloudCustomData needs a newer im-revoke module");
     }
-    const view = extra ? this.#mm.createTextMessage(text, extra) : this.#mm.createTextMessage(text);
+    const view = this.#make(() => (extra ? this.#mm.createTextMessage(text, extra) : this.#mm.createTextMessage(text)));
     return this.#created(view, target, options);
   }
 
@@ -574,7 +583,7 @@ class Chat {
     const target = this.#target(options, "createCustomMessage");
     const { data = "", description = "", extension = "" } = options.payload;
     if (![data, description, extension].every(isString)) throw bad("createCustomMessage: data, description and extension are strings");
-    return this.#created(this.#mm.createCustomMessage(data, description, extension), target, options);
+    return this.#created(this.#make(() => this.#mm.createCustomMessage(data, description, extension)), target, options);
   }
 
   /** `chat.createImageMessage({ to, conversationType, payload: { file }, onProgress? })`. */
@@ -592,7 +601,7 @@ class Chat {
     const blob = blobOf(options.payload.file);
     if (!blob) throw chatError(noFile, `${what}: payload.file is a File, a Blob or an <input type="file"> with one`);
     if (typeof this.#mm[what] !== "function") throw chatError(ERR.INVALID_OPERATION, `${what} needs a newer im-revoke module`);
-    const m = this.#created(this.#mm[what](blob), target, options);
+    const m = this.#created(this.#make(() => this.#mm[what](blob)), target, options);
     if (what === "createImageMessage" && m.type === TYPES.MSG_IMAGE) m.payload.imageFormat = IMAGE_FORMAT[blob.type] || 255;
     return m;
   }

@@ -158,13 +158,41 @@ async function start({ mode, url, sigs, limit }) {
   return Object.fromEntries(Object.entries(windows).map(([u, w]) => [u, { code: w.login.code, repeatLogin: w.login.data.repeatLogin, ready: w.chat.isReady() }]));
 }
 
-/** For the tests: whether the module below has a conversation manager (else the layer answers 2905). */
-async function moduleHasConversations() {
-  const { ChatClient } = await import("im-revoke/client");
-  return typeof ChatClient.prototype.getConversationManager === "function";
+/** For the tests: whether the module below has conversations / image and file messages (else the layer answers 2905). */
+async function moduleHas(feature) {
+  const { ChatClient, MessageManager } = await import("im-revoke/client");
+  return feature === "conversations"
+    ? typeof ChatClient.prototype.getConversationManager === "function"
+    : typeof MessageManager.prototype.createImageMessage === "function";
 }
 
-window.tapp = { start, outcome, moduleHasConversations, TencentCloudChat, windows: {} };
+/** A small PNG drawn on a canvas, as a File (what an `<input type="file">` hands over). */
+async function pngFile() {
+  const canvas = document.createElement("canvas");
+  canvas.width = 40;
+  canvas.height = 30;
+  const g = canvas.getContext("2d");
+  g.fillStyle = "#2a7";
+  g.fillRect(0, 0, 40, 30);
+  const blob = await new Promise((resolve) => canvas.toBlob(resolve, "image/png"));
+  return new File([blob], "dot.png", { type: "image/png" });
+}
+
+/** Sends an image from `w` to `to` the Tencent way; returns what the tests look at. */
+async function sendImage(w, to) {
+  const progress = [];
+  const message = w.chat.createImageMessage({
+    to,
+    conversationType: TYPES.CONV_C2C,
+    payload: { file: await pngFile() },
+    onProgress: (p) => progress.push(p),
+  });
+  w.held.set(message.ID, message);
+  const res = await w.chat.sendMessage(message);
+  return { code: res.code, same: res.data.message === message, ID: message.ID, type: message.type, info: message.payload.imageInfoArray, progress };
+}
+
+window.tapp = { start, outcome, moduleHas, sendImage, TencentCloudChat, windows: {} };
 
 const q = new URLSearchParams(location.search);
 if (q.get("mode") === "local") {

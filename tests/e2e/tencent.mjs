@@ -109,8 +109,8 @@ async function expectCode(page, what, body, arg, code, expect) {
   return r;
 }
 
-function hasConversations(page) {
-  return page.evaluate(() => window.tapp.moduleHasConversations());
+function moduleHas(page, feature) {
+  return page.evaluate((f) => window.tapp.moduleHas(f), feature);
 }
 
 /** The whole app over one host: send, receive, revoke, history, conversations, codes, logout. */
@@ -206,7 +206,7 @@ async function scenario(ctx, web, server, mode, expect) {
   );
 
   // Conversations: the preview and the unread badge follow the revoke (where the module has them).
-  if (await hasConversations(page)) {
+  if (await moduleHas(page, "conversations")) {
     const last = await page.evaluate(([a, b]) => window.tapp.windows[a].send(b, "did you see my last one?"), [a, b]);
     const conv = page.locator(`section[data-user="${b}"] .conversations li[data-conv="C2C${a}"]`);
     await page.waitForFunction((sel) => document.querySelector(sel)?.textContent.includes("did you see my last one?"), `section[data-user="${b}"] .conversations li[data-conv="C2C${a}"]`);
@@ -234,6 +234,35 @@ async function scenario(ctx, web, server, mode, expect) {
   } else {
     await expectCode(page, "getConversationList on a module without conversations", "return tapp.windows[arg].chat.getConversationList()", b, 2905, expect);
   }
+
+  // An image (on the embedded hub: its Blob stays in the page), where the module has attachments.
+  if (mode === "local" && (await moduleHas(page, "attachments"))) {
+    const img = await page.evaluate(([a, b]) => window.tapp.sendImage(window.tapp.windows[a], b), [a, b]);
+    const urls = img.info.map((i) => i.url);
+    expect(img.code === 0 && img.same && img.type === "TIMImageElem", `an image message is sent: ${JSON.stringify(img)}`);
+    expect(img.info.length === 3 && img.info[0].type === 0 && img.info[2].type === 2 && urls.every(Boolean), `imageInfoArray holds the original, large and small: ${JSON.stringify(img.info)}`);
+    expect(img.progress.every((p) => p >= 0 && p <= 1) && (img.progress.length === 0 || img.progress.at(-1) === 1), `onProgress heard fractions: ${JSON.stringify(img.progress)}`);
+    await page.waitForFunction(([b, id]) => window.tapp.windows[b].held.get(id)?.type === "TIMImageElem", [b, img.ID]);
+    await page.evaluate(([a, id]) => window.tapp.windows[a].revoke(id), [a, img.ID]);
+    await page.waitForFunction(
+      ([b, id]) => {
+        const m = window.tapp.windows[b].held.get(id);
+        return m.isRevoked && m.payload.imageInfoArray.length === 0;
+      },
+      [b, img.ID],
+    );
+  } else if (!(await moduleHas(page, "attachments"))) {
+    await expectCode(
+      page,
+      "createImageMessage on a module without attachments",
+      "return tapp.windows[arg.a].chat.createImageMessage({ to: arg.b, conversationType: 'C2C', payload: { file: new File(['x'], 'x.png') } })",
+      { a, b },
+      2905,
+      expect,
+    );
+  }
+  await expectCode(page, "createImageMessage without a file", "return tapp.windows[arg].chat.createImageMessage({ to: 'x', conversationType: 'C2C', payload: {} })", a, 2251, expect);
+  await expectCode(page, "createFileMessage without a file", "return tapp.windows[arg].chat.createFileMessage({ to: 'x', conversationType: 'C2C', payload: { file: 'x' } })", a, 2401, expect);
 
   // Logout: SDK_NOT_READY, then calls are refused until the next login.
   const out = await page.evaluate(async (b) => {

@@ -209,6 +209,23 @@ function rows(r) {
       ratio: cb ? cm.bytesPerMessage / cb.bytesPerMessage : null,
     });
   }
+  const soak = r.browser?.soak;
+  if (soak) {
+    const g = soak.secondHalfGrowthPer10k;
+    const first = soak.points[0];
+    const last = soak.points[soak.points.length - 1];
+    add({
+      id: "client_soak",
+      figure: `client soak: ${fmt(soak.total)} messages and their revokes through one client, growth over the second half`,
+      target: "flat (LRU of 5,000 messages, bounded dedup sets)",
+      // Flat: under 64 KiB (one wasm page) and 64 KB of JS heap per 10,000 messages.
+      ok: g.wasmMemory < 65536 && g.jsHeap < 65536,
+      gap: null,
+      measured: `wasm ${fmt(g.wasmMemory / 1e3, 1)} KB, JS heap ${fmt(g.jsHeap / 1e3, 1)} KB per 10,000`,
+      baseline: `totals at the end: wasm ${fmt(last.wasmMemory / 1e6, 2)} MB, JS heap ${fmt(last.jsHeap / 1e6, 2)} MB (start ${fmt(first.wasmMemory / 1e6, 2)} / ${fmt(first.jsHeap / 1e6, 2)} MB)`,
+      ratio: null,
+    });
+  }
   const idle = r.idle;
   const idleEcho = r.idle_echo;
   if (idle) {

@@ -9,6 +9,8 @@
 #   cargo:   wasm-bindgen-cli at exactly the `wasm-bindgen` version in Cargo.lock (wasm-bindgen and
 #            wasm-bindgen-test-runner, the browser tests' runner)
 #   apt:     chromium, chromium-driver, postgresql, fonts-wqy-microhei (CJK for screenshots)
+#   PyPI:    moto[server] in a venv of its own (the S3-compatible server of the multi-node
+#            attachment test): ${XDG_DATA_HOME:-~/.local/share}/im-revoke/moto-venv
 #   npm:     `npm ci` when node_modules is missing or older than package.json / package-lock.json;
 #            this brings wasm-opt (npm `binaryen`, 132: Debian's 108 corrupts the wasm-bindgen
 #            externref table, so scripts/build.sh puts node_modules/.bin first on PATH)
@@ -95,6 +97,26 @@ if command -v sqlite3 >/dev/null 2>&1; then
   ok "sqlite3 CLI (optional)"
 else
   say "  note: sqlite3 CLI not present (optional, only for inspecting databases by hand)"
+fi
+
+# --- moto_server (S3-compatible storage for tests/attachments_pg.rs) -------------------------------
+say "moto_server (PyPI moto[server])"
+MOTO_VENV="${XDG_DATA_HOME:-$HOME/.local/share}/im-revoke/moto-venv"
+if "$MOTO_VENV/bin/moto_server" --help >/dev/null 2>&1; then
+  ok "$MOTO_VENV/bin/moto_server"
+else
+  command -v python3 >/dev/null 2>&1 || die "python3 not found (needed for moto_server)"
+  if ! python3 -m venv --help >/dev/null 2>&1 || ! run python3 -m venv "$MOTO_VENV"; then
+    # Debian without python3-venv: install it, then the venv.
+    SUDO=()
+    [ "$(id -u)" -eq 0 ] || SUDO=(sudo)
+    run "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-venv
+    run python3 -m venv "$MOTO_VENV"
+  fi
+  run "$MOTO_VENV/bin/python" -m pip install -q 'moto[server]>=5,<6'
+  "$MOTO_VENV/bin/moto_server" --help >/dev/null 2>&1 || die "moto_server does not run from $MOTO_VENV"
+  CHANGED=1
+  ok "$MOTO_VENV/bin/moto_server"
 fi
 
 # --- wasm-bindgen CLI, pinned to Cargo.lock -------------------------------------------------------

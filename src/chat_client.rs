@@ -11,6 +11,7 @@ use js_sys::{Date, Function, Math, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
+use crate::conversation::ConversationManager;
 use crate::convert::{opt_number, opt_string, options, string};
 use crate::error::{rejected, Error};
 use crate::group::GroupManager;
@@ -63,7 +64,7 @@ extern "C" {
 /// 24 random bytes: a seed for the core client's request ids and the key of its msgIDs (16
 /// bytes), so that msgIDs are unpredictable. From `crypto.getRandomValues`; only where there is
 /// no `crypto` (never in a browser) from `Math.random` and the clock.
-fn random_bytes() -> [u8; 24] {
+pub(crate) fn random_bytes() -> [u8; 24] {
     let mut b = [0u8; 24];
     if get_random_values(&mut b).is_err() {
         for (i, x) in b.iter_mut().enumerate() {
@@ -119,6 +120,7 @@ impl ChatClient {
             let mut key = [0u8; 16];
             key.copy_from_slice(&r[..16]);
             let mut client = Client::new(&user_id, u64::from_le_bytes(seed))?.with_id_key(key);
+            client.file_origin = im_revoke_core::attachment::http_origin(url);
             if let Some(n) = cache {
                 client.set_cache_size(n as usize);
             }
@@ -195,7 +197,7 @@ impl ChatClient {
 }
 
 /// `p.then(f)`, with `f`'s value (a promise too) being the chain's.
-fn chain(p: &Promise, f: &JsValue) -> Promise {
+pub(crate) fn chain(p: &Promise, f: &JsValue) -> Promise {
     let then: Function = Reflect::get(p, &JsValue::from_str("then"))
         .map(JsCast::unchecked_into)
         .unwrap_or_else(|_| Function::new_no_args(""));
@@ -256,6 +258,19 @@ impl ChatClient {
     #[wasm_bindgen(js_name = getMessageManager)]
     pub fn get_message_manager(&self) -> MessageManager {
         MessageManager {
+            session: self.session.clone(),
+        }
+    }
+
+    /// The conversation manager: the conversation list, unread counts and their listener.
+    ///
+    /// ```js
+    /// const cm = alice.getConversationManager();
+    /// const { conversationList } = await cm.getConversationList(0, 50);
+    /// ```
+    #[wasm_bindgen(js_name = getConversationManager)]
+    pub fn get_conversation_manager(&self) -> ConversationManager {
+        ConversationManager {
             session: self.session.clone(),
         }
     }

@@ -1,11 +1,14 @@
 //! Plain JavaScript objects in and out: their TypeScript declarations and the conversions.
 //!
-//! Out: the core's views (`MessageView`, `CanRevoke`, `Group`) become plain objects built by
-//! object literals in `js` (`Option::None` is `null`; every object is a plain `Object`, what
-//! `JSON.stringify` and devtools expect, with one hidden class per kind).
+//! Out: the core's views (`MessageView`, `CanRevoke`, `Group`, conversations, search results)
+//! become plain objects built by object literals in `js` (`Option::None` is `null`; every
+//! object is a plain `Object`, what `JSON.stringify` and devtools expect, with one hidden class
+//! per kind).
 //! In: option objects are read field by field; a wrong type is error 6017 naming the field.
 
-use im_revoke_core::view::{CanRevoke, MessageView};
+use im_revoke_core::view::{
+    CanRevoke, ConversationPage, ConversationView, MessageView, SearchResult, SearchResultItem,
+};
 use im_revoke_core::{Code, Group, ImError};
 use js_sys::{Array, Reflect};
 use wasm_bindgen::prelude::*;
@@ -110,6 +113,64 @@ export interface Message {
   revokeReason: string | null;
   /** When it was revoked, server milliseconds (`null` unless revoked). */
   revokeTimeMs: number | null;
+  /** The message this one replies to (`createTextMessage(text, { replyTo })`), or `null`. */
+  replyTo: ReplyTo | null;
+  /** The app's own data (`createTextMessage(text, { cloudCustomData })`), untouched; `null` when none was given. */
+  cloudCustomData: string | null;
+}
+
+/**
+ * The quote a reply carries, filled by the server from the original. Once the original is
+ * revoked, every copy of the reply shows `abstract: ""` and `isRevoked: true` (and a client
+ * holding the reply hears `onRecvMessageModified(reply)` once).
+ */
+export interface ReplyTo {
+  /** The original message. */
+  msgID: string;
+  /** Its sender. */
+  sender: string;
+  /** The first 100 characters of its text ("" for other message types and once revoked). */
+  abstract: string;
+  /** Whether the original has been revoked. */
+  isRevoked: boolean;
+}
+
+/** `createTextMessage`'s second argument. */
+export interface TextMessageOptions {
+  /**
+   * The message (or msgID) this one replies to. The server checks that the sender may read
+   * it: `sendMessage` rejects with 300008 otherwise (also when it does not exist).
+   */
+  replyTo?: Message | string | null;
+  /** The app's own data, stored and returned untouched (at most 8192 bytes: 8001). */
+  cloudCustomData?: string | null;
+}
+
+/** `searchLocalMessages`' option (V2TIM's `V2TIMMessageSearchParam`). */
+export interface MessageSearchParam {
+  /** 1 to 5 keywords, matched case-insensitively in the text of messages. */
+  keywordList: string[];
+  /** 0 (or "or", the default): any keyword matches; 1 (or "and"): all must. */
+  keywordListMatchType?: 0 | 1 | "or" | "and";
+  /** Only this conversation (`"c2c_<userID>"` / `"group_<groupID>"`). */
+  conversationID?: string | null;
+}
+
+/** The matches of a local search in one conversation (V2TIM's `V2TIMMessageSearchResultItem`). */
+export interface MessageSearchResultItem {
+  conversationID: string;
+  /** How many of its messages matched. */
+  messageCount: number;
+  /** Those messages, newest first. */
+  messageList: Message[];
+}
+
+/** `searchLocalMessages`' answer (V2TIM's `V2TIMMessageSearchResult`). Revoked messages are never in it. */
+export interface MessageSearchResult {
+  /** How many messages matched, in every conversation. */
+  totalCount: number;
+  /** The matches by conversation, the one with the newest match first. */
+  messageSearchResultItems: MessageSearchResultItem[];
 }
 
 /** `canRevoke`'s answer, by this client's estimate of the server clock. */
@@ -235,6 +296,50 @@ impl ToJs for Page<'_> {
     }
 }
 
+impl ToJs for ConversationView {
+    fn to_js(&self) -> JsValue {
+        js::conversation(
+            &self.conversation_id,
+            self.kind,
+            self.user_id.as_deref(),
+            self.group_id.as_deref(),
+            &self.show_name,
+            self.unread_count as f64,
+            self.last_message.as_ref().map_or(JsValue::NULL, to_js),
+            self.order_key as f64,
+        )
+    }
+}
+
+impl ToJs for ConversationPage {
+    fn to_js(&self) -> JsValue {
+        js::conversation_page(
+            self.next_seq as f64,
+            self.is_finished,
+            self.conversation_list.to_js().into(),
+        )
+    }
+}
+
+impl ToJs for SearchResultItem {
+    fn to_js(&self) -> JsValue {
+        js::search_result_item(
+            &self.conversation_id,
+            self.message_count as f64,
+            self.message_list.to_js().into(),
+        )
+    }
+}
+
+impl ToJs for SearchResult {
+    fn to_js(&self) -> JsValue {
+        js::search_result(
+            self.total_count as f64,
+            self.message_search_result_items.to_js().into(),
+        )
+    }
+}
+
 fn invalid(field: &str, what: &str) -> ImError {
     let mut desc = String::with_capacity(field.len() + what.len() + 8);
     desc.push_str(field);
@@ -259,6 +364,17 @@ pub(crate) fn msg_id_of(v: &JsValue) -> Result<String, ImError> {
     Err(invalid("the message", "a Message object or a msgID string"))
 }
 
+/// An optional message argument (`undefined` and `null` are `None`), as [`msg_id_of`]; `field`
+/// names it in the error.
+pub(crate) fn opt_msg_id(v: &JsValue, field: &str) -> Result<Option<String>, ImError> {
+    if v.is_undefined() || v.is_null() {
+        return Ok(None);
+    }
+    msg_id_of(v)
+        .map(Some)
+        .map_err(|_| invalid(field, "a Message object or a msgID string"))
+}
+
 /// Requires an option object (not `null`, not a primitive).
 pub(crate) fn options(v: &JsValue, name: &str) -> Result<(), ImError> {
     if v.is_object() {
@@ -268,7 +384,8 @@ pub(crate) fn options(v: &JsValue, name: &str) -> Result<(), ImError> {
     }
 }
 
-fn get(obj: &JsValue, key: &str) -> Result<JsValue, ImError> {
+/// `obj[key]` (`undefined` when `obj` is `undefined` or `null`).
+pub(crate) fn get(obj: &JsValue, key: &str) -> Result<JsValue, ImError> {
     if obj.is_undefined() || obj.is_null() {
         return Ok(JsValue::UNDEFINED);
     }

@@ -18,7 +18,7 @@ use js_sys::Array;
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(inline_js = r#"
-const NAMES = ["onRecvNewMessage", "onRecvMessageRevoked", "onGroupChanged", "onConnecting", "onConnectSuccess", "onConnectFailed", "onUserSigExpired", "onStorageWarning"];
+const NAMES = ["onRecvNewMessage", "onRecvMessageRevoked", "onGroupChanged", "onConnecting", "onConnectSuccess", "onConnectFailed", "onUserSigExpired", "onStorageWarning", "onRecvMessageModified", "onNewConversation", "onConversationChanged", "onTotalUnreadMessageCountChanged"];
 const ROLES = ["sender", "owner", "admin"];
 const dec = new TextDecoder();
 let view = null;
@@ -100,10 +100,13 @@ export function readInto(s, memory, ptr, cap) {
 }
 
 export function message(memory, ptr, bytes, ascii, idLen, senderLen, userLen, groupLen, textLen, revokerLen, reasonLen,
-                        timestamp, timeMs, seq, status, isSelf, elemType, isRevoked, role, revokeTimeMs, richLen) {
+                        timestamp, timeMs, seq, status, isSelf, elemType, isRevoked, role, revokeTimeMs, richLen,
+                        replyIdLen, replySenderLen, replyAbstractLen, replyRevoked, dataLen) {
   unpack(memory, ptr, bytes, ascii);
   const msgID = take(idLen), sender = take(senderLen), userID = take(userLen), groupID = take(groupLen);
   const t = take(textLen), revoker = take(revokerLen), reason = take(reasonLen), r = take(richLen);
+  const replyID = take(replyIdLen), replySender = take(replySenderLen), replyAbstract = take(replyAbstractLen);
+  const cloudCustomData = take(dataLen);
   text = "";
   const e = r === null ? null : JSON.parse(r);
   return {
@@ -116,6 +119,8 @@ export function message(memory, ptr, bytes, ascii, idLen, senderLen, userLen, gr
     revokerInfo: revoker === null ? null : { userID: revoker, role: ROLES[role] },
     revokeReason: reason,
     revokeTimeMs: revokeTimeMs < 0 ? null : revokeTimeMs,
+    replyTo: replyID === null ? null : { msgID: replyID, sender: replySender, abstract: replyAbstract, isRevoked: replyRevoked },
+    cloudCustomData,
   };
 }
 export function group(groupID, name, owner, admins, members, createdMs) {
@@ -126,6 +131,19 @@ export function canRevoke(allowed, remainingMs, code) {
 }
 export function page(messageList, isCompleted) {
   return { messageList, isCompleted };
+}
+export function conversation(conversationID, type, userID, groupID, showName, unreadCount, lastMessage, orderKey) {
+  // wasm-bindgen passes `None` as `undefined`.
+  return { conversationID, type, userID: userID ?? null, groupID: groupID ?? null, showName, unreadCount, lastMessage, orderKey };
+}
+export function conversationPage(nextSeq, isFinished, conversationList) {
+  return { nextSeq, isFinished, conversationList };
+}
+export function searchResult(totalCount, messageSearchResultItems) {
+  return { totalCount, messageSearchResultItems };
+}
+export function searchResultItem(conversationID, messageCount, messageList) {
+  return { conversationID, messageCount, messageList };
 }
 "#)]
 extern "C" {
@@ -159,8 +177,8 @@ extern "C" {
     #[wasm_bindgen(js_name = readInto)]
     pub(crate) fn read_into(s: &JsValue, memory: &JsValue, ptr: *mut u8, cap: usize) -> f64;
 
-    /// A `Message` object from a [`Pack`] of its eight strings (the last: a custom, image or file
-    /// element as JSON) and its other fields.
+    /// A `Message` object from a [`Pack`] of its twelve strings (the eighth: a custom, image or
+    /// file element as JSON; then the quote's three and `cloudCustomData`) and its other fields.
     #[wasm_bindgen(js_name = message)]
     #[allow(clippy::too_many_arguments)]
     fn message_raw(
@@ -185,6 +203,11 @@ extern "C" {
         role: u32,
         revoke_time_ms: f64,
         rich_len: i32,
+        reply_id_len: i32,
+        reply_sender_len: i32,
+        reply_abstract_len: i32,
+        reply_revoked: bool,
+        data_len: i32,
     ) -> JsValue;
 
     /// A `Group` object.
@@ -203,6 +226,39 @@ extern "C" {
 
     /// A `HistoryMessageResult` object.
     pub(crate) fn page(message_list: Array, is_completed: bool) -> JsValue;
+
+    /// A `Conversation` object (`user_id`, `group_id`, `last_message` may be `null`).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn conversation(
+        conversation_id: &str,
+        kind: u8,
+        user_id: Option<&str>,
+        group_id: Option<&str>,
+        show_name: &str,
+        unread_count: f64,
+        last_message: JsValue,
+        order_key: f64,
+    ) -> JsValue;
+
+    /// A `ConversationPage` object.
+    #[wasm_bindgen(js_name = conversationPage)]
+    pub(crate) fn conversation_page(
+        next_seq: f64,
+        is_finished: bool,
+        conversation_list: Array,
+    ) -> JsValue;
+
+    /// A `SearchResult` object.
+    #[wasm_bindgen(js_name = searchResult)]
+    pub(crate) fn search_result(total_count: f64, items: Array) -> JsValue;
+
+    /// A `SearchResultItem` object.
+    #[wasm_bindgen(js_name = searchResultItem)]
+    pub(crate) fn search_result_item(
+        conversation_id: &str,
+        message_count: f64,
+        message_list: Array,
+    ) -> JsValue;
 }
 
 thread_local! {
@@ -279,6 +335,11 @@ pub(crate) fn message(v: &im_revoke_core::view::MessageView) -> JsValue {
     let revoker = p.push(v.revoker_info.as_ref().map(|r| r.user_id.as_str()));
     let reason = p.push(v.revoke_reason.as_deref());
     let rich = p.push(im_revoke_core::wire::rich_elem_json(v).as_deref());
+    let q = v.reply_to.as_ref();
+    let reply_id = p.push(q.map(|q| q.msg_id.as_str()));
+    let reply_sender = p.push(q.map(|q| q.sender.as_str()));
+    let reply_abstract = p.push(q.map(|q| q.abstract_text.as_str()));
+    let data = p.push(v.cloud_custom_data.as_deref());
     let role = v.revoker_info.as_ref().map_or(0, |r| role_index(r.role));
     p.with(|m, ptr, bytes, ascii| {
         message_raw(
@@ -303,6 +364,11 @@ pub(crate) fn message(v: &im_revoke_core::view::MessageView) -> JsValue {
             role,
             v.revoke_time_ms.map_or(-1.0, |t| t as f64),
             rich,
+            reply_id,
+            reply_sender,
+            reply_abstract,
+            q.is_some_and(|q| q.is_revoked),
+            data,
         )
     })
 }

@@ -17,8 +17,12 @@
 //!
 //! One file per class or concern:
 //! - [`chat_client`] — `ChatClient` (login over `LocalHub` or WebSocket, connection state);
-//! - [`manager`] — `MessageManager` (create, send, revoke, `canRevoke`, history, listeners);
+//! - [`manager`] — `MessageManager` (create, send, revoke, `canRevoke`, history, search,
+//!   listeners);
 //! - [`group`] — `GroupManager`;
+//! - [`conversation`] — `ConversationManager` (conversation list, unread counts, listener);
+//! - `attachment` — image and file messages: creating them, uploading their Blobs in
+//!   `sendMessage` (with progress and a thumbnail);
 //! - `session` — the driver of one core client, and the `Transport` trait it holds one of
 //!   (boxed); it knows no transport by name;
 //! - `ws` — the WebSocket transport (and `ChatClient.connect`'s link), `wire` — its frames as
@@ -32,7 +36,9 @@
 //! - [`error`] — `ImError` → a JavaScript `Error` with `code` and `desc`.
 #![warn(missing_docs)]
 
+mod attachment;
 pub mod chat_client;
+pub mod conversation;
 mod convert;
 pub mod error;
 pub mod group;
@@ -48,9 +54,10 @@ pub mod wire;
 mod ws;
 
 pub use chat_client::ChatClient;
+pub use conversation::ConversationManager;
 pub use error::Error;
 pub use group::GroupManager;
-pub use listener::{AdvancedMsgListener, ConnectionListener};
+pub use listener::{AdvancedMsgListener, ConnectionListener, ConversationListener};
 #[cfg(feature = "local-hub")]
 pub use local_hub::LocalHub;
 pub use manager::MessageManager;

@@ -1,7 +1,7 @@
 //! Listener objects: duck-typed, called safely.
 //!
 //! Listeners are plain objects with some of the methods of `AdvancedMsgListener` (or
-//! `ConnectionListener`); methods they lack are skipped. The rules every dispatch follows:
+//! `ConnectionListener`, `ConversationListener`); methods they lack are skipped. The rules every dispatch follows:
 //! - listeners are called in registration order; adding the same object twice registers it
 //!   once (`Object.is`);
 //! - each call is `catch`ed: a throwing listener does not stop the others nor break the
@@ -45,6 +45,11 @@ export interface AdvancedMsgListener {
   onRecvMessageRevoked?(msgID: string, revokerInfo: RevokerInfo, reason: string): void;
   /** A group this user is (or was) in changed: created, members, roles. */
   onGroupChanged?(group: Group): void;
+  /**
+   * A message this client holds changed: a reply whose original was revoked (its `replyTo`
+   * now has `abstract: ""` and `isRevoked: true`). Told once per reply.
+   */
+  onRecvMessageModified?(msg: Message): void;
 }
 
 /**
@@ -88,6 +93,10 @@ const ON_CONNECT_SUCCESS: u32 = 4;
 const ON_CONNECT_FAILED: u32 = 5;
 const ON_USER_SIG_EXPIRED: u32 = 6;
 const ON_STORAGE_WARNING: u32 = 7;
+const ON_RECV_MESSAGE_MODIFIED: u32 = 8;
+const ON_NEW_CONVERSATION: u32 = 9;
+const ON_CONVERSATION_CHANGED: u32 = 10;
+const ON_TOTAL_UNREAD_MESSAGE_COUNT_CHANGED: u32 = 11;
 
 #[wasm_bindgen]
 extern "C" {
@@ -100,6 +109,11 @@ extern "C" {
     #[wasm_bindgen(typescript_type = "ConnectionListener")]
     #[derive(Clone, Debug)]
     pub type ConnectionListener;
+
+    /// A `ConversationListener` object (duck-typed).
+    #[wasm_bindgen(typescript_type = "ConversationListener")]
+    #[derive(Clone, Debug)]
+    pub type ConversationListener;
 }
 
 /// Registered listeners, in registration order, without duplicates (a JavaScript array, so
@@ -162,7 +176,18 @@ impl<T: JsCast> Listeners<T> {
     }
 }
 
-/// Calls the matching method of each of `ls` for a message event.
+/// Whether `note` is for the conversation listeners (the others are for the message
+/// listeners).
+pub(crate) fn is_conversation_note(note: &Notification) -> bool {
+    matches!(
+        note,
+        Notification::NewConversation(_)
+            | Notification::ConversationChanged(_)
+            | Notification::TotalUnreadChanged(_)
+    )
+}
+
+/// Calls the matching method of each of `ls` for a message or conversation event.
 pub(crate) fn deliver_note(note: &Notification, ls: &Array) {
     let none = &JsValue::UNDEFINED;
     match note {
@@ -177,12 +202,26 @@ pub(crate) fn deliver_note(note: &Notification, ls: &Array) {
         Notification::GroupChanged(group) => {
             dispatch(ls, ON_GROUP_CHANGED, 1, &to_js(group), none, none);
         }
-        // Not delivered by the module yet (no conversation listener, no
-        // `onRecvMessageModified` in the dispatch table): the core keeps them exact.
-        Notification::MessageModified(_)
-        | Notification::NewConversation(_)
-        | Notification::ConversationChanged(_)
-        | Notification::TotalUnreadChanged(_) => {}
+        Notification::MessageModified(view) => {
+            dispatch(ls, ON_RECV_MESSAGE_MODIFIED, 1, &to_js(view), none, none);
+        }
+        Notification::NewConversation(list) => {
+            dispatch(ls, ON_NEW_CONVERSATION, 1, &to_js(list), none, none);
+        }
+        Notification::ConversationChanged(list) => {
+            dispatch(ls, ON_CONVERSATION_CHANGED, 1, &to_js(list), none, none);
+        }
+        Notification::TotalUnreadChanged(total) => {
+            let total = JsValue::from(*total as f64);
+            dispatch(
+                ls,
+                ON_TOTAL_UNREAD_MESSAGE_COUNT_CHANGED,
+                1,
+                &total,
+                none,
+                none,
+            );
+        }
     }
 }
 

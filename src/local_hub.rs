@@ -12,8 +12,9 @@ use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
 use std::rc::{Rc, Weak};
 
+use im_revoke_core::attachment::{check_local_upload, DEFAULT_MAX_UPLOAD};
 use im_revoke_core::protocol::PROTOCOL_VERSION;
-use im_revoke_core::{ClientFrame, Config, Hub, MemStore, ServerFrame, SessionId};
+use im_revoke_core::{ClientFrame, Code, Config, Hub, ImError, MemStore, ServerFrame, SessionId};
 use js_sys::{Date, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -33,6 +34,8 @@ export interface LocalHubOptions {
   adminRevokeTimeLimit?: number | null;
   /** Longest message text, bytes (default 12288). */
   maxTextBytes?: number;
+  /** Largest attachment (image or file) accepted, bytes (default 20 MiB: 300009 over it). */
+  maxUploadBytes?: number;
 }
 
 /** `ChatClient.local(hub, userID, options)`. */
@@ -61,6 +64,51 @@ pub(crate) struct HubState {
     inbox: VecDeque<(SessionId, Inbound)>,
     scheduled: bool,
     next_session: SessionId,
+    /// Attachments: the object URL of each upload's Blob, by key (revoked with the message).
+    files: HashMap<String, String>,
+    /// The uploader's check-in (`attachment::local_put`), one closure for the hub's life.
+    put: Option<Closure<PutFn>>,
+    /// Largest upload accepted, bytes.
+    max_upload: u64,
+}
+
+/// `(user, size, declared type, first bytes, object URL)` → the new upload's key.
+type PutFn = dyn FnMut(String, f64, String, Vec<u8>, String) -> Result<String, JsValue>;
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_namespace = URL, js_name = revokeObjectURL)]
+    fn revoke_object_url(url: &str);
+}
+
+impl Drop for HubState {
+    fn drop(&mut self) {
+        for url in self.files.values() {
+            revoke_object_url(url);
+        }
+    }
+}
+
+/// Registers an upload of `user` (its Blob under `url`) after the core's checks; its key.
+fn check_in(
+    hub: &SharedHub,
+    user: &str,
+    size: f64,
+    declared: &str,
+    head: &[u8],
+    url: String,
+) -> Result<String, ImError> {
+    let mut h = hub.borrow_mut();
+    check_local_upload(declared, size as u64, head, h.max_upload)?;
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let key: String = crate::chat_client::random_bytes()[..16]
+        .iter()
+        .flat_map(|b| [HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]])
+        .map(char::from)
+        .collect();
+    h.hub.store_mut().add_upload(&key, user);
+    h.files.insert(key.clone(), url);
+    Ok(key)
 }
 
 type SharedHub = Rc<RefCell<HubState>>;
@@ -101,6 +149,12 @@ fn drain(hub: &SharedHub) {
         }
         // MemStore's commit cannot fail; a poisoned hub would deliver nothing.
         let out = h.hub.commit().unwrap_or_default();
+        // Revoked: their Blobs go, before anyone hears of the revoke.
+        for key in h.hub.store_mut().take_gone() {
+            if let Some(url) = h.files.remove(&key) {
+                revoke_object_url(&url);
+            }
+        }
         out.into_iter()
             .filter_map(|o| Some((o.session, h.clients.get(&o.session)?.clone(), o.frame)))
             .collect()
@@ -135,7 +189,8 @@ pub struct LocalHub {
 #[wasm_bindgen]
 impl LocalHub {
     /// A new, empty hub. `options` (all optional, seconds): `revokeTimeLimit` (default 120),
-    /// `adminRevokeTimeLimit` (default: no limit), `maxTextBytes` (default 12288).
+    /// `adminRevokeTimeLimit` (default: no limit), `maxTextBytes` (default 12288),
+    /// `maxUploadBytes` (bytes, default 20 MiB).
     /// Throws an `ImError` (6017) on a malformed option.
     ///
     /// ```js
@@ -147,6 +202,7 @@ impl LocalHub {
         options_arg: JsValue,
     ) -> Result<LocalHub, Error> {
         let mut cfg = Config::default();
+        let mut max_upload = DEFAULT_MAX_UPLOAD;
         if !(options_arg.is_undefined() || options_arg.is_null()) {
             options(&options_arg, "LocalHub options")?;
             let ms = |s: f64| (s * 1000.0).round() as u64;
@@ -158,6 +214,9 @@ impl LocalHub {
             if let Some(n) = opt_number(&options_arg, "maxTextBytes")? {
                 cfg.max_text_bytes = n as usize;
             }
+            if let Some(n) = opt_number(&options_arg, "maxUploadBytes")? {
+                max_upload = n as u64;
+            }
         }
         let inner = Rc::new(RefCell::new(HubState {
             hub: Hub::new(cfg, MemStore::new()),
@@ -167,6 +226,9 @@ impl LocalHub {
             inbox: VecDeque::new(),
             scheduled: false,
             next_session: 1,
+            files: HashMap::new(),
+            put: None,
+            max_upload,
         }));
         let weak = Rc::downgrade(&inner);
         inner.borrow_mut().wake = Some(Closure::new(move || {
@@ -174,6 +236,15 @@ impl LocalHub {
                 drain(&hub);
             }
         }));
+        let weak = Rc::downgrade(&inner);
+        inner.borrow_mut().put = Some(Closure::new(
+            move |user: String, size: f64, declared: String, head: Vec<u8>, url: String| {
+                let hub = weak
+                    .upgrade()
+                    .ok_or_else(|| JsValue::from(Error(ImError::new(Code::NotLoggedIn))))?;
+                check_in(&hub, &user, size, &declared, &head, url).map_err(|e| Error(e).into())
+            },
+        ));
         let id = (js_sys::Math::random() * 9_007_199_254_740_992.0) as u64;
         Ok(LocalHub { inner, id })
     }
@@ -288,6 +359,17 @@ impl Transport for LocalLink {
 
     fn retries(&self) -> bool {
         false
+    }
+
+    /// Into the hub: the Blob stays in memory under an object URL until its message is
+    /// revoked (or the hub is freed).
+    fn uploader(&self, user: &str) -> Result<JsValue, ImError> {
+        let h = self.hub.borrow();
+        let put = h
+            .put
+            .as_ref()
+            .ok_or_else(|| ImError::new(Code::NotLoggedIn))?;
+        Ok(crate::attachment::local_put(put.as_ref(), user))
     }
 
     fn leave(&self, _: &mut Batch) {

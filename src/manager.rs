@@ -1,14 +1,15 @@
-//! `MessageManager`: create, send, revoke, `canRevoke`, history, find, listeners.
+//! `MessageManager`: create, send, revoke, `canRevoke`, history, find, local search, listeners.
 //!
 //! Every method converts its arguments and delegates to the core client; promise-returning
 //! methods never throw, they reject with an `ImError`.
 
 use std::rc::Rc;
 
+use im_revoke_core::{Code, ImError};
 use js_sys::{Date, Promise};
 use wasm_bindgen::prelude::*;
 
-use crate::convert::{msg_id_of, opt_number, opt_string, options, strings, to_js};
+use crate::convert::{get, msg_id_of, opt_msg_id, opt_number, opt_string, options, strings, to_js};
 use crate::error::{rejected, Error};
 use crate::listener::{AdvancedMsgListener, Listeners};
 use crate::session::{Session, Shape};
@@ -16,6 +17,14 @@ use crate::session::{Session, Shape};
 /// `""` counts as absent, as in Tencent's `sendMessage(msg, receiver, groupID)`.
 fn non_empty(s: Option<String>) -> Option<String> {
     s.filter(|s| !s.is_empty())
+}
+
+#[wasm_bindgen]
+extern "C" {
+    /// `createTextMessage`'s second argument (checked field by field). An imported type so that
+    /// the declaration reads `options?: TextMessageOptions | null`.
+    #[wasm_bindgen(typescript_type = "TextMessageOptions")]
+    pub type TextMessageOptionsArg;
 }
 
 /// Messages of one client. Get it with `client.getMessageManager()`.
@@ -36,19 +45,41 @@ impl MessageManager {
     /// A new text message, not sent yet (status 1). Its `msgID` is assigned here and stays
     /// the same for life: keep it to revoke the message later, even before the send finished.
     ///
+    /// `options` (optional): `replyTo`, the message (or msgID) this one replies to — the server
+    /// fills `replyTo: { msgID, sender, abstract, isRevoked }` from the original when it is sent,
+    /// and `sendMessage` rejects with 300008 when the sender may not read it — and
+    /// `cloudCustomData`, the app's own string, stored and returned untouched. Throws an
+    /// `ImError`: 6017 for options of the wrong type, 8001 for `cloudCustomData` over 8192 bytes.
+    ///
     /// ```js
     /// const msg = mm.createTextMessage("hello");
     /// console.log(msg.msgID, msg.status); // "…", 1
+    /// const reply = mm.createTextMessage("agreed", { replyTo: msg, cloudCustomData: '{"mood":1}' });
     /// ```
     #[wasm_bindgen(js_name = createTextMessage, unchecked_return_type = "Message")]
-    pub fn create_text_message(&self, text: String) -> JsValue {
+    pub fn create_text_message(
+        &self,
+        text: String,
+        options: Option<TextMessageOptionsArg>,
+    ) -> Result<JsValue, Error> {
+        let (reply_to, data) = match options {
+            None => (None, None),
+            Some(options) => {
+                let options: JsValue = options.into();
+                crate::convert::options(&options, "the text message options")?;
+                (
+                    opt_msg_id(&get(&options, "replyTo")?, "replyTo")?,
+                    opt_string(&options, "cloudCustomData")?,
+                )
+            }
+        };
         let view = self
             .session
             .st
             .borrow_mut()
             .client
-            .create_text_message(&text);
-        to_js(&view)
+            .create_text_message_with(&text, reply_to.as_deref(), data)?;
+        Ok(to_js(&view))
     }
 
     /// A new custom message (elemType 2, `customElem: { data, desc, extension }`), not sent yet:
@@ -76,14 +107,21 @@ impl MessageManager {
         to_js(&view)
     }
 
-    /// Sends a message created by `createTextMessage`: to a user (`receiver`) or a group
-    /// (`groupID`); pass `null` (or `""`) for the other. Resolves with the message as the
-    /// server accepted it (status 2, server `timestamp`, `seq`). Rejects with an `ImError`
-    /// (e.g. 8001 text too long, 10007 not a group member, 8021 revoked before it was sent).
+    /// Sends a message created by `createTextMessage` (or another `create…Message`): to a user
+    /// (`receiver`) or a group (`groupID`); pass `null` (or `""`) for the other. Resolves with
+    /// the message as the server accepted it (status 2, server `timestamp`, `seq`). Rejects
+    /// with an `ImError` (e.g. 8001 text too long, 10007 not a group member, 8021 revoked
+    /// before it was sent).
+    ///
+    /// An image or file message is uploaded first; `options.onProgress(fraction)` hears how
+    /// much (0..1, rising, last 1). A refused upload rejects with the server's code (300009
+    /// too large, 300010 type, 300011 image dimensions, 300013 too many at once, 70xxx
+    /// UserSig, 9508 no answer) and keeps the file: the message may be sent again.
     ///
     /// ```js
     /// const sent = await mm.sendMessage(msg, "bob", null);   // one-to-one
     /// await mm.sendMessage(mm.createTextMessage("hi all"), null, "g1"); // group
+    /// await mm.sendMessage(mm.createImageMessage(file), "bob", null, { onProgress: (f) => console.log(f) });
     /// ```
     #[wasm_bindgen(js_name = sendMessage, unchecked_return_type = "Promise<Message>")]
     pub fn send_message(
@@ -91,6 +129,7 @@ impl MessageManager {
         #[wasm_bindgen(unchecked_param_type = "Message | string")] msg: JsValue,
         receiver: Option<String>,
         #[wasm_bindgen(js_name = groupID)] group_id: Option<String>,
+        #[wasm_bindgen(unchecked_optional_param_type = "SendMessageOptions")] options: JsValue,
     ) -> Promise {
         let msg_id = match msg_id_of(&msg) {
             Ok(id) => id,
@@ -98,6 +137,15 @@ impl MessageManager {
         };
         let receiver = non_empty(receiver);
         let group_id = non_empty(group_id);
+        if let Some(p) = crate::attachment::send_attached(
+            &self.session,
+            &msg_id,
+            receiver.clone(),
+            group_id.clone(),
+            &options,
+        ) {
+            return p;
+        }
         self.session.request(Shape::Message, |c, now| {
             c.send(&msg_id, receiver.as_deref(), group_id.as_deref(), now)
         })
@@ -225,6 +273,54 @@ impl MessageManager {
                 now,
             )
         })
+    }
+
+    /// Searches the messages this client holds (V2TIM's `searchLocalMessages`): text containing
+    /// any of `keywordList` (or all of them, `keywordListMatchType: 1`), case-insensitively, in
+    /// every conversation or in `conversationID`. Revoked messages are never found, not even in
+    /// the sender's own copy. Rejects with 6017 for no keyword, more than 5, or a malformed
+    /// conversationID.
+    ///
+    /// ```js
+    /// const { totalCount, messageSearchResultItems } = await mm.searchLocalMessages({ keywordList: ["lunch"] });
+    /// for (const { conversationID, messageList } of messageSearchResultItems) show(conversationID, messageList);
+    /// ```
+    #[wasm_bindgen(
+        js_name = searchLocalMessages,
+        unchecked_return_type = "Promise<MessageSearchResult>"
+    )]
+    pub fn search_local_messages(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "MessageSearchParam")] param: JsValue,
+    ) -> Promise {
+        let parsed = options(&param, "the search param").and_then(|()| {
+            let keywords = strings(&get(&param, "keywordList")?, "keywordList")?;
+            let kind = get(&param, "keywordListMatchType")?;
+            let any = kind.is_undefined() || kind.is_null() || kind == 0.0 || kind == "or";
+            let match_all = if any {
+                false
+            } else if kind == 1.0 || kind == "and" {
+                true
+            } else {
+                return Err(ImError::with_desc(
+                    Code::InvalidParameters,
+                    "keywordListMatchType must be 0 (\"or\") or 1 (\"and\")",
+                ));
+            };
+            let conversation_id = opt_string(&param, "conversationID")?;
+            Ok((keywords, match_all, conversation_id))
+        });
+        let found = parsed.and_then(|(keywords, match_all, conversation_id)| {
+            self.session.st.borrow().client.search_local(
+                &keywords,
+                match_all,
+                conversation_id.as_deref(),
+            )
+        });
+        match found {
+            Ok(r) => Promise::resolve(&to_js(&r)),
+            Err(e) => rejected(e),
+        }
     }
 
     /// Looks messages up by msgID on the server; resolves with those this user may see (in

@@ -32,7 +32,8 @@ use wasm_bindgen::JsCast;
 use crate::convert::{to_js, Page};
 use crate::error::{rejected, Error};
 use crate::listener::{
-    deliver_note, AdvancedMsgListener, ConnEvent, ConnectionListener, Listeners,
+    deliver_note, is_conversation_note, AdvancedMsgListener, ConnEvent, ConnectionListener,
+    ConversationListener, Listeners,
 };
 use crate::storage::Store;
 
@@ -57,6 +58,12 @@ pub(crate) enum Shape {
     Group,
     /// `Promise<Group[]>`.
     Groups,
+    /// `Promise<ConversationPage>`.
+    ConversationPage,
+    /// `Promise<Conversation>` (the page of one `getConversation` is answered with).
+    Conversation,
+    /// `Promise<number>`.
+    Total,
 }
 
 /// A pending promise's `resolve` and `reject`.
@@ -88,8 +95,10 @@ fn value(shape: Shape, done: Done) -> JsValue {
         (_, Done::Sent(m) | Done::Revoked(m)) => to_js(&m),
         (_, Done::Group(g)) => to_js(&g),
         (_, Done::Groups(list)) => to_js(&list),
-        // No export asks for conversations yet (`src/conversation.rs` will convert them).
-        (_, Done::Conversations(_)) => JsValue::UNDEFINED,
+        (Shape::Conversation, Done::Conversations(p)) => {
+            p.conversation_list.first().map_or(JsValue::NULL, to_js)
+        }
+        (_, Done::Conversations(p)) => to_js(&p),
         (_, Done::Total(n)) => JsValue::from(n as f64),
         (_, Done::Read) => JsValue::UNDEFINED,
     }
@@ -138,6 +147,9 @@ pub(crate) trait Transport {
     /// Down by itself and waiting for the next automatic attempt: make it now (called with the
     /// session borrowed).
     fn retry_now(&self) {}
+    /// Where `user`'s attachments go: a JavaScript `put(blob, head, onBytes)` (see
+    /// `attachment.rs`).
+    fn uploader(&self, user: &str) -> Result<JsValue, ImError>;
 }
 
 /// Everything the state produced, to act on once the borrow is dropped.
@@ -159,6 +171,7 @@ pub(crate) struct State {
     pending: HashMap<String, Settle>,
     pub(crate) msg_listeners: Listeners<AdvancedMsgListener>,
     pub(crate) conn_listeners: Listeners<ConnectionListener>,
+    pub(crate) conv_listeners: Listeners<ConversationListener>,
     /// The `ChatClient.local`/`connect` promise, until the first login settles it.
     login: Option<(Function, Function)>,
     /// `disconnect()` was called and `reconnect()` not yet.
@@ -234,6 +247,7 @@ impl State {
         }
         self.msg_listeners.clear();
         self.conn_listeners.clear();
+        self.conv_listeners.clear();
     }
 }
 
@@ -251,6 +265,9 @@ pub(crate) struct Session {
     /// After a first login from a store, until a macrotask later: notifications wait here, so
     /// that what the stored cursor's sync brings reaches listeners added after `await connect`.
     held: RefCell<Option<Vec<Notification>>>,
+    /// The Blobs of image and file messages created and not uploaded yet, by msgID (`None`
+    /// while the upload runs).
+    pub(crate) files: RefCell<HashMap<String, Option<JsValue>>>,
 }
 
 impl Session {
@@ -269,12 +286,14 @@ impl Session {
             store: RefCell::new(store),
             warning: RefCell::new(None),
             held: RefCell::new(None),
+            files: RefCell::new(HashMap::new()),
             st: RefCell::new(State {
                 client,
                 phase: Phase::LoggingIn,
                 pending: HashMap::new(),
                 msg_listeners: Listeners::default(),
                 conn_listeners: Listeners::default(),
+                conv_listeners: Listeners::default(),
                 login: None,
                 offline: false,
                 waiters: Vec::new(),
@@ -346,6 +365,13 @@ impl Session {
                 start(&mut st.client, Date::now())
             }
         };
+        self.pend(shape, started)
+    }
+
+    /// The promise of a request `started` (its id, or why it failed at once). One copy for
+    /// every request (`request` is generic, inlined into each export).
+    #[inline(never)]
+    fn pend(self: &Rc<Self>, shape: Shape, started: Result<String, ImError>) -> Promise {
         let req_id = match started {
             Ok(id) => id,
             Err(e) => return rejected(e),
@@ -456,7 +482,7 @@ impl Session {
     }
 
     /// Acts on a batch with no borrow held: frames out, the login promise, connection events,
-    /// request promises, then message listeners.
+    /// request promises, then message and conversation listeners.
     #[inline(never)] // called from many places: one copy
     pub(crate) fn run(self: &Rc<Self>, b: Batch) {
         // Stored before any listener hears of it: the stored cursor never runs behind what
@@ -499,7 +525,11 @@ impl Session {
                 if st.phase == Phase::LoggedOut {
                     break;
                 }
-                st.msg_listeners.snapshot()
+                if is_conversation_note(note) {
+                    st.conv_listeners.snapshot()
+                } else {
+                    st.msg_listeners.snapshot()
+                }
             };
             if let Some(ls) = listeners {
                 deliver_note(note, &ls);
@@ -706,6 +736,11 @@ impl Session {
     /// The first frame on a new connection, with the transport's credential.
     pub(crate) fn login_frame(&self, credential: &str) -> ClientFrame {
         self.st.borrow().client.login_frame(credential)
+    }
+
+    /// The transport's uploader for `user`.
+    pub(crate) fn uploader(&self, user: &str) -> Result<JsValue, ImError> {
+        self.link.uploader(user)
     }
 
     /// Estimated server time, ms.

@@ -144,6 +144,15 @@ impl Transport for WsLink {
             })));
     }
 
+    /// `POST /upload` on the server's origin (`ws://h:p` → `http://h:p`), with this login's
+    /// UserSig.
+    fn uploader(&self, user: &str) -> Result<JsValue, ImError> {
+        let origin = im_revoke_core::attachment::http_origin(&self.0.url)
+            .ok_or_else(|| ImError::with_desc(Code::InvalidParameters, "no HTTP origin"))?;
+        let auth = format!("UserSig {user} {}", self.0.user_sig);
+        Ok(crate::attachment::http_put(&(origin + "/upload"), &auth))
+    }
+
     fn retries(&self) -> bool {
         true
     }

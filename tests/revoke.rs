@@ -571,7 +571,7 @@ async fn objects_handed_to_javascript_exactly() {
         assert_eq!(
             json(&msg),
             format!(
-                r#"{{"msgID":"{id}","sender":"alice","userID":null,"groupID":null,"timestamp":0,"timeMs":0,"seq":0,"status":1,"isSelf":true,"elemType":1,"textElem":{{"text":{text_json}}},"customElem":null,"imageElem":null,"fileElem":null,"isRevoked":false,"revokerInfo":null,"revokeReason":null,"revokeTimeMs":null}}"#
+                r#"{{"msgID":"{id}","sender":"alice","userID":null,"groupID":null,"timestamp":0,"timeMs":0,"seq":0,"status":1,"isSelf":true,"elemType":1,"textElem":{{"text":{text_json}}},"customElem":null,"imageElem":null,"fileElem":null,"isRevoked":false,"revokerInfo":null,"revokeReason":null,"revokeTimeMs":null,"replyTo":null,"cloudCustomData":null}}"#
             )
         );
         let sent = ok(m(
@@ -587,7 +587,7 @@ async fn objects_handed_to_javascript_exactly() {
         assert_eq!(
             json(&heard),
             format!(
-                r#"{{"msgID":"{id}","sender":"alice","userID":"alice","groupID":null,"timestamp":{},"timeMs":{t},"seq":{seq},"status":2,"isSelf":false,"elemType":1,"textElem":{{"text":{text_json}}},"customElem":null,"imageElem":null,"fileElem":null,"isRevoked":false,"revokerInfo":null,"revokeReason":null,"revokeTimeMs":null}}"#,
+                r#"{{"msgID":"{id}","sender":"alice","userID":"alice","groupID":null,"timestamp":{},"timeMs":{t},"seq":{seq},"status":2,"isSelf":false,"elemType":1,"textElem":{{"text":{text_json}}},"customElem":null,"imageElem":null,"fileElem":null,"isRevoked":false,"revokerInfo":null,"revokeReason":null,"revokeTimeMs":null,"replyTo":null,"cloudCustomData":null}}"#,
                 (t / 1000.0).floor()
             )
         );
@@ -604,7 +604,7 @@ async fn objects_handed_to_javascript_exactly() {
         assert_eq!(
             json(&copy),
             format!(
-                r#"{{"msgID":"{id}","sender":"alice","userID":"alice","groupID":null,"timestamp":{},"timeMs":{t},"seq":{seq},"status":6,"isSelf":false,"elemType":1,"textElem":null,"customElem":null,"imageElem":null,"fileElem":null,"isRevoked":true,"revokerInfo":{{"userID":"alice","role":"sender"}},"revokeReason":{reason_json},"revokeTimeMs":{when}}}"#,
+                r#"{{"msgID":"{id}","sender":"alice","userID":"alice","groupID":null,"timestamp":{},"timeMs":{t},"seq":{seq},"status":6,"isSelf":false,"elemType":1,"textElem":null,"customElem":null,"imageElem":null,"fileElem":null,"isRevoked":true,"revokerInfo":{{"userID":"alice","role":"sender"}},"revokeReason":{reason_json},"revokeTimeMs":{when},"replyTo":null,"cloudCustomData":null}}"#,
                 (t / 1000.0).floor()
             )
         );

@@ -10,6 +10,7 @@
 import init, { LocalHub, ChatClient } from "/pkg/im_revoke.js";
 import { t, setLang, getLang } from "./i18n.js";
 import { Pane } from "./pane.js";
+import { permission, askPermission } from "./notify.js";
 
 const params = new URLSearchParams(location.search);
 const LOCAL = params.get("mode") === "local";
@@ -188,6 +189,21 @@ function renderToolbar() {
     if (add.childElementCount) toolbar.append(add);
   }
 
+  // System notifications while the tab is hidden: the permission is asked from this click.
+  const perm = permission();
+  if (perm !== "unsupported") {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = "chip notify";
+    b.dataset.permission = perm;
+    b.textContent = perm === "granted" ? t("notifyOn") : perm === "denied" ? t("notifyBlocked") : t("notifyAsk");
+    b.setAttribute("aria-label", perm === "granted" ? t("notifyOnLabel") : t("notifyAskLabel"));
+    b.setAttribute("aria-pressed", String(perm === "granted"));
+    b.disabled = perm !== "default";
+    b.onclick = () => askPermission().then(renderToolbar);
+    toolbar.append(b);
+  }
+
   const modeLink = link(urlWith({ mode: LOCAL ? null : "local", limit: null }), t("switchMode")(LOCAL));
   modeLink.className = "chip mode-switch";
   toolbar.append(modeLink);
@@ -202,6 +218,11 @@ function addPane(user, connectNow) {
   if (connectNow) pane.connect();
   return pane;
 }
+
+// Back to the tab: what is open is read now (and the other devices' badges clear).
+document.addEventListener("visibilitychange", () => {
+  if (document.visibilityState === "visible") for (const p of panes) p.markRead(p.active);
+});
 
 document.getElementById("lang").addEventListener("click", () => {
   setLang(getLang() === "en" ? "zh" : "en");

@@ -103,7 +103,9 @@ async function fakeConnectedClient(userID) {
   const Real = globalThis.WebSocket;
   globalThis.WebSocket = FakeSocket;
   try {
-    const client = await ChatClient.connect({ url: "ws://127.0.0.1:9/ws", userID, userSig: "unused" });
+    // In-memory store: what is timed is the module's own work per frame (IndexedDB writes are
+    // measured on their own, below).
+    const client = await ChatClient.connect({ url: "ws://127.0.0.1:9/ws", userID, userSig: "unused", storage: "memory" });
     return { client, socket: FakeSocket.last };
   } finally {
     globalThis.WebSocket = Real;
@@ -287,6 +289,59 @@ export async function finish() {
   }
   r.frames = null;
   return { applied };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Soak: `total` messages and their revokes through one client, in steps, so that the runner can
+// force GC and read the JS heap and the wasm memory between steps. The client keeps an LRU of
+// messages (default 5,000) and bounded dedup sets: past the LRU's size both should stay flat.
+
+let soakState = null;
+
+/** Starts a soak client (in-memory store: the bound under test is the module's own memory). */
+export async function soakStart(step) {
+  if (!wasm) await boot();
+  const Real = globalThis.WebSocket;
+  globalThis.WebSocket = FakeSocket;
+  let client;
+  try {
+    client = await ChatClient.connect({ url: "ws://127.0.0.1:9/ws", userID: "bob", userSig: "unused", storage: "memory" });
+  } finally {
+    globalThis.WebSocket = Real;
+  }
+  const counts = { news: 0, revokes: 0 };
+  const mm = client.getMessageManager();
+  mm.addAdvancedMsgListener({
+    onRecvNewMessage() { counts.news++; },
+    onRecvMessageRevoked() { counts.revokes++; },
+  });
+  soakState = { client, mm, deliver: FakeSocket.last.onmessage, counts, step, done: 0, seq: 0 };
+  return true;
+}
+
+/** One step: `step` new messages, then their `step` revokes (frames made here, then dropped). */
+export function soakStep() {
+  const st = soakState;
+  const t = Date.now();
+  const base = st.done;
+  const t0 = performance.now();
+  for (let i = 0; i < st.step; i++) st.deliver({ data: flat(newMessageFrame(++st.seq, base + i, t)) });
+  for (let i = 0; i < st.step; i++) st.deliver({ data: flat(revokeFrame(++st.seq, base + i, t)) });
+  const ms = performance.now() - t0;
+  st.done += st.step;
+  if (st.counts.news !== st.done || st.counts.revokes !== st.done) {
+    throw new Error(`soak: ${st.counts.news} new / ${st.counts.revokes} revokes dispatched of ${st.done}`);
+  }
+  return { done: st.done, ms };
+}
+
+export async function soakEnd() {
+  const st = soakState;
+  soakState = null;
+  await st.client.logout();
+  st.mm.free();
+  st.client.free();
+  return true;
 }
 
 // ---------------------------------------------------------------------------------------------

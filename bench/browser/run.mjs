@@ -267,6 +267,42 @@ async function main() {
         console.log(`    ${((100 * c) / profile.samples.length).toFixed(1).padStart(5)}%  ${name.slice(0, 110)}`);
       }
     }
+    // (d) soak: 100,000 messages and their revokes through one client (quick: 20,000), heap and
+    // wasm memory after GC every 10,000; flat past the message LRU (5,000) is the goal.
+    {
+      const total = a.quick ? 20_000 : 100_000;
+      const step = 10_000;
+      console.log(`browser: soak, ${total.toLocaleString("en")} messages and their revokes through one client`);
+      await page.evaluate((st) => window.bench.soakStart(st), step);
+      const points = [];
+      const h0 = await heap();
+      points.push({ messages: 0, jsHeap: h0.js, wasmMemory: h0.wasm, ms: 0 });
+      for (let done = 0; done < total; ) {
+        const r = await page.evaluate(() => window.bench.soakStep());
+        done = r.done;
+        const h = await heap();
+        points.push({ messages: done, jsHeap: h.js, wasmMemory: h.wasm, ms: r.ms });
+        console.log(
+          `  ${done.toLocaleString("en").padStart(7)}: js heap ${(h.js / 1e6).toFixed(2)} MB, wasm ${(h.wasm / 1e6).toFixed(2)} MB, ` +
+            `step ${r.ms.toFixed(0)} ms`,
+        );
+      }
+      await page.evaluate(() => window.bench.soakEnd());
+      // Growth over the second half of the soak (well past the LRU), per 10,000 messages.
+      const mid = points[Math.floor((points.length - 1) / 2)];
+      const last = points[points.length - 1];
+      const per10k = (x) => ((last[x] - mid[x]) * 10_000) / Math.max(1, last.messages - mid.messages);
+      out.soak = {
+        total,
+        step,
+        points,
+        secondHalfGrowthPer10k: { jsHeap: per10k("jsHeap"), wasmMemory: per10k("wasmMemory") },
+      };
+      console.log(
+        `  second half: js heap ${(out.soak.secondHalfGrowthPer10k.jsHeap / 1e3).toFixed(1)} KB, ` +
+          `wasm ${(out.soak.secondHalfGrowthPer10k.wasmMemory / 1e3).toFixed(1)} KB per 10,000 messages`,
+      );
+    }
     out.memoryMethod =
       "CDP HeapProfiler.collectGarbage then Runtime.getHeapUsage (JS heap usedSize) plus the growth of the module's WebAssembly.Memory buffer, before and after caching n messages; first round";
     await page.close();

@@ -381,6 +381,165 @@ function uniq(prefix) {
   return `${prefix} ${Math.random().toString(36).slice(2, 8)}`;
 }
 
+/** What pane number `nth` of `user` heard about `msgID` (listener method names, in order). */
+async function heardBy(page, user, msgID, nth = 0) {
+  return page.evaluate(
+    ([user, msgID, nth]) =>
+      window.demo.panes
+        .filter((p) => p.user === user)
+        [nth].log.filter(([, id]) => id === msgID)
+        .map(([k]) => k),
+    [user, msgID, nth],
+  );
+}
+
+/** Waits for pane `p`'s entry of `convID` in the conversation list to match `want`. */
+async function expectConv(p, convID, { preview, unread }) {
+  const entry = p.locator(`.conv[data-conv="${convID}"]`);
+  const read = async () => ({
+    preview: (await entry.locator(".preview").textContent({ timeout: 1000 }).catch(() => null)) ?? "(none)",
+    unread: Number((await entry.locator(".badge").textContent({ timeout: 200 }).catch(() => "0")) || 0),
+  });
+  try {
+    if (preview !== undefined) await entry.locator(".preview", { hasText: exactly(preview) }).waitFor();
+    if (unread !== undefined) {
+      if (unread) await entry.locator(".badge", { hasText: exactly(String(unread)) }).waitFor();
+      else await entry.locator(".badge").waitFor({ state: "detached" });
+    }
+  } catch {
+    const got = await read();
+    throw new Check(
+      `${await p.getAttribute("data-user")}'s ${convID}: expected ${JSON.stringify({ preview, unread })}, got ${JSON.stringify(got)}`,
+    );
+  }
+}
+
+/** Waits for pane `p`'s total unread badge to read `n` (no badge for 0). */
+async function expectTotal(p, n) {
+  const badge = p.locator(".badge.total");
+  try {
+    if (n) await p.locator(`.badge.total[aria-label="${n} unread"]`).waitFor();
+    else await badge.waitFor({ state: "hidden" });
+  } catch {
+    const got = (await badge.isVisible()) ? await badge.textContent() : "none";
+    throw new Check(`${await p.getAttribute("data-user")}'s total badge: expected ${n}, got ${got}`);
+  }
+}
+
+/** The total unread of pane `nth` of `user` as its module says (`getTotalUnreadMessageCount`). */
+async function moduleTotal(page, user, nth = 0) {
+  return page.evaluate(
+    ([user, nth]) => window.demo.panes.filter((p) => p.user === user)[nth].cm.getTotalUnreadMessageCount(),
+    [user, nth],
+  );
+}
+
+/** A `w`×`h` PNG drawn by the page's canvas. */
+async function pngBytes(page, w, h) {
+  const b64 = await page.evaluate(
+    ([w, h]) => {
+      const c = document.createElement("canvas");
+      c.width = w;
+      c.height = h;
+      const g = c.getContext("2d");
+      g.fillStyle = "#2f6bff";
+      g.fillRect(0, 0, w, h);
+      g.fillStyle = "#ffd23f";
+      g.beginPath();
+      g.arc(w / 2, h / 2, Math.min(w, h) / 3, 0, 2 * Math.PI);
+      g.fill();
+      return c.toDataURL("image/png").split(",")[1];
+    },
+    [w, h],
+  );
+  return Buffer.from(b64, "base64");
+}
+
+/** The HTTP status a fetch of `url` from the page gets, or "error" if it fails outright. */
+async function fetchStatus(page, url) {
+  return page.evaluate(
+    (url) =>
+      fetch(url, { cache: "no-store" }).then(
+        (r) => r.status,
+        () => "error",
+      ),
+    url,
+  );
+}
+
+/**
+ * Makes the page able to pretend it is hidden (`document.visibilityState`), and wraps
+ * `window.Notification` to record each notification made (title, body, tag) and its close.
+ * For a context: every page opened afterwards.
+ */
+async function watchNotifications(ctx) {
+  await ctx.addInitScript(() => {
+    const Real = window.Notification;
+    window.__hidden = false;
+    window.__notes = [];
+    for (const [k, v] of [
+      ["visibilityState", () => (window.__hidden ? "hidden" : "visible")],
+      ["hidden", () => window.__hidden],
+    ]) {
+      Object.defineProperty(Document.prototype, k, { get: v, configurable: true });
+    }
+    if (!Real) return;
+    class Watched extends Real {
+      constructor(title, options = {}) {
+        super(title, options);
+        this.rec = { title, body: options.body, tag: options.tag, closed: false };
+        window.__notes.push(this.rec);
+      }
+      close() {
+        this.rec.closed = true;
+        super.close();
+      }
+    }
+    Object.defineProperty(Watched, "permission", { get: () => Real.permission });
+    Watched.requestPermission = (...a) => Real.requestPermission(...a);
+    window.Notification = Watched;
+  });
+}
+
+async function setHidden(page, hidden) {
+  await page.evaluate((hidden) => {
+    window.__hidden = hidden;
+    document.dispatchEvent(new Event("visibilitychange"));
+  }, hidden);
+}
+
+/** `user`'s IndexedDB store as the page sees it: `{ meta, texts }` (record texts), or null. */
+async function storeOf(page, user) {
+  return page.evaluate(async (user) => {
+    const dbs = await indexedDB.databases();
+    const d = dbs.find((x) => x.name.startsWith("im-revoke|") && x.name.endsWith(`|${user}`));
+    if (!d) return null;
+    const db = await new Promise((ok, no) => {
+      const r = indexedDB.open(d.name);
+      r.onsuccess = () => ok(r.result);
+      r.onerror = () => no(r.error);
+    });
+    try {
+      const t = db.transaction(["meta", "msgs"], "readonly");
+      const get = (req) => new Promise((ok, no) => ((req.onsuccess = () => ok(req.result)), (req.onerror = () => no(req.error))));
+      const [meta, recs] = await Promise.all([get(t.objectStore("meta").get("meta")), get(t.objectStore("msgs").getAll())]);
+      return { meta: meta || null, texts: recs.map((r) => r.j) };
+    } finally {
+      db.close();
+    }
+  }, user);
+}
+
+/** Polls `user`'s store until `test(store)` holds (each poll is a fresh read). */
+async function waitStore(page, user, test, what) {
+  for (let i = 0; i < 100; i++) {
+    const s = await storeOf(page, user);
+    if (s && test(s)) return s;
+    await page.waitForTimeout(100);
+  }
+  throw new Check(`${user}'s IndexedDB store never ${what}`);
+}
+
 // ----- the specs -----------------------------------------------------------------------------
 
 const specs = [];
@@ -642,6 +801,451 @@ spec("embedded LocalHub time limit (?mode=local&limit=4)", async (ctx) => {
   const errText = await alice.getByRole("alert").textContent();
   expect(/Error (20016|6223)/.test(errText), `a coded time-limit error, got "${errText}"`);
   return [page];
+});
+
+// ----- every place a revoked message lives (conversations, replies, search, notifications,
+// attachments, reload) -----
+
+/**
+ * The conversation list of alice and two devices of bob: previews, badges, the revoked
+ * preview, a revoked unread message leaving the counts, a read on one device clearing the other.
+ * `total0` is bob's total unread elsewhere (other conversations), unchanged by this.
+ */
+async function conversationChecks(page, alice, bob, bob2, total0) {
+  for (const p of [bob, bob2]) await openConv(p, /Demo group/);
+  const t1 = uniq("first of two");
+  await send(alice, t1);
+  const t2 = uniq("second of two");
+  const id2 = await send(alice, t2);
+  await expectConv(alice, "c2c_bob", { preview: t2, unread: 0 });
+  for (const p of [bob, bob2]) {
+    await expectConv(p, "c2c_alice", { preview: t2, unread: 2 });
+    await expectTotal(p, total0 + 2);
+  }
+  await page.screenshot({ path: path.join(RESULTS, `conversations-${page.url().includes("mode=local") ? "local" : "server"}.png`) });
+  // Revoking the last message, unread on both of bob's devices.
+  await revoke(alice, id2);
+  await expectConv(alice, "c2c_bob", { preview: "You revoked a message" });
+  for (const p of [bob, bob2]) {
+    await expectConv(p, "c2c_alice", { preview: "alice revoked a message", unread: 1 });
+    await expectTotal(p, total0 + 1);
+    expect((await p.locator(".convs", { hasText: t2 }).count()) === 0, "the revoked text is in no preview");
+  }
+  // Opening the conversation on one device reads it on both.
+  await openConv(bob, /^alice/);
+  for (const p of [bob, bob2]) {
+    await expectConv(p, "c2c_alice", { unread: 0 });
+    await expectTotal(p, total0);
+  }
+  await page.getByRole("button", { name: "Switch the language to Chinese" }).click();
+  await expectConv(alice, "c2c_bob", { preview: "你撤回了一条消息" });
+  await expectConv(bob, "c2c_alice", { preview: "对方撤回了一条消息" });
+  await page.screenshot({ path: path.join(RESULTS, `conversations-zh-${page.url().includes("mode=local") ? "local" : "server"}.png`) });
+  await page.getByRole("button", { name: "切换为英文" }).click();
+}
+
+spec("conversation list: previews, unread badges, revoked preview, read on one device clears the other (server)", async (ctx) => {
+  const page = await openDemo(ctx, A.url);
+  const other = await openDemo(await extraContext(ctx), A.url, "?user=bob");
+  const alice = pane(page, "alice");
+  const bob = pane(page, "bob");
+  const bob2 = pane(other, "bob");
+  for (const p of [alice, bob, bob2]) await waitOnline(p);
+  // What bob has unread elsewhere (earlier specs' conversations) stays as it is.
+  await openConv(bob, /Demo group/);
+  await expectConv(bob, "group_demo-group", { unread: 0 });
+  await expectConv(bob, "c2c_alice", { unread: 0 });
+  const total0 = await moduleTotal(page, "bob");
+  await expectTotal(bob2, total0);
+  await conversationChecks(page, alice, bob, bob2, total0);
+  return [page, other];
+});
+
+spec("conversation list on LocalHub (?mode=local): the same, bob on two panes", async (ctx) => {
+  const page = await openDemo(ctx, A.url, "?mode=local&users=alice,bob,bob");
+  const alice = pane(page, "alice");
+  const bob = pane(page, "bob", 0);
+  const bob2 = pane(page, "bob", 1);
+  for (const p of [alice, bob, bob2]) await waitOnline(p);
+  await conversationChecks(page, alice, bob, bob2, 0);
+  return [page];
+});
+
+/** Bob replies to alice's message; alice revokes the original: the quote reads as revoked. */
+async function replyChecks(page, alice, bob) {
+  const original = uniq("the meeting is at 3");
+  const id = await send(alice, original);
+  await row(bob, id).locator(".bubble", { hasText: original }).waitFor();
+  await row(bob, id).getByRole("button", { name: "Reply to this message" }).click();
+  await bob.locator(".reply-bar", { hasText: "Replying to alice" }).waitFor();
+  const answer = uniq("see you there");
+  const rid = await send(bob, answer);
+  expect(await bob.locator(".reply-bar").isHidden(), "the reply bar closes after sending");
+  for (const p of [alice, bob]) {
+    const q = row(p, rid).locator(".quote");
+    await q.locator(".quote-text", { hasText: original }).waitFor();
+    expect((await q.locator(".quote-sender").textContent()) === "alice", "the quote names the original's sender");
+  }
+  await page.screenshot({ path: path.join(RESULTS, `reply-${page.url().includes("mode=local") ? "local" : "server"}.png`) });
+  await revoke(alice, id);
+  await expectNotice(bob, id, "alice revoked a message");
+  for (const p of [alice, bob]) {
+    await row(p, rid).locator(".quote.revoked .quote-text", { hasText: exactly("Original message revoked") }).waitFor();
+    await row(p, rid).locator(".bubble", { hasText: answer }).waitFor();
+  }
+  expect((await page.locator(".quote", { hasText: original }).count()) === 0, "no quote holds the revoked text");
+  await page.waitForTimeout(300); // room for a second onRecvMessageModified
+  for (const u of ["alice", "bob"]) {
+    const heard = (await heardBy(page, u, rid)).filter((k) => k === "onRecvMessageModified");
+    expect(heard.length === 1, `${u} heard onRecvMessageModified for the reply once, got ${heard.length}`);
+  }
+  await page.getByRole("button", { name: "Switch the language to Chinese" }).click();
+  await row(bob, rid).locator(".quote-text", { hasText: exactly("原消息已撤回") }).waitFor();
+  await page.getByRole("button", { name: "切换为英文" }).click();
+  return { id, rid, original };
+}
+
+spec("reply: the quote of the original, and 'revoked' in every pane once it is revoked (server)", async (ctx) => {
+  const page = await openDemo(ctx, A.url);
+  const alice = pane(page, "alice");
+  const bob = pane(page, "bob");
+  await waitOnline(alice);
+  await waitOnline(bob);
+  const { rid, original } = await replyChecks(page, alice, bob);
+  // Another device loading the history later sees the revoked quote too.
+  const other = await openDemo(await extraContext(ctx), A.url, "?user=alice");
+  const q = row(pane(other, "alice"), rid).locator(".quote.revoked .quote-text", { hasText: exactly("Original message revoked") });
+  await q.waitFor();
+  expect((await other.locator(".quote", { hasText: original }).count()) === 0, "history has no quote of the revoked text");
+  return [page, other];
+});
+
+spec("reply on LocalHub (?mode=local): quote, then revoked quote", async (ctx) => {
+  const page = await openDemo(ctx, A.url, "?mode=local");
+  const alice = pane(page, "alice");
+  const bob = pane(page, "bob");
+  await waitOnline(alice);
+  await waitOnline(bob);
+  await replyChecks(page, alice, bob);
+  return [page];
+});
+
+async function searchFor(p, user, q) {
+  await p.getByRole("searchbox", { name: `Search ${user}'s messages` }).fill(q);
+}
+
+/** Alice sends two messages with a keyword and revokes one: search never finds its text. */
+async function searchChecks(page, alice, bob) {
+  const kw = `kw${Math.random().toString(36).slice(2, 8)}`;
+  const id1 = await send(alice, `the first ${kw} of two`);
+  const id2 = await send(alice, `and the second ${kw}`);
+  await row(bob, id2).locator(".bubble").waitFor();
+  for (const [u, p] of [["alice", alice], ["bob", bob]]) {
+    await searchFor(p, u, kw);
+    await p.locator(".search-count", { hasText: `2 messages with “${kw}”` }).waitFor();
+    for (const id of [id1, id2]) await p.locator(`.search-hit[data-msg-id="${id}"]`).waitFor();
+  }
+  await page.screenshot({ path: path.join(RESULTS, `search-${page.url().includes("mode=local") ? "local" : "server"}.png`) });
+  await revoke(alice, id1);
+  await expectNotice(bob, id1, "alice revoked a message");
+  for (const [u, p] of [["alice", alice], ["bob", bob]]) {
+    // The open results drop it at once; a new search does not find it either.
+    await p.locator(`.search-hit[data-msg-id="${id1}"]`).waitFor({ state: "detached" });
+    await p.locator(".search-count", { hasText: `1 message with “${kw}”` }).waitFor();
+    await searchFor(p, u, "");
+    await p.locator(".search-results").waitFor({ state: "hidden" });
+    await searchFor(p, u, `first ${kw}`);
+    await p.locator(".search-count", { hasText: `No messages with “first ${kw}”` }).waitFor();
+    await searchFor(p, u, kw);
+    await p.locator(`.search-hit[data-msg-id="${id2}"]`).waitFor();
+    expect((await p.locator(`.search-hit[data-msg-id="${id1}"]`).count()) === 0, `${u}: the revoked message is not found`);
+  }
+  // A hit opens its conversation at the message.
+  await openConv(bob, /Demo group/);
+  await bob.locator(`.search-hit[data-msg-id="${id2}"]`).click();
+  await row(bob, id2).locator(".bubble").waitFor();
+  expect((await bob.getByRole("tab", { selected: true }).getAttribute("data-conv")) === "c2c_alice", "the hit opened alice's conversation");
+}
+
+spec("search: local search finds messages, never revoked text (server)", async (ctx) => {
+  const page = await openDemo(ctx, A.url);
+  const alice = pane(page, "alice");
+  const bob = pane(page, "bob");
+  await waitOnline(alice);
+  await waitOnline(bob);
+  await searchChecks(page, alice, bob);
+  return [page];
+});
+
+spec("search on LocalHub (?mode=local): revoked text is never found", async (ctx) => {
+  const page = await openDemo(ctx, A.url, "?mode=local");
+  const alice = pane(page, "alice");
+  const bob = pane(page, "bob");
+  await waitOnline(alice);
+  await waitOnline(bob);
+  await searchChecks(page, alice, bob);
+  return [page];
+});
+
+/** While the page is hidden, bob gets a notification per message (tag = msgID); a revoke closes it. */
+async function notificationChecks(page, alice, bob) {
+  const chip = page.locator(".chip.notify");
+  expect((await chip.textContent()) === "Notifications on", `the permission granted shows, got "${await chip.textContent()}"`);
+  const notes = () => page.evaluate(() => window.__notes.map((n) => ({ ...n })));
+  const before = (await notes()).length;
+  await setHidden(page, true);
+  const text1 = uniq("are you there?");
+  const id1 = await send(alice, text1);
+  const text2 = uniq("call me back");
+  const id2 = await send(alice, text2);
+  await page.waitForFunction((n) => window.__notes.length >= n + 2, before);
+  let got = (await notes()).slice(before);
+  expect(got.length === 2, `two notifications, got ${JSON.stringify(got)}`);
+  expect(got[0].tag === id1 && got[0].body === text1 && got[0].title === "alice", `the first is tagged with its msgID: ${JSON.stringify(got[0])}`);
+  expect(got[1].tag === id2 && !got[1].closed, `the second: ${JSON.stringify(got[1])}`);
+  await revoke(alice, id1);
+  await expectNotice(bob, id1, "alice revoked a message");
+  await page.waitForFunction((id) => window.__notes.some((n) => n.tag === id && n.closed), id1);
+  got = (await notes()).slice(before);
+  expect(got.length === 2 && got[0].closed && !got[1].closed, `only the revoked one closed: ${JSON.stringify(got)}`);
+  // Seen again: no notification for what arrives now.
+  await setHidden(page, false);
+  const id3 = await send(alice, uniq("back?"));
+  await row(bob, id3).locator(".bubble").waitFor();
+  await page.waitForTimeout(200);
+  expect((await notes()).length === before + 2, "no notification while the page is visible");
+  await revoke(alice, id2);
+  await page.waitForFunction((id) => window.__notes.some((n) => n.tag === id && n.closed), id2);
+}
+
+spec("notification: a hidden tab shows one per message (tag = msgID), revoking closes it (server)", async (ctx) => {
+  await ctx.grantPermissions(["notifications"], { origin: A.url });
+  await watchNotifications(ctx);
+  const page = await openDemo(ctx, A.url);
+  const alice = pane(page, "alice");
+  const bob = pane(page, "bob");
+  await waitOnline(alice);
+  await waitOnline(bob);
+  await notificationChecks(page, alice, bob);
+  return [page];
+});
+
+spec("notification on LocalHub (?mode=local): shown while hidden, closed on revoke", async (ctx) => {
+  await ctx.grantPermissions(["notifications"], { origin: A.url });
+  await watchNotifications(ctx);
+  const page = await openDemo(ctx, A.url, "?mode=local");
+  const alice = pane(page, "alice");
+  const bob = pane(page, "bob");
+  await waitOnline(alice);
+  await waitOnline(bob);
+  await notificationChecks(page, alice, bob);
+  return [page];
+});
+
+/** Records the upload progress pane `user` is told (onProgress through the demo). */
+async function watchProgress(page, user) {
+  await page.evaluate((user) => {
+    const p = window.demo.panes.find((p) => p.user === user);
+    const set = p.setProgress.bind(p);
+    window.__progress = [];
+    p.setProgress = (id, f) => (window.__progress.push(f), set(id, f));
+  }, user);
+}
+
+/** Alice sends an image (button), bob a file (drag-and-drop); both revoked; returns the URLs bob and alice had. */
+async function attachmentChecks(page, alice, bob, server) {
+  await watchProgress(page, "alice");
+  await alice.locator('input[type="file"]').setInputFiles({ name: "photo.png", mimeType: "image/png", buffer: await pngBytes(page, 320, 240) });
+  const mine = alice.locator(".row.self", { has: page.locator("img.thumb") }).last();
+  await mine.waitFor();
+  await mine.locator(".state").waitFor({ state: "detached" });
+  const id = await mine.getAttribute("data-msg-id");
+  const progress = await page.evaluate(() => window.__progress);
+  expect(progress.length > 0 && progress.at(-1) === 1, `upload progress reported up to 1, got ${JSON.stringify(progress)}`);
+  expect(progress.every((f, i) => i === 0 || f >= progress[i - 1]), `progress never goes back: ${JSON.stringify(progress)}`);
+  const img = row(bob, id).locator("img.thumb");
+  await img.waitFor();
+  await page.waitForFunction((el) => el.complete && el.naturalWidth > 0, await img.elementHandle());
+  const thumbURL = await img.evaluate((el) => el.src);
+  const originalURL = await row(bob, id).locator(".bubble.image a").evaluate((el) => el.href);
+  for (const u of [thumbURL, originalURL]) {
+    expect((await fetchStatus(page, u)) === 200, `bob's image URL loads before the revoke: ${u}`);
+  }
+  // A file dropped onto bob's pane.
+  const content = "notes for the meeting\n".repeat(100);
+  const dt = await page.evaluateHandle((content) => {
+    const d = new DataTransfer();
+    d.items.add(new File([content], "notes.txt", { type: "text/plain" }));
+    return d;
+  }, content);
+  await bob.locator(".messages").dispatchEvent("dragenter", { dataTransfer: dt });
+  expect(await bob.evaluate((el) => el.classList.contains("dropping")), "the pane shows where to drop");
+  await bob.locator(".messages").dispatchEvent("drop", { dataTransfer: dt });
+  const card = alice.locator(".bubble.file", { hasText: "notes.txt" }).last();
+  await card.waitFor();
+  const fid = await card.evaluate((el) => el.closest(".row").dataset.msgId);
+  expect((await card.locator(".file-size").textContent()) === `${(content.length / 1024).toFixed(1)} KB`, "the card shows the size");
+  const fileURL = await card.locator("a.file-link").evaluate((el) => el.href);
+  const body = await page.evaluate((u) => fetch(u).then((r) => r.text()), fileURL);
+  expect(body === content, "alice downloads the file's bytes");
+  await page.screenshot({ path: path.join(RESULTS, `attachments-${server ? "server" : "local"}.png`) });
+  // Revoked: gone from every pane, and the URLs the receiver had stop serving.
+  await revoke(alice, id);
+  await revoke(bob, fid);
+  for (const p of [alice, bob]) {
+    await row(p, id).locator(".notice").waitFor();
+    await row(p, fid).locator(".notice").waitFor();
+    expect((await row(p, id).locator("img").count()) === 0, "no image left in the row");
+    expect((await row(p, fid).locator(".bubble.file").count()) === 0, "no file card left in the row");
+  }
+  for (const u of [thumbURL, originalURL, fileURL]) {
+    const st = await fetchStatus(page, u);
+    expect(server ? st === 410 || st === 404 : st === "error", `${u} after the revoke: ${st}`);
+  }
+}
+
+spec("attachment: image (button) and file (drag-and-drop), progress, then gone after revoke, URLs 410/404 (server)", async (ctx) => {
+  const page = await openDemo(ctx, A.url);
+  const alice = pane(page, "alice");
+  const bob = pane(page, "bob");
+  await waitOnline(alice);
+  await waitOnline(bob);
+  await attachmentChecks(page, alice, bob, true);
+  return [page];
+});
+
+spec("attachment on LocalHub (?mode=local): object URLs revoked with the message", async (ctx) => {
+  const page = await openDemo(ctx, A.url, "?mode=local");
+  const alice = pane(page, "alice");
+  const bob = pane(page, "bob");
+  await waitOnline(alice);
+  await waitOnline(bob);
+  await attachmentChecks(page, alice, bob, false);
+  return [page];
+});
+
+/**
+ * Opens the demo with every frame from the server after `loginOk` held back until
+ * `held.release()`: what the page shows meanwhile came from the browser's store.
+ */
+async function openHeld(ctx, base, query) {
+  const page = await ctx.newPage();
+  page.setDefaultTimeout(STEP_TIMEOUT_MS);
+  page.errors = [];
+  page.on("pageerror", (e) => page.errors.push(String(e)));
+  const held = { on: true, frames: [], release: () => {} };
+  await page.routeWebSocket(/\/ws$/, (ws) => {
+    const server = ws.connectToServer();
+    ws.onMessage((m) => server.send(m));
+    server.onMessage((m) => {
+      if (held.on && !String(m).includes('"type":"loginOk"')) held.frames.push(m);
+      else ws.send(m);
+    });
+    held.release = () => {
+      held.on = false;
+      for (const m of held.frames.splice(0)) ws.send(m);
+    };
+  });
+  await page.goto(`${base}/${query}&lang=en`);
+  return { page, held };
+}
+
+spec("reload: a revoke made while the page was closed is told once, the tombstone comes from the store; an offline message is sent once after a reload", async (ctx) => {
+  const alicePage = await openDemo(ctx, A.url, "?user=alice");
+  const alice = pane(alicePage, "alice");
+  let bobPage = await openDemo(ctx, A.url, "?user=bob");
+  await waitOnline(alice);
+  await waitOnline(pane(bobPage, "bob"));
+  const text = uniq("shown, then revoked while bob was away");
+  const id = await send(alice, text);
+  await row(pane(bobPage, "bob"), id).locator(".bubble", { hasText: text }).waitFor();
+  await waitStore(bobPage, "bob", (s) => s.texts.some((j) => j.includes(text)), "held the message");
+  await bobPage.close();
+  await revoke(alice, id, "not for you");
+  await expectNotice(alice, id, "You revoked a message");
+  // Bob's page again: every render is watched from the first, for the text and the message's row.
+  await ctx.addInitScript(
+    ({ text, id }) => {
+      const seen = (window.__seen = { text: false, firstRow: null });
+      new MutationObserver(() => {
+        if (!document.body) return;
+        if (!seen.text && document.body.textContent.includes(text)) seen.text = true;
+        if (seen.firstRow === null) {
+          const r = document.querySelector(`.row[data-msg-id="${id}"]`);
+          if (r) seen.firstRow = r.querySelector(".notice") ? "notice" : r.textContent;
+        }
+      }).observe(document, { childList: true, subtree: true, characterData: true });
+    },
+    { text, id },
+  );
+  // 1. Reopened: the store's copy shows at once (the server's frames are held back), then the
+  //    revoke made meanwhile arrives once and the text leaves the store.
+  let opened = await openHeld(ctx, A.url, "?user=bob");
+  bobPage = opened.page;
+  let bob = pane(bobPage, "bob");
+  await row(bob, id)
+    .waitFor()
+    .catch(() => {
+      throw new Check(`before the server answered, bob's page did not show the stored history (${opened.held.frames.length} frames held)`);
+    });
+  const first = await bobPage.evaluate(() => window.__seen);
+  opened.held.release();
+  await expectNotice(bob, id, "alice revoked a message");
+  await row(bob, id).locator(".reason", { hasText: "not for you" }).waitFor();
+  await bobPage.waitForSelector('body[data-ready="true"]');
+  await bobPage.waitForTimeout(300); // room for a duplicate
+  let heard = (await heardBy(bobPage, "bob", id)).filter((k) => k === "onRecvMessageRevoked");
+  expect(heard.length === 1, `after the reopen onRecvMessageRevoked came ${heard.length} times`);
+  await waitStore(bobPage, "bob", (s) => !s.texts.some((j) => j.includes(text)), "dropped the revoked text");
+  log(`      first render after the reopen, before the server answered: ${first.firstRow === "notice" ? "the notice" : "the stored message"}`);
+  // 2. Reloaded: the tombstone is in the store, shown before the server says anything; no
+  //    second revoke event.
+  opened.held.on = true;
+  await bobPage.reload();
+  await row(bob, id)
+    .locator(".notice")
+    .waitFor()
+    .catch(() => {
+      throw new Check(`before the server answered, bob's page did not show the stored tombstone (${opened.held.frames.length} frames held)`);
+    });
+  const seen = await bobPage.evaluate(() => window.__seen);
+  expect(seen.firstRow === "notice", `the first render of the message is the notice, got ${JSON.stringify(seen.firstRow)}`);
+  expect(!seen.text, "the revoked text never showed");
+  opened.held.release();
+  await bobPage.waitForSelector('body[data-ready="true"]');
+  await waitOnline(bob);
+  await bobPage.waitForTimeout(300); // room for a duplicate
+  heard = (await heardBy(bobPage, "bob", id)).filter((k) => k === "onRecvMessageRevoked");
+  expect(heard.length === 0, `after the second reload onRecvMessageRevoked came ${heard.length} times (once in all)`);
+  expect(!(await bobPage.evaluate(() => window.__seen.text)), "the revoked text never showed");
+  await bobPage.screenshot({ path: path.join(RESULTS, "reload-tombstone.png") });
+  // 3. Offline: typed and sent, it waits in the outbox; a reload keeps it; it goes out once.
+  opened.held.on = false;
+  await bob.getByRole("button", { name: "Take bob offline" }).click();
+  await bob.locator('.status:text-is("offline")').waitFor();
+  const queued = uniq("typed while offline");
+  await bob.getByRole("textbox", { name: /^Message to / }).fill(queued);
+  await bob.getByRole("button", { name: /^Send as / }).click();
+  const qrow = bob.locator(".row.self", { hasText: queued });
+  await qrow.locator(".state", { hasText: "sending…" }).waitFor();
+  const qid = await qrow.getAttribute("data-msg-id");
+  await waitStore(bobPage, "bob", (s) => JSON.stringify(s.meta?.outbox || []).includes(qid), "kept the unsent message in its outbox");
+  expect((await row(alice, qid).count()) === 0, "alice has nothing yet");
+  await bobPage.reload();
+  await bobPage.waitForSelector('body[data-ready="true"]');
+  await waitOnline(bob);
+  await row(alice, qid).locator(".bubble", { hasText: queued }).waitFor();
+  await row(bob, qid).locator(".bubble", { hasText: queued }).waitFor();
+  await row(bob, qid).locator(".state").waitFor({ state: "detached" });
+  await alicePage.waitForTimeout(300); // room for a duplicate
+  const got = (await heardBy(alicePage, "alice", qid)).filter((k) => k === "onRecvNewMessage");
+  expect(got.length === 1, `alice heard the queued message ${got.length} times`);
+  expect((await alice.locator(".bubble", { hasText: queued }).count()) === 1, "one bubble at alice");
+  // The server has it once: a fresh load of alice's history.
+  const fresh = await openDemo(await extraContext(ctx), A.url, "?user=alice");
+  await row(pane(fresh, "alice"), qid).locator(".bubble", { hasText: queued }).waitFor();
+  expect((await pane(fresh, "alice").locator(".bubble", { hasText: queued }).count()) === 1, "history holds it once");
+  return [alicePage, bobPage, fresh];
 });
 
 spec(

@@ -9,12 +9,23 @@ import init, {
   type FileElem,
   type ImageInfo,
   type ConnectionListener,
+  type Conversation,
+  type ConversationListener,
+  type ConversationManager,
+  type ConversationPage,
+  type ConversationType,
   type Group,
   type HistoryMessageResult,
   type ImError,
   type Message,
   type MessageManager,
+  type MessageSearchParam,
+  type MessageSearchResult,
+  type MessageSearchResultItem,
+  type ReplyTo,
   type RevokerInfo,
+  type TextMessageOptions,
+  type SendMessageOptions,
 } from "im-revoke";
 
 export async function usage(userSig: string): Promise<void> {
@@ -89,6 +100,16 @@ export async function usage(userSig: string): Promise<void> {
   const thumb = pictures.find((p) => p.type === 2);
   const file: FileElem | null = card.fileElem;
   void [custom?.data, custom?.desc, custom?.extension, thumb?.url, thumb?.width, file?.fileName, file?.fileSize, file?.url];
+  // Image and file messages: created at once from a File or Blob, uploaded by sendMessage.
+  const photo: Message = amm.createImageMessage(new Blob([new Uint8Array(8)], { type: "image/png" }));
+  const options: SendMessageOptions = { onProgress: (fraction: number) => void fraction };
+  const shown: Message = await amm.sendMessage(photo, "bob", null, options);
+  const original: ImageInfo | undefined = shown.imageElem?.imageList.find((p) => p.type === 1);
+  void [original?.url, original?.width, original?.height, original?.size];
+  const doc: Message = amm.createFileMessage(new File(["report"], "report.txt", { type: "text/plain" }));
+  await amm.sendMessage(doc, null, "g1", { onProgress(f) { void f; } });
+  await amm.sendMessage(doc, null, "g1", {});
+  void new LocalHub({ maxUploadBytes: 5 * 1024 * 1024 });
 
   const gm = alice.getGroupManager();
   const group: Group = await gm.createGroup({ groupID: "g1", name: "team", admins: ["carol"], members: ["bob"] });
@@ -97,6 +118,44 @@ export async function usage(userSig: string): Promise<void> {
   await gm.setGroupMemberRole({ groupID: "g1", userID: "bob", role: 300 });
   const joined: Group[] = await bob.getGroupManager().getJoinedGroupList();
   const adminOf: string[] = joined.filter((g) => g.admins.includes(bob.userID)).map((g) => g.groupID);
+
+  // Conversations, unread counts, replies, search.
+  const cm: ConversationManager = bob.getConversationManager();
+  const convListener: ConversationListener = {
+    onNewConversation(list: Conversation[]) { void list.map((c) => c.conversationID); },
+    onConversationChanged(list: Conversation[]) {
+      for (const c of list) {
+        const kind: ConversationType = c.type;
+        const preview: string | undefined = c.lastMessage?.isRevoked ? "revoked" : c.lastMessage?.textElem?.text;
+        void [kind, preview, c.userID ?? c.groupID, c.showName, c.unreadCount, c.orderKey];
+      }
+    },
+    onTotalUnreadMessageCountChanged(total: number) { void total; },
+  };
+  cm.addConversationListener(convListener);
+  cm.addConversationListener({}); // every method is optional
+  let convPage: ConversationPage = await cm.getConversationList(0, 50);
+  while (!convPage.isFinished) convPage = await cm.getConversationList(convPage.nextSeq, 50);
+  const conv: Conversation = await cm.getConversation("c2c_alice");
+  const unreadTotal: number = await cm.getTotalUnreadMessageCount();
+  const cleaned: void = await cm.cleanConversationUnreadMessageCount(conv.conversationID, 0, 0);
+  await cm.cleanConversationUnreadMessageCount("group_g1", 0, 12);
+  cm.removeConversationListener(convListener);
+  mm.addAdvancedMsgListener({
+    onRecvMessageModified(msg: Message) {
+      const quote: ReplyTo | null = msg.replyTo;
+      if (quote?.isRevoked) void [quote.msgID, quote.sender, quote.abstract];
+    },
+  });
+  const replyOptions: TextMessageOptions = { replyTo: sent, cloudCustomData: JSON.stringify({ mood: 1 }) };
+  const reply: Message = await amm.sendMessage(amm.createTextMessage("agreed", replyOptions), "bob", null);
+  amm.createTextMessage("by id", { replyTo: sent.msgID });
+  const data: string | null = reply.cloudCustomData;
+  const param: MessageSearchParam = { keywordList: ["lunch", "noon"], keywordListMatchType: 1, conversationID: "c2c_bob" };
+  const found: MessageSearchResult = await amm.searchLocalMessages(param);
+  await amm.searchLocalMessages({ keywordList: ["lunch"] });
+  const items: MessageSearchResultItem[] = found.messageSearchResultItems;
+  void [found.totalCount, items.map((i) => [i.conversationID, i.messageCount, i.messageList.length]), unreadTotal, cleaned, data];
 
   // Offline and back with the same client: queued requests go out after reconnect().
   const offline: void = await bob.disconnect();
@@ -138,12 +197,28 @@ export async function usage(userSig: string): Promise<void> {
   await ChatClient.connect({ url: "ws://x", userID: "bob", userSig, storage: "disk" });
   // @ts-expect-error custom data is a string
   amm.createCustomMessage({ card: 7 });
+  // @ts-expect-error an image message is made of a File or Blob
+  amm.createImageMessage("photo.png");
+  // @ts-expect-error onProgress hears a number
+  await amm.sendMessage(doc, "bob", null, { onProgress: (f: string) => void f });
   // @ts-expect-error ChatClient has no public constructor
   new ChatClient();
   // @ts-expect-error getJoinedGroupList takes no option
   await gm.getJoinedGroupList({ groupID: "g1" });
   // @ts-expect-error it resolves with groups, not messages
   const notMessages: Message[] = await gm.getJoinedGroupList();
+  // @ts-expect-error conversation IDs are strings
+  await cm.getConversation(7);
+  // @ts-expect-error the total is a number
+  const notTotal: string = await cm.getTotalUnreadMessageCount();
+  // @ts-expect-error the listener gets a list of conversations
+  cm.addConversationListener({ onNewConversation(c: string) { void c; } });
+  // @ts-expect-error replyTo is a message or a msgID
+  amm.createTextMessage("x", { replyTo: 5 });
+  // @ts-expect-error cloudCustomData is a string
+  amm.createTextMessage("x", { cloudCustomData: { mood: 1 } });
+  // @ts-expect-error keywordList is required
+  await amm.searchLocalMessages({ conversationID: "c2c_bob" });
 
-  void [limit, who, status, serverNow, remaining, why, allowed, revoked, wrong, adminOf, offline, back, notMessages];
+  void [limit, who, status, serverNow, remaining, why, allowed, revoked, wrong, adminOf, offline, back, notMessages, notTotal];
 }

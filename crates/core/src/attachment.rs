@@ -215,11 +215,42 @@ pub fn check_expiry(exp_s: u64, now_ms: u64) -> bool {
     now_ms / 1000 < exp_s
 }
 
-fn sign_message(m: &mut Message, user: &str, sign: &UrlSigner) {
+/// Empties every attachment URL of `m` (its bytes are gone once it is revoked; the keys stay,
+/// for the store to find what to delete).
+pub fn clear_urls(m: &mut Message) {
     if let Some(e) = &mut m.elem {
-        for (key, url) in e.urls_mut() {
-            *url = sign(key, user);
+        for (_, url) in e.urls_mut() {
+            url.clear();
         }
+    }
+}
+
+/// Calls `f(key, revoked, url)` for every attachment URL of every message in `frame` (events
+/// are copied only when they carry an attachment).
+fn each_url(frame: &mut ServerFrame, f: &mut dyn FnMut(&str, bool, &mut String)) {
+    let mut message = |m: &mut Message| {
+        let revoked = m.revoke.is_some();
+        if let Some(e) = &mut m.elem {
+            for (key, url) in e.urls_mut() {
+                f(key, revoked, url);
+            }
+        }
+    };
+    let mut envelope = |env: &mut Envelope| {
+        if let Event::NewMessage { message: m } = &*env.event {
+            if has_attachment(m) {
+                let mut m = m.clone();
+                message(&mut m);
+                env.event = Arc::new(Event::NewMessage { message: m });
+            }
+        }
+    };
+    match frame {
+        ServerFrame::SendOk { message: m, .. } => message(m),
+        ServerFrame::Messages { messages, .. } => messages.iter_mut().for_each(&mut message),
+        ServerFrame::SyncOk { events, .. } => events.iter_mut().for_each(&mut envelope),
+        ServerFrame::Event(env) => envelope(env),
+        _ => {}
     }
 }
 
@@ -229,34 +260,74 @@ fn has_attachment(m: &Message) -> bool {
         .is_some_and(|e| !e.attachment_keys().is_empty())
 }
 
-fn sign_envelope(env: &mut Envelope, user: &str, sign: &UrlSigner) {
-    if let Event::NewMessage { message } = &*env.event {
-        if has_attachment(message) {
-            let mut message = message.clone();
-            sign_message(&mut message, user, sign);
-            env.event = Arc::new(Event::NewMessage { message });
+/// Fills in every attachment URL of the messages in `frame` with the URL `user` may load;
+/// those of a revoked message stay empty.
+pub fn sign_frame(frame: &mut ServerFrame, user: &str, sign: &UrlSigner) {
+    each_url(frame, &mut |key, revoked, url| {
+        *url = if revoked {
+            String::new()
+        } else {
+            sign(key, user)
         }
+    });
+}
+
+/// The server's HTTP origin from its WebSocket URL: `ws://host:port/ws` → `http://host:port`,
+/// `wss://…` → `https://…`. `None` for anything else.
+pub fn http_origin(ws_url: &str) -> Option<String> {
+    let (scheme, rest) = if let Some(r) = ws_url.strip_prefix("ws://") {
+        ("http://", r)
+    } else {
+        ("https://", ws_url.strip_prefix("wss://")?)
+    };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    (!host.is_empty()).then(|| format!("{scheme}{host}"))
+}
+
+/// Makes the server's relative download URLs (`/file/…`) in `frame` absolute on `origin`.
+pub fn absolutize(frame: &mut ServerFrame, origin: &str) {
+    each_url(frame, &mut |_, _, url| {
+        if url.starts_with('/') {
+            url.insert_str(0, origin);
+        }
+    });
+}
+
+/// The error of an upload the server refused: its `code` when it sent one, else one by the
+/// HTTP status (0: no answer).
+pub fn upload_error(status: u16, code: Option<u32>, desc: Option<String>) -> ImError {
+    let by_status = match status {
+        0 => Code::NetDisconnect,
+        401 | 403 => Code::UserSigEmpty,
+        413 => Code::AttachmentTooLarge,
+        415 => Code::AttachmentTypeNotAllowed,
+        422 => Code::AttachmentImageTooLarge,
+        429 => Code::TooManyUploads,
+        400 => Code::InvalidParameters,
+        _ => Code::InternalError,
+    };
+    let code = code.and_then(Code::from_num).unwrap_or(by_status);
+    match desc {
+        Some(d) if !d.is_empty() => ImError::with_desc(code, d),
+        _ => ImError::new(code),
     }
 }
 
-/// Fills in every attachment URL of the messages in `frame` with the URL `user` may load
-/// (events are copied only when they carry an attachment).
-pub fn sign_frame(frame: &mut ServerFrame, user: &str, sign: &UrlSigner) {
-    match frame {
-        ServerFrame::SendOk { message, .. } => sign_message(message, user, sign),
-        ServerFrame::Messages { messages, .. } => {
-            for m in messages {
-                sign_message(m, user, sign);
-            }
-        }
-        ServerFrame::SyncOk { events, .. } => {
-            for env in events {
-                sign_envelope(env, user, sign);
-            }
-        }
-        ServerFrame::Event(env) => sign_envelope(env, user, sign),
-        _ => {}
+/// Checks an upload to a host that keeps the bytes itself (the embedded hub): not empty, at
+/// most `max` bytes, of an allowed type by its first bytes `head`. Returns the real type.
+pub fn check_local_upload(
+    declared: &str,
+    size: u64,
+    head: &[u8],
+    max: u64,
+) -> Result<&'static str, ImError> {
+    if size == 0 {
+        return Err(bad("the upload is empty"));
     }
+    if size > max {
+        return Err(ImError::new(Code::AttachmentTooLarge));
+    }
+    check_upload(declared, head, DEFAULT_ALLOWED)
 }
 
 #[cfg(test)]

@@ -179,6 +179,9 @@ pub struct Client {
     book: conversations::Book,
     /// How long a request may wait for its answer before failing, ms.
     pub request_timeout_ms: f64,
+    /// Where the server's relative download URLs (`/file/…`) are made absolute, e.g.
+    /// `http://127.0.0.1:8080` (see [`crate::attachment::http_origin`]).
+    pub file_origin: Option<String>,
 }
 
 impl Client {
@@ -212,6 +215,7 @@ impl Client {
             done: Vec::new(),
             book: Default::default(),
             request_timeout_ms: DEFAULT_REQUEST_TIMEOUT_MS,
+            file_origin: None,
         })
     }
 

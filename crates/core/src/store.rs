@@ -151,7 +151,7 @@ pub trait Store {
     /// Attaches the uploads `keys` to message `msg_id` of `sender`, in the batch's transaction:
     /// `false` (and nothing changed) unless every one is `sender`'s own upload, not attached
     /// yet and not deleted. A store that keeps no uploads refuses (the default); the memory
-    /// store of the embedded hub accepts (the browser keeps the bytes itself).
+    /// store keeps the uploads its host registered (the embedded hub's browser keeps the bytes).
     fn claim_attachments(
         &mut self,
         sender: &str,
@@ -303,6 +303,11 @@ pub struct MemStore {
     logs: HashMap<String, Vec<EventRecord>>,
     groups: HashMap<String, Group>,
     members: HashMap<String, BTreeMap<ConvId, ConvMember>>,
+    /// The uploads its host registered ([`MemStore::add_upload`]): key → (owner, the message
+    /// that claimed it).
+    uploads: HashMap<String, (String, Option<String>)>,
+    /// Keys of uploads whose message was revoked, for the host to drop ([`MemStore::take_gone`]).
+    gone: Vec<String>,
     /// Counts commits (tests use it to check group commit).
     pub commits: u64,
     /// Webhooks enqueued, in order (nothing delivers them: tests read them). Only with the
@@ -321,6 +326,19 @@ impl MemStore {
     pub fn message_count(&self) -> usize {
         self.messages.len()
     }
+
+    /// Registers an upload of `owner` (its bytes are the host's): a message of `owner` may then
+    /// claim it, once.
+    pub fn add_upload(&mut self, key: &str, owner: &str) {
+        self.uploads
+            .insert(key.to_string(), (owner.to_string(), None));
+    }
+
+    /// The keys of the uploads whose message was revoked since the last call: the host drops
+    /// their bytes.
+    pub fn take_gone(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.gone)
+    }
 }
 
 impl Store for MemStore {
@@ -329,6 +347,14 @@ impl Store for MemStore {
     }
 
     fn put_message(&mut self, msg: &Message) -> Result<(), StoreError> {
+        if let (Some(_), Some(e)) = (&msg.revoke, &msg.elem) {
+            for key in e.attachment_keys() {
+                if matches!(self.uploads.get(key), Some((_, Some(m))) if *m == msg.msg_id) {
+                    self.uploads.remove(key);
+                    self.gone.push(key.to_string());
+                }
+            }
+        }
         self.convs
             .entry(msg.conv())
             .or_default()
@@ -337,8 +363,26 @@ impl Store for MemStore {
         Ok(())
     }
 
-    fn claim_attachments(&mut self, _: &str, _: &str, _: &[String]) -> Result<bool, StoreError> {
-        Ok(true)
+    /// Only the sender's own registered uploads, not claimed by another message (a retry of
+    /// the same message claims them again).
+    fn claim_attachments(
+        &mut self,
+        sender: &str,
+        msg_id: &str,
+        keys: &[String],
+    ) -> Result<bool, StoreError> {
+        let ok = keys.iter().all(|k| {
+            matches!(self.uploads.get(k), Some((o, m)) if o == sender
+                && m.as_deref().is_none_or(|m| m == msg_id))
+        });
+        if ok {
+            for k in keys {
+                if let Some((_, m)) = self.uploads.get_mut(k) {
+                    *m = Some(msg_id.to_string());
+                }
+            }
+        }
+        Ok(ok)
     }
 
     fn history(

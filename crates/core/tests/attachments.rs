@@ -4,7 +4,8 @@
 //! magic numbers, dimensions, keys, URL expiry) as pure functions.
 
 use im_revoke_core::attachment::{
-    check_dimensions, check_elem, check_expiry, check_key, check_upload, signed_payload,
+    absolutize, check_dimensions, check_elem, check_expiry, check_key, check_local_upload,
+    check_upload, http_origin, sign_frame, signed_payload, upload_error, UrlSigner,
     DEFAULT_ALLOWED,
 };
 use im_revoke_core::client::{Done, Notification};
@@ -55,6 +56,9 @@ fn every_type_is_delivered_and_revoked_content_is_gone_for_others() {
     let mut w = World::new(Config::default());
     let a = w.device("alice");
     let b = w.device("bob");
+    for key in ["up-1", "up-2", "up-3"] {
+        w.hub.store_mut().add_upload(key, "alice");
+    }
     for (elem, ty) in elems().into_iter().zip([2u8, 3, 6]) {
         let id = send(&mut w, a, elem.clone(), "bob").expect("sent");
         let got = w.devices[b].notes.iter().rev().find_map(|n| match n {
@@ -259,4 +263,201 @@ fn upload_rules() {
     assert_ne!(signed_payload("k1", "a", 5), signed_payload("k", "1\na", 5));
     assert!(check_expiry(100, 99_999));
     assert!(!check_expiry(100, 100_000));
+}
+
+/// The embedded hub's memory store keeps the uploads its host registered: a message may claim
+/// only its sender's own, once (a retry of the same message again); a revoke hands their keys
+/// back to the host to drop, and every copy loses its URLs (the sender keeps the rest).
+#[test]
+fn memory_store_claims_own_uploads_and_gives_back_revoked_ones() {
+    let mut w = World::new(Config::default());
+    let a = w.device("alice");
+    let b = w.device("bob");
+    w.hub.store_mut().add_upload("mine", "alice");
+    w.hub.store_mut().add_upload("bobs", "bob");
+    let file = |key: &str| Elem::File {
+        uuid: key.into(),
+        file_name: "a.txt".into(),
+        file_size: 5,
+        url: format!("blob:x/{key}"),
+    };
+    let e = send(&mut w, a, file("bobs"), "bob").unwrap_err();
+    assert_eq!(e.code, Code::AttachmentNotOwned, "someone else's upload");
+    let e = send(&mut w, a, file("unknown"), "bob").unwrap_err();
+    assert_eq!(e.code, Code::AttachmentNotOwned, "an upload never made");
+    let id = send(&mut w, a, file("mine"), "bob").expect("own upload");
+    let e = send(&mut w, a, file("mine"), "bob").unwrap_err();
+    assert_eq!(e.code, Code::AttachmentNotOwned, "used by another message");
+    let got = w.devices[b].client.local_message(&id).expect("bob has it");
+    assert_eq!(
+        got.file_elem.unwrap().url,
+        "blob:x/mine",
+        "no signer: URL as sent"
+    );
+    assert!(w.hub.store_mut().take_gone().is_empty());
+    w.revoke(a, &id, "wrong file").expect("revoked");
+    assert_eq!(w.hub.store_mut().take_gone(), ["mine"]);
+    assert!(w.hub.store_mut().take_gone().is_empty(), "told once");
+    let mine = w.devices[a].client.local_message(&id).unwrap();
+    let f = mine.file_elem.expect("the sender keeps the element");
+    assert_eq!((f.file_name.as_str(), f.url.as_str()), ("a.txt", ""));
+    assert!(w.devices[b]
+        .client
+        .local_message(&id)
+        .unwrap()
+        .file_elem
+        .is_none());
+    let now = w.now_f();
+    let req = w.devices[a].client.find(vec![id.clone()], now).unwrap();
+    let Done::Messages(list, _) = w.result(a, &req).unwrap() else {
+        panic!()
+    };
+    assert_eq!(
+        list[0].file_elem.as_ref().unwrap().url,
+        "",
+        "stored without URL"
+    );
+}
+
+/// An image or file message made before its uploads: `check_attach` says whether it may be
+/// sent, `attach` puts the uploaded element in place (same type only), then it is sent.
+#[test]
+fn attach_fills_the_element_of_an_unsent_message() {
+    let mut w = World::new(Config::default());
+    let a = w.device("alice");
+    w.device("bob");
+    w.hub.store_mut().add_upload("o", "alice");
+    w.hub.store_mut().add_upload("t", "alice");
+    let c = &mut w.devices[a].client;
+    let placeholder = Elem::Image {
+        image_list: vec![pic(1, "", 0, 0)],
+    };
+    let m = c.create_message(placeholder);
+    assert!(c.check_attach(&m.msg_id, Some("bob"), None).is_ok());
+    assert_eq!(
+        c.check_attach(&m.msg_id, None, None).unwrap_err().code,
+        Code::InvalidParameters
+    );
+    let text = c.create_text_message("hi");
+    assert!(c.check_attach(&text.msg_id, Some("bob"), None).is_err());
+    let file = Elem::File {
+        uuid: "o".into(),
+        file_name: "f".into(),
+        file_size: 1,
+        url: String::new(),
+    };
+    assert!(c.attach(&m.msg_id, file).is_err(), "another type");
+    let elem = Elem::Image {
+        image_list: vec![pic(1, "o", 640, 480), pic(2, "t", 200, 150)],
+    };
+    c.attach(&m.msg_id, elem.clone()).unwrap();
+    let now = w.now_f();
+    let req = w.devices[a]
+        .client
+        .send(&m.msg_id, Some("bob"), None, now)
+        .unwrap();
+    let Done::Sent(v) = w.result(a, &req).unwrap() else {
+        panic!()
+    };
+    let Elem::Image { image_list } = elem else {
+        unreachable!()
+    };
+    assert_eq!(v.image_elem.unwrap().image_list, image_list);
+    let c = &mut w.devices[a].client;
+    assert!(
+        c.check_attach(&m.msg_id, Some("bob"), None).is_err(),
+        "sent"
+    );
+}
+
+#[test]
+fn urls_between_the_server_and_the_browser() {
+    assert_eq!(
+        http_origin("ws://127.0.0.1:8080/ws").as_deref(),
+        Some("http://127.0.0.1:8080")
+    );
+    assert_eq!(
+        http_origin("wss://chat.example.com/ws?x=1").as_deref(),
+        Some("https://chat.example.com")
+    );
+    assert_eq!(http_origin("http://h/ws"), None);
+    assert_eq!(http_origin("ws:///ws"), None);
+    let msg = |revoked: bool| {
+        let mut m = im_revoke_core::model::Message {
+            msg_id: "m".into(),
+            sender: "alice".into(),
+            receiver: Some("bob".into()),
+            group_id: None,
+            time_ms: 1,
+            seq: 1,
+            elem: Some(Elem::File {
+                uuid: "k1".into(),
+                file_name: "f".into(),
+                file_size: 1,
+                url: String::new(),
+            }),
+            revoke: None,
+            reply_to: None,
+            cloud_custom_data: None,
+        };
+        if revoked {
+            m.revoke = Some(im_revoke_core::model::RevokeInfo {
+                user_id: "alice".into(),
+                role: im_revoke_core::model::RevokerRole::Sender,
+                reason: String::new(),
+                time_ms: 2,
+                req_id: "r".into(),
+            });
+        }
+        m
+    };
+    let sign: UrlSigner = Box::new(|key, user| format!("/file/{key}?u={user}"));
+    let mut f = ServerFrame::Messages {
+        req_id: "q".into(),
+        server_time: 3,
+        messages: vec![msg(false), msg(true)],
+        is_completed: true,
+    };
+    sign_frame(&mut f, "bob", &sign);
+    absolutize(&mut f, "http://h:1");
+    let ServerFrame::Messages { messages, .. } = f else {
+        unreachable!()
+    };
+    let url = |m: &im_revoke_core::model::Message| match &m.elem {
+        Some(Elem::File { url, .. }) => url.clone(),
+        _ => unreachable!(),
+    };
+    assert_eq!(url(&messages[0]), "http://h:1/file/k1?u=bob");
+    assert_eq!(url(&messages[1]), "", "a revoked message gets no URL");
+}
+
+#[test]
+fn upload_refusals_and_local_uploads() {
+    assert_eq!(upload_error(413, None, None).code, Code::AttachmentTooLarge);
+    assert_eq!(
+        upload_error(415, None, None).code,
+        Code::AttachmentTypeNotAllowed
+    );
+    assert_eq!(upload_error(0, None, None).code, Code::NetDisconnect);
+    let e = upload_error(401, Some(70001), Some("expired".into()));
+    assert_eq!((e.code.num(), e.desc.as_str()), (70001, "expired"));
+    assert_eq!(upload_error(500, Some(1), None).code, Code::InternalError);
+    let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
+    assert_eq!(
+        check_local_upload("image/png", 10, png, 10),
+        Ok("image/png")
+    );
+    let code = |r: Result<&str, im_revoke_core::ImError>| r.unwrap_err().code;
+    assert_eq!(
+        code(check_local_upload("", 11, png, 10)),
+        Code::AttachmentTooLarge
+    );
+    assert_eq!(
+        code(check_local_upload("", 0, b"", 10)),
+        Code::InvalidParameters
+    );
+    assert_eq!(
+        code(check_local_upload("image/png", 8, b"%PDF-1.4", 10)),
+        Code::AttachmentTypeNotAllowed
+    );
 }

@@ -307,6 +307,86 @@ fn search_never_finds_revoked_text() {
     );
 }
 
+#[test]
+fn search_folds_ascii_case_and_orders_newest_first() {
+    let mut w = World::new(Config::default());
+    let a = w.device("alice");
+    let b = w.device("bob");
+    let c = w.device("carol");
+    w.send_c2c(a, "bob", "Café at NOON");
+    w.advance(5);
+    w.send_c2c(c, "bob", "noon? ÉTÉ");
+    w.advance(5);
+    w.send_c2c(a, "bob", "after noon");
+    w.advance(5);
+    w.send_c2c(c, "bob", "unrelated");
+    let cl = &w.devices[b].client;
+    let texts = |r: &im_revoke_core::view::SearchResult| -> Vec<(String, Vec<String>)> {
+        r.message_search_result_items
+            .iter()
+            .map(|i| {
+                let t = i
+                    .message_list
+                    .iter()
+                    .map(|m| m.text_elem.as_ref().unwrap().text.clone())
+                    .collect();
+                (i.conversation_id.clone(), t)
+            })
+            .collect()
+    };
+    let r = cl.search_local(&["Noon".into()], false, None).unwrap();
+    assert_eq!(r.total_count, 3);
+    assert_eq!(
+        texts(&r),
+        [
+            (
+                "c2c_alice".to_string(),
+                vec!["after noon".to_string(), "Café at NOON".to_string()]
+            ),
+            ("c2c_carol".to_string(), vec!["noon? ÉTÉ".to_string()]),
+        ],
+        "the conversation with the newest match first, its matches newest first"
+    );
+    // ASCII letters fold; other characters match as they are.
+    assert_eq!(
+        cl.search_local(&["CAFÉ".into()], false, None)
+            .unwrap()
+            .total_count,
+        0
+    );
+    assert_eq!(
+        cl.search_local(&["CAFé".into()], false, None)
+            .unwrap()
+            .total_count,
+        1
+    );
+    assert_eq!(
+        cl.search_local(&["été".into()], false, None)
+            .unwrap()
+            .total_count,
+        0
+    );
+    assert_eq!(
+        cl.search_local(&["ÉTÉ".into()], false, None)
+            .unwrap()
+            .total_count,
+        1
+    );
+    assert_eq!(
+        cl.search_local(&["é at".into()], false, None)
+            .unwrap()
+            .total_count,
+        1
+    );
+    let r = cl
+        .search_local(&[" noon ".into(), "after".into()], true, None)
+        .unwrap();
+    assert_eq!(
+        texts(&r),
+        [("c2c_alice".to_string(), vec!["after noon".to_string()])]
+    );
+}
+
 #[derive(Clone, Debug)]
 enum Op {
     Send(usize, usize),

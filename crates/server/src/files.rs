@@ -13,8 +13,10 @@ use tower_http::services::ServeFile;
 
 /// The Content-Security-Policy of static responses: everything from this origin only, the
 /// WebSocket to it, WebAssembly compilation (the browser module) and no inline script or style.
+/// `blob:` for images and fetches: the embedded hub keeps attachments as Blobs under object URLs.
 pub const CSP: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; \
-    connect-src 'self' ws: wss:; img-src 'self' data:; style-src 'self'; object-src 'none'; \
+    connect-src 'self' ws: wss: blob:; img-src 'self' data: blob:; style-src 'self'; \
+    object-src 'none'; \
     base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 /// A static file tree at `root` that serves nothing outside it: every path is resolved

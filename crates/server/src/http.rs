@@ -30,8 +30,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/ws", get(ws::upgrade))
-        .route("/upload", axum::routing::post(crate::upload::upload))
-        .route("/file/{key}", get(crate::upload::download))
+        .merge(attachment_routes(&app.cfg.allowed_origins))
         .merge(crate::rest::routes(app.cfg.api.max_body));
     if app.cfg.dev {
         r = r.route("/dev/usersig", get(dev_usersig));
@@ -43,6 +42,36 @@ pub fn router(app: Arc<App>) -> Router {
         r = r.fallback_service(files::static_files(www));
     }
     r.with_state(app)
+}
+
+/// `POST /upload` and `GET /file/{key}`, open to scripts of other origins (CORS): a web app is
+/// often served from another origin than its chat server. The origins are those allowed to open
+/// `/ws` (`--allowed-origin`; any when unset). Neither route reads a cookie or any other
+/// credential a browser adds by itself — an upload carries its UserSig in `Authorization`, a
+/// download URL its own signature — so a foreign page can do no more with them than any other
+/// client holding the same UserSig or URL.
+fn attachment_routes(origins: &[String]) -> Router<Arc<App>> {
+    use axum::http::{HeaderName, HeaderValue, Method};
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    let allow = if origins.is_empty() {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()))
+    };
+    let cors = CorsLayer::new()
+        .allow_origin(allow)
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::RANGE,
+            HeaderName::from_static("x-file-name"),
+        ])
+        .expose_headers([header::CONTENT_RANGE, header::CONTENT_DISPOSITION]);
+    Router::new()
+        .route("/upload", axum::routing::post(crate::upload::upload))
+        .route("/file/{key}", get(crate::upload::download))
+        .layer(cors)
 }
 
 /// What a probe through the hub's queue found.

@@ -70,6 +70,9 @@ pub enum StartError {
     /// Binding the address, creating the database directory, starting the hub thread.
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    /// The attachment store could not be opened.
+    #[error(transparent)]
+    Attachments(#[from] upload::OpenError),
 }
 
 /// A running server.
@@ -141,7 +144,7 @@ pub async fn start(cfg: ServerConfig) -> Result<Server, StartError> {
             }
             let mut hub = Hub::new(cfg.policy(), store);
             hub.set_callbacks(gauge.is_some());
-            let att = Arc::new(upload::Attachments::open(
+            let att = Arc::new(upload::Attachments::open_sqlite(
                 cfg.attachments.clone(),
                 &cfg.db,
                 cfg.secret_key.expose(),
@@ -154,14 +157,18 @@ pub async fn start(cfg: ServerConfig) -> Result<Server, StartError> {
             // The blocking client must not run on the runtime's threads.
             let (wakes, wake_rx) = mpsc::channel(WAKE_QUEUE);
             let with_queue = gauge.is_some();
-            let (mut store, listener, q) = tokio::task::spawn_blocking(move || {
+            let (att_cfg, secret) = (cfg.attachments.clone(), cfg.secret_key.clone());
+            let (mut store, listener, q, att) = tokio::task::spawn_blocking(move || {
                 let (s, l) = open_postgres(&url, wakes)?;
                 let q = if with_queue {
                     Some(PgQueue::connect(&url)?)
                 } else {
                     None
                 };
-                Ok::<_, StoreError>((s, l, q))
+                // After the hub's store: it creates the tables.
+                let att = upload::Attachments::open_postgres(att_cfg, &url, secret.expose())
+                    .map_err(|e| StoreError(e.to_string()))?;
+                Ok::<_, StoreError>((s, l, q, att))
             })
             .await
             .map_err(std::io::Error::other)??;
@@ -176,6 +183,17 @@ pub async fn start(cfg: ServerConfig) -> Result<Server, StartError> {
             );
             let mut hub = Hub::shared(cfg.policy(), store);
             hub.set_callbacks(gauge.is_some());
+            match att {
+                Some(att) => {
+                    let att = Arc::new(att);
+                    hub.set_url_signer(att.signer());
+                    attachments = Some(att);
+                }
+                None => tracing::warn!(
+                    "attachments are off: over PostgreSQL they need --attachments-s3-bucket \
+                     (several nodes) or --attachments-dir"
+                ),
+            }
             (Engine::new(hub, cfg.max_batch).spawn(rx)?, Some(listener))
         }
     };

@@ -22,7 +22,7 @@ pub struct App {
     pub admission: Arc<Admission>,
     /// Becomes `true` when the server shuts down.
     pub shutdown: watch::Receiver<bool>,
-    /// The attachment store (SQLite databases only).
+    /// The attachment store (off over PostgreSQL without a bucket or a directory for it).
     pub attachments: Option<Arc<crate::upload::Attachments>>,
     /// The REST API's rate buckets.
     pub rest: crate::rest::RestState,

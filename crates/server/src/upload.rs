@@ -4,27 +4,31 @@
 //! collection of uploads never sent) scheduled.
 //!
 //! - Bytes go through the `object_store` crate: a `LocalFileSystem` under the data directory
-//!   (`--attachments-dir`, default `<db dir>/attachments`). Keys are random IDs made here; no
-//!   part of a request is ever a path.
-//! - What is known of each upload is a row of `uploads` in the SQLite database, next to the
-//!   messages: the hub's transaction that sends a message claims its uploads
-//!   (`Store::claim_attachments`: only the sender's own, unsent ones), and the transaction that
-//!   revokes it marks them gone and writes one `attachment_deletes` row each, so that the URLs
-//!   answer 410 from the commit on and the deletion survives a crash (the sweeper runs at start
-//!   and every `--attachment-sweep-ms`).
+//!   (`--attachments-dir`, default `<db dir>/attachments`), or, for several nodes, an
+//!   S3-compatible bucket (`--attachments-s3-bucket`, `--attachments-s3-endpoint`, keys from
+//!   the environment: object_store's `AmazonS3`). Keys are random IDs made here; no part of a
+//!   request is ever a path.
+//! - What is known of each upload is a row of `uploads` in the hub's database, next to the
+//!   messages (`store/uploads.rs`; SQLite or PostgreSQL): the hub's transaction that sends a
+//!   message claims its uploads (`Store::claim_attachments`: only the sender's own, unsent
+//!   ones), and the transaction that revokes it marks them gone and writes one
+//!   `attachment_deletes` row each, so that the URLs answer 410 from the commit on and the
+//!   deletion survives a crash (the sweeper runs at start and every `--attachment-sweep-ms`;
+//!   over PostgreSQL every node sweeps the one schedule).
 //! - Thumbnails are made by the browser (a canvas) and uploaded as a second image: the server
 //!   decodes no image, it reads the dimensions from the header (`imagesize`) and refuses
 //!   anything beyond 10 000 px a side or 50 Mpx.
 //! - Upload URLs are checked the way the WebSocket login is: a UserSig, in the header
 //!   `Authorization: UserSig <userID> <userSig>`.
 //!
-//! Only the SQLite database keeps uploads; over PostgreSQL the routes answer 404 and sends of
-//! image and file messages are refused (300010).
+//! Over PostgreSQL without `--attachments-s3-bucket` or `--attachments-dir` attachments are
+//! off: the routes answer 404 and sends of image and file messages are refused (300012).
 
 // Handlers return their early answers as `Err(Response)`: built once per refused request.
 #![allow(clippy::result_large_err)]
 
 use crate::state::App;
+use crate::store::uploads::{NewUpload, UploadDb};
 use axum::body::Body;
 use axum::extract::{Path as UrlPath, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -39,38 +43,20 @@ use im_revoke_core::{Code, ImError};
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjPath;
 use object_store::{GetOptions, GetRange, ObjectStore, PutPayload};
-use rusqlite::{params, Connection, OptionalExtension};
 use sha2::Sha256;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// The tables of uploads and of scheduled deletions (created with the hub's schema).
-pub const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS uploads (
-    key        TEXT    NOT NULL PRIMARY KEY,
-    owner      TEXT    NOT NULL,
-    mime       TEXT    NOT NULL,
-    name       TEXT    NOT NULL,
-    size       INTEGER NOT NULL,
-    width      INTEGER,
-    height     INTEGER,
-    created_ms INTEGER NOT NULL,
-    msg_id     TEXT,
-    gone       INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS uploads_msg ON uploads (msg_id);
-CREATE TABLE IF NOT EXISTS attachment_deletes (
-    key        TEXT    NOT NULL PRIMARY KEY
-);
-";
-
 /// Attachment settings.
 #[derive(Clone, Debug)]
 pub struct AttachmentConfig {
-    /// Where the bytes go (`None`: `attachments/` next to the database file).
+    /// Where the bytes go (`None`: `attachments/` next to the database file; over PostgreSQL,
+    /// attachments are off unless this or `s3` is set).
     pub dir: Option<PathBuf>,
+    /// An S3-compatible bucket instead of a directory (several nodes).
+    pub s3: Option<S3Config>,
     /// Largest upload, bytes.
     pub max_bytes: u64,
     /// Content types an upload may have (each checked against the bytes).
@@ -89,6 +75,7 @@ impl Default for AttachmentConfig {
     fn default() -> Self {
         AttachmentConfig {
             dir: None,
+            s3: None,
             max_bytes: DEFAULT_MAX_UPLOAD,
             types: DEFAULT_ALLOWED.iter().map(|t| t.to_string()).collect(),
             parallel_per_user: 4,
@@ -99,12 +86,50 @@ impl Default for AttachmentConfig {
     }
 }
 
+/// Where in S3-compatible storage attachments go. The keys come from the environment, never
+/// from flags: `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` (and `AWS_SESSION_TOKEN`), as
+/// object_store's `AmazonS3Builder::from_env` reads them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct S3Config {
+    /// The bucket (it must exist).
+    pub bucket: String,
+    /// The service's URL, for storage other than AWS (`http://…` is allowed: loopback or a
+    /// private network); `None`: AWS in `region`.
+    pub endpoint: Option<String>,
+    /// The region (`us-east-1` when not set here or in `AWS_REGION`).
+    pub region: Option<String>,
+}
+
 /// The attachment flags of `serve`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct AttachmentArgs {
-    /// Directory for attachment bytes (default: `attachments/` next to the database file).
-    #[arg(long, env = "IMR_ATTACHMENTS_DIR")]
+    /// Directory for attachment bytes (default: `attachments/` next to the SQLite file; over
+    /// PostgreSQL, attachments are off unless this or --attachments-s3-bucket is given).
+    #[arg(
+        long,
+        env = "IMR_ATTACHMENTS_DIR",
+        conflicts_with = "attachments_s3_bucket"
+    )]
     pub attachments_dir: Option<PathBuf>,
+    /// Keep attachment bytes in this S3-compatible bucket instead of a directory (what several
+    /// nodes need). Keys from the environment: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY
+    /// (optional AWS_SESSION_TOKEN).
+    #[arg(long, env = "IMR_ATTACHMENTS_S3_BUCKET")]
+    pub attachments_s3_bucket: Option<String>,
+    /// The S3-compatible service's URL (MinIO, Ceph, moto, …; http:// allowed); default AWS.
+    #[arg(
+        long,
+        env = "IMR_ATTACHMENTS_S3_ENDPOINT",
+        requires = "attachments_s3_bucket"
+    )]
+    pub attachments_s3_endpoint: Option<String>,
+    /// The bucket's region (default: AWS_REGION, else us-east-1).
+    #[arg(
+        long,
+        env = "IMR_ATTACHMENTS_S3_REGION",
+        requires = "attachments_s3_bucket"
+    )]
+    pub attachments_s3_region: Option<String>,
     /// Largest upload, bytes.
     #[arg(long, env = "IMR_MAX_UPLOAD_BYTES", default_value_t = DEFAULT_MAX_UPLOAD)]
     pub max_upload_bytes: u64,
@@ -129,6 +154,11 @@ impl AttachmentArgs {
         let d = AttachmentConfig::default();
         AttachmentConfig {
             dir: self.attachments_dir,
+            s3: self.attachments_s3_bucket.map(|bucket| S3Config {
+                bucket,
+                endpoint: self.attachments_s3_endpoint,
+                region: self.attachments_s3_region,
+            }),
             max_bytes: self.max_upload_bytes,
             types: if self.upload_types.is_empty() {
                 d.types
@@ -147,7 +177,7 @@ impl AttachmentArgs {
 pub struct Attachments {
     cfg: AttachmentConfig,
     store: Arc<dyn ObjectStore>,
-    db: Arc<Mutex<Connection>>,
+    db: Arc<Mutex<Box<dyn UploadDb>>>,
     key: Vec<u8>,
     uploading: Mutex<HashMap<String, usize>>,
 }
@@ -193,34 +223,112 @@ impl Drop for Slot<'_> {
     }
 }
 
+/// Why the attachment store could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The directory, or the object store's settings.
+    #[error("attachment store: {0}")]
+    Store(String),
+    /// The upload rows' database.
+    #[error("attachment database: {0}")]
+    Db(String),
+}
+
+/// The object store `cfg` names: its S3 bucket, its directory, or `default_dir` (`None`:
+/// nothing to open, attachments are off).
+pub fn object_store(
+    cfg: &AttachmentConfig,
+    default_dir: Option<&std::path::Path>,
+) -> Result<Option<Arc<dyn ObjectStore>>, OpenError> {
+    if let Some(s3) = &cfg.s3 {
+        return s3_store(s3).map(Some);
+    }
+    let Some(dir) = cfg.dir.as_deref().or(default_dir) else {
+        return Ok(None);
+    };
+    std::fs::create_dir_all(dir)
+        .map_err(|e| OpenError::Store(format!("{}: {e}", dir.display())))?;
+    let fs = LocalFileSystem::new_with_prefix(dir).map_err(|e| OpenError::Store(e.to_string()))?;
+    Ok(Some(Arc::new(fs)))
+}
+
+#[cfg(feature = "s3")]
+fn s3_store(s3: &S3Config) -> Result<Arc<dyn ObjectStore>, OpenError> {
+    use object_store::aws::AmazonS3Builder;
+    let mut b = AmazonS3Builder::from_env().with_bucket_name(&s3.bucket);
+    if let Some(region) = &s3.region {
+        b = b.with_region(region);
+    } else if std::env::var_os("AWS_REGION").is_none()
+        && std::env::var_os("AWS_DEFAULT_REGION").is_none()
+    {
+        b = b.with_region("us-east-1");
+    }
+    if let Some(url) = &s3.endpoint {
+        b = b
+            .with_endpoint(url)
+            .with_allow_http(url.starts_with("http://"));
+    }
+    let store = b.build().map_err(|e| OpenError::Store(e.to_string()))?;
+    Ok(Arc::new(store))
+}
+
+#[cfg(not(feature = "s3"))]
+fn s3_store(_: &S3Config) -> Result<Arc<dyn ObjectStore>, OpenError> {
+    Err(OpenError::Store(
+        "this server was built without S3 support (cargo feature `s3`)".into(),
+    ))
+}
+
 impl Attachments {
-    /// Opens the store under `dir` (created if needed) and a connection of its own to the
-    /// SQLite database at `db`.
-    pub fn open(
+    /// The attachment store over `store` (the bytes) and `db` (the rows), signing URLs with a
+    /// key derived from the server's `secret`.
+    pub fn new(
+        cfg: AttachmentConfig,
+        store: Arc<dyn ObjectStore>,
+        db: Box<dyn UploadDb>,
+        secret: &str,
+    ) -> Attachments {
+        let mut key = b"im-revoke attachment URLs\0".to_vec();
+        key.extend_from_slice(secret.as_bytes());
+        Attachments {
+            cfg,
+            store,
+            db: Arc::new(Mutex::new(db)),
+            key,
+            uploading: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Opens the store under `--attachments-dir` (default `attachments/` next to the SQLite
+    /// file `db`, created if needed) or in S3, with a connection of its own to the SQLite
+    /// database at `db`.
+    pub fn open_sqlite(
         cfg: AttachmentConfig,
         db: &std::path::Path,
         secret: &str,
-    ) -> std::io::Result<Attachments> {
-        let dir = cfg.dir.clone().unwrap_or_else(|| {
-            db.parent()
-                .unwrap_or(std::path::Path::new("."))
-                .join("attachments")
-        });
-        std::fs::create_dir_all(&dir)?;
-        let store = LocalFileSystem::new_with_prefix(&dir).map_err(std::io::Error::other)?;
-        let conn = Connection::open(db).map_err(std::io::Error::other)?;
-        conn.busy_timeout(Duration::from_secs(10))
-            .and_then(|()| conn.execute_batch(SCHEMA))
-            .map_err(std::io::Error::other)?;
-        let mut key = b"im-revoke attachment URLs\0".to_vec();
-        key.extend_from_slice(secret.as_bytes());
-        Ok(Attachments {
-            cfg,
-            store: Arc::new(store),
-            db: Arc::new(Mutex::new(conn)),
-            key,
-            uploading: Mutex::new(HashMap::new()),
-        })
+    ) -> Result<Attachments, OpenError> {
+        let default_dir = db
+            .parent()
+            .unwrap_or(std::path::Path::new("."))
+            .join("attachments");
+        let store = object_store(&cfg, Some(&default_dir))?.expect("a default directory");
+        let rows = crate::store::uploads::SqliteUploads::open(db).map_err(OpenError::Db)?;
+        Ok(Attachments::new(cfg, store, Box::new(rows), secret))
+    }
+
+    /// Over PostgreSQL at `url` (blocking): `None` unless `--attachments-s3-bucket` or
+    /// `--attachments-dir` says where the bytes go.
+    pub fn open_postgres(
+        cfg: AttachmentConfig,
+        url: &str,
+        secret: &str,
+    ) -> Result<Option<Attachments>, OpenError> {
+        let Some(store) = object_store(&cfg, None)? else {
+            return Ok(None);
+        };
+        let rows = crate::store::uploads::PgUploads::connect(url)
+            .map_err(|e| OpenError::Db(e.to_string()))?;
+        Ok(Some(Attachments::new(cfg, store, Box::new(rows), secret)))
     }
 
     /// The settings in force.
@@ -260,10 +368,10 @@ impl Attachments {
 
     async fn db<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+        f: impl FnOnce(&mut dyn UploadDb) -> Result<T, String> + Send + 'static,
     ) -> Result<T, Response> {
         let db = self.db.clone();
-        tokio::task::spawn_blocking(move || f(&db.lock().expect("not poisoned")))
+        tokio::task::spawn_blocking(move || f(&mut **db.lock().expect("not poisoned")))
             .await
             .map_err(|_| ())
             .and_then(|r| r.map_err(|e| tracing::error!(error = %e, "attachment database")))
@@ -282,25 +390,9 @@ impl Attachments {
     pub async fn sweep(&self) -> usize {
         let before = now_ms()
             .saturating_sub(u64::try_from(self.cfg.gc_after.as_millis()).unwrap_or(u64::MAX));
+        let before = i64::try_from(before).unwrap_or(i64::MAX);
         let keys = self
-            .db(move |c| {
-                let tx = c.unchecked_transaction()?;
-                tx.execute(
-                    "INSERT OR IGNORE INTO attachment_deletes (key) SELECT key FROM uploads
-                     WHERE msg_id IS NULL AND gone = 0 AND created_ms < ?1",
-                    params![before as i64],
-                )?;
-                tx.execute(
-                    "UPDATE uploads SET gone = 1 WHERE msg_id IS NULL AND gone = 0 AND created_ms < ?1",
-                    params![before as i64],
-                )?;
-                tx.commit()?;
-                let mut st = c.prepare("SELECT key FROM attachment_deletes LIMIT 256")?;
-                let keys = st
-                    .query_map([], |r| r.get::<_, String>(0))?
-                    .collect::<rusqlite::Result<Vec<_>>>()?;
-                Ok(keys)
-            })
+            .db(move |d| d.scheduled(before))
             .await
             .unwrap_or_default();
         let mut done = 0;
@@ -312,12 +404,7 @@ impl Attachments {
                     continue;
                 }
             }
-            let k = key.clone();
-            if self
-                .db(move |c| c.execute("DELETE FROM attachment_deletes WHERE key = ?1", params![k]))
-                .await
-                .is_ok()
-            {
+            if self.db(move |d| d.forget(&key)).await.is_ok() {
                 done += 1;
             }
         }
@@ -472,16 +559,17 @@ pub async fn upload(State(app): State<Arc<App>>, headers: HeaderMap, body: Body)
             "storing the upload failed",
         );
     }
-    let (k, n, u) = (key.clone(), name.clone(), user.clone());
-    let row = att
-        .db(move |c| {
-            c.execute(
-                "INSERT INTO uploads (key, owner, mime, name, size, width, height, created_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![k, u, mime, n, size as i64, width, height, now_ms() as i64],
-            )
-        })
-        .await;
+    let row = NewUpload {
+        key: key.clone(),
+        owner: user.clone(),
+        mime: mime.to_string(),
+        name: name.clone(),
+        size: i64::try_from(size).unwrap_or(i64::MAX),
+        width: width.map(i64::from),
+        height: height.map(i64::from),
+        created_ms: i64::try_from(now_ms()).unwrap_or(i64::MAX),
+    };
+    let row = att.db(move |d| d.insert(&row)).await;
     if let Err(r) = row {
         let _ = att.store.delete(&ObjPath::from(key.as_str())).await;
         return r;
@@ -490,17 +578,6 @@ pub async fn upload(State(app): State<Arc<App>>, headers: HeaderMap, body: Body)
         "uuid": key, "type": mime, "size": size, "width": width, "height": height, "fileName": name,
     });
     (StatusCode::CREATED, axum::Json(body)).into_response()
-}
-
-/// What a download needs to know of an upload.
-struct Row {
-    owner: String,
-    mime: String,
-    name: String,
-    msg_id: Option<String>,
-    gone: bool,
-    /// Whether the requester is a party of the message's conversation.
-    party: bool,
 }
 
 fn parse_range(h: &str, len: u64) -> Option<std::ops::Range<u64>> {
@@ -565,73 +642,11 @@ pub async fn download(
         return forbidden("the URL has expired");
     }
     let (k, u) = (key.clone(), user.clone());
-    let row = att
-        .db(move |c| {
-            let row = c
-                .query_row(
-                    "SELECT owner, mime, name, msg_id, gone FROM uploads WHERE key = ?1",
-                    params![k],
-                    |r| {
-                        Ok((
-                            r.get::<_, String>(0)?,
-                            r.get(1)?,
-                            r.get(2)?,
-                            r.get::<_, Option<String>>(3)?,
-                            r.get::<_, i64>(4)?,
-                        ))
-                    },
-                )
-                .optional()?;
-            let Some((owner, mime, name, msg_id, gone)) = row else {
-                return Ok(None);
-            };
-            let party = match &msg_id {
-                None => owner == u,
-                Some(m) => {
-                    let conv = c
-                        .query_row(
-                            "SELECT sender, receiver, group_id FROM messages WHERE msg_id = ?1",
-                            params![m],
-                            |r| {
-                                Ok((
-                                    r.get::<_, String>(0)?,
-                                    r.get::<_, Option<String>>(1)?,
-                                    r.get::<_, Option<String>>(2)?,
-                                ))
-                            },
-                        )
-                        .optional()?;
-                    match conv {
-                        Some((_, _, Some(g))) => c
-                            .query_row(
-                                "SELECT 1 FROM group_members WHERE user_id = ?1 AND group_id = ?2",
-                                params![u, g],
-                                |_| Ok(()),
-                            )
-                            .optional()?
-                            .is_some(),
-                        Some((s, r, None)) => s == u || r.as_deref() == Some(u.as_str()),
-                        // Claimed in a batch not committed yet: only the sender.
-                        None => owner == u,
-                    }
-                }
-            };
-            Ok(Some(Row {
-                owner,
-                mime,
-                name,
-                msg_id,
-                gone: gone != 0,
-                party,
-            }))
-        })
-        .await;
-    let row = match row {
+    let row = match att.db(move |d| d.download(&k, &u)).await {
         Ok(Some(r)) => r,
         Ok(None) => return StatusCode::NOT_FOUND.into_response(),
         Err(r) => return r,
     };
-    let _ = (&row.owner, &row.msg_id);
     if !row.party {
         return StatusCode::NOT_FOUND.into_response();
     }

@@ -47,136 +47,18 @@ async fn an_attachment_that_was_never_uploaded_is_refused() {
 
 // --- attachments over HTTP ------------------------------------------------------------------
 
+mod attach_support;
+
+use attach_support::*;
 use im_revoke_server::ServerConfig;
-use serde_json::Value;
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
-use tokio::time::{sleep, timeout};
-
-struct Reply {
-    status: u16,
-    headers: std::collections::HashMap<String, String>,
-    body: Vec<u8>,
-}
-
-impl Reply {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
-    }
-}
-
-fn head(
-    method: &str,
-    path: &str,
-    addr: SocketAddr,
-    headers: &[(&str, String)],
-    len: usize,
-) -> String {
-    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    if method == "POST" {
-        req.push_str(&format!("Content-Length: {len}\r\n"));
-    }
-    req.push_str("\r\n");
-    req
-}
-
-async fn read_reply(mut s: TcpStream) -> Reply {
-    let mut buf = Vec::new();
-    timeout(WAIT, s.read_to_end(&mut buf))
-        .await
-        .unwrap()
-        .unwrap();
-    let at = buf
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("a head");
-    let text = String::from_utf8_lossy(&buf[..at]).to_string();
-    let mut lines = text.lines();
-    let status = lines.next().unwrap()[9..12].parse().unwrap();
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
-        .collect();
-    Reply {
-        status,
-        headers,
-        body: buf[at + 4..].to_vec(),
-    }
-}
-
-async fn http(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    headers: &[(&str, String)],
-    body: &[u8],
-) -> Reply {
-    let mut s = timeout(WAIT, TcpStream::connect(addr))
-        .await
-        .unwrap()
-        .unwrap();
-    s.write_all(head(method, path, addr, headers, body.len()).as_bytes())
-        .await
-        .unwrap();
-    s.write_all(body).await.unwrap();
-    read_reply(s).await
-}
-
-fn auth(user: &str) -> (&'static str, String) {
-    ("Authorization", format!("UserSig {user} {}", usersig(user)))
-}
-
-async fn upload(addr: SocketAddr, user: &str, ty: &str, name: &str, body: &[u8]) -> Reply {
-    let h = [
-        auth(user),
-        ("Content-Type", ty.to_string()),
-        ("X-File-Name", name.to_string()),
-    ];
-    http(addr, "POST", "/upload", &h, body).await
-}
-
-/// A PNG header of `w` × `h` pixels (enough for the dimensions; the server decodes nothing).
-fn png(w: u32, h: u32) -> Vec<u8> {
-    let mut v = b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR".to_vec();
-    v.extend_from_slice(&w.to_be_bytes());
-    v.extend_from_slice(&h.to_be_bytes());
-    v.extend_from_slice(&[8, 6, 0, 0, 0, 0, 0, 0, 0]);
-    v.extend_from_slice(&[7u8; 64]);
-    v
-}
-
-const PDF: &[u8] = b"%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n";
-
-fn files_in(dir: &Path) -> usize {
-    std::fs::read_dir(dir).map_or(0, |d| {
-        d.filter(|e| e.as_ref().is_ok_and(|e| e.path().is_file()))
-            .count()
-    })
-}
+use tokio::time::sleep;
 
 fn att_dir(s: &TestServer) -> PathBuf {
     s.dir.path().join("db").join("attachments")
-}
-
-fn image_elem(uuid: &str, size: usize) -> Value {
-    json!({"elemType": "image", "imageList": [
-        {"type": 1, "uuid": uuid, "url": "https://tracker.example/x", "width": 40, "height": 30, "size": size}]})
-}
-
-async fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
-    for _ in 0..100 {
-        if f() {
-            return;
-        }
-        sleep(Duration::from_millis(50)).await;
-    }
-    panic!("timed out waiting for {what}");
 }
 
 #[tokio::test]
@@ -249,6 +131,16 @@ async fn upload_send_download_and_revoke_means_gone() {
         part.headers["content-range"],
         format!("bytes 1-3/{}", bytes.len())
     );
+    // A range past the end, or backwards: 416 with the length.
+    for bad in ["bytes=500-", "bytes=5-2", "bytes=0-1,4-5"] {
+        let r = http(s.addr, "GET", &url, &[("Range", bad.into())], b"").await;
+        assert_eq!(r.status, 416, "{bad}");
+        assert_eq!(
+            r.headers["content-range"],
+            format!("bytes */{}", bytes.len())
+        );
+        assert!(r.body.is_empty(), "no bytes with a 416");
+    }
     // History gives bob a URL of his own too.
     let h = bob.history_with("alice").await;
     assert!(h["messages"][0]["elem"]["imageList"][0]["url"]

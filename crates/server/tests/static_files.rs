@@ -77,7 +77,8 @@ async fn static_files_carry_safety_headers() {
         for part in [
             "default-src 'self'",
             "script-src 'self' 'wasm-unsafe-eval'",
-            "connect-src 'self' ws: wss:",
+            "connect-src 'self' ws: wss: blob:",
+            "img-src 'self' data: blob:",
             "frame-ancestors 'none'",
         ] {
             assert!(csp.contains(part), "{path}: CSP {csp} lacks {part}");

@@ -32,6 +32,13 @@ use std::collections::{BTreeMap, BTreeSet};
 /// Most keywords one local search takes (as V2TIM).
 pub const MAX_SEARCH_KEYWORDS: usize = 5;
 
+/// Whether `hay` contains `needle`, ASCII letters compared without case. Byte-wise: a match of
+/// a whole UTF-8 `needle` can only start on a character boundary.
+fn contains_ignore_ascii_case(hay: &str, needle: &str) -> bool {
+    let (h, n) = (hay.as_bytes(), needle.as_bytes());
+    n.len() <= h.len() && h.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n))
+}
+
 /// One conversation as this device knows it.
 #[derive(Clone, Debug, Default)]
 pub(super) struct Conv {
@@ -167,17 +174,21 @@ impl Client {
     }
 
     /// `searchLocalMessages({ keywordList, keywordListMatchType, conversationID })` over the
-    /// messages this device holds: case-insensitive, any keyword (`match_all` false, V2TIM's
-    /// default) or all of them. Revoked messages are never found, not even by their sender.
+    /// messages this device holds: any keyword (`match_all` false, V2TIM's default) or all of
+    /// them, case-insensitive for ASCII letters (as SQLite's `LIKE`, what V2TIM's own local
+    /// search runs on; other characters match exactly — full Unicode case folding would cost
+    /// the browser module its tables). Revoked messages are never found, not even by their
+    /// sender. Matches come newest first; conversations by their newest match (ties by
+    /// conversationID).
     pub fn search_local(
         &self,
         keywords: &[String],
         match_all: bool,
         conversation_id: Option<&str>,
     ) -> Result<SearchResult, ImError> {
-        let words: Vec<String> = keywords
+        let words: Vec<&str> = keywords
             .iter()
-            .map(|k| k.trim().to_lowercase())
+            .map(|k| k.trim())
             .filter(|k| !k.is_empty())
             .collect();
         if words.is_empty() || keywords.len() > MAX_SEARCH_KEYWORDS {
@@ -189,7 +200,7 @@ impl Client {
         let only = conversation_id
             .map(|id| ConvId::parse(&self.user, id))
             .transpose()?;
-        let mut found: BTreeMap<String, Vec<&Message>> = BTreeMap::new();
+        let mut items: Vec<SearchResultItem> = Vec::new();
         for l in self.messages.values() {
             let m = &l.msg;
             if m.revoke.is_some() || l.status == MessageStatus::Revoked {
@@ -202,33 +213,48 @@ impl Client {
             if only.as_ref().is_some_and(|c| *c != conv) {
                 continue;
             }
-            let text = text.to_lowercase();
-            let hit = |w: &String| text.contains(w.as_str());
+            let hit = |w: &&str| contains_ignore_ascii_case(text, w);
             let ok = if match_all {
                 words.iter().all(hit)
             } else {
                 words.iter().any(hit)
             };
-            if ok {
-                found.entry(conv.id_for(&self.user)).or_default().push(m);
+            if !ok {
+                continue;
+            }
+            // Ordered by insertion (no sort: a sort is several KB of the browser module).
+            let id = conv.id_for(&self.user);
+            let i = match items.iter().position(|i| i.conversation_id == id) {
+                Some(i) => i,
+                None => {
+                    items.push(SearchResultItem {
+                        conversation_id: id,
+                        message_count: 0,
+                        message_list: Vec::new(),
+                    });
+                    items.len() - 1
+                }
+            };
+            let item = &mut items[i];
+            let key = (m.time_ms, m.seq);
+            let at = item
+                .message_list
+                .partition_point(|v| (v.time_ms, v.seq) >= key);
+            item.message_list.insert(at, self.view(l));
+            item.message_count += 1;
+        }
+        let newest = |i: &SearchResultItem| i.message_list.first().map_or(0, |m| m.time_ms);
+        let before = |a: &SearchResultItem, b: &SearchResultItem| {
+            newest(a) > newest(b)
+                || (newest(a) == newest(b) && a.conversation_id < b.conversation_id)
+        };
+        for i in 1..items.len() {
+            let mut j = i;
+            while j > 0 && before(&items[j], &items[j - 1]) {
+                items.swap(j, j - 1);
+                j -= 1;
             }
         }
-        let mut items: Vec<SearchResultItem> = found
-            .into_iter()
-            .map(|(conversation_id, mut msgs)| {
-                msgs.sort_by(|a, b| b.time_ms.cmp(&a.time_ms).then(b.seq.cmp(&a.seq)));
-                SearchResultItem {
-                    conversation_id,
-                    message_count: msgs.len() as u64,
-                    message_list: msgs
-                        .iter()
-                        .filter_map(|m| self.local_message(&m.msg_id))
-                        .collect(),
-                }
-            })
-            .collect();
-        let newest = |i: &SearchResultItem| i.message_list.first().map_or(0, |m| m.time_ms);
-        items.sort_by_key(|i| std::cmp::Reverse(newest(i)));
         Ok(SearchResult {
             total_count: items.iter().map(|i| i.message_count).sum(),
             message_search_result_items: items,

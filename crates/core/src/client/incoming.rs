@@ -11,7 +11,10 @@ use std::sync::Arc;
 
 impl Client {
     /// Feeds one frame from the server, received at local time `now`.
-    pub fn handle(&mut self, frame: ServerFrame, now: f64) {
+    pub fn handle(&mut self, mut frame: ServerFrame, now: f64) {
+        if let Some(origin) = &self.file_origin {
+            crate::attachment::absolutize(&mut frame, origin);
+        }
         self.now = now;
         self.handle_frame(frame, now);
         self.flush_conversations();
@@ -310,7 +313,7 @@ impl Client {
 
     /// Applies a revoke (event `seq`) to every copy this device holds: the message (its text
     /// kept only for its sender, to re-edit), the conversation's count and preview, and the
-    /// quotes of it in replies.
+    /// quotes of it in replies. Its attachments are gone: the sender's copy keeps no URL.
     fn apply_revoke(&mut self, seq: u64, r: &Revoked) {
         if let Some(l) = self.messages.get_mut(&r.msg_id) {
             l.msg.revoke = Some(r.revoke.clone());
@@ -318,6 +321,7 @@ impl Client {
             if l.msg.sender != self.user {
                 l.msg.elem = None;
             }
+            crate::attachment::clear_urls(&mut l.msg);
             self.mark(&r.msg_id);
         } else {
             self.tombstone(r);

@@ -11,6 +11,18 @@ use crate::policy::{check_revoke, Actor};
 use crate::protocol::ClientFrame;
 use crate::view::{CanRevoke, MessageView};
 
+/// A send's target: exactly one of a valid receiver and a valid groupID.
+fn check_target(receiver: Option<&str>, group_id: Option<&str>) -> Result<(), ImError> {
+    match (receiver, group_id) {
+        (Some(r), None) => check_user_id(r),
+        (None, Some(g)) => check_group_id(g),
+        _ => Err(ImError::with_desc(
+            Code::InvalidParameters,
+            "give exactly one of receiver and groupID",
+        )),
+    }
+}
+
 impl Client {
     /// `createTextMessage`: a new local message with a fresh msgID (status 1 until sent).
     pub fn create_text_message(&mut self, text: &str) -> MessageView {
@@ -111,16 +123,7 @@ impl Client {
         group_id: Option<&str>,
         now: f64,
     ) -> Result<String, ImError> {
-        match (receiver, group_id) {
-            (Some(r), None) => check_user_id(r)?,
-            (None, Some(g)) => check_group_id(g)?,
-            _ => {
-                return Err(ImError::with_desc(
-                    Code::InvalidParameters,
-                    "give exactly one of receiver and groupID",
-                ))
-            }
-        }
+        check_target(receiver, group_id)?;
         let max = self.cfg.max_text_bytes;
         let l = self.messages.get_mut(msg_id).ok_or_else(|| {
             ImError::with_desc(
@@ -171,6 +174,63 @@ impl Client {
         self.queue(req_id.clone(), frame, Kind::Send(msg_id.to_string()), now);
         self.mark(msg_id);
         Ok(req_id)
+    }
+
+    /// `sendMessage` of an image or file message: before its uploads, whether it may be sent
+    /// to that target (its own, not sent, not being sent, of an attachment type).
+    pub fn check_attach(
+        &self,
+        msg_id: &str,
+        receiver: Option<&str>,
+        group_id: Option<&str>,
+    ) -> Result<(), ImError> {
+        check_target(receiver, group_id)?;
+        let l = self.messages.get(msg_id);
+        let unsent = l.is_some_and(|l| {
+            l.msg.sender == self.user
+                && l.msg.seq == 0
+                && matches!(l.msg.elem, Some(Elem::Image { .. } | Elem::File { .. }))
+        });
+        if !unsent {
+            return Err(ImError::with_desc(
+                Code::InvalidParameters,
+                "not an unsent image or file message of this client",
+            ));
+        }
+        let in_flight = self
+            .pending
+            .values()
+            .any(|p| p.kind == Kind::Send(msg_id.to_string()));
+        if in_flight {
+            return Err(ImError::new(Code::InProgress));
+        }
+        Ok(())
+    }
+
+    /// After the uploads of an image or file message: its element with the upload keys, sizes
+    /// and dimensions, in place of the one made at creation (same type; checked in full when
+    /// sent).
+    pub fn attach(&mut self, msg_id: &str, elem: Elem) -> Result<(), ImError> {
+        self.check_attach_elem(msg_id, &elem)?;
+        if let Some(l) = self.messages.get_mut(msg_id) {
+            l.msg.elem = Some(elem);
+        }
+        self.mark(msg_id);
+        Ok(())
+    }
+
+    fn check_attach_elem(&self, msg_id: &str, elem: &Elem) -> Result<(), ImError> {
+        let same = self.messages.get(msg_id).is_some_and(|l| {
+            l.msg.seq == 0 && l.msg.elem.as_ref().map(Elem::elem_type) == Some(elem.elem_type())
+        });
+        if same {
+            Ok(())
+        } else {
+            Err(ImError::with_desc(
+                Code::InvalidParameters,
+                "not an unsent message of this element type",
+            ))
+        }
     }
 
     fn role_in(&self, group_id: &str, user: &str) -> Option<GroupRole> {

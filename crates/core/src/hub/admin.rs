@@ -266,6 +266,7 @@ impl<S: Store> Hub<S> {
             time_ms: now,
             req_id: format!("rest-recall-{now}"),
         });
+        crate::attachment::clear_urls(&mut msg);
         self.store.put_message(&msg)?;
         let parties = self.parties(&msg)?;
         let revoked = Revoked::of(&msg).expect("just revoked");

@@ -317,6 +317,8 @@ impl<S: Store> Hub<S> {
             time_ms: now,
             req_id: req_id.clone(),
         });
+        // Its attachments are gone from the commit on: no copy keeps a URL to them.
+        crate::attachment::clear_urls(&mut msg);
         self.store.put_message(&msg)?;
         let revoked = Revoked::of(&msg).expect("just revoked");
         let my_seq = self.fan_out(

@@ -6,6 +6,7 @@
 //! - [`notify`]: the NOTIFY channel and payload of the wake-up signal the PostgreSQL store sends
 //!   at each commit (heard by [`crate::wakeup`]);
 //! - [`webhooks`]: the webhook outbox table and the deliverer's side of it;
+//! - [`uploads`]: the attachment tables and the upload routes' and sweeper's side of them;
 //! - `rows`: what the two share: the SQL both run (with each driver's placeholders), the
 //!   `messages` columns and the conversions between stored values and the core's types.
 //!
@@ -16,6 +17,7 @@ pub mod notify;
 pub mod pg;
 mod rows;
 pub mod sqlite;
+pub mod uploads;
 pub mod webhooks;
 
 pub use pg::PgStore;

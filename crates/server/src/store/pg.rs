@@ -33,6 +33,7 @@ use super::notify::{self, CHANNEL};
 use super::rows::{
     bound, conversation_values, history_args, to_json, Backend, MessageRow, MessageValues, Sql,
 };
+use super::uploads;
 use im_revoke_core::model::{ConvId, Group, Message};
 use im_revoke_core::store::{ConvMember, EventKind, EventRecord, Store, StoreError};
 use postgres::error::SqlState;
@@ -155,6 +156,10 @@ struct Statements {
     upsert_conversation: Statement,
     unread_count: Statement,
     notify: Statement,
+    claimable: Statement,
+    claim: Statement,
+    schedule_revoked: Statement,
+    mark_revoked: Statement,
 }
 
 impl Statements {
@@ -227,6 +232,12 @@ impl Statements {
             upsert_conversation: c.prepare(&sql.upsert_conversation)?,
             unread_count: c.prepare(&sql.unread_count)?,
             notify: c.prepare("SELECT pg_notify($1, $2)")?,
+            // Locked until the commit: of two nodes claiming one upload, the second waits and
+            // then finds it sent.
+            claimable: c.prepare(&format!("{} FOR UPDATE", uploads::pg(uploads::CLAIMABLE)))?,
+            claim: c.prepare(&uploads::pg(uploads::CLAIM))?,
+            schedule_revoked: c.prepare(&uploads::pg(uploads::SCHEDULE_REVOKED))?,
+            mark_revoked: c.prepare(&uploads::pg(uploads::MARK_REVOKED))?,
         })
     }
 }
@@ -374,8 +385,11 @@ impl PgStore {
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])
             .map_err(|e| pg_error(&e))?;
         tx.batch_execute(SCHEMA).map_err(|e| pg_error(&e))?;
-        // The webhook outbox (a new table only: the schema version stays 1).
+        // The webhook outbox and the attachment tables (new tables only: the schema version
+        // stays).
         tx.batch_execute(&super::webhooks::pg_table())
+            .map_err(|e| pg_error(&e))?;
+        tx.batch_execute(uploads::schema())
             .map_err(|e| pg_error(&e))?;
         tx.execute(
             "INSERT INTO imr_meta (key, value) VALUES ('schema', $1) ON CONFLICT (key) DO NOTHING",
@@ -543,7 +557,38 @@ impl Store for PgStore {
                 msg.msg_id
             )));
         }
+        let attached = msg
+            .elem
+            .as_ref()
+            .is_some_and(|e| !e.attachment_keys().is_empty());
+        if msg.revoke.is_some() && attached {
+            // In the revoke's own transaction, as on SQLite: 410 from its commit on, and the
+            // deletion of the bytes scheduled durably (any node's sweeper does it).
+            let id = msg.msg_id.as_str();
+            self.write(|c, st| {
+                c.execute(&st.schedule_revoked, &[&id])?;
+                c.execute(&st.mark_revoked, &[&id])
+            })?;
+        }
         Ok(())
+    }
+
+    fn claim_attachments(
+        &mut self,
+        sender: &str,
+        msg_id: &str,
+        keys: &[String],
+    ) -> Result<bool, StoreError> {
+        for k in keys {
+            let mine = self.write(|c, st| c.query_opt(&st.claimable, &[k, &sender]))?;
+            if mine.is_none() {
+                return Ok(false);
+            }
+        }
+        for k in keys {
+            self.write(|c, st| c.execute(&st.claim, &[&msg_id, k]))?;
+        }
+        Ok(true)
     }
 
     fn history(

@@ -45,6 +45,7 @@ use super::rows::{
     bound, conversation_values, history_args, to_i64, to_json, Backend, MessageRow, MessageValues,
     Sql,
 };
+use super::uploads;
 use super::webhooks::{self, WebhookGauge};
 use im_revoke_core::model::{ConvId, Group, Message};
 use im_revoke_core::store::{ConvMember, EventKind, EventRecord, Store, StoreError};
@@ -289,7 +290,7 @@ impl SqliteStore {
             )));
         }
         conn.execute_batch(SCHEMA).map_err(db)?;
-        conn.execute_batch(crate::upload::SCHEMA).map_err(db)?;
+        conn.execute_batch(super::uploads::schema()).map_err(db)?;
         conn.execute_batch(&webhooks::sqlite_table()).map_err(db)?;
         // (The view after the migration below: a view on `events` would stop its rebuild.)
         let mut store = SqliteStore {
@@ -540,17 +541,12 @@ impl Store for SqliteStore {
         if msg.revoke.is_some() && attached {
             // In the revoke's own transaction: the URLs answer 410 from its commit on, and the
             // deletion of the bytes is scheduled durably (upload.rs sweeps).
-            conn.execute(
-                "INSERT OR IGNORE INTO attachment_deletes (key)
-                 SELECT key FROM uploads WHERE msg_id = ?1 AND gone = 0",
-                params![msg.msg_id],
-            )
-            .map_err(db)?;
-            conn.execute(
-                "UPDATE uploads SET gone = 1 WHERE msg_id = ?1",
-                params![msg.msg_id],
-            )
-            .map_err(db)?;
+            conn.prepare_cached(uploads::SCHEDULE_REVOKED)
+                .and_then(|mut st| st.execute(params![msg.msg_id]))
+                .map_err(db)?;
+            conn.prepare_cached(uploads::MARK_REVOKED)
+                .and_then(|mut st| st.execute(params![msg.msg_id]))
+                .map_err(db)?;
         }
         Ok(())
     }
@@ -564,12 +560,7 @@ impl Store for SqliteStore {
         let conn = self.begin()?;
         for k in keys {
             let mine: Option<i64> = conn
-                .query_row(
-                    "SELECT 1 FROM uploads
-                     WHERE key = ?1 AND owner = ?2 AND msg_id IS NULL AND gone = 0",
-                    params![k, sender],
-                    |r| r.get(0),
-                )
+                .query_row(uploads::CLAIMABLE, params![k, sender], |r| r.get(0))
                 .optional()
                 .map_err(db)?;
             if mine.is_none() {
@@ -577,11 +568,8 @@ impl Store for SqliteStore {
             }
         }
         for k in keys {
-            conn.execute(
-                "UPDATE uploads SET msg_id = ?1 WHERE key = ?2",
-                params![msg_id, k],
-            )
-            .map_err(db)?;
+            conn.execute(uploads::CLAIM, params![msg_id, k])
+                .map_err(db)?;
         }
         Ok(true)
     }

@@ -25,6 +25,20 @@ impl Proc {
         args: &[&str],
         nofile: Option<u64>,
     ) -> Proc {
+        Self::start_full(db, args, nofile, &[])
+    }
+
+    /// Like [`Proc::start`], with `env` added to its environment.
+    pub fn start_env(db: impl AsRef<std::ffi::OsStr>, args: &[&str], env: &[(&str, &str)]) -> Proc {
+        Self::start_full(db, args, None, env)
+    }
+
+    fn start_full(
+        db: impl AsRef<std::ffi::OsStr>,
+        args: &[&str],
+        nofile: Option<u64>,
+        env: &[(&str, &str)],
+    ) -> Proc {
         let bin = env!("CARGO_BIN_EXE_im-revoke-server");
         let mut cmd = match nofile {
             // The shell sets the limit and becomes the server (same pid).
@@ -44,6 +58,7 @@ impl Proc {
             .env("IMR_SECRET_KEY", KEY)
             .env("IMR_SDKAPPID", SDKAPPID.to_string())
             .env("IMR_LOG", "warn")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()

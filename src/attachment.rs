@@ -1,0 +1,307 @@
+//! Image and file messages: `createImageMessage` / `createFileMessage`, and what `sendMessage`
+//! does first for them.
+//!
+//! As in Tencent's SDK, creating is synchronous: the message gets its msgID at once and its
+//! Blob waits in the session (`Session::files`). `sendMessage` then uploads it through the
+//! transport's uploader (`Transport::uploader`: `POST /upload` with XMLHttpRequest for a
+//! server, Blobs under object URLs for a `LocalHub`) — an image together with a thumbnail made
+//! here on a canvas (at most 200 px a side, JPEG) — reports the fraction uploaded to
+//! `onProgress`, hands the uploaded element to the core client (`Client::attach`, which checks
+//! it) and sends the message. A failed upload keeps the Blob: `sendMessage` may be called
+//! again. The rules (types, sizes, dimensions, keys, what a refusal's code is) are the core's.
+
+use std::rc::Rc;
+
+use im_revoke_core::attachment::{upload_error, IMAGE_ORIGIN, IMAGE_THUMB};
+use im_revoke_core::model::ImageInfo;
+use im_revoke_core::{Code, Elem, ImError};
+use js_sys::{Array, Promise};
+use wasm_bindgen::prelude::*;
+
+use crate::chat_client::chain;
+use crate::convert::{opt_number, opt_string, to_js};
+use crate::error::{rejected, Error};
+use crate::manager::MessageManager;
+use crate::session::{Session, Shape};
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_SEND: &'static str = r#"
+/** `sendMessage(msg, userID, groupID, options)`. */
+export interface SendMessageOptions {
+  /** An image or file message's upload: the fraction done, 0..1, rising, last 1. */
+  onProgress?: (fraction: number) => void;
+}
+"#;
+
+#[wasm_bindgen(inline_js = r#"
+function told(f, v) {
+  try { f(v); } catch (e) {
+    try { console.error("im-revoke: onProgress threw (re-thrown on a microtask)", e); } catch (_) {}
+    queueMicrotask(() => { throw e; });
+  }
+}
+async function thumbnail(bmp) {
+  const k = Math.min(1, 200 / Math.max(bmp.width, bmp.height));
+  const w = Math.max(1, Math.round(bmp.width * k)), h = Math.max(1, Math.round(bmp.height * k));
+  let c;
+  if (typeof OffscreenCanvas === "function") c = new OffscreenCanvas(w, h);
+  else { c = document.createElement("canvas"); c.width = w; c.height = h; }
+  c.getContext("2d").drawImage(bmp, 0, 0, w, h);
+  const t = c.convertToBlob ? await c.convertToBlob({ type: "image/jpeg", quality: 0.8 })
+    : await new Promise((r) => c.toBlob(r, "image/jpeg", 0.8));
+  return { t, w, h };
+}
+export function isBlob(v) { return typeof Blob === "function" && v instanceof Blob; }
+export async function attach(blob, image, put, onProgress) {
+  try {
+    const parts = [blob];
+    let width = 0, height = 0, tw = 0, th = 0;
+    if (image) {
+      let bmp;
+      try { bmp = await createImageBitmap(blob); }
+      catch (_) { return { failed: { status: 415, desc: "not an image this browser can read" } }; }
+      width = bmp.width; height = bmp.height;
+      const { t, w, h } = await thumbnail(bmp);
+      bmp.close();
+      parts.push(t); tw = w; th = h;
+    }
+    let total = 0, done = 0, last = 0;
+    for (const p of parts) total += p.size;
+    const progress = (n) => {
+      const f = total > 0 ? Math.min(1, n / total) : 1;
+      if (f > last) { last = f; if (typeof onProgress === "function") told(onProgress, f); }
+    };
+    const out = [];
+    for (const p of parts) {
+      const head = new Uint8Array(await p.slice(0, 512).arrayBuffer());
+      const r = await put(p, head, (n) => progress(done + n));
+      if (r.failed) return r;
+      out.push(r);
+      done += p.size;
+      progress(done);
+    }
+    return { parts: out, width, height, tw, th };
+  } catch (e) {
+    return { failed: { status: 500, code: e && e.code, desc: String((e && e.desc) || e) } };
+  }
+}
+export function httpPut(url, auth) {
+  return (blob, head, onp) => new Promise((resolve) => {
+    const x = new XMLHttpRequest();
+    x.open("POST", url);
+    x.setRequestHeader("Authorization", auth);
+    if (blob.name) x.setRequestHeader("X-File-Name", encodeURIComponent(blob.name));
+    x.upload.onprogress = (e) => onp(e.loaded);
+    x.onload = () => {
+      let b = null;
+      try { b = JSON.parse(x.responseText); } catch (_) {}
+      resolve(x.status === 201 && b ? b : { failed: { status: x.status, code: b && b.code, desc: b && b.desc } });
+    };
+    x.onerror = x.onabort = () => resolve({ failed: { status: 0 } });
+    x.send(blob);
+  });
+}
+export function localPut(f, user) {
+  return (blob, head) => {
+    const url = URL.createObjectURL(blob);
+    try { return { uuid: f(user, blob.size, blob.type, head, url), size: blob.size, url }; }
+    catch (e) { URL.revokeObjectURL(url); throw e; }
+  };
+}
+"#)]
+extern "C" {
+    #[wasm_bindgen(js_name = isBlob)]
+    fn is_blob(v: &JsValue) -> bool;
+    fn attach(blob: &JsValue, image: bool, put: &JsValue, on_progress: &JsValue) -> Promise;
+    /// The uploader to a server's `POST /upload`: `put(blob, head, onBytes)`.
+    #[wasm_bindgen(js_name = httpPut)]
+    pub(crate) fn http_put(url: &str, auth: &str) -> JsValue;
+    /// The uploader to a `LocalHub`: `f(user, size, type, head, objectURL)` registers the
+    /// upload and returns its key (or throws an `ImError`).
+    #[wasm_bindgen(js_name = localPut)]
+    pub(crate) fn local_put(f: &JsValue, user: &str) -> JsValue;
+}
+
+/// `fileOrBlob`'s size and name (`""` for a Blob that is not a File); 6017 if it is no Blob.
+fn blob_of(v: &JsValue) -> Result<(u64, String), ImError> {
+    if !is_blob(v) {
+        return Err(ImError::with_desc(
+            Code::InvalidParameters,
+            "fileOrBlob must be a File or a Blob",
+        ));
+    }
+    let size = opt_number(v, "size")?.unwrap_or(0.0) as u64;
+    Ok((size, opt_string(v, "name")?.unwrap_or_default()))
+}
+
+#[wasm_bindgen]
+impl MessageManager {
+    /// A new image message (elemType 3) of a `File` or `Blob`, not sent yet. Like every
+    /// message it has its msgID at once; `sendMessage` uploads the picture and a thumbnail made
+    /// in the browser (at most 200 px a side), then sends it: `imageElem.imageList` holds the
+    /// original (`type` 1) and the thumbnail (`type` 2) with `url, width, height, size`
+    /// (until then: no key, no URL, no dimensions). Throws an `ImError` (6017) for anything but
+    /// a Blob.
+    ///
+    /// ```js
+    /// const msg = mm.createImageMessage(input.files[0]);
+    /// await mm.sendMessage(msg, "bob", null, { onProgress: (f) => bar.value = f });
+    /// ```
+    #[wasm_bindgen(js_name = createImageMessage, unchecked_return_type = "Message")]
+    pub fn create_image_message(
+        &self,
+        #[wasm_bindgen(js_name = fileOrBlob, unchecked_param_type = "Blob")] file: JsValue,
+    ) -> Result<JsValue, Error> {
+        let (size, _) = blob_of(&file)?;
+        let elem = Elem::Image {
+            image_list: vec![ImageInfo {
+                kind: IMAGE_ORIGIN,
+                uuid: String::new(),
+                url: String::new(),
+                width: 0,
+                height: 0,
+                size,
+            }],
+        };
+        Ok(self.create_attached(elem, file))
+    }
+
+    /// A new file message (elemType 6, `fileElem: { fileName, fileSize, url }`) of a `File` or
+    /// `Blob` (a Blob is named "file"), not sent yet; `sendMessage` uploads it, then sends it.
+    /// Throws an `ImError` (6017) for anything but a Blob.
+    ///
+    /// ```js
+    /// const msg = mm.createFileMessage(new File([pdfBytes], "report.pdf"));
+    /// await mm.sendMessage(msg, null, "g1", { onProgress: console.log });
+    /// ```
+    #[wasm_bindgen(js_name = createFileMessage, unchecked_return_type = "Message")]
+    pub fn create_file_message(
+        &self,
+        #[wasm_bindgen(js_name = fileOrBlob, unchecked_param_type = "Blob")] file: JsValue,
+    ) -> Result<JsValue, Error> {
+        let (size, name) = blob_of(&file)?;
+        let elem = Elem::File {
+            uuid: String::new(),
+            file_name: if name.is_empty() { "file".into() } else { name },
+            file_size: size,
+            url: String::new(),
+        };
+        Ok(self.create_attached(elem, file))
+    }
+}
+
+impl MessageManager {
+    fn create_attached(&self, elem: Elem, file: JsValue) -> JsValue {
+        let view = self.session.st.borrow_mut().client.create_message(elem);
+        self.session
+            .files
+            .borrow_mut()
+            .insert(view.msg_id.clone(), Some(file));
+        to_js(&view)
+    }
+}
+
+/// `sendMessage` of a message whose Blob waits for its upload: uploads, then sends. `None`
+/// for any other message (sent as usual).
+pub(crate) fn send_attached(
+    s: &Rc<Session>,
+    msg_id: &str,
+    receiver: Option<String>,
+    group_id: Option<String>,
+    options: &JsValue,
+) -> Option<Promise> {
+    let slot = s.files.borrow_mut().get_mut(msg_id)?.take();
+    let Some(blob) = slot else {
+        return Some(rejected(ImError::new(Code::InProgress)));
+    };
+    let started = (|| {
+        let on_progress = match options.is_object() {
+            true => js_sys::Reflect::get(options, &JsValue::from_str("onProgress"))
+                .unwrap_or(JsValue::UNDEFINED),
+            false => JsValue::UNDEFINED,
+        };
+        let (image, user) = {
+            let st = s.st.borrow();
+            if st.phase == crate::session::Phase::LoggedOut {
+                return Err(ImError::new(Code::NotLoggedIn));
+            }
+            st.client
+                .check_attach(msg_id, receiver.as_deref(), group_id.as_deref())?;
+            let image = st
+                .client
+                .local_message(msg_id)
+                .is_some_and(|v| v.image_elem.is_some());
+            (image, st.client.user_id().to_string())
+        };
+        let put = s.uploader(&user)?;
+        Ok(attach(&blob, image, &put, &on_progress))
+    })();
+    let uploading = match started {
+        Ok(p) => p,
+        Err(e) => {
+            s.files.borrow_mut().insert(msg_id.to_string(), Some(blob));
+            return Some(rejected(e));
+        }
+    };
+    let (s, id) = (s.clone(), msg_id.to_string());
+    let then = Closure::once_into_js(move |r: JsValue| -> Promise {
+        let attached = elem_of(&s, &id, &r).and_then(|elem| {
+            s.st.borrow_mut().client.attach(&id, elem)?;
+            Ok(())
+        });
+        if let Err(e) = attached {
+            s.files.borrow_mut().insert(id, Some(blob));
+            return rejected(e);
+        }
+        s.files.borrow_mut().remove(&id);
+        s.request(Shape::Message, |c, now| {
+            c.send(&id, receiver.as_deref(), group_id.as_deref(), now)
+        })
+    });
+    Some(chain(&uploading, &then))
+}
+
+/// The element of message `id` with what the uploads `r` (of `attach`) gave, or the refusal.
+fn elem_of(s: &Session, id: &str, r: &JsValue) -> Result<Elem, ImError> {
+    let get = |o: &JsValue, k: &str| js_sys::Reflect::get(o, &JsValue::from_str(k)).ok();
+    if let Some(f) = get(r, "failed").filter(JsValue::is_object) {
+        let status = opt_number(&f, "status").ok().flatten().unwrap_or(0.0) as u16;
+        let code = opt_number(&f, "code").ok().flatten().map(|n| n as u32);
+        return Err(upload_error(
+            status,
+            code,
+            opt_string(&f, "desc").ok().flatten(),
+        ));
+    }
+    let parts = Array::from(&get(r, "parts").unwrap_or(JsValue::UNDEFINED));
+    let num = |o: &JsValue, k: &str| opt_number(o, k).ok().flatten();
+    let part = |i: u32, kind: u8, w: &str, h: &str| -> Result<ImageInfo, ImError> {
+        let p = parts.get(i);
+        Ok(ImageInfo {
+            kind,
+            uuid: opt_string(&p, "uuid")?.unwrap_or_default(),
+            url: opt_string(&p, "url")?.unwrap_or_default(),
+            width: num(&p, "width").or(num(r, w)).unwrap_or(0.0) as u32,
+            height: num(&p, "height").or(num(r, h)).unwrap_or(0.0) as u32,
+            size: num(&p, "size").unwrap_or(0.0) as u64,
+        })
+    };
+    let view = s.st.borrow().client.local_message(id);
+    match view.and_then(|v| v.file_elem) {
+        Some(f) => {
+            let p = part(0, 0, "", "")?;
+            Ok(Elem::File {
+                uuid: p.uuid,
+                file_name: f.file_name,
+                file_size: p.size,
+                url: p.url,
+            })
+        }
+        None => Ok(Elem::Image {
+            image_list: vec![
+                part(0, IMAGE_ORIGIN, "width", "height")?,
+                part(1, IMAGE_THUMB, "tw", "th")?,
+            ],
+        }),
+    }
+}

@@ -19,6 +19,7 @@ import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { tencentSpecs } from "./tencent.mjs";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const RESULTS = path.join(ROOT, "test-results");
@@ -120,6 +121,7 @@ function ensurePkg() {
     newestMtime(path.join(ROOT, "crates", "core", "src")),
     newestMtime(path.join(ROOT, "Cargo.toml")),
     newestMtime(path.join(ROOT, "crates", "core", "Cargo.toml")),
+    newestMtime(path.join(ROOT, "js")),
   );
   if (fs.existsSync(wasm) && fs.statSync(wasm).mtimeMs >= sources) {
     log("pkg/ is up to date");
@@ -1293,6 +1295,8 @@ spec(
   },
   240_000,
 );
+
+tencentSpecs(spec, () => ({ A, B, SHORT_LIMIT_S, PKG, expect }));
 
 // ----- runner --------------------------------------------------------------------------------
 

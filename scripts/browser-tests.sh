@@ -34,7 +34,7 @@ IMR_LOG=warn "$BIN" serve --listen 127.0.0.1:0 --db "$TMP/browser.db" --dev >"$T
 SERVER_PID=$!
 URL=""
 for _ in $(seq 1 200); do
-  URL="$(grep -o 'listening on http://[0-9.:]*' "$TMP/out.log" 2>/dev/null | head -n 1 | sed 's|listening on http://||')"
+  URL="$(grep -o 'listening on http://[0-9.:]*' "$TMP/out.log" 2>/dev/null | head -n 1 | sed 's|listening on http://||' || true)"
   [ -n "$URL" ] && break
   if ! kill -0 "$SERVER_PID" 2>/dev/null; then
     echo "browser-tests: the server exited before listening:" >&2

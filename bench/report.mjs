@@ -282,6 +282,19 @@ function rows(r) {
       ratio: fo.revoke_completion.p99_ms / fo.send_completion.p99_ms,
     });
   }
+  const cl = r.conv_list;
+  if (cl) {
+    add({
+      id: "conv_list_first_page",
+      figure: `server: first page (100) of a ${fmt(cl.conversations)}-conversation list, request → answer, p50`,
+      target: "< 50 ms (the browser's figure adds the client's own work)",
+      ok: cl.conversations >= 1000 ? cl.first_page.p50_ms < 50 : null,
+      gap: cl.first_page.p50_ms / 50,
+      measured: `${fmt(cl.first_page.p50_ms, 2)} ms (p99 ${fmt(cl.first_page.p99_ms, 2)}; n=${cl.first_page.count})`,
+      baseline: `whole list in pages of 100 (a new device's first load): p50 ${fmt(cl.whole_list.p50_ms, 1)} ms`,
+      ratio: null,
+    });
+  }
   const fl = r.flood;
   if (fl) {
     add({
@@ -422,6 +435,7 @@ const r = {
   idle: read(a.raw, "idle.json"),
   idle_echo: read(a.raw, "idle-echo.json"),
   fanout: read(a.raw, "fanout.json"),
+  conv_list: read(a.raw, "conv-list.json"),
   flood: read(a.raw, "flood.json"),
   browser: read(a.raw, "browser.json"),
   run: runInfo,

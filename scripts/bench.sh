@@ -41,6 +41,7 @@ if [ "$QUICK" = 1 ]; then
   LAT_N=200;     LAT_WARM=20
   FAN_M=1000;    FAN_R=10
   FLOOD_M=2000;  FLOOD_N=200
+  CONV_N=10
   SQL_SECS=0.3;  SQL_BATCHES=256
   BROWSER_FLAG=--quick
 else
@@ -49,6 +50,7 @@ else
   LAT_N=1000;    LAT_WARM=100
   FAN_M=10000;   FAN_R=50
   FLOOD_M=6000;  FLOOD_N=1000
+  CONV_N=50
   SQL_SECS=3;    SQL_BATCHES=16,256,1024
   BROWSER_FLAG=
 fi
@@ -182,6 +184,9 @@ LG 240 revokes --url "$URL" --clients "$TP_CLIENTS" --window 8 --send-secs "$((T
 
 say "6/8 fanout: group of $FAN_M online members, $FAN_R revokes"
 LG 400 fanout --url "$URL" --members "$FAN_M" --revokes "$FAN_R" --sources 8 --out "$RAW/fanout.json"
+
+say "extra: conv-list: the first page of a 1,000-conversation list"
+LG 240 conv-list --url "$URL" --conversations 1000 --samples "$CONV_N" --out "$RAW/conv-list.json"
 
 say "7/8 flood: a well-behaved user's sends, quiet and while another floods a $FLOOD_M-member group (a second server, default limits)"
 IMR_LOG=warn "$SERVER_BIN" --listen 127.0.0.1:0 --db "$TMP/flood.db" \

@@ -9,6 +9,7 @@
 //! - [`throughput`]: sustained durable sends and revokes per second;
 //! - [`latency`]: revoke on A → event at B, with a bare WebSocket echo as the baseline;
 //! - [`fanout`]: one revoke to a group of M online members;
+//! - [`convlist`]: the first page of a 1,000-conversation list;
 //! - [`flood`]: a well-behaved user's send round trip while another floods a large group;
 //! - [`sqlite_baseline`]: raw SQLite commit rates, the ceiling for durable requests;
 //! - [`echo`]: the bare tokio-tungstenite echo server used as a baseline;
@@ -16,6 +17,7 @@
 #![warn(missing_docs)]
 
 pub mod common;
+pub mod convlist;
 pub mod echo;
 pub mod fanout;
 pub mod flood;

@@ -3,7 +3,9 @@
 use clap::{Args, Parser, Subcommand};
 use im_revoke_loadgen::common::{write_json, Result, Target};
 use im_revoke_loadgen::rest;
-use im_revoke_loadgen::{echo, fanout, flood, idle, latency, sqlite_baseline, throughput};
+use im_revoke_loadgen::{
+    convlist, echo, fanout, flood, idle, latency, sqlite_baseline, throughput,
+};
 use serde_json::json;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -116,6 +118,24 @@ enum Cmd {
         /// Members per createGroup/addGroupMembers request (the server's cap: 500).
         #[arg(long, default_value_t = 500)]
         chunk: usize,
+    },
+    /// A user with N conversations (each begun by another peer, unread): the first page of
+    /// their conversation list (100), S times; and the whole list in pages of 100.
+    ConvList {
+        #[command(flatten)]
+        c: Common,
+        /// Conversations of the user.
+        #[arg(long, default_value_t = 1000)]
+        conversations: usize,
+        /// Measured first pages.
+        #[arg(long, default_value_t = 50)]
+        samples: usize,
+        /// Unmeasured first pages before.
+        #[arg(long, default_value_t = 5)]
+        warmup: usize,
+        /// Peers logging in and sending at once during the set-up.
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
     },
     /// A well-behaved user's send round trip, quiet and while another user floods a group of
     /// M members (at the server's cap): the p99 ratio.
@@ -311,6 +331,24 @@ async fn run(cmd: Cmd) -> Result<()> {
             };
             let r = bounded(c.max_secs, fanout::run(target(&c)?, &o)).await?;
             out(&c.out, "fanout", serde_json::to_value(r)?)
+        }
+        Cmd::ConvList {
+            c,
+            conversations,
+            samples,
+            warmup,
+            concurrency,
+        } => {
+            let o = convlist::ConvListOpts {
+                conversations,
+                samples,
+                warmup,
+                concurrency,
+                per_user_rate: c.per_user_rate,
+                max_secs: c.max_secs,
+            };
+            let r = bounded(c.max_secs, convlist::run(target(&c)?, &o)).await?;
+            out(&c.out, "conv-list", serde_json::to_value(r)?)
         }
         Cmd::Flood {
             c,

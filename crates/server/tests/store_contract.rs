@@ -7,7 +7,7 @@
 mod pg;
 
 use im_revoke_core::model::{ConvId, Elem, Group, Message, ReplyTo, RevokeInfo, RevokerRole};
-use im_revoke_core::store::{ConvMember, EventKind, EventRecord, MemStore, Store};
+use im_revoke_core::store::{ConvMember, ConvSummary, EventKind, EventRecord, MemStore, Store};
 use im_revoke_server::store::pg::PgStore;
 use im_revoke_server::store::sqlite::SqliteStore;
 
@@ -288,9 +288,44 @@ fn conversations<S: Store>(s: &mut S) {
     s.put_conversation("carol", &read).unwrap();
     let mut all = s.conversations_of("carol").unwrap();
     all.sort_by(|a, b| a.conv.cmp(&b.conv));
-    let mut want = vec![read, left];
+    let mut want = vec![read.clone(), left.clone()];
     want.sort_by(|a, b| a.conv.cmp(&b.conv));
     assert_eq!(all, want);
+
+    // Summaries: what listing needs, in one call (an SQL store's one query).
+    let dave = ConvMember {
+        read_seq: 0,
+        ..place.clone()
+    };
+    s.put_conversation("dave", &dave).unwrap();
+    let sums = |s: &mut S, u: &str| {
+        let mut v = s.conversation_summaries(u).unwrap();
+        v.sort_by(|a, b| a.member.conv.cmp(&b.member.conv));
+        v
+    };
+    let mut want = vec![
+        ConvSummary {
+            member: read,
+            upto: 4,
+            last_time_ms: Some(1_700_000_000_004),
+            unread: 0,
+        },
+        ConvSummary {
+            member: left,
+            upto: 7,
+            last_time_ms: None,
+            unread: 0,
+        },
+    ];
+    want.sort_by(|a, b| a.member.conv.cmp(&b.member.conv));
+    assert_eq!(sums(s, "carol"), want);
+    let d = sums(s, "dave");
+    assert_eq!(
+        (d.len(), d[0].upto, d[0].unread, d[0].last_time_ms),
+        (1, 4, 1, Some(1_700_000_000_004)),
+        "carol's cd0 is unread for dave; his own are not"
+    );
+    assert_eq!(sums(s, "nobody"), vec![]);
 }
 
 fn groups<S: Store>(s: &mut S) {

@@ -123,11 +123,25 @@ impl<S: Store> Hub<S> {
 
     /// One conversation as `user` sees it now.
     fn conversation(&mut self, user: &str, place: &ConvMember) -> R<Conversation> {
-        let conv = &place.conv;
         let upto = match place.until_seq {
             Some(u) => u,
-            None => self.store.conv_head(conv)?,
+            None => self.store.conv_head(&place.conv)?,
         };
+        let unread_count = self
+            .store
+            .unread_count(&place.conv, user, place.read_seq, upto)?;
+        self.conversation_at(user, place, upto, unread_count)
+    }
+
+    /// [`Hub::conversation`] with its head and unread count known (from a summary).
+    fn conversation_at(
+        &mut self,
+        user: &str,
+        place: &ConvMember,
+        upto: u64,
+        unread_count: u64,
+    ) -> R<Conversation> {
+        let conv = &place.conv;
         let last = match upto {
             0 => None,
             _ => self.store.history(conv, Some(upto + 1), 1)?.pop(),
@@ -136,7 +150,6 @@ impl<S: Store> Hub<S> {
             Some(m) => Some(self.dress(user, &m)?),
             None => None,
         };
-        let unread_count = self.store.unread_count(conv, user, place.read_seq, upto)?;
         let (kind, user_id, group_id, show_name) = match conv {
             ConvId::C2c(a, b) => {
                 let peer = if a == user { b } else { a };
@@ -182,27 +195,33 @@ impl<S: Store> Hub<S> {
             ));
         }
         let head_seq = self.user_head(user)?;
-        let places = self.store.conversations_of(user)?;
-        if next_seq > places.len() as u64 {
+        // Ordered and counted from the summaries (one store query); only the page's
+        // conversations are read whole.
+        let sums = self.store.conversation_summaries(user)?;
+        if next_seq > sums.len() as u64 {
             return Err(bad(
                 Code::InvalidParameters,
                 "nextSeq is past the end of the conversation list",
             ));
         }
-        let mut all = Vec::with_capacity(places.len());
-        for p in &places {
-            all.push(self.conversation(user, p)?);
-        }
-        all.sort_by(|a, b| {
-            b.order_key
-                .cmp(&a.order_key)
-                .then_with(|| a.conversation_id.cmp(&b.conversation_id))
-        });
-        let total_unread_count = all.iter().map(|c| c.unread_count).sum();
+        let total_unread_count = sums.iter().map(|s| s.unread).sum();
+        let mut order: Vec<(u64, String, usize)> = sums
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let key = s.last_time_ms.unwrap_or(s.member.since_ms);
+                (key, s.member.conv.id_for(user), i)
+            })
+            .collect();
+        order.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
         let start = next_seq as usize;
-        let end = (start + count as usize).min(all.len());
-        let is_finished = end == all.len();
-        let conversation_list = all.drain(start..end).collect();
+        let end = (start + count as usize).min(order.len());
+        let is_finished = end == order.len();
+        let mut conversation_list = Vec::with_capacity(end - start);
+        for (_, _, i) in &order[start..end] {
+            let s = &sums[*i];
+            conversation_list.push(self.conversation_at(user, &s.member, s.upto, s.unread)?);
+        }
         self.push(
             session,
             ServerFrame::Conversations {

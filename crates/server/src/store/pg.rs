@@ -35,7 +35,7 @@ use super::rows::{
 };
 use super::uploads;
 use im_revoke_core::model::{ConvId, Group, Message};
-use im_revoke_core::store::{ConvMember, EventKind, EventRecord, Store, StoreError};
+use im_revoke_core::store::{ConvMember, ConvSummary, EventKind, EventRecord, Store, StoreError};
 use postgres::error::SqlState;
 use postgres::types::ToSql;
 use postgres::{Client, Config, NoTls, Row, Statement};
@@ -155,6 +155,7 @@ struct Statements {
     conversation_of: Statement,
     upsert_conversation: Statement,
     unread_count: Statement,
+    conversation_summaries: Statement,
     notify: Statement,
     claimable: Statement,
     claim: Statement,
@@ -231,6 +232,7 @@ impl Statements {
             conversation_of: c.prepare(&sql.conversation_of)?,
             upsert_conversation: c.prepare(&sql.upsert_conversation)?,
             unread_count: c.prepare(&sql.unread_count)?,
+            conversation_summaries: c.prepare(&sql.conversation_summaries)?,
             notify: c.prepare("SELECT pg_notify($1, $2)")?,
             // Locked until the commit: of two nodes claiming one upload, the second waits and
             // then finds it sent.
@@ -733,6 +735,26 @@ impl Store for PgStore {
     fn conversations_of(&mut self, user: &str) -> Result<Vec<ConvMember>, StoreError> {
         let rows = self.run(|c, st| c.query(&st.conversations_of, &[&user]))?;
         rows.iter().map(row_conversation).collect()
+    }
+
+    fn conversation_summaries(&mut self, user: &str) -> Result<Vec<ConvSummary>, StoreError> {
+        let rows = self.run(|c, st| c.query(&st.conversation_summaries, &[&user]))?;
+        rows.iter()
+            .map(|r| {
+                let get = |e: postgres::Error| {
+                    StoreError(format!("postgres: reading a conversation summary: {e}"))
+                };
+                BACKEND.summary(
+                    &r.try_get::<_, String>(0).map_err(get)?,
+                    r.try_get(1).map_err(get)?,
+                    r.try_get(2).map_err(get)?,
+                    r.try_get(3).map_err(get)?,
+                    r.try_get(4).map_err(get)?,
+                    r.try_get(5).map_err(get)?,
+                    r.try_get(6).map_err(get)?,
+                )
+            })
+            .collect()
     }
 
     fn conversation_of(

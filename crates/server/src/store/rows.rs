@@ -4,7 +4,7 @@
 //! columns into [`Backend::event`]); everything after that is here, once.
 
 use im_revoke_core::model::{ConvId, Elem, Group, Message, RevokeInfo};
-use im_revoke_core::store::{ConvMember, EventKind, EventRecord, StoreError};
+use im_revoke_core::store::{ConvMember, ConvSummary, EventKind, EventRecord, StoreError};
 
 /// The columns of a `messages` row, in the order both schemas select them.
 pub const MESSAGE_COLUMNS: &str =
@@ -112,6 +112,10 @@ pub struct Sql {
     pub upsert_conversation: String,
     /// The unread count, derived: `(conv, after, upto, reader)`.
     pub unread_count: String,
+    /// Every conversation of a user with its head, last message time and unread count:
+    /// `(user)`, columns [`CONVERSATION_COLUMNS`] then `upto, last_time_ms, unread` (see
+    /// [`Backend::summary`]).
+    pub conversation_summaries: String,
 }
 
 impl Sql {
@@ -161,6 +165,26 @@ impl Sql {
                  VALUES ({p}1, {p}2, {p}3, {p}4, {p}5)
                  ON CONFLICT (user_id, conv) DO UPDATE SET read_seq = excluded.read_seq,
                     until_seq = excluded.until_seq, since_ms = excluded.since_ms"
+            ),
+            conversation_summaries: format!(
+                "SELECT s.conv, s.read_seq, s.until_seq, s.since_ms, s.upto,
+                    (SELECT m.time_ms FROM messages m WHERE m.conv = s.conv AND m.seq <= s.upto
+                     ORDER BY m.seq DESC LIMIT 1),
+                    (SELECT COUNT(*) FROM messages m
+                     WHERE m.conv = s.conv AND m.seq > s.read_seq AND m.seq <= s.upto
+                       AND m.sender <> {p}1 AND m.revoke IS NULL)
+                 FROM (SELECT c.conv, c.read_seq, c.until_seq, c.since_ms,
+                          COALESCE(c.until_seq, {head}) AS upto
+                       FROM conversations c WHERE c.user_id = {p}1) s",
+                // The store's `conv_head`, for the row's conversation.
+                head = match backend {
+                    Backend::Sqlite =>
+                        "(SELECT COALESCE(MAX(seq), 0) FROM messages h WHERE h.conv = c.conv)",
+                    Backend::Postgres =>
+                        "GREATEST(
+                        COALESCE((SELECT head FROM conv_heads h WHERE h.conv = c.conv), 0),
+                        COALESCE((SELECT MAX(seq) FROM messages h WHERE h.conv = c.conv), 0))",
+                }
             ),
             // A range of the `(conv, seq)` index: as many rows as there are unread messages.
             unread_count: format!(
@@ -283,6 +307,28 @@ impl Backend {
             read_seq: self.read_u64(read_seq)?,
             until_seq: until_seq.map(|u| self.read_u64(u)).transpose()?,
             since_ms: self.read_u64(since_ms)?,
+        })
+    }
+}
+
+impl Backend {
+    /// A row of [`Sql::conversation_summaries`], its columns read by the driver.
+    #[allow(clippy::too_many_arguments)]
+    pub fn summary(
+        self,
+        conv: &str,
+        read_seq: i64,
+        until_seq: Option<i64>,
+        since_ms: i64,
+        upto: i64,
+        last_time_ms: Option<i64>,
+        unread: i64,
+    ) -> Result<ConvSummary, StoreError> {
+        Ok(ConvSummary {
+            member: self.conversation(conv, read_seq, until_seq, since_ms)?,
+            upto: self.read_u64(upto)?,
+            last_time_ms: last_time_ms.map(|t| self.read_u64(t)).transpose()?,
+            unread: self.read_u64(unread)?,
         })
     }
 }

@@ -48,7 +48,7 @@ use super::rows::{
 use super::uploads;
 use super::webhooks::{self, WebhookGauge};
 use im_revoke_core::model::{ConvId, Group, Message};
-use im_revoke_core::store::{ConvMember, EventKind, EventRecord, Store, StoreError};
+use im_revoke_core::store::{ConvMember, ConvSummary, EventKind, EventRecord, Store, StoreError};
 use im_revoke_core::CallbackRecord;
 use recent::Recent;
 use rusqlite::{params, Connection, OptionalExtension, Row};
@@ -705,6 +705,31 @@ impl Store for SqliteStore {
 
     fn conversations_of(&mut self, user: &str) -> Result<Vec<ConvMember>, StoreError> {
         self.query_conversations(&SQL.conversations_of, params![user])
+    }
+
+    fn conversation_summaries(&mut self, user: &str) -> Result<Vec<ConvSummary>, StoreError> {
+        let conn = self.begin()?;
+        let mut st = conn
+            .prepare_cached(&SQL.conversation_summaries)
+            .map_err(db)?;
+        let rows = st
+            .query_map(params![user], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, Option<i64>>(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get::<_, i64>(4)?,
+                    r.get::<_, Option<i64>>(5)?,
+                    r.get::<_, i64>(6)?,
+                ))
+            })
+            .map_err(db)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(db)?;
+        rows.into_iter()
+            .map(|(c, r, u, s, upto, t, n)| BACKEND.summary(&c, r, u, s, upto, t, n))
+            .collect()
     }
 
     fn conversation_of(

@@ -45,7 +45,7 @@ use super::rows::{
     bound, conversation_values, history_args, to_i64, to_json, Backend, MessageRow, MessageValues,
     Sql,
 };
-use super::webhooks::{self, WebhookGauge};
+use super::webhooks::{self, CallbackOrigin, WebhookGauge};
 use im_revoke_core::model::{ConvId, Group, Message};
 use im_revoke_core::store::{ConvMember, EventKind, EventRecord, Store, StoreError};
 use im_revoke_core::CallbackRecord;
@@ -166,6 +166,8 @@ pub struct SqliteStore {
     restarted: Option<Instant>,
     /// The bound of the webhook outbox, when webhooks are on.
     webhooks: Option<Arc<WebhookGauge>>,
+    /// `ClientIP` of the webhooks written next ([`CallbackOrigin`]).
+    client_ip: Option<std::net::IpAddr>,
 }
 
 /// A thread with its own connection that copies the WAL into the database file every
@@ -291,6 +293,7 @@ impl SqliteStore {
         conn.execute_batch(SCHEMA).map_err(db)?;
         conn.execute_batch(crate::upload::SCHEMA).map_err(db)?;
         conn.execute_batch(&webhooks::sqlite_table()).map_err(db)?;
+        webhooks::sqlite_migrate(&conn).map_err(db)?;
         // (The view after the migration below: a view on `events` would stop its rebuild.)
         let mut store = SqliteStore {
             conn,
@@ -300,6 +303,7 @@ impl SqliteStore {
             _checkpointer: None,
             restarted: None,
             webhooks: None,
+            client_ip: None,
         };
         if version == 1 {
             store.index_members_of_existing_groups()?;
@@ -743,11 +747,12 @@ impl Store for SqliteStore {
         if self.webhooks.as_ref().is_some_and(|g| !g.admit()) {
             return Ok(());
         }
-        let (command, platform, body) = webhooks::insert_args(cb);
+        let ip = webhooks::client_ip_text(self.client_ip);
+        let (command, platform, body, ip) = webhooks::insert_args(cb, &ip);
         self.begin()?
             .prepare_cached(webhooks::INSERT_SQLITE)
             .map_err(db)?
-            .execute(params![command, platform, body])
+            .execute(params![command, platform, body, ip])
             .map_err(db)?;
         Ok(())
     }
@@ -796,5 +801,15 @@ impl Store for SqliteStore {
             self.restarted = Some(Instant::now());
         }
         Ok(())
+    }
+}
+
+impl CallbackOrigin for SqliteStore {
+    fn set_client_ip(&mut self, ip: Option<std::net::IpAddr>) {
+        self.client_ip = ip;
+    }
+
+    fn finish_webhooks(&mut self, f: &webhooks::Finish) -> Result<(), StoreError> {
+        webhooks::sqlite_finish(self.begin()?, f).map_err(db)
     }
 }

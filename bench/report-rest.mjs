@@ -9,7 +9,7 @@ const fmt = (x, d = 0) =>
 /// The raw figures: `read(name)` reads one of the raw JSON files (null if missing).
 export function restFigures(read) {
   const wh = {};
-  for (const run of ["none-1", "slow", "down", "none-2"]) wh[run] = read(`webhooks-${run}.json`);
+  for (const run of ["none-1", "fast", "slow", "down", "none-2"]) wh[run] = read(`webhooks-${run}.json`);
   return { rest: read("rest.json"), webhooks: wh, receiver_slow: read("webhook-receiver-slow.json") };
 }
 
@@ -42,7 +42,7 @@ export function restRows(f) {
       sendP99: mean((x) => x.sends.ack_latency.p99_ms),
       revokeP99: mean((x) => x.revokes.ack_latency.p99_ms),
     };
-    for (const [run, label] of [["slow", "a receiver answering after 500 ms"], ["down", "a receiver that is down (connection refused)"]]) {
+    for (const [run, label] of [["fast", "a receiver answering at once (0 ms)"], ["slow", "a receiver answering after 500 ms"], ["down", "a receiver that is down (connection refused)"]]) {
       const x = wh[run];
       if (!x?.revokes) continue;
       const rs = x.sends.per_sec / b.sends;
@@ -56,9 +56,10 @@ export function restRows(f) {
       t.push({
         id: `webhooks_${run}`,
         figure: `message path with webhooks to ${label}: durable sends / revokes per s, ack p99`,
-        target: ">= 0.90x of the same run without --callback-url (sends/s and revokes/s)",
-        ok: worst >= 0.9,
-        gap: 0.9 / worst,
+        // The fast receiver is for scale (what delivering everything at once costs), not judged.
+        target: run === "fast" ? "— (for scale: the deliverer keeps up)" : ">= 0.90x of the same run without --callback-url (sends/s and revokes/s)",
+        ok: run === "fast" ? null : worst >= 0.9,
+        gap: run === "fast" ? null : 0.9 / worst,
         measured: `sends ${fmt(x.sends.per_sec)} / s (${fmt(rs, 2)}x), revokes ${fmt(x.revokes.per_sec)} / s (${fmt(rr, 2)}x); ack p99 sends ${fmt(x.sends.ack_latency.p99_ms, 1)} ms (${fmt(ps, 2)}x), revokes ${fmt(x.revokes.ack_latency.p99_ms, 1)} ms (${fmt(pr, 2)}x)`,
         baseline: `no --callback-url (mean of ${base.length} runs): sends ${fmt(b.sends)} / s, revokes ${fmt(b.revokes)} / s; ack p99 ${fmt(b.sendP99, 1)} / ${fmt(b.revokeP99, 1)} ms (the runs' spread: ${fmt(spread((y) => y.sends.per_sec), 2)}x / ${fmt(spread((y) => y.revokes.per_sec), 2)}x in rate, ${fmt(spread((y) => y.sends.ack_latency.p99_ms), 2)}x / ${fmt(spread((y) => y.revokes.ack_latency.p99_ms), 2)}x in p99)`,
         ratio: worst,

@@ -7,6 +7,8 @@
 #   rest.json               admin sendmsg then admin_msgwithdraw of each (--rest-rate 0: the
 #                           server's capacity, not Tencent's 200/s quota), req/s and p50/p99;
 #   webhooks-none-1.json    the `revokes` throughput scenario, no --callback-url (baseline);
+#   webhooks-fast.json      the same, webhooks to a receiver that answers at once (0 ms): what
+#                           the outbox and a deliverer that keeps up cost;
 #   webhooks-slow.json      the same, webhooks to a receiver that answers after 500 ms;
 #   webhooks-down.json      the same, webhooks to a loopback port where nothing listens;
 #   webhooks-none-2.json    the baseline again (the baseline is the mean of both: a busy machine
@@ -15,7 +17,9 @@
 #
 # Alone, `bash scripts/bench-rest.sh [--quick]` runs only these figures, with the release binaries
 # that bench.sh builds (built here the same way when missing or stale), and prints their rows of
-# the table (raw files in bench/out/rest/).
+# the table (raw files in bench/out/rest/). With SERVER_BIN and LOADGEN set to built binaries
+# it builds nothing (to compare two servers); REST_RUNS="fast slow" runs only those webhook
+# configurations (the two runs without are always added), and REST_SKIP_API=1 skips rest.json.
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
   set -euo pipefail
@@ -26,14 +30,16 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
   [ "${1:-}" = "--quick" ] && QUICK=1
   if [ "$QUICK" = 1 ]; then TP_CLIENTS=100; TP_SECS=2; else TP_CLIENTS=500; TP_SECS=10; fi
   say() { printf '\n[bench] %s\n' "$*"; }
-  SERVER_BIN="$ROOT/target/release/im-revoke-server"
-  LOADGEN="$ROOT/target/loadgen/release/im-revoke-loadgen"
-  cargo build --release -p im-revoke-server
-  CARGO_TARGET_DIR="$ROOT/target/loadgen" cargo build --release -p im-revoke-loadgen \
-    --bin im-revoke-loadgen --config 'profile.release.opt-level=3' --config 'profile.release.lto="thin"' \
-    --config 'profile.release.codegen-units=16'
+  if [ -z "${SERVER_BIN:-}" ] || [ -z "${LOADGEN:-}" ]; then
+    SERVER_BIN="$ROOT/target/release/im-revoke-server"
+    LOADGEN="$ROOT/target/loadgen/release/im-revoke-loadgen"
+    cargo build --release -p im-revoke-server
+    CARGO_TARGET_DIR="$ROOT/target/loadgen" cargo build --release -p im-revoke-loadgen \
+      --bin im-revoke-loadgen --config 'profile.release.opt-level=3' --config 'profile.release.lto="thin"' \
+      --config 'profile.release.codegen-units=16'
+  fi
   TMP="$(mktemp -d "${TMPDIR:-/tmp}/imr-bench-rest.XXXXXX")"
-  RAW="$ROOT/bench/out/rest"
+  RAW="${RAW:-$ROOT/bench/out/rest}"
   rm -rf "$RAW"
   mkdir -p "$RAW"
   KEY="bench-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
@@ -81,23 +87,31 @@ rest_stop() { # rest_stop PID
   wait "$1" 2>/dev/null || true
 }
 
-say "extra: REST API: $REST_MSGS admin sends (openim/sendmsg), then admin recalls (admin_msgwithdraw) of each"
-rest_server rest --rest-rate 0
-LG 300 rest --http "http://$RS_ADDR" --messages "$REST_MSGS" --concurrency 16 --out "$RAW/rest.json"
-rest_stop "$RS_PID"
+if [ "${REST_SKIP_API:-0}" != 1 ]; then
+  say "extra: REST API: $REST_MSGS admin sends (openim/sendmsg), then admin recalls (admin_msgwithdraw) of each"
+  rest_server rest --rest-rate 0
+  LG 300 rest --http "http://$RS_ADDR" --messages "$REST_MSGS" --concurrency 16 --out "$RAW/rest.json"
+  rest_stop "$RS_PID"
+fi
 
-# The slow receiver: answers every webhook after 500 ms.
-"$LOADGEN" webhook-receiver --listen 127.0.0.1:0 --delay-ms 500 --max-secs 900 \
-  --out "$RAW/webhook-receiver-slow.json" >"$TMP/receiver.out" &
-RECV_PID=$!
-REST_PIDS="$REST_PIDS $RECV_PID"
-RECV_URL=""
-for _ in $(seq 1 100); do
-  RECV_URL="$(sed -n 's|^webhook-receiver listening on ||p' "$TMP/receiver.out" | head -n1)"
-  [ -n "$RECV_URL" ] && break
-  sleep 0.1
-done
-[ -n "$RECV_URL" ] || { echo "[bench] the webhook receiver did not start" >&2; exit 1; }
+receiver() { # receiver NAME DELAY_MS : starts a webhook receiver, sets RECV_PID and RECV_URL
+  "$LOADGEN" webhook-receiver --listen 127.0.0.1:0 --delay-ms "$2" --max-secs 900 \
+    --out "$RAW/webhook-receiver-$1.json" >"$TMP/receiver-$1.out" &
+  RECV_PID=$!
+  REST_PIDS="$REST_PIDS $RECV_PID"
+  RECV_URL=""
+  for _ in $(seq 1 100); do
+    RECV_URL="$(sed -n 's|^webhook-receiver listening on ||p' "$TMP/receiver-$1.out" | head -n1)"
+    [ -n "$RECV_URL" ] && break
+    sleep 0.1
+  done
+  [ -n "$RECV_URL" ] || { echo "[bench] the webhook receiver did not start" >&2; exit 1; }
+}
+# The fast receiver answers at once; the slow one after 500 ms.
+receiver fast 0
+FAST_PID=$RECV_PID FAST_URL=$RECV_URL
+receiver slow 500
+SLOW_PID=$RECV_PID SLOW_URL=$RECV_URL
 # The dead receiver: a loopback port that refuses connections (checked).
 DOWN_PORT=1
 if (exec 3<>"/dev/tcp/127.0.0.1/$DOWN_PORT") 2>/dev/null; then
@@ -105,10 +119,11 @@ if (exec 3<>"/dev/tcp/127.0.0.1/$DOWN_PORT") 2>/dev/null; then
   exit 1
 fi
 
-for run in none-1 slow down none-2; do
+for run in none-1 ${REST_RUNS:-fast slow down} none-2; do
   case "$run" in
     none-*) flags=() ;;
-    slow) flags=(--callback-url "${RECV_URL}hook" --callback-token bench-token) ;;
+    fast) flags=(--callback-url "${FAST_URL}hook" --callback-token bench-token) ;;
+    slow) flags=(--callback-url "${SLOW_URL}hook" --callback-token bench-token) ;;
     down) flags=(--callback-url "http://127.0.0.1:$DOWN_PORT/hook" --callback-token bench-token) ;;
   esac
   say "extra: webhooks ($run): durable sends, then revokes ($TP_CLIENTS users, ${TP_SECS} s each) ${flags[*]:-(no --callback-url)}"
@@ -119,7 +134,8 @@ for run in none-1 slow down none-2; do
   sed 's/^/  /' "$RAW/webhooks-$run-metrics.txt"
   rest_stop "$RS_PID"
 done
-rest_stop "$RECV_PID"
+rest_stop "$FAST_PID"
+rest_stop "$SLOW_PID"
 
 if [ "${REST_ALONE:-0}" = 1 ]; then
   say "report (REST API and webhooks only); load average now $(cut -d' ' -f1-3 /proc/loadavg)"

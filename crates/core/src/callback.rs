@@ -172,7 +172,7 @@ pub fn after_send(msg: &Message, admin: Option<&str>, event_ms: u64) -> Callback
                 "MsgTime": time_s,
                 "OnlineOnlyFlag": 0,
                 "MsgBody": msg_body(msg.elem.as_ref()),
-                "CloudCustomData": "",
+                "CloudCustomData": msg.cloud_custom_data.as_deref().unwrap_or(""),
                 "EventTime": event_ms,
             }),
         ),
@@ -191,7 +191,7 @@ pub fn after_send(msg: &Message, admin: Option<&str>, event_ms: u64) -> Callback
                 "SendMsgResult": 0,
                 "ErrorInfo": "send msg succeed",
                 "MsgBody": msg_body(msg.elem.as_ref()),
-                "CloudCustomData": "",
+                "CloudCustomData": msg.cloud_custom_data.as_deref().unwrap_or(""),
                 "EventTime": event_ms,
             }),
         ),
@@ -296,7 +296,10 @@ mod tests {
 
     #[test]
     fn bodies_have_tencents_fields() {
-        let m = msg("m1");
+        let mut m = msg("m1");
+        let v: Value = serde_json::from_str(&after_send(&m, None, 5).body).unwrap();
+        assert_eq!(v["CloudCustomData"], "");
+        m.cloud_custom_data = Some("{\"k\":1}".into());
         let cb = after_send(&m, None, 5);
         assert_eq!(cb.command, C2C_AFTER_SEND);
         assert_eq!(cb.platform, PLATFORM_WEB);
@@ -307,6 +310,11 @@ mod tests {
         assert_eq!(v["MsgTime"], 1_700_000_000);
         assert_eq!(v["MsgKey"], msg_key(&m));
         assert_eq!(v["MsgBody"][0]["MsgContent"]["Text"], "hi");
+        assert_eq!(v["CloudCustomData"], "{\"k\":1}");
+        let mut g = m.clone();
+        g.group_id = Some("g1".into());
+        let v: Value = serde_json::from_str(&after_send(&g, None, 5).body).unwrap();
+        assert_eq!(v["CloudCustomData"], "{\"k\":1}");
         let cb = after_revoke(&m, Some("administrator"), 6);
         assert_eq!(cb.command, C2C_AFTER_WITHDRAW);
         assert_eq!(cb.platform, PLATFORM_REST);

@@ -267,6 +267,9 @@ pub enum ConfigError {
     /// A limit that must be positive is zero, or one that is too small.
     #[error("invalid setting: {0}")]
     Invalid(&'static str),
+    /// The webhook settings cannot be used (the URL, the CA file).
+    #[error("webhooks: {0}")]
+    Webhook(String),
 }
 
 /// Everything the server runs with.

@@ -14,10 +14,12 @@
 use crate::encode::Encoder;
 use crate::outbox::Outbox;
 use crate::rest::{AdminOp, AdminReply};
+use crate::store::webhooks::CallbackOrigin;
 use crate::wakeup::Wake;
 use axum::extract::ws::close_code;
 use im_revoke_core::{ClientFrame, Hub, ImError, Outgoing, SessionId, Store};
 use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -35,6 +37,8 @@ pub enum Command {
         session: SessionId,
         /// Its outbound queue.
         out: Arc<Outbox>,
+        /// The client's address (the `ClientIP` of the webhooks its requests cause).
+        ip: Option<IpAddr>,
     },
     /// The connection proved (by UserSig) that it is `user`.
     Login {
@@ -83,6 +87,14 @@ pub enum Command {
         /// Where the answer goes.
         reply: oneshot::Sender<AdminReply>,
     },
+    /// What became of a round of webhook deliveries (SQLite: written in this batch's
+    /// transaction, see `SqliteQueue::via_hub`); `done` is answered after the commit.
+    WebhooksFinished {
+        /// Rows delivered and rows to try again.
+        finish: crate::store::webhooks::Finish,
+        /// Told once it is committed.
+        done: oneshot::Sender<()>,
+    },
     /// Finish this batch, commit, and stop the thread.
     Shutdown,
 }
@@ -126,10 +138,16 @@ impl Clock {
 /// The state of the hub thread.
 pub struct Engine<S: Store> {
     hub: Hub<S>,
-    sessions: HashMap<SessionId, Arc<Outbox>>,
+    sessions: HashMap<SessionId, Session>,
     clock: Clock,
     encoder: Encoder,
     max_batch: usize,
+}
+
+/// A connection as the hub thread knows it.
+struct Session {
+    out: Arc<Outbox>,
+    ip: Option<IpAddr>,
 }
 
 /// What one batch asks for besides frames.
@@ -142,9 +160,11 @@ struct After {
     wake_all: bool,
     /// Answers to admin requests, handed out after the commit.
     replies: Vec<(oneshot::Sender<AdminReply>, AdminReply)>,
+    /// Told after the commit that their writes are in.
+    committed: Vec<oneshot::Sender<()>>,
 }
 
-impl<S: Store + Send + 'static> Engine<S> {
+impl<S: Store + CallbackOrigin + Send + 'static> Engine<S> {
     /// An engine over `hub`, handling at most `max_batch` commands per commit.
     pub fn new(hub: Hub<S>, max_batch: usize) -> Engine<S> {
         Engine {
@@ -219,9 +239,12 @@ impl<S: Store + Send + 'static> Engine<S> {
         for (reply, answer) in after.replies {
             let _ = reply.send(answer); // the caller may have given up
         }
+        for done in after.committed {
+            let _ = done.send(());
+        }
         for (s, code) in after.close {
             if let Some(o) = self.sessions.remove(&s) {
-                o.close(code);
+                o.out.close(code);
             }
         }
         after.stop
@@ -229,8 +252,8 @@ impl<S: Store + Send + 'static> Engine<S> {
 
     fn apply(&mut self, cmd: Command, now: u64, after: &mut After) {
         match cmd {
-            Command::Open { session, out } => {
-                self.sessions.insert(session, out);
+            Command::Open { session, out, ip } => {
+                self.sessions.insert(session, Session { out, ip });
             }
             Command::Login {
                 session,
@@ -244,7 +267,11 @@ impl<S: Store + Send + 'static> Engine<S> {
                     after.close.push((session, close_code::POLICY));
                 }
             }
-            Command::Frame { session, frame } => self.hub.handle(session, frame, now),
+            Command::Frame { session, frame } => {
+                let ip = self.sessions.get(&session).and_then(|s| s.ip);
+                self.hub.store_mut().set_client_ip(ip);
+                self.hub.handle(session, frame, now);
+            }
             Command::Reject {
                 session,
                 req_id,
@@ -262,7 +289,17 @@ impl<S: Store + Send + 'static> Engine<S> {
             }
             Command::Wake { users } => after.wake.extend(users),
             Command::WakeAll => after.wake_all = true,
-            Command::Admin { op, reply } => after.replies.push((reply, op.run(&mut self.hub, now))),
+            Command::Admin { op, reply } => {
+                // The app's backend: no ClientIP, as in Tencent's callbacks of REST requests.
+                self.hub.store_mut().set_client_ip(None);
+                after.replies.push((reply, op.run(&mut self.hub, now)));
+            }
+            Command::WebhooksFinished { finish, done } => {
+                if let Err(e) = self.hub.store_mut().finish_webhooks(&finish) {
+                    fail_stop(&e);
+                }
+                after.committed.push(done);
+            }
             Command::Shutdown => after.stop = true,
         }
     }
@@ -276,7 +313,7 @@ impl<S: Store + Send + 'static> Engine<S> {
                 continue; // closed meanwhile
             };
             let text = self.encoder.encode(&o.frame);
-            if !dest.push(text) {
+            if !dest.out.push(text) {
                 tracing::warn!(session = o.session, "client too slow, disconnecting it");
                 self.sessions.remove(&o.session);
                 self.hub.logout(o.session);

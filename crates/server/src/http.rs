@@ -114,6 +114,7 @@ pub async fn probe_hub(app: &App) -> HubHealth {
     let open = Command::Open {
         session,
         out: out.clone(),
+        ip: None,
     };
     if app.commands.try_send(open).is_err() {
         return not_probed;

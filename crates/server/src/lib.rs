@@ -140,7 +140,9 @@ pub async fn start(cfg: ServerConfig) -> Result<Server, StartError> {
             let mut store = open_store(&cfg)?;
             if let Some(g) = &gauge {
                 store.set_webhook_gauge(g.clone());
-                queue = Some(Box::new(SqliteQueue::open(&cfg.db)?));
+                queue = Some(Box::new(
+                    SqliteQueue::open(&cfg.db)?.via_hub(commands.clone()),
+                ));
             }
             let mut hub = Hub::new(cfg.policy(), store);
             hub.set_callbacks(gauge.is_some());
@@ -213,7 +215,10 @@ pub async fn start(cfg: ServerConfig) -> Result<Server, StartError> {
         (Some(w), Some(q), Some(g)) => {
             let mut w = w.clone();
             w.sdkappid = cfg.sdkappid;
-            Some(webhook::spawn(w, q, g.clone(), stopped.clone()))
+            Some(
+                webhook::spawn(w, q, g.clone(), stopped.clone())
+                    .map_err(|e| StartError::Config(config::ConfigError::Webhook(e)))?,
+            )
         }
         _ => None,
     };

@@ -91,7 +91,7 @@ pub struct ApiArgs {
     /// Largest REST request body, bytes.
     #[arg(long, env = "IMR_REST_MAX_BODY", default_value_t = 256 * 1024)]
     pub rest_max_body: usize,
-    /// Where webhooks go (`http://host:port/path`); none: no webhooks.
+    /// Where webhooks go (`http://` or `https://host:port/path`); none: no webhooks.
     #[arg(long, env = "IMR_CALLBACK_URL")]
     pub callback_url: Option<String>,
     /// Token of Tencent's callback authentication (`RequestTime` and `Sign` in the query).
@@ -106,6 +106,13 @@ pub struct ApiArgs {
     /// First retry delay of a webhook not delivered, ms (doubling, at most 5 minutes).
     #[arg(long, env = "IMR_CALLBACK_RETRY_MS", default_value_t = 1000)]
     pub callback_retry_ms: u64,
+    /// Webhook POSTs in flight at once (kept-alive connections to the receiver).
+    #[arg(long, env = "IMR_CALLBACK_CONCURRENCY", default_value_t = 64)]
+    pub callback_concurrency: usize,
+    /// PEM file of certificates to trust for an `https://` callback URL, besides the system's
+    /// roots (a private CA, or a receiver's self-signed certificate's CA).
+    #[arg(long, env = "IMR_CALLBACK_CA_FILE")]
+    pub callback_ca_file: Option<std::path::PathBuf>,
 }
 
 /// The REST API's and webhooks' configuration.
@@ -146,7 +153,8 @@ impl ApiConfig {
                 sdkappid: 0,
                 timeout: Duration::from_millis(a.callback_timeout_ms),
                 retry_base: Duration::from_millis(a.callback_retry_ms),
-                concurrency: 64,
+                concurrency: a.callback_concurrency,
+                ca_file: a.callback_ca_file,
             }),
         };
         let c = ApiConfig {
@@ -175,9 +183,15 @@ impl ApiConfig {
         if let Some(w) = &self.webhook {
             if webhook::check_url(&w.url).is_err() {
                 return Err(ConfigError::Invalid(
-                    "--callback-url must be an http:// URL with a host",
+                    "--callback-url must be an http:// or https:// URL with a host",
                 ));
             }
+            if w.concurrency == 0 {
+                return Err(ConfigError::Invalid(
+                    "--callback-concurrency must be positive",
+                ));
+            }
+            webhook::check(w).map_err(ConfigError::Webhook)?;
             if w.timeout.is_zero() || w.retry_base.is_zero() || self.callback_queue == 0 {
                 return Err(ConfigError::Invalid(
                     "--callback-timeout-ms, --callback-retry-ms and --callback-queue must be positive",

@@ -2,29 +2,37 @@
 //!
 //! It runs on a tokio task of its own, with a database connection of its own (the outbox's
 //! side in `store/webhooks.rs`), so a slow or dead receiver never touches the hub thread: the
-//! hub only inserts rows in its batches' transactions. Each round claims the due rows (a lease:
-//! several nodes never claim the same row; a node that dies loses its claims when the lease runs
-//! out), POSTs them with a bounded concurrency and a timeout each, deletes the delivered (2xx)
-//! and schedules the others again after an exponential backoff with jitter.
+//! hub only inserts rows in its batches' transactions. Each round takes the due rows (on
+//! PostgreSQL with a lease, so that several nodes never take the same row; a node that dies
+//! loses its claims when the lease runs out), POSTs them with a bounded concurrency and a
+//! timeout each, then deletes the delivered (2xx) and schedules the others again after an
+//! exponential backoff with jitter, all in one transaction. While the receiver takes nothing
+//! (a whole round failed), the deliverer pauses with the same backoff and then tries one
+//! webhook only, so a dead receiver costs a few statements per pause, not one per webhook.
 //!
 //! The request is Tencent's: `POST {url}?SdkAppid=&CallbackCommand=&contenttype=json&ClientIP=
 //! &OptPlatform=` and, with `--callback-token`, `&RequestTime={unix seconds}&Sign={hex of
 //! sha256(token + RequestTime)}`; the body is the JSON the hub wrote (`im_revoke_core::callback`).
-//! Only `http://` URLs: put a TLS-terminating proxy in front of an `https://` receiver.
+//! `http://` and `https://` URLs: TLS by rustls, trusting the system's roots and, with
+//! `--callback-ca-file`, the PEM certificates of that file. Connections are kept alive and
+//! reused (HTTP/1.1), at most [`WebhookConfig::concurrency`] at once.
 
 use crate::config::Secret;
-use crate::store::webhooks::{now_ms, Due, WebhookGauge, WebhookQueue};
+use crate::store::webhooks::{now_ms, Due, Finish, WebhookGauge, WebhookQueue};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
+use hyper::client::conn::http1::SendRequest;
 use hyper::Uri;
 use hyper_util::rt::TokioIo;
 use sha2::{Digest, Sha256};
+use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tokio_rustls::rustls;
 
 /// How much longer than one POST's timeout a claim lasts.
 const LEASE_MARGIN: Duration = Duration::from_secs(2);
@@ -32,13 +40,13 @@ const LEASE_MARGIN: Duration = Duration::from_secs(2);
 const IDLE: Duration = Duration::from_millis(100);
 /// Longest wait between two tries of one webhook.
 const MAX_BACKOFF_MS: u64 = 300_000;
-/// How often the queue's length is counted again (the gauge is approximate in between).
-const COUNT_EVERY: Duration = Duration::from_secs(1);
+/// Longest pause of the whole deliverer while the receiver takes nothing.
+const MAX_PAUSE_MS: u64 = 30_000;
 
 /// Where and how webhooks go.
 #[derive(Clone, Debug)]
 pub struct WebhookConfig {
-    /// `http://host:port/path[?query]`.
+    /// `http[s]://host:port/path[?query]`.
     pub url: String,
     /// Tencent's callback authentication token (`Sign`), if set.
     pub token: Option<Secret>,
@@ -48,15 +56,32 @@ pub struct WebhookConfig {
     pub timeout: Duration,
     /// First retry delay (doubling after each failure, up to 5 minutes, with jitter).
     pub retry_base: Duration,
-    /// POSTs in flight at once (and rows claimed per round).
+    /// POSTs in flight at once (and rows taken per round).
     pub concurrency: usize,
+    /// PEM certificates to trust for an `https://` URL, besides the system's roots.
+    pub ca_file: Option<PathBuf>,
 }
 
-/// Checks a callback URL: `http://` with a host.
+impl WebhookConfig {
+    /// Webhooks to `url` with the command line's defaults.
+    pub fn new(url: impl Into<String>) -> WebhookConfig {
+        WebhookConfig {
+            url: url.into(),
+            token: None,
+            sdkappid: 0,
+            timeout: Duration::from_secs(5),
+            retry_base: Duration::from_secs(1),
+            concurrency: 64,
+            ca_file: None,
+        }
+    }
+}
+
+/// Checks a callback URL: `http://` or `https://`, with a host.
 pub fn check_url(url: &str) -> Result<(), String> {
     let uri: Uri = url.parse().map_err(|e| format!("{e}"))?;
-    if uri.scheme_str() != Some("http") {
-        return Err("only http:// callback URLs are supported (put a TLS proxy in front)".into());
+    if !matches!(uri.scheme_str(), Some("http" | "https")) {
+        return Err("the callback URL must start with http:// or https://".into());
     }
     if uri.host().is_none() {
         return Err("the callback URL has no host".into());
@@ -73,11 +98,17 @@ pub fn sign(token: &str, request_time: u64) -> String {
 }
 
 /// The next try's delay after `attempts` failed tries: `base * 2^(attempts-1)`, at most
+/// `cap_ms`, with a jitter of -50%..+0%.
+fn backoff_capped(base_ms: u64, attempts: u64, cap_ms: u64) -> u64 {
+    let exp = attempts.saturating_sub(1).min(30);
+    let full = base_ms.saturating_mul(1 << exp).clamp(1, cap_ms);
+    full / 2 + fastrand::u64(0..=full / 2)
+}
+
+/// The next try's delay after `attempts` failed tries: `base * 2^(attempts-1)`, at most
 /// [`MAX_BACKOFF_MS`], with a jitter of -50%..+0%.
 pub fn backoff_ms(base_ms: u64, attempts: u64) -> u64 {
-    let exp = attempts.saturating_sub(1).min(30);
-    let full = base_ms.saturating_mul(1 << exp).clamp(1, MAX_BACKOFF_MS);
-    full / 2 + fastrand::u64(0..=full / 2)
+    backoff_capped(base_ms, attempts, MAX_BACKOFF_MS)
 }
 
 fn encode(s: &str) -> String {
@@ -96,10 +127,11 @@ fn encode(s: &str) -> String {
 pub fn request_uri(cfg: &WebhookConfig, d: &Due, unix_s: u64) -> String {
     let sep = if cfg.url.contains('?') { '&' } else { '?' };
     let mut u = format!(
-        "{}{sep}SdkAppid={}&CallbackCommand={}&contenttype=json&ClientIP=&OptPlatform={}",
+        "{}{sep}SdkAppid={}&CallbackCommand={}&contenttype=json&ClientIP={}&OptPlatform={}",
         cfg.url,
         cfg.sdkappid,
         encode(&d.command),
+        encode(&d.client_ip),
         encode(&d.platform)
     );
     if let Some(t) = &cfg.token {
@@ -111,42 +143,176 @@ pub fn request_uri(cfg: &WebhookConfig, d: &Due, unix_s: u64) -> String {
     u
 }
 
-/// One POST; `Ok` when the receiver answered 2xx.
-async fn post(uri: &str, body: String) -> Result<(), String> {
-    let uri: Uri = uri.parse().map_err(|e| format!("{e}"))?;
-    let host = uri.host().ok_or("no host")?.to_string();
-    let port = uri.port_u16().unwrap_or(80);
-    let tcp = TcpStream::connect((host.trim_matches(['[', ']']), port))
-        .await
-        .map_err(|e| format!("connect: {e}"))?;
-    let _ = tcp.set_nodelay(true);
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
+/// Why the TLS set-up failed.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsSetupError {
+    /// The CA file could not be read or holds no certificate.
+    #[error("--callback-ca-file {0}: {1}")]
+    CaFile(String, String),
+    /// rustls refused the configuration.
+    #[error("TLS: {0}")]
+    Tls(#[from] rustls::Error),
+}
+
+/// The TLS client of `https://` callback URLs: the system's roots and the certificates of
+/// `ca_file`.
+pub fn tls_config(
+    ca_file: Option<&std::path::Path>,
+) -> Result<rustls::ClientConfig, TlsSetupError> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::CertificateDer;
+    let mut roots = rustls::RootCertStore::empty();
+    let native = rustls_native_certs::load_native_certs();
+    let (_, ignored) = roots.add_parsable_certificates(native.certs);
+    if ignored > 0 {
+        tracing::debug!(ignored, "system root certificates rustls cannot use");
+    }
+    if let Some(path) = ca_file {
+        let shown = path.display().to_string();
+        let mut n = 0;
+        for c in CertificateDer::pem_file_iter(path)
+            .map_err(|e| TlsSetupError::CaFile(shown.clone(), e.to_string()))?
+        {
+            let c = c.map_err(|e| TlsSetupError::CaFile(shown.clone(), e.to_string()))?;
+            roots
+                .add(c)
+                .map_err(|e| TlsSetupError::CaFile(shown.clone(), e.to_string()))?;
+            n += 1;
+        }
+        if n == 0 {
+            return Err(TlsSetupError::CaFile(shown, "no certificate in it".into()));
+        }
+    }
+    if roots.is_empty() {
+        tracing::warn!(
+            "no root certificates: https:// webhooks will fail (see --callback-ca-file)"
+        );
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}
+
+/// The HTTP client: where to connect, TLS if `https://`, and the idle keep-alive connections.
+struct Client {
+    host: String,
+    port: u16,
+    authority: String,
+    tls: Option<(
+        tokio_rustls::TlsConnector,
+        rustls::pki_types::ServerName<'static>,
+    )>,
+    idle: Mutex<Vec<SendRequest<Full<Bytes>>>>,
+    max_idle: usize,
+}
+
+impl Client {
+    fn new(cfg: &WebhookConfig) -> Result<Client, String> {
+        let uri: Uri = cfg.url.parse().map_err(|e| format!("{e}"))?;
+        let host = uri
+            .host()
+            .ok_or("no host")?
+            .trim_matches(['[', ']'])
+            .to_string();
+        let https = uri.scheme_str() == Some("https");
+        let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
+        let authority = uri
+            .authority()
+            .map_or(host.clone(), |a| a.as_str().to_string());
+        let tls = if https {
+            let config = tls_config(cfg.ca_file.as_deref()).map_err(|e| e.to_string())?;
+            let name = rustls::pki_types::ServerName::try_from(host.clone())
+                .map_err(|e| format!("{e}"))?;
+            Some((tokio_rustls::TlsConnector::from(Arc::new(config)), name))
+        } else {
+            None
+        };
+        Ok(Client {
+            host,
+            port,
+            authority,
+            tls,
+            idle: Mutex::new(Vec::new()),
+            max_idle: cfg.concurrency.max(1),
+        })
+    }
+
+    /// An idle connection that is still open, or a new one.
+    async fn connection(&self) -> Result<SendRequest<Full<Bytes>>, String> {
+        loop {
+            let c = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+            match c {
+                Some(mut c) => {
+                    if !c.is_closed() && c.ready().await.is_ok() {
+                        return Ok(c);
+                    }
+                }
+                None => break,
+            }
+        }
+        let tcp = TcpStream::connect((self.host.as_str(), self.port))
+            .await
+            .map_err(|e| format!("connect: {e}"))?;
+        let _ = tcp.set_nodelay(true);
+        match &self.tls {
+            None => handshake(tcp).await,
+            Some((connector, name)) => {
+                let tls = connector
+                    .connect(name.clone(), tcp)
+                    .await
+                    .map_err(|e| format!("TLS: {e}"))?;
+                handshake(tls).await
+            }
+        }
+    }
+
+    /// One POST; `Ok` when the receiver answered 2xx.
+    async fn post(&self, path: String, body: String) -> Result<(), String> {
+        let mut sender = self.connection().await?;
+        let req = hyper::Request::post(path)
+            .header(hyper::header::HOST, self.authority.as_str())
+            .header(hyper::header::CONTENT_TYPE, "application/json")
+            .body(Full::new(Bytes::from(body)))
+            .map_err(|e| format!("{e}"))?;
+        let res = sender
+            .send_request(req)
+            .await
+            .map_err(|e| format!("request: {e}"))?;
+        let status = res.status();
+        let close = res
+            .headers()
+            .get(hyper::header::CONNECTION)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"close"));
+        // Read the answer whole, so that the connection can carry the next request.
+        let read = res.into_body().collect().await.is_ok();
+        if read && !close {
+            let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+            if idle.len() < self.max_idle {
+                idle.push(sender);
+            }
+        }
+        if status.is_success() {
+            Ok(())
+        } else {
+            Err(format!("HTTP {status}"))
+        }
+    }
+}
+
+/// HTTP/1.1 over `io`; the connection runs on a task of its own until either side closes it.
+async fn handshake<T>(io: T) -> Result<SendRequest<Full<Bytes>>, String>
+where
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
         .await
         .map_err(|e| format!("handshake: {e}"))?;
-    let conn = tokio::spawn(conn);
-    let authority = uri
-        .authority()
-        .map_or(host.clone(), |a| a.as_str().to_string());
-    let path = uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
-    let req = hyper::Request::post(path)
-        .header(hyper::header::HOST, authority)
-        .header(hyper::header::CONTENT_TYPE, "application/json")
-        .header(hyper::header::CONNECTION, "close")
-        .body(Full::new(Bytes::from(body)))
-        .map_err(|e| format!("{e}"))?;
-    let res = sender
-        .send_request(req)
-        .await
-        .map_err(|e| format!("request: {e}"))?;
-    let status = res.status();
-    // Read the answer whole so that the connection closes cleanly.
-    let _ = res.into_body().collect().await;
-    conn.abort();
-    if status.is_success() {
-        Ok(())
-    } else {
-        Err(format!("HTTP {status}"))
-    }
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    Ok(sender)
 }
 
 type Queue = Arc<Mutex<Box<dyn WebhookQueue>>>;
@@ -165,124 +331,138 @@ async fn blocking<T: Send + 'static>(
     .map_err(|e| e.to_string())?
 }
 
+/// Checks what [`spawn`] needs before the server starts: the URL and, for `https://`, the TLS
+/// set-up (the CA file).
+pub fn check(cfg: &WebhookConfig) -> Result<(), String> {
+    check_url(&cfg.url)?;
+    Client::new(cfg).map(|_| ())
+}
+
 /// Starts the deliverer; it stops when `stop` becomes `true`.
 pub fn spawn(
     cfg: WebhookConfig,
     queue: Box<dyn WebhookQueue>,
     gauge: Arc<WebhookGauge>,
     mut stop: watch::Receiver<bool>,
-) -> JoinHandle<()> {
+) -> Result<JoinHandle<()>, String> {
+    let client = Client::new(&cfg)?;
     let queue: Queue = Arc::new(Mutex::new(queue));
-    tokio::spawn(async move {
-        // One round: the claimed rows' POSTs in parallel (each within the timeout), then their
-        // delete or retry; the lease outlasts it.
+    Ok(tokio::spawn(async move {
+        // One round: the taken rows' POSTs in parallel (each within the timeout), then their
+        // delete or retry; a lease outlasts it.
         let lease_ms = i64::try_from((cfg.timeout + LEASE_MARGIN).as_millis()).unwrap_or(60_000);
-        let claim = i64::try_from(cfg.concurrency.max(1)).unwrap_or(64);
-        let mut counted = tokio::time::Instant::now() - COUNT_EVERY;
+        let take = i64::try_from(cfg.concurrency.max(1)).unwrap_or(64);
+        let base = u64::try_from(cfg.retry_base.as_millis()).unwrap_or(1000);
+        let recount = blocking(&queue, |q| Ok(q.recount_every()))
+            .await
+            .unwrap_or(IDLE);
+        let mut counted = tokio::time::Instant::now() - recount;
+        // Rounds in a row in which the receiver took nothing.
+        let mut failing: u64 = 0;
         tracing::info!(url = %cfg.url, signed = cfg.token.is_some(), "webhooks on");
         loop {
             if *stop.borrow() {
                 break;
             }
-            if counted.elapsed() >= COUNT_EVERY {
+            if counted.elapsed() >= recount {
                 if let Ok(n) = blocking(&queue, |q| q.count()).await {
                     gauge.pending.store(n, Ordering::Relaxed);
                 }
                 counted = tokio::time::Instant::now();
             }
-            let due = match blocking(&queue, move |q| q.claim(now_ms(), lease_ms, claim)).await {
+            // While the receiver takes nothing, one webhook per round (a probe).
+            let limit = if failing > 0 { 1 } else { take };
+            let due = match blocking(&queue, move |q| q.claim(now_ms(), lease_ms, limit)).await {
                 Ok(d) => d,
                 Err(e) => {
                     tracing::warn!("webhook outbox: {e}");
                     Vec::new()
                 }
             };
-            if due.is_empty() {
+            let pause = if due.is_empty() {
+                IDLE
+            } else if deliver(&cfg, &client, &queue, &gauge, due).await {
+                failing = 0;
+                Duration::ZERO
+            } else {
+                failing += 1;
+                if failing == 1 {
+                    tracing::info!(
+                        "webhook receiver takes nothing: pausing, then trying one at a time"
+                    );
+                }
+                Duration::from_millis(backoff_capped(base, failing, MAX_PAUSE_MS))
+            };
+            if !pause.is_zero() {
                 tokio::select! {
-                    _ = tokio::time::sleep(IDLE) => {}
+                    _ = tokio::time::sleep(pause) => {}
                     _ = stop.changed() => {}
                 }
-                continue;
             }
-            deliver(&cfg, &queue, &gauge, due).await;
         }
         tracing::info!("webhook deliverer stopped");
-    })
+    }))
 }
 
-/// POSTs a claimed round, then records what became of each.
-async fn deliver(cfg: &WebhookConfig, queue: &Queue, gauge: &Arc<WebhookGauge>, due: Vec<Due>) {
-    let mut done = Vec::new();
-    let mut failed = Vec::new();
-    for chunk in due.chunks(cfg.concurrency.max(1)) {
-        let unix_s = u64::try_from(now_ms() / 1000).unwrap_or(0);
-        let posts = chunk.iter().map(|d| {
-            let uri = request_uri(cfg, d, unix_s);
-            let body = d.body.clone();
-            let timeout = cfg.timeout;
-            async move {
-                match tokio::time::timeout(timeout, post(&uri, body)).await {
-                    Ok(r) => r,
-                    Err(_) => Err("timed out".to_string()),
-                }
-            }
-        });
-        let results = futures_util::future::join_all(posts).await;
-        for (d, r) in chunk.iter().zip(results) {
-            match r {
-                Ok(()) => done.push(d.id),
-                Err(e) => {
-                    tracing::debug!(id = d.id, command = %d.command, "webhook not delivered: {e}");
-                    failed.push(d.clone());
-                }
+/// POSTs a round, then records what became of each; whether the receiver took any.
+async fn deliver(
+    cfg: &WebhookConfig,
+    client: &Client,
+    queue: &Queue,
+    gauge: &Arc<WebhookGauge>,
+    due: Vec<Due>,
+) -> bool {
+    let unix_s = u64::try_from(now_ms() / 1000).unwrap_or(0);
+    let posts = due.iter().map(|d| {
+        let uri = request_uri(cfg, d, unix_s);
+        let body = d.body.clone();
+        let timeout = cfg.timeout;
+        async move {
+            let path = match uri.parse::<Uri>() {
+                Ok(u) => u.path_and_query().map_or("/", |p| p.as_str()).to_string(),
+                Err(e) => return Err(format!("{e}")),
+            };
+            match tokio::time::timeout(timeout, client.post(path, body)).await {
+                Ok(r) => r,
+                Err(_) => Err("timed out".to_string()),
             }
         }
-    }
-    let n_done = done.len() as u64;
-    if !done.is_empty() {
-        match blocking(queue, move |q| q.delete(&done)).await {
-            Ok(()) => {
-                gauge.delivered.fetch_add(n_done, Ordering::Relaxed);
-                let _ = gauge
-                    .pending
-                    .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |p| {
-                        Some(p.saturating_sub(n_done))
-                    });
-            }
-            Err(e) => tracing::warn!("webhook outbox: delete: {e}"),
-        }
-    }
-    if !failed.is_empty() {
-        gauge
-            .failed
-            .fetch_add(failed.len() as u64, Ordering::Relaxed);
-        let base = u64::try_from(cfg.retry_base.as_millis()).unwrap_or(1000);
-        let now = now_ms();
-        let retries: Vec<(i64, i64, i64)> = failed
-            .iter()
-            .map(|d| {
+    });
+    let results = futures_util::future::join_all(posts).await;
+    let base = u64::try_from(cfg.retry_base.as_millis()).unwrap_or(1000);
+    let now = now_ms();
+    let mut finish = Finish::default();
+    for (d, r) in due.iter().zip(results) {
+        match r {
+            Ok(()) => finish.done.push(d.id),
+            Err(e) => {
+                tracing::debug!(id = d.id, command = %d.command, "webhook not delivered: {e}");
                 let attempts = d.attempts + 1;
                 let delay = backoff_ms(base, u64::try_from(attempts).unwrap_or(1));
-                (
+                finish.retry.push((
                     d.id,
                     attempts,
                     now + i64::try_from(delay).unwrap_or(i64::MAX / 2),
-                )
-            })
-            .collect();
-        if let Err(e) = blocking(queue, move |q| {
-            for (id, attempts, next) in retries {
-                q.retry(id, attempts, next)?;
+                ));
             }
-            Ok(())
-        })
-        .await
-        {
-            tracing::warn!("webhook outbox: retry: {e}");
         }
     }
+    let n_done = finish.done.len() as u64;
+    let n_failed = finish.retry.len() as u64;
+    match blocking(queue, move |q| q.finish(&finish)).await {
+        Ok(()) => {
+            gauge.delivered.fetch_add(n_done, Ordering::Relaxed);
+            let _ = gauge
+                .pending
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |p| {
+                    Some(p.saturating_sub(n_done))
+                });
+        }
+        Err(e) => tracing::warn!("webhook outbox: {e}"),
+    }
+    gauge.failed.fetch_add(n_failed, Ordering::Relaxed);
+    n_done > 0
 }
-
 /// The gauge as Prometheus text lines (for `/metrics`).
 pub fn metrics_text(g: &WebhookGauge) -> String {
     format!(
@@ -339,25 +519,40 @@ mod tests {
     #[test]
     fn urls() {
         assert!(check_url("http://127.0.0.1:9/cb").is_ok());
-        assert!(check_url("https://example.com/cb").is_err());
+        assert!(check_url("https://example.com/cb").is_ok());
+        assert!(check_url("ftp://example.com/cb").is_err());
         assert!(check_url("nonsense").is_err());
-        let cfg = WebhookConfig {
-            url: "http://127.0.0.1:9/cb?x=1".into(),
-            token: Some(Secret::new("t")),
-            sdkappid: 7,
-            timeout: Duration::from_secs(1),
-            retry_base: Duration::from_secs(1),
-            concurrency: 1,
-        };
-        let d = Due {
+        let mut cfg = WebhookConfig::new("http://127.0.0.1:9/cb?x=1");
+        cfg.token = Some(Secret::new("t"));
+        cfg.sdkappid = 7;
+        let mut d = Due {
             id: 1,
             command: "C2C.CallbackAfterSendMsg".into(),
             platform: "Web".into(),
+            client_ip: "127.0.0.1".into(),
             body: "{}".into(),
             attempts: 0,
         };
         let u = request_uri(&cfg, &d, 5);
-        assert!(u.starts_with("http://127.0.0.1:9/cb?x=1&SdkAppid=7&CallbackCommand=C2C.CallbackAfterSendMsg&contenttype=json&ClientIP=&OptPlatform=Web&RequestTime=5&Sign="), "{u}");
+        assert!(u.starts_with("http://127.0.0.1:9/cb?x=1&SdkAppid=7&CallbackCommand=C2C.CallbackAfterSendMsg&contenttype=json&ClientIP=127.0.0.1&OptPlatform=Web&RequestTime=5&Sign="), "{u}");
         assert!(u.ends_with(&sign("t", 5)));
+        d.client_ip = "::1".into();
+        assert!(request_uri(&cfg, &d, 5).contains("&ClientIP=%3A%3A1&"));
+    }
+
+    #[test]
+    fn a_ca_file_must_hold_certificates() {
+        let dir = std::env::temp_dir().join(format!("imr-ca-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let empty = dir.join("empty.pem");
+        std::fs::write(&empty, "not a certificate\n").unwrap();
+        let mut cfg = WebhookConfig::new("https://127.0.0.1:9/cb");
+        cfg.ca_file = Some(empty);
+        assert!(check(&cfg).unwrap_err().contains("no certificate"));
+        cfg.ca_file = Some(dir.join("missing.pem"));
+        assert!(check(&cfg).is_err());
+        cfg.ca_file = None;
+        assert!(check(&cfg).is_ok());
+        let _ = std::fs::remove_dir_all(dir);
     }
 }

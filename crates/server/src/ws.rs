@@ -19,6 +19,7 @@ use im_revoke_core::limit::TokenBucket;
 use im_revoke_core::model::check_msg_id;
 use im_revoke_core::protocol::json::{decode_client, encode_server};
 use im_revoke_core::{ClientFrame, Code, ImError, ServerFrame, SessionId};
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::{timeout, Instant};
@@ -66,6 +67,7 @@ pub async fn upgrade(
         return (StatusCode::FORBIDDEN, "Origin not allowed").into_response();
     }
     // The connection stays in the pool of those not logged in until it logs in.
+    let ip = info.as_ref().map(|Extension(i)| i.peer.ip());
     let pending = info.and_then(|Extension(i)| i.take_pending());
     let limit = app.cfg.max_frame_bytes;
     let slot = app.conns.try_acquire(app.cfg.max_connections);
@@ -77,7 +79,7 @@ pub async fn upgrade(
         .on_upgrade(move |socket| async move {
             match slot {
                 Some(slot) => {
-                    run(app, socket, pending).await;
+                    run(app, socket, pending, ip).await;
                     drop(slot);
                 }
                 None => refuse(socket).await,
@@ -111,13 +113,13 @@ fn close(code: u16, reason: &'static str) -> Message {
 }
 
 /// Runs one connection until it ends, then tells the hub.
-async fn run(app: Arc<App>, socket: WebSocket, pending: Option<Pending>) {
+async fn run(app: Arc<App>, socket: WebSocket, pending: Option<Pending>, ip: Option<IpAddr>) {
     let outbox = Arc::new(Outbox::new(app.cfg.outbound_queue));
     let session = app.new_session();
     let out = outbox.clone();
     if app
         .commands
-        .send(Command::Open { session, out })
+        .send(Command::Open { session, out, ip })
         .await
         .is_err()
     {

@@ -5,28 +5,26 @@ mod common;
 #[path = "common/process.rs"]
 mod process;
 mod rest_support;
+mod webhook_crash;
 
 use common::*;
 use im_revoke_server::config::Secret;
 use im_revoke_server::webhook::{sign, WebhookConfig};
-use process::Proc;
 use rest_support::*;
 use serde_json::json;
-use std::collections::HashSet;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
+use tokio::time::timeout;
 
 const TOKEN: &str = "callback-token";
 
 fn webhook(url: String) -> WebhookConfig {
-    WebhookConfig {
-        url,
-        token: Some(Secret::new(TOKEN)),
-        sdkappid: 0,
-        timeout: Duration::from_secs(2),
-        retry_base: Duration::from_millis(50),
-        concurrency: 4,
-    }
+    let mut w = WebhookConfig::new(url);
+    w.token = Some(Secret::new(TOKEN));
+    w.timeout = Duration::from_secs(2);
+    w.retry_base = Duration::from_millis(50);
+    w.concurrency = 4;
+    w
 }
 
 #[track_caller]
@@ -35,7 +33,9 @@ fn assert_signed(h: &Hook, command: &str, platform: &str) {
     assert_eq!(h.query["SdkAppid"], SDKAPPID.to_string());
     assert_eq!(h.query["contenttype"], "json");
     assert_eq!(h.query["OptPlatform"], platform, "{h:?}");
-    assert!(h.query.contains_key("ClientIP"));
+    // The client's address for a client's request (all on loopback here), none for REST's.
+    let ip = if platform == "Web" { "127.0.0.1" } else { "" };
+    assert_eq!(h.query["ClientIP"], ip, "{h:?}");
     let t: u64 = h.query["RequestTime"].parse().unwrap();
     assert_eq!(h.query["Sign"], sign(TOKEN, t), "{h:?}");
     assert_eq!(h.body["CallbackCommand"], command);
@@ -182,70 +182,63 @@ async fn a_dead_receiver_costs_the_chat_nothing() {
 }
 
 /// Every acknowledged send and revoke's webhook arrives, though the server was SIGKILLed
-/// while none had been delivered yet.
+/// while none had been delivered yet (the test: `webhook_crash/mod.rs`).
 #[tokio::test]
 async fn at_least_once_across_sigkill() {
-    let mut recv = Receiver::start().await;
-    recv.status.store(500, Ordering::Relaxed);
-    let url = recv.url();
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("im.db");
-    let args = [
-        "--callback-url",
-        url.as_str(),
-        "--callback-token",
-        TOKEN,
-        "--callback-retry-ms",
-        "50",
-        "--callback-timeout-ms",
-        "500",
-    ];
-    let mut p = Proc::start(&db, &args);
-    let rest = Rest::new(p.addr);
-    let mut alice = Client::login(p.addr, "alice").await;
-    let mut want: HashSet<(String, String)> = HashSet::new();
-    for i in 0..20 {
-        let id = format!("m{i}");
-        assert_eq!(alice.send_text("bob", &id, "x").await["type"], "sendOk");
-        if i % 2 == 0 {
-            assert_eq!(alice.revoke(&id).await["type"], "revokeOk");
-        }
-    }
-    let r = rest.send("alice", "bob", "admin").await;
-    assert_code(&r, 0);
-    let admin_key = r["MsgKey"].as_str().unwrap().to_string();
-    assert_code(&rest.withdraw("alice", "bob", &admin_key).await, 0);
-    // The MsgKeys: read back from the history.
-    let h = rest
-        .call(
-            "openim/admin_getroammsg",
-            &json!({"Operator_Account": "alice", "Peer_Account": "bob", "MaxCnt": 100,
-                    "MinTime": 0, "MaxTime": 4_000_000_000u64}),
-        )
-        .await;
-    for m in h["MsgList"].as_array().unwrap() {
-        let key = m["MsgKey"].as_str().unwrap().to_string();
-        want.insert(("C2C.CallbackAfterSendMsg".into(), key.clone()));
-        if m["IsRecalled"] == 1 {
-            want.insert(("C2C.CallbackAfterMsgWithDraw".into(), key));
-        }
-    }
-    assert_eq!(want.len(), 21 + 11, "{h}");
-    // Some attempts were refused; now kill it.
-    let _ = recv.next().await;
-    p.kill9();
-    while recv.quiet_for(Duration::from_millis(100)).await.is_some() {}
+    webhook_crash::every_acknowledged_webhook_arrives_across_sigkill(db.as_os_str()).await;
+}
 
-    recv.status.store(200, Ordering::Relaxed);
-    let _p = Proc::start(&db, &args);
-    let mut got = HashSet::new();
-    while !want.is_subset(&got) {
+/// An https:// receiver whose certificate a private CA signed (`--callback-ca-file`): signed
+/// webhooks arrive over kept-alive connections, with the client's IP; without the CA nothing is
+/// delivered (the certificate is not trusted) and the tries are counted as failed.
+#[tokio::test]
+async fn https_receivers_with_a_private_ca() {
+    let mut recv = Receiver::start_tls().await;
+    let url = recv.url();
+    assert!(url.starts_with("https://127.0.0.1:"), "{url}");
+    let mut w = webhook(url.clone());
+    w.ca_file = Some(tls_dir().join("ca.pem"));
+    let s = TestServer::start_with(|c| c.api.webhook = Some(w)).await;
+    let mut alice = s.login("alice").await;
+    for i in 0..8 {
+        let id = format!("m{i}");
+        assert_eq!(
+            alice.send_text("bob", &id, "over TLS").await["type"],
+            "sendOk"
+        );
         let h = recv.next().await;
-        let t: u64 = h.query["RequestTime"].parse().unwrap();
-        assert_eq!(h.query["Sign"], sign(TOKEN, t));
-        got.insert((
-            h.command().to_string(),
-            h.body["MsgKey"].as_str().unwrap_or("").to_string(),
-        ));
+        assert_signed(&h, "C2C.CallbackAfterSendMsg", "Web");
+        assert_eq!(h.body["MsgBody"][0]["MsgContent"]["Text"], "over TLS");
     }
+    // One after the other, each on the connection of the one before: one connection, not eight.
+    let conns = recv.connections.load(Ordering::Relaxed);
+    assert!(
+        (1..8).contains(&conns),
+        "{conns} connections for 8 webhooks"
+    );
+    drop(s);
+
+    // Not trusted without the CA: refused by the TLS handshake, retried, never delivered.
+    let s = TestServer::start_with(|c| c.api.webhook = Some(webhook(url))).await;
+    let mut alice = s.login("alice").await;
+    assert_eq!(alice.send_text("bob", "x1", "x").await["type"], "sendOk");
+    let failed = timeout(WAIT, async {
+        loop {
+            let (_, m) = get_text(s.addr, "/metrics").await;
+            if metric(&m, "imr_webhooks_failed_total").unwrap_or(0.0) >= 1.0 {
+                return m;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("a failed try is counted");
+    assert_eq!(
+        metric(&failed, "imr_webhooks_delivered_total"),
+        Some(0.0),
+        "{failed}"
+    );
+    assert!(recv.rx.try_recv().is_err(), "nothing got through");
 }

@@ -1,10 +1,14 @@
 //! Webhooks from several nodes over one PostgreSQL database (started by the test on 127.0.0.1;
 //! skipped loudly only if PostgreSQL cannot run here, see `pg/mod.rs`): every event is
-//! delivered, and by one node only (claims with `FOR UPDATE SKIP LOCKED`).
+//! delivered, and by one node only (claims with `FOR UPDATE SKIP LOCKED`); at least once across
+//! a SIGKILL.
 
 mod common;
 mod pg;
+#[path = "common/process.rs"]
+mod process;
 mod rest_support;
+mod webhook_crash;
 
 use common::*;
 use im_revoke_server::webhook::WebhookConfig;
@@ -36,14 +40,11 @@ async fn three_nodes_deliver_each_webhook_once() {
         cfg.sdkappid = SDKAPPID;
         cfg.user_rate = 0;
         cfg.conn_rate = 0;
-        cfg.api.webhook = Some(WebhookConfig {
-            url: recv.url(),
-            token: None,
-            sdkappid: 0,
-            timeout: Duration::from_secs(2),
-            retry_base: Duration::from_millis(50),
-            concurrency: 4,
-        });
+        let mut w = WebhookConfig::new(recv.url());
+        w.timeout = Duration::from_secs(2);
+        w.retry_base = Duration::from_millis(50);
+        w.concurrency = 4;
+        cfg.api.webhook = Some(w);
         let s = timeout(WAIT, im_revoke_server::start(cfg))
             .await
             .expect("node starts in time")
@@ -85,5 +86,23 @@ async fn three_nodes_deliver_each_webhook_once() {
             .expect("shutdown")
             .expect("clean");
     }
+    tokio::task::spawn_blocking(move || drop(pg)).await.unwrap();
+}
+
+/// Every acknowledged send and revoke's webhook arrives, though the node was SIGKILLed while
+/// none had been delivered yet: the outbox rows committed with them in PostgreSQL, the dead
+/// node's claims expire, and the restarted node delivers them.
+#[tokio::test]
+async fn at_least_once_across_sigkill() {
+    let Some((pg, url)) = tokio::task::spawn_blocking(|| {
+        let pg = pg::Pg::start()?;
+        let url = pg.create_db("webhooks_kill");
+        Some((pg, url))
+    })
+    .await
+    .unwrap() else {
+        return;
+    };
+    webhook_crash::every_acknowledged_webhook_arrives_across_sigkill(url.as_ref()).await;
     tokio::task::spawn_blocking(move || drop(pg)).await.unwrap();
 }

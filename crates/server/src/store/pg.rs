@@ -273,6 +273,8 @@ pub struct PgStore {
     backend_pid: i32,
     /// The bound of the webhook outbox, when webhooks are on.
     webhooks: Option<std::sync::Arc<super::webhooks::WebhookGauge>>,
+    /// `ClientIP` of the webhooks written next ([`super::webhooks::CallbackOrigin`]).
+    client_ip: Option<std::net::IpAddr>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -378,6 +380,7 @@ impl PgStore {
             touched: BTreeSet::new(),
             backend_pid,
             webhooks: None,
+            client_ip: None,
         })
     }
 
@@ -797,8 +800,14 @@ impl Store for PgStore {
         if self.webhooks.as_ref().is_some_and(|g| !g.admit()) {
             return Ok(());
         }
-        let (command, platform, body) = super::webhooks::insert_args(cb);
-        self.write(|c, _| c.execute(super::webhooks::INSERT_PG, &[&command, &platform, &body]))?;
+        let ip = super::webhooks::client_ip_text(self.client_ip);
+        let (command, platform, body, ip) = super::webhooks::insert_args(cb, &ip);
+        self.write(|c, _| {
+            c.execute(
+                super::webhooks::INSERT_PG,
+                &[&command, &platform, &body, &ip],
+            )
+        })?;
         Ok(())
     }
 
@@ -868,5 +877,19 @@ impl Store for PgStore {
                 "postgres: a request failed before its savepoint".into(),
             )),
         }
+    }
+}
+
+impl super::webhooks::CallbackOrigin for PgStore {
+    fn set_client_ip(&mut self, ip: Option<std::net::IpAddr>) {
+        self.client_ip = ip;
+    }
+
+    fn finish_webhooks(&mut self, _f: &super::webhooks::Finish) -> Result<(), StoreError> {
+        // PostgreSQL's deliverer writes on its own connection (`PgQueue`): no page cache of
+        // the hub's to keep, and its claims must be visible to the other nodes at once.
+        Err(StoreError(
+            "postgres: webhook rounds are written by the deliverer's connection".into(),
+        ))
     }
 }

@@ -46,7 +46,7 @@ use super::rows::{
     Sql,
 };
 use super::uploads;
-use super::webhooks::{self, WebhookGauge};
+use super::webhooks::{self, CallbackOrigin, WebhookGauge};
 use im_revoke_core::model::{ConvId, Group, Message};
 use im_revoke_core::store::{ConvMember, ConvSummary, EventKind, EventRecord, Store, StoreError};
 use im_revoke_core::CallbackRecord;
@@ -167,6 +167,8 @@ pub struct SqliteStore {
     restarted: Option<Instant>,
     /// The bound of the webhook outbox, when webhooks are on.
     webhooks: Option<Arc<WebhookGauge>>,
+    /// `ClientIP` of the webhooks written next ([`CallbackOrigin`]).
+    client_ip: Option<std::net::IpAddr>,
 }
 
 /// A thread with its own connection that copies the WAL into the database file every
@@ -292,6 +294,7 @@ impl SqliteStore {
         conn.execute_batch(SCHEMA).map_err(db)?;
         conn.execute_batch(super::uploads::schema()).map_err(db)?;
         conn.execute_batch(&webhooks::sqlite_table()).map_err(db)?;
+        webhooks::sqlite_migrate(&conn).map_err(db)?;
         // (The view after the migration below: a view on `events` would stop its rebuild.)
         let mut store = SqliteStore {
             conn,
@@ -301,6 +304,7 @@ impl SqliteStore {
             _checkpointer: None,
             restarted: None,
             webhooks: None,
+            client_ip: None,
         };
         if version == 1 {
             store.index_members_of_existing_groups()?;
@@ -756,11 +760,12 @@ impl Store for SqliteStore {
         if self.webhooks.as_ref().is_some_and(|g| !g.admit()) {
             return Ok(());
         }
-        let (command, platform, body) = webhooks::insert_args(cb);
+        let ip = webhooks::client_ip_text(self.client_ip);
+        let (command, platform, body, ip) = webhooks::insert_args(cb, &ip);
         self.begin()?
             .prepare_cached(webhooks::INSERT_SQLITE)
             .map_err(db)?
-            .execute(params![command, platform, body])
+            .execute(params![command, platform, body, ip])
             .map_err(db)?;
         Ok(())
     }
@@ -809,5 +814,15 @@ impl Store for SqliteStore {
             self.restarted = Some(Instant::now());
         }
         Ok(())
+    }
+}
+
+impl CallbackOrigin for SqliteStore {
+    fn set_client_ip(&mut self, ip: Option<std::net::IpAddr>) {
+        self.client_ip = ip;
+    }
+
+    fn finish_webhooks(&mut self, f: &webhooks::Finish) -> Result<(), StoreError> {
+        webhooks::sqlite_finish(self.begin()?, f).map_err(db)
     }
 }

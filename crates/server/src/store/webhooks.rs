@@ -2,36 +2,46 @@
 //! in the batch's transaction) and the deliverer ([`crate::webhook`]) reads on a connection of
 //! its own.
 //!
-//! `webhook_outbox (id, command, platform, body, attempts, next_attempt_ms)`: a row is due when
-//! `next_attempt_ms <= now`. The deliverer *claims* due rows by moving their `next_attempt_ms`
-//! a lease ahead in one statement (PostgreSQL: `FOR UPDATE SKIP LOCKED`, so that of several nodes
-//! exactly one claims each row), POSTs them, deletes those the receiver took (2xx), and moves the
-//! others' `next_attempt_ms` to their next try (exponential backoff with jitter). A node that
-//! dies holding a claim loses nothing: the lease runs out and the row is due again (at least
-//! once).
+//! `webhook_outbox (id, command, platform, body, attempts, next_attempt_ms, client_ip)`: a row
+//! is new while `next_attempt_ms = 0`, and due again once `next_attempt_ms <= now`.
+//!
+//! - **SQLite** (one process): the deliverer only reads to take rows. New rows are found by id
+//!   after the last one it took (a range of the primary key); rows to try again through a
+//!   partial index that holds only them (`next_attempt_ms > 0`), so the hub's insert touches
+//!   the table alone. A round ends with one transaction: the delivered rows deleted, the others
+//!   given their next try. A crash before it loses nothing: the rows are taken again (at least
+//!   once).
+//! - **PostgreSQL** (several nodes): the deliverer *claims* due rows by moving their
+//!   `next_attempt_ms` a lease ahead in one statement (`FOR UPDATE SKIP LOCKED`, so that of
+//!   several nodes exactly one claims each row); a node that dies holding a claim loses nothing:
+//!   the lease runs out and the row is due again.
 //!
 //! The queue is bounded ([`WebhookGauge`]): past `cap` rows waiting, the hub drops new webhooks
 //! (counted) rather than letting an unreachable receiver fill the disk.
 
 use im_revoke_core::{CallbackRecord, StoreError};
-use rusqlite::OptionalExtension;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// The table, in SQL both databases accept (`id` differs: see [`SQLITE_TABLE`], [`PG_TABLE`]).
+/// The table, in SQL both databases accept (`id` differs: see [`sqlite_table`], [`pg_table`]).
 const COLUMNS: &str = "
     command          TEXT   NOT NULL,
     platform         TEXT   NOT NULL,
     body             TEXT   NOT NULL,
     attempts         BIGINT NOT NULL DEFAULT 0,
-    next_attempt_ms  BIGINT NOT NULL DEFAULT 0
+    next_attempt_ms  BIGINT NOT NULL DEFAULT 0,
+    client_ip        TEXT   NOT NULL DEFAULT ''
 ";
 
-/// SQLite's outbox table (schema version 4).
+/// SQLite's outbox table, and its index of the rows to try again. The index of every row's
+/// `next_attempt_ms` of earlier versions is dropped (each insert wrote it).
 pub fn sqlite_table() -> String {
     format!(
         "CREATE TABLE IF NOT EXISTS webhook_outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, {COLUMNS});
-         CREATE INDEX IF NOT EXISTS webhook_outbox_due ON webhook_outbox (next_attempt_ms);"
+         DROP INDEX IF EXISTS webhook_outbox_due;
+         CREATE INDEX IF NOT EXISTS webhook_outbox_retry ON webhook_outbox (next_attempt_ms)
+             WHERE next_attempt_ms > 0;"
     )
 }
 
@@ -39,16 +49,33 @@ pub fn sqlite_table() -> String {
 pub fn pg_table() -> String {
     format!(
         "CREATE TABLE IF NOT EXISTS webhook_outbox (id BIGSERIAL PRIMARY KEY, {COLUMNS});
+         ALTER TABLE webhook_outbox ADD COLUMN IF NOT EXISTS client_ip TEXT NOT NULL DEFAULT '';
          CREATE INDEX IF NOT EXISTS webhook_outbox_due ON webhook_outbox (next_attempt_ms);"
     )
 }
 
-/// Insert of one webhook (placeholders `?1..?3` / `$1..$3`).
+/// Adds `client_ip` to an SQLite outbox of an earlier version (SQLite has no
+/// `ADD COLUMN IF NOT EXISTS`).
+pub fn sqlite_migrate(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
+    let has: i64 = conn.query_row(
+        "SELECT COUNT(*) FROM pragma_table_info('webhook_outbox') WHERE name = 'client_ip'",
+        [],
+        |r| r.get(0),
+    )?;
+    if has == 0 {
+        conn.execute_batch(
+            "ALTER TABLE webhook_outbox ADD COLUMN client_ip TEXT NOT NULL DEFAULT ''",
+        )?;
+    }
+    Ok(())
+}
+
+/// Insert of one webhook (placeholders `?1..?4` / `$1..$4`).
 pub const INSERT_SQLITE: &str =
-    "INSERT INTO webhook_outbox (command, platform, body) VALUES (?1, ?2, ?3)";
+    "INSERT INTO webhook_outbox (command, platform, body, client_ip) VALUES (?1, ?2, ?3, ?4)";
 /// [`INSERT_SQLITE`] with PostgreSQL's placeholders.
 pub const INSERT_PG: &str =
-    "INSERT INTO webhook_outbox (command, platform, body) VALUES ($1, $2, $3)";
+    "INSERT INTO webhook_outbox (command, platform, body, client_ip) VALUES ($1, $2, $3, $4)";
 
 /// What the outbox holds now and what it dropped: the deliverer refreshes `pending` from the
 /// table, the hub's store adds what it enqueues; both read `cap`.
@@ -92,7 +119,46 @@ impl WebhookGauge {
     }
 }
 
-/// One claimed row.
+/// The hub's store's side of webhooks, besides [`im_revoke_core::Store::enqueue_callback`].
+pub trait CallbackOrigin {
+    /// Who caused the webhooks the hub writes next: the client's IP address (Tencent's
+    /// `ClientIP`), `None` for the app's backend (REST). The hub's thread sets it before each
+    /// request.
+    fn set_client_ip(&mut self, ip: Option<IpAddr>);
+    /// Writes what became of a round of deliveries in the batch's transaction (SQLite: see
+    /// [`SqliteQueue::via_hub`]).
+    fn finish_webhooks(&mut self, f: &Finish) -> Result<(), StoreError>;
+}
+
+/// The statements of [`WebhookQueue::finish`] on SQLite, in the transaction open on `conn`.
+pub fn sqlite_finish(conn: &rusqlite::Connection, f: &Finish) -> rusqlite::Result<()> {
+    let mut del = conn.prepare_cached("DELETE FROM webhook_outbox WHERE id = ?1")?;
+    for id in &f.done {
+        del.execute([id])?;
+    }
+    let mut up = conn.prepare_cached(
+        "UPDATE webhook_outbox SET attempts = ?2, next_attempt_ms = ?3 WHERE id = ?1",
+    )?;
+    for (id, attempts, next) in &f.retry {
+        // Never 0: 0 marks a row never tried.
+        up.execute(rusqlite::params![id, attempts, (*next).max(1)])?;
+    }
+    Ok(())
+}
+
+/// `ClientIP` as written: an IPv4-mapped IPv6 address as IPv4.
+pub fn client_ip_text(ip: Option<IpAddr>) -> String {
+    match ip {
+        None => String::new(),
+        Some(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => v6.to_string(),
+        },
+        Some(ip) => ip.to_string(),
+    }
+}
+
+/// One row taken for delivery.
 #[derive(Clone, Debug)]
 pub struct Due {
     /// Row id.
@@ -101,23 +167,34 @@ pub struct Due {
     pub command: String,
     /// `OptPlatform`.
     pub platform: String,
+    /// `ClientIP` (empty for REST).
+    pub client_ip: String,
     /// JSON body.
     pub body: String,
     /// Attempts before this one.
     pub attempts: i64,
 }
 
+/// What became of a round: rows delivered, and `(id, attempts, next_attempt_ms)` of the others.
+#[derive(Clone, Debug, Default)]
+pub struct Finish {
+    /// Delivered: deleted.
+    pub done: Vec<i64>,
+    /// Not delivered: tried again at `next_attempt_ms` (after `attempts` attempts).
+    pub retry: Vec<(i64, i64, i64)>,
+}
+
 /// The deliverer's side of the outbox, on its own connection (blocking: call it off the
 /// runtime's threads).
 pub trait WebhookQueue: Send {
-    /// Claims up to `limit` due rows for `lease_ms`.
+    /// Takes up to `limit` due rows, for `lease_ms` where other nodes could take them too.
     fn claim(&mut self, now_ms: i64, lease_ms: i64, limit: i64) -> Result<Vec<Due>, StoreError>;
-    /// Deletes delivered rows.
-    fn delete(&mut self, ids: &[i64]) -> Result<(), StoreError>;
-    /// Schedules another try of row `id` at `next_ms` (after `attempts` attempts).
-    fn retry(&mut self, id: i64, attempts: i64, next_ms: i64) -> Result<(), StoreError>;
+    /// Deletes the delivered rows and schedules the others, in one transaction.
+    fn finish(&mut self, f: &Finish) -> Result<(), StoreError>;
     /// Rows waiting.
     fn count(&mut self) -> Result<u64, StoreError>;
+    /// How often the gauge's count is refreshed from the table ([`WebhookQueue::count`]).
+    fn recount_every(&self) -> Duration;
 }
 
 /// Wall-clock milliseconds.
@@ -127,24 +204,31 @@ pub fn now_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
-fn claim_sql(pg: bool) -> &'static str {
-    if pg {
-        "UPDATE webhook_outbox SET next_attempt_ms = $1
-         WHERE id IN (SELECT id FROM webhook_outbox WHERE next_attempt_ms <= $2
-                      ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED)
-         RETURNING id, command, platform, body, attempts"
-    } else {
-        "UPDATE webhook_outbox SET next_attempt_ms = ?1
-         WHERE id IN (SELECT id FROM webhook_outbox WHERE next_attempt_ms <= ?2
-                      ORDER BY id LIMIT ?3)
-         RETURNING id, command, platform, body, attempts"
-    }
+fn due_of(r: &rusqlite::Row<'_>) -> rusqlite::Result<Due> {
+    Ok(Due {
+        id: r.get(0)?,
+        command: r.get(1)?,
+        platform: r.get(2)?,
+        body: r.get(3)?,
+        attempts: r.get(4)?,
+        client_ip: r.get(5)?,
+    })
 }
 
-/// The outbox of a SQLite file, on a second connection (WAL: it never blocks the hub's readers;
-/// its short writes wait for the hub's batch, `busy_timeout`).
+/// The outbox of a SQLite file, read on a second connection (WAL: reads never block the hub,
+/// nor does the hub block them). One process only: what it has taken is in memory.
+///
+/// Its writes go through the hub ([`SqliteQueue::via_hub`]): a write on a second connection
+/// makes SQLite drop the hub connection's whole page cache at its next transaction (the
+/// database changed under it), and the hub would read its hot pages again from the file after
+/// every round of deliveries; in the hub's batch they cost a few rows in a transaction that
+/// commits anyway.
 pub struct SqliteQueue {
     conn: rusqlite::Connection,
+    /// The id of the last new row taken: new rows are those after it.
+    after: i64,
+    /// The hub's commands, when the hub writes the rounds' results.
+    hub: Option<tokio::sync::mpsc::Sender<crate::engine::Command>>,
 }
 
 fn sq(e: rusqlite::Error) -> StoreError {
@@ -156,66 +240,90 @@ impl SqliteQueue {
     pub fn open(path: &std::path::Path) -> Result<SqliteQueue, StoreError> {
         let conn = rusqlite::Connection::open(path).map_err(sq)?;
         conn.pragma_update(None, "busy_timeout", 5000).map_err(sq)?;
-        // A delete or a lease lost to a power cut means one more delivery, which at-least-once
-        // allows: no fsync per statement here.
+        // A delete or a retry lost to a power cut means one more delivery, which at-least-once
+        // allows: no fsync per round here.
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(sq)?;
-        Ok(SqliteQueue { conn })
+        Ok(SqliteQueue {
+            conn,
+            after: 0,
+            hub: None,
+        })
+    }
+
+    /// Has the hub's thread write the rounds' results, in its batches' transactions.
+    pub fn via_hub(mut self, commands: tokio::sync::mpsc::Sender<crate::engine::Command>) -> Self {
+        self.hub = Some(commands);
+        self
     }
 }
 
 impl WebhookQueue for SqliteQueue {
-    fn claim(&mut self, now_ms: i64, lease_ms: i64, limit: i64) -> Result<Vec<Due>, StoreError> {
-        // A read first: when nothing is due (most rounds) the hub's writes are not waited for.
-        let any: Option<i64> = self
+    fn claim(&mut self, now_ms: i64, _lease_ms: i64, limit: i64) -> Result<Vec<Due>, StoreError> {
+        // Rows to try again first (their time has come), through the partial index.
+        let mut v: Vec<Due> = self
             .conn
-            .prepare_cached("SELECT id FROM webhook_outbox WHERE next_attempt_ms <= ?1 LIMIT 1")
+            .prepare_cached(
+                "SELECT id, command, platform, body, attempts, client_ip FROM webhook_outbox
+                 WHERE next_attempt_ms > 0 AND next_attempt_ms <= ?1
+                 ORDER BY next_attempt_ms LIMIT ?2",
+            )
             .map_err(sq)?
-            .query_row([now_ms], |r| r.get(0))
-            .optional()
+            .query_map(rusqlite::params![now_ms, limit], due_of)
+            .map_err(sq)?
+            .collect::<Result<_, _>>()
             .map_err(sq)?;
-        if any.is_none() {
-            return Ok(Vec::new());
+        let rest = limit - i64::try_from(v.len()).unwrap_or(limit);
+        if rest > 0 {
+            let new: Vec<Due> = self
+                .conn
+                .prepare_cached(
+                    "SELECT id, command, platform, body, attempts, client_ip FROM webhook_outbox
+                     WHERE id > ?1 AND next_attempt_ms = 0 ORDER BY id LIMIT ?2",
+                )
+                .map_err(sq)?
+                .query_map(rusqlite::params![self.after, rest], due_of)
+                .map_err(sq)?
+                .collect::<Result<_, _>>()
+                .map_err(sq)?;
+            if let Some(last) = new.last() {
+                self.after = last.id;
+            }
+            v.extend(new);
         }
-        let mut st = self.conn.prepare_cached(claim_sql(false)).map_err(sq)?;
-        let rows = st
-            .query_map(rusqlite::params![now_ms + lease_ms, now_ms, limit], |r| {
-                Ok(Due {
-                    id: r.get(0)?,
-                    command: r.get(1)?,
-                    platform: r.get(2)?,
-                    body: r.get(3)?,
-                    attempts: r.get(4)?,
-                })
-            })
-            .map_err(sq)?;
-        let mut v: Vec<Due> = rows.collect::<Result<_, _>>().map_err(sq)?;
         v.sort_by_key(|d| d.id);
         Ok(v)
     }
 
-    fn delete(&mut self, ids: &[i64]) -> Result<(), StoreError> {
-        let tx = self.conn.transaction().map_err(sq)?;
-        {
-            let mut st = tx
-                .prepare_cached("DELETE FROM webhook_outbox WHERE id = ?1")
-                .map_err(sq)?;
-            for id in ids {
-                st.execute([id]).map_err(sq)?;
-            }
+    fn finish(&mut self, f: &Finish) -> Result<(), StoreError> {
+        if f.done.is_empty() && f.retry.is_empty() {
+            return Ok(());
         }
-        tx.commit().map_err(sq)
-    }
-
-    fn retry(&mut self, id: i64, attempts: i64, next_ms: i64) -> Result<(), StoreError> {
-        self.conn
-            .prepare_cached(
-                "UPDATE webhook_outbox SET attempts = ?2, next_attempt_ms = ?3 WHERE id = ?1",
-            )
-            .map_err(sq)?
-            .execute(rusqlite::params![id, attempts, next_ms])
-            .map_err(sq)?;
-        Ok(())
+        let r = match &self.hub {
+            Some(hub) => {
+                // Wait for the commit: the next round must not take a delivered row again.
+                let (done, committed) = tokio::sync::oneshot::channel();
+                let cmd = crate::engine::Command::WebhooksFinished {
+                    finish: f.clone(),
+                    done,
+                };
+                hub.blocking_send(cmd)
+                    .ok()
+                    .and_then(|()| committed.blocking_recv().ok())
+                    .ok_or_else(|| StoreError("webhooks: the hub has stopped".into()))
+            }
+            None => (|| {
+                let tx = self.conn.transaction()?;
+                sqlite_finish(&tx, f)?;
+                tx.commit()
+            })()
+            .map_err(sq),
+        };
+        if r.is_err() {
+            // Rows taken but not finished are new again: find them from the start.
+            self.after = 0;
+        }
+        r
     }
 
     fn count(&mut self) -> Result<u64, StoreError> {
@@ -224,6 +332,12 @@ impl WebhookQueue for SqliteQueue {
             .query_row("SELECT COUNT(*) FROM webhook_outbox", [], |r| r.get(0))
             .map_err(sq)?;
         Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    fn recount_every(&self) -> Duration {
+        // Nothing else writes the table: the gauge counts exactly (the hub adds, the deliverer
+        // subtracts); the count only corrects a drift.
+        Duration::from_secs(30)
     }
 }
 
@@ -250,7 +364,13 @@ impl WebhookQueue for PgQueue {
     fn claim(&mut self, now_ms: i64, lease_ms: i64, limit: i64) -> Result<Vec<Due>, StoreError> {
         let rows = self
             .client
-            .query(claim_sql(true), &[&(now_ms + lease_ms), &now_ms, &limit])
+            .query(
+                "UPDATE webhook_outbox SET next_attempt_ms = $1
+                 WHERE id IN (SELECT id FROM webhook_outbox WHERE next_attempt_ms <= $2
+                              ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED)
+                 RETURNING id, command, platform, body, attempts, client_ip",
+                &[&(now_ms + lease_ms), &now_ms, &limit],
+            )
             .map_err(pe)?;
         let mut v = rows
             .iter()
@@ -261,6 +381,7 @@ impl WebhookQueue for PgQueue {
                     platform: r.try_get(2)?,
                     body: r.try_get(3)?,
                     attempts: r.try_get(4)?,
+                    client_ip: r.try_get(5)?,
                 })
             })
             .collect::<Result<Vec<_>, postgres::Error>>()
@@ -269,21 +390,25 @@ impl WebhookQueue for PgQueue {
         Ok(v)
     }
 
-    fn delete(&mut self, ids: &[i64]) -> Result<(), StoreError> {
-        self.client
-            .execute("DELETE FROM webhook_outbox WHERE id = ANY($1)", &[&ids])
-            .map_err(pe)?;
-        Ok(())
-    }
-
-    fn retry(&mut self, id: i64, attempts: i64, next_ms: i64) -> Result<(), StoreError> {
-        self.client
-            .execute(
-                "UPDATE webhook_outbox SET attempts = $2, next_attempt_ms = $3 WHERE id = $1",
-                &[&id, &attempts, &next_ms],
+    fn finish(&mut self, f: &Finish) -> Result<(), StoreError> {
+        let ids: Vec<i64> = f.retry.iter().map(|r| r.0).collect();
+        let attempts: Vec<i64> = f.retry.iter().map(|r| r.1).collect();
+        let next: Vec<i64> = f.retry.iter().map(|r| r.2).collect();
+        let mut tx = self.client.transaction().map_err(pe)?;
+        if !f.done.is_empty() {
+            tx.execute("DELETE FROM webhook_outbox WHERE id = ANY($1)", &[&f.done])
+                .map_err(pe)?;
+        }
+        if !ids.is_empty() {
+            tx.execute(
+                "UPDATE webhook_outbox o SET attempts = r.attempts, next_attempt_ms = r.next
+                 FROM unnest($1::BIGINT[], $2::BIGINT[], $3::BIGINT[]) AS r(id, attempts, next)
+                 WHERE o.id = r.id",
+                &[&ids, &attempts, &next],
             )
             .map_err(pe)?;
-        Ok(())
+        }
+        tx.commit().map_err(pe)
     }
 
     fn count(&mut self) -> Result<u64, StoreError> {
@@ -294,9 +419,17 @@ impl WebhookQueue for PgQueue {
             .map_err(pe)?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
+
+    fn recount_every(&self) -> Duration {
+        // Other nodes add and deliver too.
+        Duration::from_secs(1)
+    }
 }
 
 /// A record's fields as the insert takes them.
-pub fn insert_args(cb: &CallbackRecord) -> (&str, &str, &str) {
-    (cb.command, cb.platform, cb.body.as_str())
+pub fn insert_args<'a>(
+    cb: &'a CallbackRecord,
+    client_ip: &'a str,
+) -> (&'a str, &'a str, &'a str, &'a str) {
+    (cb.command, cb.platform, cb.body.as_str(), client_ip)
 }

@@ -196,7 +196,15 @@ pub struct Receiver {
     pub rx: mpsc::UnboundedReceiver<Hook>,
     pub status: Arc<AtomicU16>,
     pub delay_ms: Arc<AtomicU64>,
+    /// Connections accepted (TLS receivers only).
+    pub connections: Arc<AtomicU64>,
+    tls: bool,
     task: tokio::task::JoinHandle<()>,
+}
+
+/// The test CA's directory (`tests/tls/README.md`).
+pub fn tls_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tls")
 }
 
 async fn receive(
@@ -242,12 +250,86 @@ impl Receiver {
             rx,
             status,
             delay_ms,
+            connections: Arc::default(),
+            tls: false,
+            task,
+        }
+    }
+
+    /// An https receiver on 127.0.0.1 with the test CA's certificate (`tests/tls`); it counts
+    /// the connections it accepts (kept alive: fewer than requests).
+    pub async fn start_tls() -> Receiver {
+        use tokio_rustls::rustls;
+        use tokio_rustls::rustls::pki_types::pem::PemObject;
+        use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let dir = tls_dir();
+        let certs: Vec<CertificateDer<'static>> =
+            CertificateDer::pem_file_iter(dir.join("cert.pem"))
+                .expect("cert.pem")
+                .map(|c| c.expect("a certificate"))
+                .collect();
+        let key = PrivateKeyDer::from_pem_file(dir.join("key.pem")).expect("key.pem");
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .expect("server certificate");
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let (tx, rx) = mpsc::unbounded_channel();
+        let status = Arc::new(AtomicU16::new(200));
+        let delay_ms = Arc::new(AtomicU64::new(0));
+        let connections = Arc::new(AtomicU64::new(0));
+        let state = RecvState {
+            tx,
+            status: status.clone(),
+            delay_ms: delay_ms.clone(),
+        };
+        let app = Router::new().route("/cb", post(receive)).with_state(state);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().unwrap();
+        let accepted = connections.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((tcp, _)) = listener.accept().await else {
+                    continue;
+                };
+                accepted.fetch_add(1, Ordering::Relaxed);
+                let acceptor = acceptor.clone();
+                let app = app.clone();
+                tokio::spawn(async move {
+                    let Ok(tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let service = hyper::service::service_fn(
+                        move |req: hyper::Request<hyper::body::Incoming>| {
+                            let mut app = app.clone();
+                            async move { tower_service::Service::call(&mut app, req).await }
+                        },
+                    );
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(tls), service)
+                        .await;
+                });
+            }
+        });
+        Receiver {
+            addr,
+            rx,
+            status,
+            delay_ms,
+            connections,
+            tls: true,
             task,
         }
     }
 
     pub fn url(&self) -> String {
-        format!("http://{}/cb", self.addr)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}/cb", self.addr)
     }
 
     /// The next webhook (within `WAIT`).

@@ -53,7 +53,7 @@ pub mod codes {
     /// Tencent: internal error, retry.
     pub const INTERNAL: u32 = 91000;
     /// Tencent: too many requests (this identifier's quota, `--rest-rate`).
-    pub const FREQ_LIMIT: u32 = 60018;
+    pub const FREQ_LIMIT: u32 = 60007;
     /// Tencent (group): invalid parameters (`MsgSeqList`).
     pub const GROUP_PARAMS: u32 = 10004;
     /// Tencent (group): invalid `GroupId`.
@@ -709,9 +709,12 @@ async fn getroammsg(app: &App, m: Map<String, Value>) -> Result<Map<String, Valu
         return Err(Fail::new(codes::INTERNAL, "unexpected answer"));
     };
     let h = r?;
+    // Oldest first within the page, as Tencent's answers list it; pages still go back in time
+    // (`LastMsgKey` is the page's oldest message, the first item).
     let list: Vec<Value> = h
         .messages
         .iter()
+        .rev()
         .map(|msg| {
             json!({
                 "From_Account": msg.sender,
@@ -723,7 +726,7 @@ async fn getroammsg(app: &App, m: Map<String, Value>) -> Result<Map<String, Valu
                 "IsRecalled": u8::from(msg.is_revoked()),
                 "MsgKey": msg_key(msg),
                 "MsgBody": msg_body(msg.elem.as_ref()),
-                "CloudCustomData": "",
+                "CloudCustomData": msg.cloud_custom_data.as_deref().unwrap_or(""),
             })
         })
         .collect();

@@ -44,13 +44,14 @@ async fn admin_sends_lists_and_recalls_with_no_time_limit() {
     assert_eq!(h["Complete"], 1, "{h}");
     assert_eq!(h["MsgCnt"], 2, "{h}");
     let list = h["MsgList"].as_array().unwrap();
-    assert_eq!(list[1]["MsgKey"], key.as_str(), "newest first: {h}");
+    assert_eq!(list[1]["MsgKey"], key.as_str(), "oldest first: {h}");
     assert_eq!(list[0]["MsgBody"][0]["MsgType"], "TIMTextElem");
     assert_eq!(
         list[0]["MsgBody"][0]["MsgContent"]["Text"],
         "typed by alice"
     );
     assert_eq!(list[0]["From_Account"], "alice");
+    assert_eq!(h["LastMsgKey"], list[0]["MsgKey"], "LastMsgKey: the oldest: {h}");
 
     let client_key = list[0]["MsgKey"].as_str().unwrap().to_string();
 
@@ -528,7 +529,7 @@ async fn rate_limit_per_admin_identifier() {
             .await;
         match v["ErrorCode"].as_u64() {
             Some(0) => {}
-            Some(60018) => limited += 1,
+            Some(60007) => limited += 1,
             _ => panic!("{v}"),
         }
     }

@@ -51,7 +51,10 @@ async fn admin_sends_lists_and_recalls_with_no_time_limit() {
         "typed by alice"
     );
     assert_eq!(list[0]["From_Account"], "alice");
-    assert_eq!(h["LastMsgKey"], list[0]["MsgKey"], "LastMsgKey: the oldest: {h}");
+    assert_eq!(
+        h["LastMsgKey"], list[0]["MsgKey"],
+        "LastMsgKey: the oldest: {h}"
+    );
 
     let client_key = list[0]["MsgKey"].as_str().unwrap().to_string();
 

@@ -12,17 +12,18 @@
 
 use std::rc::Rc;
 
-use im_revoke_core::attachment::{upload_error, IMAGE_ORIGIN, IMAGE_THUMB};
+use im_revoke_core::attachment::{upload_error, IMAGE_ORIGIN};
 use im_revoke_core::model::ImageInfo;
+use im_revoke_core::wire::decode_elem;
 use im_revoke_core::{Code, Elem, ImError};
-use js_sys::{Array, Promise};
+use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 
 use crate::chat_client::chain;
 use crate::convert::{opt_number, opt_string, to_js};
 use crate::error::{rejected, Error};
 use crate::manager::MessageManager;
-use crate::session::{Session, Shape};
+use crate::session::Session;
 
 #[wasm_bindgen(typescript_custom_section)]
 const TS_SEND: &'static str = r#"
@@ -52,14 +53,14 @@ async function thumbnail(bmp) {
   return { t, w, h };
 }
 export function isBlob(v) { return typeof Blob === "function" && v instanceof Blob; }
-export async function attach(blob, image, put, onProgress) {
+export async function attach(blob, image, name, put, onProgress) {
   try {
     const parts = [blob];
     let width = 0, height = 0, tw = 0, th = 0;
     if (image) {
       let bmp;
       try { bmp = await createImageBitmap(blob); }
-      catch (_) { return { failed: { status: 415, desc: "not an image this browser can read" } }; }
+      catch (_) { return { status: 415, desc: "not an image this browser can read" }; }
       width = bmp.width; height = bmp.height;
       const { t, w, h } = await thumbnail(bmp);
       bmp.close();
@@ -75,14 +76,17 @@ export async function attach(blob, image, put, onProgress) {
     for (const p of parts) {
       const head = new Uint8Array(await p.slice(0, 512).arrayBuffer());
       const r = await put(p, head, (n) => progress(done + n));
-      if (r.failed) return r;
+      if (r.failed) return r.failed;
       out.push(r);
       done += p.size;
       progress(done);
     }
-    return { parts: out, width, height, tw, th };
+    const info = (r, type, w, h) => ({ type, uuid: r.uuid, url: r.url || "", width: r.width || w, height: r.height || h, size: r.size });
+    return JSON.stringify(image
+      ? { elemType: "image", imageList: [info(out[0], 1, width, height), info(out[1], 2, tw, th)] }
+      : { elemType: "file", uuid: out[0].uuid, fileName: name, fileSize: out[0].size, url: out[0].url || "" });
   } catch (e) {
-    return { failed: { status: 500, code: e && e.code, desc: String((e && e.desc) || e) } };
+    return { status: 500, code: e && e.code, desc: String((e && e.desc) || e) };
   }
 }
 export function httpPut(url, auth) {
@@ -112,7 +116,14 @@ export function localPut(f, user) {
 extern "C" {
     #[wasm_bindgen(js_name = isBlob)]
     fn is_blob(v: &JsValue) -> bool;
-    fn attach(blob: &JsValue, image: bool, put: &JsValue, on_progress: &JsValue) -> Promise;
+    /// Uploads; resolves with the element's JSON, or `{ status, code?, desc? }` when refused.
+    fn attach(
+        blob: &JsValue,
+        image: bool,
+        name: &str,
+        put: &JsValue,
+        on_progress: &JsValue,
+    ) -> Promise;
     /// The uploader to a server's `POST /upload`: `put(blob, head, onBytes)`.
     #[wasm_bindgen(js_name = httpPut)]
     pub(crate) fn http_put(url: &str, auth: &str) -> JsValue;
@@ -196,112 +207,99 @@ impl MessageManager {
         self.session
             .files
             .borrow_mut()
-            .insert(view.msg_id.clone(), Some(file));
+            .push((view.msg_id.clone(), Some(file)));
         to_js(&view)
     }
 }
 
-/// `sendMessage` of a message whose Blob waits for its upload: uploads, then sends. `None`
-/// for any other message (sent as usual).
+/// Whether message `msg_id` has a Blob to upload (or being uploaded).
+pub(crate) fn waiting(s: &Session, msg_id: &str) -> bool {
+    s.files.borrow().iter().any(|(id, _)| id == msg_id)
+}
+
+/// The Blob back in its place for another try (`Some`), or the entry gone (`None`: sent).
+fn put_back(s: &Session, msg_id: &str, blob: Option<JsValue>) {
+    let mut files = s.files.borrow_mut();
+    if let Some(i) = files.iter().position(|(id, _)| id == msg_id) {
+        match blob {
+            Some(b) => files[i].1 = Some(b),
+            None => drop(files.swap_remove(i)),
+        }
+    }
+}
+
+/// `sendMessage` of a message whose Blob waits for its upload: uploads, then sends.
 pub(crate) fn send_attached(
     s: &Rc<Session>,
-    msg_id: &str,
+    msg_id: String,
     receiver: Option<String>,
     group_id: Option<String>,
     options: &JsValue,
-) -> Option<Promise> {
-    let slot = s.files.borrow_mut().get_mut(msg_id)?.take();
-    let Some(blob) = slot else {
-        return Some(rejected(ImError::new(Code::InProgress)));
+) -> Promise {
+    let blob = {
+        let mut files = s.files.borrow_mut();
+        files
+            .iter_mut()
+            .find(|(id, _)| *id == msg_id)
+            .and_then(|(_, b)| b.take())
+    };
+    let Some(blob) = blob else {
+        return rejected(ImError::new(Code::InProgress));
     };
     let started = (|| {
-        let on_progress = match options.is_object() {
-            true => js_sys::Reflect::get(options, &JsValue::from_str("onProgress"))
-                .unwrap_or(JsValue::UNDEFINED),
-            false => JsValue::UNDEFINED,
+        let on_progress = if options.is_object() {
+            js_sys::Reflect::get(options, &JsValue::from_str("onProgress"))
+                .unwrap_or(JsValue::UNDEFINED)
+        } else {
+            JsValue::UNDEFINED
         };
-        let (image, user) = {
+        let (view, user) = {
             let st = s.st.borrow();
             if st.phase == crate::session::Phase::LoggedOut {
                 return Err(ImError::new(Code::NotLoggedIn));
             }
             st.client
-                .check_attach(msg_id, receiver.as_deref(), group_id.as_deref())?;
-            let image = st
-                .client
-                .local_message(msg_id)
-                .is_some_and(|v| v.image_elem.is_some());
-            (image, st.client.user_id().to_string())
+                .check_attach(&msg_id, receiver.as_deref(), group_id.as_deref())?;
+            (
+                st.client.local_message(&msg_id),
+                st.client.user_id().to_string(),
+            )
         };
         let put = s.uploader(&user)?;
-        Ok(attach(&blob, image, &put, &on_progress))
+        let name = view.as_ref().and_then(|v| v.file_elem.as_ref());
+        let name = name.map_or("", |f| f.file_name.as_str());
+        let image = view.as_ref().is_some_and(|v| v.image_elem.is_some());
+        Ok(attach(&blob, image, name, &put, &on_progress))
     })();
     let uploading = match started {
         Ok(p) => p,
         Err(e) => {
-            s.files.borrow_mut().insert(msg_id.to_string(), Some(blob));
-            return Some(rejected(e));
-        }
-    };
-    let (s, id) = (s.clone(), msg_id.to_string());
-    let then = Closure::once_into_js(move |r: JsValue| -> Promise {
-        let attached = elem_of(&s, &id, &r).and_then(|elem| {
-            s.st.borrow_mut().client.attach(&id, elem)?;
-            Ok(())
-        });
-        if let Err(e) = attached {
-            s.files.borrow_mut().insert(id, Some(blob));
+            put_back(s, &msg_id, Some(blob));
             return rejected(e);
         }
-        s.files.borrow_mut().remove(&id);
-        s.request(Shape::Message, |c, now| {
-            c.send(&id, receiver.as_deref(), group_id.as_deref(), now)
-        })
+    };
+    let s = s.clone();
+    // Called exactly once: `attach` never rejects (a refusal is its value).
+    let then = Closure::once_into_js(move |r: JsValue| -> Promise {
+        let attached = match r.as_string() {
+            Some(json) => decode_elem(&json)
+                .ok_or_else(|| ImError::new(Code::InvalidParameters))
+                .and_then(|elem| s.st.borrow_mut().client.attach(&msg_id, elem)),
+            None => Err(refusal(&r)),
+        };
+        if let Err(e) = attached {
+            put_back(&s, &msg_id, Some(blob));
+            return rejected(e);
+        }
+        put_back(&s, &msg_id, None);
+        s.send_message(msg_id, receiver, group_id)
     });
-    Some(chain(&uploading, &then))
+    chain(&uploading, &then)
 }
 
-/// The element of message `id` with what the uploads `r` (of `attach`) gave, or the refusal.
-fn elem_of(s: &Session, id: &str, r: &JsValue) -> Result<Elem, ImError> {
-    let get = |o: &JsValue, k: &str| js_sys::Reflect::get(o, &JsValue::from_str(k)).ok();
-    if let Some(f) = get(r, "failed").filter(JsValue::is_object) {
-        let status = opt_number(&f, "status").ok().flatten().unwrap_or(0.0) as u16;
-        let code = opt_number(&f, "code").ok().flatten().map(|n| n as u32);
-        return Err(upload_error(
-            status,
-            code,
-            opt_string(&f, "desc").ok().flatten(),
-        ));
-    }
-    let parts = Array::from(&get(r, "parts").unwrap_or(JsValue::UNDEFINED));
-    let num = |o: &JsValue, k: &str| opt_number(o, k).ok().flatten();
-    let part = |i: u32, kind: u8, w: &str, h: &str| -> Result<ImageInfo, ImError> {
-        let p = parts.get(i);
-        Ok(ImageInfo {
-            kind,
-            uuid: opt_string(&p, "uuid")?.unwrap_or_default(),
-            url: opt_string(&p, "url")?.unwrap_or_default(),
-            width: num(&p, "width").or(num(r, w)).unwrap_or(0.0) as u32,
-            height: num(&p, "height").or(num(r, h)).unwrap_or(0.0) as u32,
-            size: num(&p, "size").unwrap_or(0.0) as u64,
-        })
-    };
-    let view = s.st.borrow().client.local_message(id);
-    match view.and_then(|v| v.file_elem) {
-        Some(f) => {
-            let p = part(0, 0, "", "")?;
-            Ok(Elem::File {
-                uuid: p.uuid,
-                file_name: f.file_name,
-                file_size: p.size,
-                url: p.url,
-            })
-        }
-        None => Ok(Elem::Image {
-            image_list: vec![
-                part(0, IMAGE_ORIGIN, "width", "height")?,
-                part(1, IMAGE_THUMB, "tw", "th")?,
-            ],
-        }),
-    }
+/// A refused upload's `{ status, code?, desc? }` as the core's error.
+fn refusal(r: &JsValue) -> ImError {
+    let status = opt_number(r, "status").ok().flatten().unwrap_or(0.0) as u16;
+    let code = opt_number(r, "code").ok().flatten().map(|n| n as u32);
+    upload_error(status, code, opt_string(r, "desc").ok().flatten())
 }

@@ -137,18 +137,16 @@ impl MessageManager {
         };
         let receiver = non_empty(receiver);
         let group_id = non_empty(group_id);
-        if let Some(p) = crate::attachment::send_attached(
-            &self.session,
-            &msg_id,
-            receiver.clone(),
-            group_id.clone(),
-            &options,
-        ) {
-            return p;
+        if crate::attachment::waiting(&self.session, &msg_id) {
+            return crate::attachment::send_attached(
+                &self.session,
+                msg_id,
+                receiver,
+                group_id,
+                &options,
+            );
         }
-        self.session.request(Shape::Message, |c, now| {
-            c.send(&msg_id, receiver.as_deref(), group_id.as_deref(), now)
-        })
+        self.session.send_message(msg_id, receiver, group_id)
     }
 
     /// Revokes a message (the object or its msgID), with an optional reason shown to the

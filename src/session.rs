@@ -267,7 +267,8 @@ pub(crate) struct Session {
     held: RefCell<Option<Vec<Notification>>>,
     /// The Blobs of image and file messages created and not uploaded yet, by msgID (`None`
     /// while the upload runs).
-    pub(crate) files: RefCell<HashMap<String, Option<JsValue>>>,
+    /// (A few at a time: a list.)
+    pub(crate) files: RefCell<Vec<(String, Option<JsValue>)>>,
 }
 
 impl Session {
@@ -286,7 +287,7 @@ impl Session {
             store: RefCell::new(store),
             warning: RefCell::new(None),
             held: RefCell::new(None),
-            files: RefCell::new(HashMap::new()),
+            files: RefCell::new(Vec::new()),
             st: RefCell::new(State {
                 client,
                 phase: Phase::LoggingIn,
@@ -595,6 +596,9 @@ impl Session {
             st.shut(&mut b, Code::NotLoggedIn);
             b
         };
+        // Blobs of messages never sent go with the session's life.
+        let files = std::mem::take(&mut *self.files.borrow_mut());
+        drop(files);
         self.run(batch);
     }
 
@@ -736,6 +740,19 @@ impl Session {
     /// The first frame on a new connection, with the transport's credential.
     pub(crate) fn login_frame(&self, credential: &str) -> ClientFrame {
         self.st.borrow().client.login_frame(credential)
+    }
+
+    /// `sendMessage` of a message ready to go (one copy for every caller).
+    #[inline(never)]
+    pub(crate) fn send_message(
+        self: &Rc<Self>,
+        msg_id: String,
+        receiver: Option<String>,
+        group_id: Option<String>,
+    ) -> Promise {
+        self.request(Shape::Message, |c, now| {
+            c.send(&msg_id, receiver.as_deref(), group_id.as_deref(), now)
+        })
     }
 
     /// The transport's uploader for `user`.

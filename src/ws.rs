@@ -149,7 +149,10 @@ impl Transport for WsLink {
     fn uploader(&self, user: &str) -> Result<JsValue, ImError> {
         let origin = im_revoke_core::attachment::http_origin(&self.0.url)
             .ok_or_else(|| ImError::with_desc(Code::InvalidParameters, "no HTTP origin"))?;
-        let auth = format!("UserSig {user} {}", self.0.user_sig);
+        let mut auth = String::from("UserSig ");
+        auth.push_str(user);
+        auth.push(' ');
+        auth.push_str(&self.0.user_sig);
         Ok(crate::attachment::http_put(&(origin + "/upload"), &auth))
     }
 

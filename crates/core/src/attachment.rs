@@ -280,8 +280,18 @@ pub fn http_origin(ws_url: &str) -> Option<String> {
     } else {
         ("https://", ws_url.strip_prefix("wss://")?)
     };
-    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
-    (!host.is_empty()).then(|| format!("{scheme}{host}"))
+    let end = rest
+        .bytes()
+        .position(|b| b == b'/' || b == b'?' || b == b'#')
+        .unwrap_or(rest.len());
+    let host = &rest[..end];
+    if host.is_empty() {
+        return None;
+    }
+    let mut origin = String::with_capacity(scheme.len() + host.len());
+    origin.push_str(scheme);
+    origin.push_str(host);
+    Some(origin)
 }
 
 /// Makes the server's relative download URLs (`/file/…`) in `frame` absolute on `origin`.

@@ -59,6 +59,7 @@ fn image(v: &Json) -> Option<ImageInfo> {
     })
 }
 
+#[inline(never)] // from `message` and `decode_elem`: one copy
 fn elem(v: &Json) -> Option<Elem> {
     Some(match v.get("elemType")?.str()? {
         "text" => Elem::Text {
@@ -254,6 +255,12 @@ fn frame(v: &Json) -> Option<ServerFrame> {
         },
         _ => return None,
     })
+}
+
+/// An element from its JSON text (as in frames: `{"elemType":"image","imageList":[…]}`);
+/// `None` for anything malformed.
+pub fn decode_elem(text: &str) -> Option<Elem> {
+    elem(&parse(text)?)
 }
 
 /// A server frame from its JSON text; `None` for anything malformed or unknown.

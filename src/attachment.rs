@@ -246,6 +246,7 @@ pub(crate) fn send_attached(
     let Some(blob) = blob else {
         return rejected(ImError::new(Code::InProgress));
     };
+    let mut begun = false;
     let started = (|| {
         let on_progress = if options.is_object() {
             js_sys::Reflect::get(options, &JsValue::from_str("onProgress"))
@@ -254,12 +255,13 @@ pub(crate) fn send_attached(
             JsValue::UNDEFINED
         };
         let (view, user) = {
-            let st = s.st.borrow();
+            let mut st = s.st.borrow_mut();
             if st.phase == crate::session::Phase::LoggedOut {
                 return Err(ImError::new(Code::NotLoggedIn));
             }
             st.client
                 .check_attach(&msg_id, receiver.as_deref(), group_id.as_deref())?;
+            begun = true;
             (
                 st.client.local_message(&msg_id),
                 st.client.user_id().to_string(),
@@ -274,6 +276,9 @@ pub(crate) fn send_attached(
     let uploading = match started {
         Ok(p) => p,
         Err(e) => {
+            if begun {
+                s.st.borrow_mut().client.abort_attach(&msg_id);
+            }
             put_back(s, &msg_id, Some(blob));
             return rejected(e);
         }
@@ -288,7 +293,10 @@ pub(crate) fn send_attached(
             None => Err(refusal(&r)),
         };
         if let Err(e) = attached {
-            put_back(&s, &msg_id, Some(blob));
+            s.st.borrow_mut().client.abort_attach(&msg_id);
+            // Revoked while uploading (8021): the message is gone, and so is its file.
+            let keep = e.code != Code::SendCancelled;
+            put_back(&s, &msg_id, keep.then_some(blob));
             return rejected(e);
         }
         put_back(&s, &msg_id, None);

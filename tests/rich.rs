@@ -505,3 +505,29 @@ async fn image_and_file_over_the_server() {
     ok(m(&alice, "logout", &[])).await;
     ok(m(&bob, "logout", &[])).await;
 }
+
+/// The wrong photo, revoked while it is still uploading: the revoke resolves, `sendMessage`
+/// rejects with 8021 (send cancelled), and the receiver never hears of it.
+#[wasm_bindgen_test]
+async fn revoke_while_uploading_cancels_the_send() {
+    let hub = hub("{}");
+    let alice = login(&hub, "alice").await;
+    let bob = login(&hub, "bob").await;
+    let log = Array::new();
+    listen(&mm(&bob), "bob", &log);
+    let amm = mm(&alice);
+    let blob = ok(png(64, 48).into()).await;
+    let msg = m(&amm, "createImageMessage", &[blob]);
+    let sending = m(&amm, "sendMessage", &[msg.clone(), s("bob"), JsValue::NULL]);
+    let revoked = ok(m(&amm, "revokeMessage", &[msg.clone(), s("wrong photo")])).await;
+    assert_eq!(gn(&revoked, "status"), 6.0);
+    assert_eq!(err_code(sending).await, 8021);
+    settle().await;
+    sleep(50).await;
+    assert!(lines(&log).is_empty(), "bob heard: {:?}", lines(&log));
+    assert_eq!(
+        err_code(m(&amm, "sendMessage", &[msg, s("bob"), JsValue::NULL])).await,
+        8021,
+        "not sent again"
+    );
+}

@@ -177,6 +177,9 @@ pub struct Client {
     notes: Vec<Notification>,
     done: Vec<Completion>,
     book: conversations::Book,
+    /// Image and file messages whose uploads are under way (between `check_attach` and
+    /// `attach` / `abort_attach`): a revoke meanwhile cancels the send instead (8021).
+    uploading: Vec<String>,
     /// How long a request may wait for its answer before failing, ms.
     pub request_timeout_ms: f64,
     /// Where the server's relative download URLs (`/file/…`) are made absolute, e.g.
@@ -214,6 +217,7 @@ impl Client {
             notes: Vec::new(),
             done: Vec::new(),
             book: Default::default(),
+            uploading: Vec::new(),
             request_timeout_ms: DEFAULT_REQUEST_TIMEOUT_MS,
             file_origin: None,
         })

@@ -461,3 +461,80 @@ fn upload_refusals_and_local_uploads() {
         Code::AttachmentTypeNotAllowed
     );
 }
+
+/// Revoked while its uploads are under way: the message never left this device, so the revoke
+/// resolves at once, the send is cancelled (8021 when the uploads end), nobody is told anything,
+/// and the message cannot be sent again. A failed upload only ends the uploading state.
+#[test]
+fn revoke_during_the_upload_cancels_the_send() {
+    let mut w = World::new(Config::default());
+    let a = w.device("alice");
+    let b = w.device("bob");
+    w.hub.store_mut().add_upload("o", "alice");
+    w.hub.store_mut().add_upload("t", "alice");
+    let placeholder = Elem::Image {
+        image_list: vec![pic(1, "", 0, 0)],
+    };
+    let m = w.devices[a].client.create_message(placeholder.clone());
+    w.devices[a]
+        .client
+        .check_attach(&m.msg_id, Some("bob"), None)
+        .unwrap();
+    assert_eq!(
+        w.devices[a]
+            .client
+            .check_attach(&m.msg_id, Some("bob"), None)
+            .unwrap_err()
+            .code,
+        Code::InProgress,
+        "one upload at a time"
+    );
+    let now = w.now_f();
+    let req = w.devices[a]
+        .client
+        .revoke(&m.msg_id, "wrong photo", now)
+        .unwrap();
+    let Done::Revoked(v) = w.result(a, &req).unwrap() else {
+        panic!("revoked at once")
+    };
+    assert_eq!(v.status, MessageStatus::Revoked);
+    let elem = Elem::Image {
+        image_list: vec![pic(1, "o", 640, 480), pic(2, "t", 200, 150)],
+    };
+    assert_eq!(
+        w.devices[a]
+            .client
+            .attach(&m.msg_id, elem)
+            .unwrap_err()
+            .code,
+        Code::SendCancelled
+    );
+    assert_eq!(
+        w.devices[a]
+            .client
+            .check_attach(&m.msg_id, Some("bob"), None)
+            .unwrap_err()
+            .code,
+        Code::SendCancelled,
+        "a revoked message is not sent again"
+    );
+    let now = w.now_f();
+    assert_eq!(
+        w.devices[a]
+            .client
+            .send(&m.msg_id, Some("bob"), None, now)
+            .unwrap_err()
+            .code,
+        Code::SendCancelled
+    );
+    w.settle();
+    assert!(w.new_notes(b).is_empty(), "bob never hears of it");
+    assert!(w.revoked_notes(b).is_empty());
+
+    // A failed upload: not uploading any more, so it may be tried again.
+    let m2 = w.devices[a].client.create_message(placeholder);
+    let c = &mut w.devices[a].client;
+    c.check_attach(&m2.msg_id, Some("bob"), None).unwrap();
+    c.abort_attach(&m2.msg_id);
+    c.check_attach(&m2.msg_id, Some("bob"), None).unwrap();
+}

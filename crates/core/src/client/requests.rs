@@ -1,11 +1,11 @@
 //! What the app asks of the client: create and send a message, revoke one (with the early
 //! 6223 by the estimated server clock), `canRevoke`, history, find, groups, the local cache.
 
-use super::{Client, Kind, Local};
+use super::{Client, Done, Kind, Local};
 use crate::error::{Code, ImError};
 use crate::model::{
     check_group_id, check_msg_id, check_user_id, Elem, Group, GroupRole, Message, MessageStatus,
-    ReplyTo, MAX_CLOUD_CUSTOM_DATA,
+    ReplyTo, RevokeInfo, RevokerRole, MAX_CLOUD_CUSTOM_DATA,
 };
 use crate::policy::{check_revoke, Actor};
 use crate::protocol::ClientFrame;
@@ -137,6 +137,10 @@ impl Client {
                 "this message was already sent",
             ));
         }
+        if l.msg.revoke.is_some() {
+            // Revoked before it was ever sent (while its uploads ran): cancelled for good.
+            return Err(ImError::new(Code::SendCancelled));
+        }
         if l.msg.elem.as_ref().map_or(0, Elem::size) > max {
             return Err(ImError::new(Code::MsgBodySizeLimit));
         }
@@ -179,13 +183,16 @@ impl Client {
     /// `sendMessage` of an image or file message: before its uploads, whether it may be sent
     /// to that target (its own, not sent, not being sent, of an attachment type).
     pub fn check_attach(
-        &self,
+        &mut self,
         msg_id: &str,
         receiver: Option<&str>,
         group_id: Option<&str>,
     ) -> Result<(), ImError> {
         check_target(receiver, group_id)?;
         let l = self.messages.get(msg_id);
+        if l.is_some_and(|l| l.msg.revoke.is_some()) {
+            return Err(ImError::new(Code::SendCancelled));
+        }
         let unsent = l.is_some_and(|l| {
             l.msg.sender == self.user
                 && l.msg.seq == 0
@@ -201,16 +208,32 @@ impl Client {
             .pending
             .values()
             .any(|p| p.kind == Kind::Send(msg_id.to_string()));
-        if in_flight {
+        if in_flight || self.uploading.iter().any(|id| id == msg_id) {
             return Err(ImError::new(Code::InProgress));
         }
+        self.uploading.push(msg_id.to_string());
         Ok(())
+    }
+
+    /// The uploads of a message begun by [`Client::check_attach`] failed: it is no longer
+    /// uploading (it may be sent again).
+    pub fn abort_attach(&mut self, msg_id: &str) {
+        self.uploading.retain(|id| id != msg_id);
     }
 
     /// After the uploads of an image or file message: its element with the upload keys, sizes
     /// and dimensions, in place of the one made at creation (same type; checked in full when
     /// sent).
     pub fn attach(&mut self, msg_id: &str, elem: Elem) -> Result<(), ImError> {
+        self.abort_attach(msg_id);
+        // Revoked while its uploads ran: the send is cancelled, nobody ever gets it.
+        if self
+            .messages
+            .get(msg_id)
+            .is_some_and(|l| l.msg.revoke.is_some())
+        {
+            return Err(ImError::new(Code::SendCancelled));
+        }
         self.check_attach_elem(msg_id, &elem)?;
         if let Some(l) = self.messages.get_mut(msg_id) {
             l.msg.elem = Some(elem);
@@ -305,6 +328,9 @@ impl Client {
                 "reason is too long",
             ));
         }
+        if self.uploading.iter().any(|id| id == msg_id) {
+            return Ok(self.cancel_upload(msg_id, reason, now));
+        }
         let mut group_hint = None;
         if let Some(l) = self.messages.get(msg_id) {
             if l.status == MessageStatus::Failed {
@@ -349,6 +375,32 @@ impl Client {
         };
         self.queue(req_id.clone(), frame, Kind::Revoke(msg_id.to_string()), now);
         Ok(req_id)
+    }
+
+    /// A revoke of a message whose uploads are still under way: it never left this device, so
+    /// it is revoked here and now (the revoke resolves at once) and its send is cancelled
+    /// (`sendMessage` rejects with 8021 when the uploads end). The uploaded bytes are never
+    /// claimed and the server collects them.
+    fn cancel_upload(&mut self, msg_id: &str, reason: &str, now: f64) -> String {
+        let req_id = self.next_id("r");
+        let time_ms = self.server_now(now) as u64;
+        let user = self.user.clone();
+        if let Some(l) = self.messages.get_mut(msg_id) {
+            l.msg.revoke = Some(RevokeInfo {
+                user_id: user,
+                role: RevokerRole::Sender,
+                reason: reason.to_string(),
+                time_ms,
+                req_id: req_id.clone(),
+            });
+            l.status = MessageStatus::Revoked;
+        }
+        self.mark(msg_id);
+        let view = self.local_message(msg_id);
+        if let Some(v) = view {
+            self.done.push((req_id.clone(), Ok(Done::Revoked(v))));
+        }
+        req_id
     }
 
     /// `getHistoryMessageList`: a page of a conversation, newest first.

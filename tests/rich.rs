@@ -519,8 +519,7 @@ async fn revoke_while_uploading_cancels_the_send() {
     let blob = ok(png(64, 48).into()).await;
     let msg = m(&amm, "createImageMessage", &[blob]);
     let sending = m(&amm, "sendMessage", &[msg.clone(), s("bob"), JsValue::NULL]);
-    let revoked = ok(m(&amm, "revokeMessage", &[msg.clone(), s("wrong photo")])).await;
-    assert_eq!(gn(&revoked, "status"), 6.0);
+    ok(m(&amm, "revokeMessage", &[msg.clone(), s("wrong photo")])).await;
     assert_eq!(err_code(sending).await, 8021);
     settle().await;
     sleep(50).await;

@@ -195,13 +195,7 @@ async fn the_list_pages_newest_first() {
     assert_eq!(total(&bob).await, 2.0);
 }
 
-// Ignored for now: in some builds this test stops the page (the renderer never answers again,
-// chromedriver gives up after 300 s), which points at a synchronous request/answer loop between
-// a late third device's first conversation load and the embedded hub. It passed at 7fe47ad and
-// ff29b54 and in a filtered run at 70cbb9d; the wasm of 547b8c8 (a Store method added, nothing
-// else in the module) already stops. Run it with `-- --include-ignored`.
 #[wasm_bindgen_test]
-#[ignore]
 async fn unread_counts_and_a_read_roam_between_devices() {
     let hub = hub("{}");
     let alice = login(&hub, "alice").await;

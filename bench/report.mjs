@@ -282,6 +282,33 @@ function rows(r) {
       ratio: fo.revoke_completion.p99_ms / fo.send_completion.p99_ms,
     });
   }
+  const bf = r.before;
+  if (bf?.revokes?.revokes && tp?.revokes) {
+    const ratio = tp.revokes.per_sec / bf.revokes.revokes.per_sec;
+    add({
+      id: "revokes_before_after",
+      figure: `server: sustained durable revokes (${tp.clients} users), now vs ${bf.name} (${bf.rev.slice(0, 7)}), same run`,
+      target: "no more than 10% worse (>= 0.9x)",
+      ok: ratio >= 0.9,
+      gap: 0.9 / ratio,
+      measured: `${fmt(tp.revokes.per_sec)} / s (ack p99 ${fmt(tp.revokes.ack_latency.p99_ms, 1)} ms)`,
+      baseline: `${bf.name}: ${fmt(bf.revokes.revokes.per_sec)} / s (ack p99 ${fmt(bf.revokes.revokes.ack_latency.p99_ms, 1)} ms)`,
+      ratio,
+    });
+  }
+  if (bf?.fanout?.revoke_completion && fo?.revoke_completion) {
+    const ratio = fo.revoke_completion.p99_ms / bf.fanout.revoke_completion.p99_ms;
+    add({
+      id: "fanout_before_after",
+      figure: `server: ${fmt(fo.members)}-member group revoke completion p99, now vs ${bf.name} (${bf.rev.slice(0, 7)}), same run`,
+      target: "no more than 10% worse (<= 1.1x)",
+      ok: ratio <= 1.1,
+      gap: ratio / 1.1,
+      measured: `${fmt(fo.revoke_completion.p99_ms, 1)} ms (p50 ${fmt(fo.revoke_completion.p50_ms, 1)})`,
+      baseline: `${bf.name}: ${fmt(bf.fanout.revoke_completion.p99_ms, 1)} ms (p50 ${fmt(bf.fanout.revoke_completion.p50_ms, 1)})`,
+      ratio,
+    });
+  }
   const cl = r.conv_list;
   if (cl) {
     add({
@@ -292,6 +319,20 @@ function rows(r) {
       gap: cl.first_page.p50_ms / 50,
       measured: `${fmt(cl.first_page.p50_ms, 2)} ms (p99 ${fmt(cl.first_page.p99_ms, 2)}; n=${cl.first_page.count})`,
       baseline: `whole list in pages of 100 (a new device's first load): p50 ${fmt(cl.whole_list.p50_ms, 1)} ms`,
+      ratio: null,
+    });
+  }
+  const bcl = r.browser?.convList;
+  if (bcl?.server || bcl?.local) {
+    const main = bcl.server ?? bcl.local;
+    add({
+      id: "conv_list_browser",
+      figure: `browser: a device just logged in loads the first page (100) of a ${fmt(bcl.conversations)}-conversation list, ${bcl.server ? "via server" : "LocalHub"}, p50 / p99`,
+      target: "< 50 ms",
+      ok: bcl.conversations >= 1000 ? main.p99_ms < 50 : null,
+      gap: main.p99_ms / 50,
+      measured: `${fmt(main.p50_ms, 2)} / ${fmt(main.p99_ms, 2)} ms (n=${main.count})`,
+      baseline: bcl.server && bcl.local ? `LocalHub p50 ${fmt(bcl.local.p50_ms, 2)} / p99 ${fmt(bcl.local.p99_ms, 2)} ms` : "—",
       ratio: null,
     });
   }
@@ -440,6 +481,10 @@ const r = {
   browser: read(a.raw, "browser.json"),
   run: runInfo,
 };
+const before = read(a.raw, "before.json");
+if (before) {
+  r.before = { ...before, revokes: read(a.raw, "before-revokes.json"), fanout: read(a.raw, "before-fanout.json") };
+}
 r.rest_api = restFigures((name) => read(a.raw, name));
 const table = [...rows(r), ...restRows(r.rest_api)];
 r.table = table;

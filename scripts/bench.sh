@@ -9,6 +9,11 @@
 #   bench/latency.svg    latency histograms
 # and prints the table figure / target / measured / baseline / ratio. See BENCHMARKS.md.
 #
+# `--before REV` (a commit, tag or branch) also builds that revision's release server (from
+# `git archive`, in target/before/) and runs the durable-revoke and 10,000-member fan-out
+# scenarios against it on a fresh database with the same load generator and sizes, so the report
+# shows the cost of what changed since REV, before and after, from the same run.
+#
 # Loopback only; every step is bounded (counts and `timeout`); the server and any helper are
 # stopped on exit, whatever happens.
 set -euo pipefail
@@ -19,12 +24,15 @@ PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 export PATH
 
 QUICK=0
-for arg in "$@"; do
-  case "$arg" in
+BEFORE=""
+while [ $# -gt 0 ]; do
+  case "$1" in
     --quick) QUICK=1 ;;
-    -h|--help) sed -n '2,12p' "${BASH_SOURCE[0]}"; exit 0 ;;
-    *) echo "bench.sh: unknown argument $arg (use --quick)" >&2; exit 2 ;;
+    --before) BEFORE="${2:?--before needs a revision}"; shift ;;
+    -h|--help) sed -n '2,17p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    *) echo "bench.sh: unknown argument $1 (use --quick, --before REV)" >&2; exit 2 ;;
   esac
+  shift
 done
 
 say() { printf '\n[bench] %s\n' "$*"; }
@@ -71,6 +79,21 @@ CARGO_TARGET_DIR="$ROOT/target/loadgen" cargo build --release -p im-revoke-loadg
   --config 'profile.release.codegen-units=16'
 LOADGEN="$ROOT/target/loadgen/release/im-revoke-loadgen"
 
+BEFORE_BIN=""
+if [ -n "$BEFORE" ]; then
+  BEFORE_REV="$(git rev-parse --verify --quiet "$BEFORE^{commit}")" || { echo "bench.sh: no such revision: $BEFORE" >&2; exit 2; }
+  BEFORE_SRC="$ROOT/target/before/src-$BEFORE_REV"
+  say "build: the release server of $BEFORE ($BEFORE_REV) for the before/after figures"
+  if [ ! -f "$BEFORE_SRC/Cargo.toml" ]; then
+    rm -rf "$BEFORE_SRC.part" && mkdir -p "$BEFORE_SRC.part"
+    git archive "$BEFORE_REV" | tar -x -C "$BEFORE_SRC.part"
+    mv "$BEFORE_SRC.part" "$BEFORE_SRC"
+  fi
+  CARGO_TARGET_DIR="$ROOT/target/before/target" cargo build --release -p im-revoke-server \
+    --manifest-path "$BEFORE_SRC/Cargo.toml"
+  BEFORE_BIN="$ROOT/target/before/target/release/im-revoke-server"
+fi
+
 stale_pkg() {
   [ -f pkg/im_revoke_bg.wasm ] || return 0
   [ -n "$(find src crates/core/src Cargo.toml Cargo.lock -newer pkg/im_revoke_bg.wasm -print -quit 2>/dev/null)" ]
@@ -92,7 +115,7 @@ ECHO_PID=""
 FLOOD_PID=""
 cleanup() {
   local rc=$?
-  for pid in $ECHO_PID $FLOOD_PID $SERVER_PID ${REST_PIDS:-}; do
+  for pid in $ECHO_PID $FLOOD_PID $SERVER_PID ${BEFORE_PID:-} ${REST_PIDS:-}; do
     if kill -0 "$pid" 2>/dev/null; then
       kill -TERM "$pid" 2>/dev/null || true
       for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
@@ -184,6 +207,32 @@ LG 240 revokes --url "$URL" --clients "$TP_CLIENTS" --window 8 --send-secs "$((T
 
 say "6/8 fanout: group of $FAN_M online members, $FAN_R revokes"
 LG 400 fanout --url "$URL" --members "$FAN_M" --revokes "$FAN_R" --sources 8 --out "$RAW/fanout.json"
+
+if [ -n "$BEFORE_BIN" ]; then
+  # The same two scenarios against the server of $BEFORE, on a fresh database (the current
+  # server above has run scenarios 1-4 on its database first: if anything, that favours before).
+  say "5-6/8 before: the same revokes and fan-out against the server of $BEFORE"
+  IMR_LOG=warn "$BEFORE_BIN" --listen 127.0.0.1:0 --db "$TMP/before.db" \
+    --sdkappid "$SDKAPPID" --secret-key "$KEY" --revoke-time-limit 3600 \
+    --max-connections 30000 $FANOUT_FLAGS >"$TMP/before.out" 2>"$TMP/before.log" &
+  BEFORE_PID=$!
+  BADDR=""
+  for _ in $(seq 1 300); do
+    BADDR="$(sed -n 's|^im-revoke-server listening on http://||p' "$TMP/before.out" | head -n1)"
+    [ -n "$BADDR" ] && break
+    kill -0 "$BEFORE_PID" 2>/dev/null || { cat "$TMP/before.log" >&2; exit 1; }
+    sleep 0.1
+  done
+  [ -n "$BADDR" ] || { echo "[bench] the server of $BEFORE did not say where it listens" >&2; exit 1; }
+  LG 240 revokes --url "ws://$BADDR/ws" --clients "$TP_CLIENTS" --window 8 --send-secs "$((TP_SECS + 2))" \
+    --secs "$TP_SECS" --out "$RAW/before-revokes.json"
+  LG 400 fanout --url "ws://$BADDR/ws" --members "$FAN_M" --revokes "$FAN_R" --sources 8 \
+    --out "$RAW/before-fanout.json"
+  kill -TERM "$BEFORE_PID" 2>/dev/null || true
+  wait "$BEFORE_PID" 2>/dev/null || true
+  BEFORE_PID=""
+  printf '{"rev": "%s", "name": "%s"}\n' "$BEFORE_REV" "$BEFORE" >"$RAW/before.json"
+fi
 
 say "extra: conv-list: the first page of a 1,000-conversation list"
 LG 240 conv-list --url "$URL" --conversations 1000 --samples "$CONV_N" --out "$RAW/conv-list.json"

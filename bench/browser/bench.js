@@ -466,3 +466,66 @@ export async function echoRtt({ url, samples, warmup }) {
   }
   return rtt;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Conversation list: a user with 1,000 conversations; a device that has just logged in loads the
+// first page (100, newest activity first), as a chat UI does on start. Timed: the call of
+// `getConversationList(0, 100)` → its promise resolved with the 100 conversations (the request to
+// the authority, its answer decoded, the JS objects built). Each sample is a new device of that
+// user (a fresh login, in-memory storage), so nothing is cached in the client beforehand.
+
+async function seedConversations(owner, n, perUserRate) {
+  const om = owner.getMessageManager();
+  const pace = pacer(perUserRate);
+  const sends = [];
+  for (let i = 0; i < n; i++) {
+    await pace();
+    sends.push(om.sendMessage(om.createTextMessage(`hello ${i}`), `cv-peer-${i}`, null));
+  }
+  await withTimeout(Promise.all(sends), 120000, "conversation seeding sends");
+}
+
+async function firstPages(login, n, samples, warmup) {
+  const cold = [];
+  for (let i = 0; i < warmup + samples; i++) {
+    const dev = await login();
+    try {
+      const cm = dev.getConversationManager();
+      const t0 = performance.now();
+      const page = await withTimeout(cm.getConversationList(0, 100), 10000, `first page ${i}`);
+      const dt = performance.now() - t0;
+      const list = page.conversationList;
+      if (list.length !== Math.min(100, n)) throw new Error(`first page has ${list.length} conversations, not ${Math.min(100, n)}`);
+      if (page.isFinished !== n <= 100) throw new Error(`first page isFinished ${page.isFinished} with ${n} conversations`);
+      if (i >= warmup) cold.push(dt);
+    } finally {
+      await dev.logout();
+    }
+  }
+  return cold;
+}
+
+/** The first page of a 1,000-conversation list on an embedded LocalHub. */
+export async function convListLocal({ n, samples, warmup, perUserRate }) {
+  if (!wasm) await boot();
+  const hub = new LocalHub({ revokeTimeLimit: 3600 });
+  const owner = await ChatClient.local(hub, "cv-owner");
+  try {
+    await seedConversations(owner, n, perUserRate);
+    return await firstPages(() => ChatClient.local(hub, "cv-owner"), n, samples, warmup);
+  } finally {
+    await owner.logout();
+  }
+}
+
+/** The same over the real server (durable SQLite); `owner` is { userID, userSig }. */
+export async function convListServer({ url, owner, n, samples, warmup, perUserRate }) {
+  const login = () => ChatClient.connect({ url, userID: owner.userID, userSig: owner.userSig, storage: "memory" });
+  const first = await login();
+  try {
+    await seedConversations(first, n, perUserRate);
+    return await firstPages(login, n, samples, warmup);
+  } finally {
+    await first.logout();
+  }
+}

@@ -2,7 +2,7 @@
 // Runs the browser benchmarks (bench/browser/bench.js) in headless Chromium with playwright-core
 // and writes their figures as JSON.
 //
-//   node bench/browser/run.mjs --out bench/out/browser.json [--quick]
+//   node bench/browser/run.mjs --out bench/out/browser.json [--quick] [--only conv-list]
 //        [--url ws://127.0.0.1:PORT/ws --server-bin target/release/im-revoke-server
 //         --secret-key KEY --sdkappid N]          (end-to-end over the real server)
 //        [--pkg DIR]                                (the built module; default pkg/)
@@ -45,6 +45,7 @@ function args() {
     else if (k === "--pkg-note") a.pkgNote = next();
     else if (k === "--profile") a.profile = next();
     else if (k === "--echo-url") a.echoUrl = next();
+    else if (k === "--only") a.only = next();
     else throw new Error(`unknown argument ${k}`);
   }
   a.secretKey ??= process.env.IMR_SECRET_KEY;
@@ -202,109 +203,111 @@ async function main() {
       return { js: usedSize, wasm: wasmBytes };
     };
 
-    // (a) + (b): client throughput, lookup, memory; wasm and JS baseline alternate.
-    console.log(`browser: client throughput, ${rounds} rounds x ${n} events (module vs plain-JS baseline)`);
-    const per = { wasm: [], js: [] };
-    for (let r = 0; r < rounds; r++) {
-      const order = r % 2 === 0 ? ["wasm", "js"] : ["js", "wasm"];
-      for (const kind of order) {
-        await page.evaluate(([k, n]) => window.bench.prepare(k, n), [kind, n]);
+    if (a.only !== "conv-list") {
+      // (a) + (b): client throughput, lookup, memory; wasm and JS baseline alternate.
+      console.log(`browser: client throughput, ${rounds} rounds x ${n} events (module vs plain-JS baseline)`);
+      const per = { wasm: [], js: [] };
+      for (let r = 0; r < rounds; r++) {
+        const order = r % 2 === 0 ? ["wasm", "js"] : ["js", "wasm"];
+        for (const kind of order) {
+          await page.evaluate(([k, n]) => window.bench.prepare(k, n), [kind, n]);
+          const h0 = await heap();
+          const newMs = await page.evaluate(() => window.bench.feedNew());
+          const h1 = await heap();
+          const lk = await page.evaluate((k) => window.bench.lookup(k), lookups);
+          const revMs = await page.evaluate(() => window.bench.feedRevokes());
+          const fin = await page.evaluate(() => window.bench.finish());
+          if (!fin.applied) throw new Error(`${kind}: the revokes were not applied to the store`);
+          const row = {
+            newPerSec: n / (newMs / 1000),
+            revokesPerSec: n / (revMs / 1000),
+            nsPerLookup: lk.nsPerLookup,
+            bareMapGetNs: lk.bareMapGetNs,
+            jsHeapPerMessage: (h1.js - h0.js) / n,
+            wasmMemoryPerMessage: (h1.wasm - h0.wasm) / n,
+            bytesPerMessage: (h1.js - h0.js + h1.wasm - h0.wasm) / n,
+          };
+          per[kind].push(row);
+          console.log(
+            `  round ${r + 1} ${kind.padEnd(4)}: revokes ${Math.round(row.revokesPerSec).toLocaleString("en")}/s, ` +
+              `new ${Math.round(row.newPerSec).toLocaleString("en")}/s, lookup ${row.nsPerLookup.toFixed(0)} ns, ` +
+              `${row.bytesPerMessage.toFixed(0)} B/message (js heap ${row.jsHeapPerMessage.toFixed(0)} + wasm ${row.wasmMemoryPerMessage.toFixed(0)})`,
+          );
+        }
+      }
+      const agg = (rows) => ({
+        revokesPerSec: median(rows.map((x) => x.revokesPerSec)),
+        newPerSec: median(rows.map((x) => x.newPerSec)),
+        nsPerLookup: median(rows.map((x) => x.nsPerLookup)),
+        bareMapGetNs: rows[0].bareMapGetNs === null ? null : median(rows.map((x) => x.bareMapGetNs)),
+        // Memory from the first round only: the wasm linear memory never shrinks, so later rounds
+        // reuse pages freed by the earlier ones and show less growth.
+        bytesPerMessage: rows[0].bytesPerMessage,
+        jsHeapPerMessage: rows[0].jsHeapPerMessage,
+        wasmMemoryPerMessage: rows[0].wasmMemoryPerMessage,
+        rounds: rows,
+      });
+      out.client = { module: agg(per.wasm), baseline: agg(per.js) };
+      if (a.profile) {
+        await page.evaluate(([k, n]) => window.bench.prepare(k, n), ["wasm", n]);
+        await page.evaluate(() => window.bench.feedNew());
+        await cdp.send("Profiler.enable");
+        await cdp.send("Profiler.setSamplingInterval", { interval: 50 });
+        await cdp.send("Profiler.start");
+        await page.evaluate(() => window.bench.feedRevokes());
+        const { profile } = await cdp.send("Profiler.stop");
+        await page.evaluate(() => window.bench.finish());
+        writeFileSync(a.profile, JSON.stringify(profile));
+        const byId = new Map(profile.nodes.map((x) => [x.id, x]));
+        const self = new Map();
+        for (const id of profile.samples) {
+          const name = byId.get(id).callFrame.functionName || "(anonymous)";
+          self.set(name, (self.get(name) ?? 0) + 1);
+        }
+        console.log(`  profile of the module's revoke feed written to ${a.profile}; top self time:`);
+        for (const [name, c] of [...self].sort((x, y) => y[1] - x[1]).slice(0, 12)) {
+          console.log(`    ${((100 * c) / profile.samples.length).toFixed(1).padStart(5)}%  ${name.slice(0, 110)}`);
+        }
+      }
+      // (d) soak: 100,000 messages and their revokes through one client (quick: 20,000), heap and
+      // wasm memory after GC every 10,000; flat past the message LRU (5,000) is the goal.
+      {
+        const total = a.quick ? 20_000 : 100_000;
+        const step = 10_000;
+        console.log(`browser: soak, ${total.toLocaleString("en")} messages and their revokes through one client`);
+        await page.evaluate((st) => window.bench.soakStart(st), step);
+        const points = [];
         const h0 = await heap();
-        const newMs = await page.evaluate(() => window.bench.feedNew());
-        const h1 = await heap();
-        const lk = await page.evaluate((k) => window.bench.lookup(k), lookups);
-        const revMs = await page.evaluate(() => window.bench.feedRevokes());
-        const fin = await page.evaluate(() => window.bench.finish());
-        if (!fin.applied) throw new Error(`${kind}: the revokes were not applied to the store`);
-        const row = {
-          newPerSec: n / (newMs / 1000),
-          revokesPerSec: n / (revMs / 1000),
-          nsPerLookup: lk.nsPerLookup,
-          bareMapGetNs: lk.bareMapGetNs,
-          jsHeapPerMessage: (h1.js - h0.js) / n,
-          wasmMemoryPerMessage: (h1.wasm - h0.wasm) / n,
-          bytesPerMessage: (h1.js - h0.js + h1.wasm - h0.wasm) / n,
+        points.push({ messages: 0, jsHeap: h0.js, wasmMemory: h0.wasm, ms: 0 });
+        for (let done = 0; done < total; ) {
+          const r = await page.evaluate(() => window.bench.soakStep());
+          done = r.done;
+          const h = await heap();
+          points.push({ messages: done, jsHeap: h.js, wasmMemory: h.wasm, ms: r.ms });
+          console.log(
+            `  ${done.toLocaleString("en").padStart(7)}: js heap ${(h.js / 1e6).toFixed(2)} MB, wasm ${(h.wasm / 1e6).toFixed(2)} MB, ` +
+              `step ${r.ms.toFixed(0)} ms`,
+          );
+        }
+        await page.evaluate(() => window.bench.soakEnd());
+        // Growth over the second half of the soak (well past the LRU), per 10,000 messages.
+        const mid = points[Math.floor((points.length - 1) / 2)];
+        const last = points[points.length - 1];
+        const per10k = (x) => ((last[x] - mid[x]) * 10_000) / Math.max(1, last.messages - mid.messages);
+        out.soak = {
+          total,
+          step,
+          points,
+          secondHalfGrowthPer10k: { jsHeap: per10k("jsHeap"), wasmMemory: per10k("wasmMemory") },
         };
-        per[kind].push(row);
         console.log(
-          `  round ${r + 1} ${kind.padEnd(4)}: revokes ${Math.round(row.revokesPerSec).toLocaleString("en")}/s, ` +
-            `new ${Math.round(row.newPerSec).toLocaleString("en")}/s, lookup ${row.nsPerLookup.toFixed(0)} ns, ` +
-            `${row.bytesPerMessage.toFixed(0)} B/message (js heap ${row.jsHeapPerMessage.toFixed(0)} + wasm ${row.wasmMemoryPerMessage.toFixed(0)})`,
+          `  second half: js heap ${(out.soak.secondHalfGrowthPer10k.jsHeap / 1e3).toFixed(1)} KB, ` +
+            `wasm ${(out.soak.secondHalfGrowthPer10k.wasmMemory / 1e3).toFixed(1)} KB per 10,000 messages`,
         );
       }
+      out.memoryMethod =
+        "CDP HeapProfiler.collectGarbage then Runtime.getHeapUsage (JS heap usedSize) plus the growth of the module's WebAssembly.Memory buffer, before and after caching n messages; first round";
     }
-    const agg = (rows) => ({
-      revokesPerSec: median(rows.map((x) => x.revokesPerSec)),
-      newPerSec: median(rows.map((x) => x.newPerSec)),
-      nsPerLookup: median(rows.map((x) => x.nsPerLookup)),
-      bareMapGetNs: rows[0].bareMapGetNs === null ? null : median(rows.map((x) => x.bareMapGetNs)),
-      // Memory from the first round only: the wasm linear memory never shrinks, so later rounds
-      // reuse pages freed by the earlier ones and show less growth.
-      bytesPerMessage: rows[0].bytesPerMessage,
-      jsHeapPerMessage: rows[0].jsHeapPerMessage,
-      wasmMemoryPerMessage: rows[0].wasmMemoryPerMessage,
-      rounds: rows,
-    });
-    out.client = { module: agg(per.wasm), baseline: agg(per.js) };
-    if (a.profile) {
-      await page.evaluate(([k, n]) => window.bench.prepare(k, n), ["wasm", n]);
-      await page.evaluate(() => window.bench.feedNew());
-      await cdp.send("Profiler.enable");
-      await cdp.send("Profiler.setSamplingInterval", { interval: 50 });
-      await cdp.send("Profiler.start");
-      await page.evaluate(() => window.bench.feedRevokes());
-      const { profile } = await cdp.send("Profiler.stop");
-      await page.evaluate(() => window.bench.finish());
-      writeFileSync(a.profile, JSON.stringify(profile));
-      const byId = new Map(profile.nodes.map((x) => [x.id, x]));
-      const self = new Map();
-      for (const id of profile.samples) {
-        const name = byId.get(id).callFrame.functionName || "(anonymous)";
-        self.set(name, (self.get(name) ?? 0) + 1);
-      }
-      console.log(`  profile of the module's revoke feed written to ${a.profile}; top self time:`);
-      for (const [name, c] of [...self].sort((x, y) => y[1] - x[1]).slice(0, 12)) {
-        console.log(`    ${((100 * c) / profile.samples.length).toFixed(1).padStart(5)}%  ${name.slice(0, 110)}`);
-      }
-    }
-    // (d) soak: 100,000 messages and their revokes through one client (quick: 20,000), heap and
-    // wasm memory after GC every 10,000; flat past the message LRU (5,000) is the goal.
-    {
-      const total = a.quick ? 20_000 : 100_000;
-      const step = 10_000;
-      console.log(`browser: soak, ${total.toLocaleString("en")} messages and their revokes through one client`);
-      await page.evaluate((st) => window.bench.soakStart(st), step);
-      const points = [];
-      const h0 = await heap();
-      points.push({ messages: 0, jsHeap: h0.js, wasmMemory: h0.wasm, ms: 0 });
-      for (let done = 0; done < total; ) {
-        const r = await page.evaluate(() => window.bench.soakStep());
-        done = r.done;
-        const h = await heap();
-        points.push({ messages: done, jsHeap: h.js, wasmMemory: h.wasm, ms: r.ms });
-        console.log(
-          `  ${done.toLocaleString("en").padStart(7)}: js heap ${(h.js / 1e6).toFixed(2)} MB, wasm ${(h.wasm / 1e6).toFixed(2)} MB, ` +
-            `step ${r.ms.toFixed(0)} ms`,
-        );
-      }
-      await page.evaluate(() => window.bench.soakEnd());
-      // Growth over the second half of the soak (well past the LRU), per 10,000 messages.
-      const mid = points[Math.floor((points.length - 1) / 2)];
-      const last = points[points.length - 1];
-      const per10k = (x) => ((last[x] - mid[x]) * 10_000) / Math.max(1, last.messages - mid.messages);
-      out.soak = {
-        total,
-        step,
-        points,
-        secondHalfGrowthPer10k: { jsHeap: per10k("jsHeap"), wasmMemory: per10k("wasmMemory") },
-      };
-      console.log(
-        `  second half: js heap ${(out.soak.secondHalfGrowthPer10k.jsHeap / 1e3).toFixed(1)} KB, ` +
-          `wasm ${(out.soak.secondHalfGrowthPer10k.wasmMemory / 1e3).toFixed(1)} KB per 10,000 messages`,
-      );
-    }
-    out.memoryMethod =
-      "CDP HeapProfiler.collectGarbage then Runtime.getHeapUsage (JS heap usedSize) plus the growth of the module's WebAssembly.Memory buffer, before and after caching n messages; first round";
     await page.close();
 
     // (c) end-to-end revoke latency, LocalHub and (when a server is given) the real server.
@@ -313,31 +316,53 @@ async function main() {
     await page2.goto(base, { timeout: 30000 });
     await page2.waitForFunction(() => window.benchReady === true, null, { timeout: 30000 });
     await page2.evaluate(() => window.bench.boot());
-    console.log(`browser: end-to-end revoke latency, ${e2eSamples} revokes one at a time`);
-    const local = await page2.evaluate((o) => window.bench.e2eLocal(o), { samples: e2eSamples, warmup: e2eWarmup, perUserRate: a.perUserRate });
-    out.e2eLocal = { toEvent: summarize(local.toEvent), toAck: summarize(local.toAck) };
-    console.log(`  LocalHub: revoke → onRecvMessageRevoked p50 ${out.e2eLocal.toEvent.p50_ms} ms, p99 ${out.e2eLocal.toEvent.p99_ms} ms`);
-    if (a.url) {
-      const tag = Date.now().toString(36);
-      const au = `br-${tag}-a`;
-      const bu = `br-${tag}-b`;
-      const o = {
-        url: a.url,
-        a: { userID: au, userSig: usersig(a, au) },
-        b: { userID: bu, userSig: usersig(a, bu) },
-        samples: e2eSamples,
-        warmup: e2eWarmup,
-        perUserRate: a.perUserRate,
-      };
-      const r = await page2.evaluate((o) => window.bench.e2eServer(o), o);
-      out.e2eServer = { toEvent: summarize(r.toEvent), toAck: summarize(r.toAck) };
-      console.log(`  server:   revoke → onRecvMessageRevoked p50 ${out.e2eServer.toEvent.p50_ms} ms, p99 ${out.e2eServer.toEvent.p99_ms} ms`);
+    if (a.only !== "conv-list") {
+      console.log(`browser: end-to-end revoke latency, ${e2eSamples} revokes one at a time`);
+      const local = await page2.evaluate((o) => window.bench.e2eLocal(o), { samples: e2eSamples, warmup: e2eWarmup, perUserRate: a.perUserRate });
+      out.e2eLocal = { toEvent: summarize(local.toEvent), toAck: summarize(local.toAck) };
+      console.log(`  LocalHub: revoke → onRecvMessageRevoked p50 ${out.e2eLocal.toEvent.p50_ms} ms, p99 ${out.e2eLocal.toEvent.p99_ms} ms`);
+      if (a.url) {
+        const tag = Date.now().toString(36);
+        const au = `br-${tag}-a`;
+        const bu = `br-${tag}-b`;
+        const o = {
+          url: a.url,
+          a: { userID: au, userSig: usersig(a, au) },
+          b: { userID: bu, userSig: usersig(a, bu) },
+          samples: e2eSamples,
+          warmup: e2eWarmup,
+          perUserRate: a.perUserRate,
+        };
+        const r = await page2.evaluate((o) => window.bench.e2eServer(o), o);
+        out.e2eServer = { toEvent: summarize(r.toEvent), toAck: summarize(r.toAck) };
+        console.log(`  server:   revoke → onRecvMessageRevoked p50 ${out.e2eServer.toEvent.p50_ms} ms, p99 ${out.e2eServer.toEvent.p99_ms} ms`);
+      }
+      if (a.echoUrl) {
+        loopbackOnly(a.echoUrl);
+        const rtt = await page2.evaluate((o) => window.bench.echoRtt(o), { url: a.echoUrl, samples: e2eSamples, warmup: e2eWarmup });
+        out.echo = { rtt: summarize(rtt) };
+        console.log(`  baseline: this page's WebSocket to a bare echo server and back p50 ${out.echo.rtt.p50_ms} ms, p99 ${out.echo.rtt.p99_ms} ms`);
+      }
     }
-    if (a.echoUrl) {
-      loopbackOnly(a.echoUrl);
-      const rtt = await page2.evaluate((o) => window.bench.echoRtt(o), { url: a.echoUrl, samples: e2eSamples, warmup: e2eWarmup });
-      out.echo = { rtt: summarize(rtt) };
-      console.log(`  baseline: this page's WebSocket to a bare echo server and back p50 ${out.echo.rtt.p50_ms} ms, p99 ${out.echo.rtt.p99_ms} ms`);
+    // (e) the first page of a 1,000-conversation list on a device that has just logged in.
+    const convN = a.quick ? 200 : 1000;
+    const convSamples = a.quick ? 5 : 20;
+    console.log(`browser: conversation list, first page of 100 of ${convN}, ${convSamples} new devices`);
+    const cl = await page2.evaluate((o) => window.bench.convListLocal(o), { n: convN, samples: convSamples, warmup: 2, perUserRate: a.perUserRate });
+    out.convList = { conversations: convN, page: 100, local: summarize(cl) };
+    console.log(`  LocalHub: first page p50 ${out.convList.local.p50_ms} ms, p99 ${out.convList.local.p99_ms} ms`);
+    if (a.url) {
+      const owner = `cv-${Date.now().toString(36)}-o`;
+      const r = await page2.evaluate((o) => window.bench.convListServer(o), {
+        url: a.url,
+        owner: { userID: owner, userSig: usersig(a, owner) },
+        n: convN,
+        samples: convSamples,
+        warmup: 2,
+        perUserRate: a.perUserRate,
+      });
+      out.convList.server = summarize(r);
+      console.log(`  server:   first page p50 ${out.convList.server.p50_ms} ms, p99 ${out.convList.server.p99_ms} ms`);
     }
     await ctx.close();
   } finally {

@@ -166,34 +166,88 @@ impl ChatClient {
                     warning = Some(("readonly", "another tab writes the store".to_string()));
                 }
             }
-            if store.as_ref().is_some_and(|s| !s.writer()) {
-                // A reader keeps its copy of the cache and outbox in memory only.
+            let reader = store.as_ref().is_some_and(|s| !s.writer());
+            if reader {
+                // A reader keeps its copy of the cache and outbox in memory only, until the
+                // writer closes and it takes the store over.
                 if let Some(s) = store.take() {
                     s.close();
                 }
             }
+            let limit = client.cache_size();
+            let user = user_id.clone();
             let (session, promise) = Session::start(
                 client,
                 store,
                 |session| link(user_id, session),
                 |session| ChatClient { session }.into(),
             );
-            let weak = Rc::downgrade(&session);
-            let warn =
-                Closure::<dyn FnMut(String, String)>::new(move |_kind: String, desc: String| {
-                    if let Some(s) = weak.upgrade() {
-                        s.storage_warning("quota", desc);
-                    }
-                })
-                .into_js_value();
             if let Some(s) = &*session.store.borrow() {
-                *s.warn.borrow_mut() = Some(warn.unchecked_into());
+                *s.warn.borrow_mut() = Some(quota_warning(&session));
             }
             *session.warning.borrow_mut() = warning;
+            if reader {
+                let weak = Rc::downgrade(&session);
+                let db = name.clone();
+                let got = Closure::once_into_js(move |v: JsValue| match weak.upgrade() {
+                    Some(s) => take_over(&s, &v, &name, &user),
+                    None => storage::release(&v),
+                });
+                *session.takeover.borrow_mut() = Some(storage::takeover(&db, limit, &got));
+            }
             promise
         });
         chain(&opening, &then)
     }
+}
+
+/// The store's quota warnings, told as `onStorageWarning("quota", desc)`.
+fn quota_warning(session: &Rc<Session>) -> Function {
+    let weak = Rc::downgrade(session);
+    Closure::<dyn FnMut(String, String)>::new(move |_kind: String, desc: String| {
+        if let Some(s) = weak.upgrade() {
+            s.storage_warning("quota", desc);
+        }
+    })
+    .into_js_value()
+    .unchecked_into()
+}
+
+/// The tab that wrote the store closed and this reader got its lock (`v`: the store, opened
+/// and read again): from now on this tab writes it, with the closed tab's outbox adopted
+/// (`Client::take_over_store`), and says so (`onStorageWarning("writer", …)`). A store that
+/// does not check is cleared first; after `logout()` the lock goes back at once.
+fn take_over(session: &Rc<Session>, v: &JsValue, name: &str, user: &str) {
+    let opened = Store::opened(v, name, user);
+    let Some(store) = opened.store else {
+        return;
+    };
+    if session.logged_out() {
+        store.close();
+        return;
+    }
+    let found = persist::restore(user, opened.meta, &opened.records);
+    let delta = {
+        let mut st = session.st.borrow_mut();
+        match found {
+            Ok(r) => st.client.take_over_store(r),
+            Err(_) => {
+                store.clear();
+                st.client.take_over_store(persist::Restored::default())
+            }
+        }
+    };
+    store.restored(delta.cursor, delta.outbox.clone().unwrap_or_default());
+    *store.warn.borrow_mut() = Some(quota_warning(session));
+    store.write(delta);
+    *session.store.borrow_mut() = Some(store);
+    session.takeover.borrow_mut().take();
+    // The adopted sends and revokes go out now.
+    session.flush();
+    session.storage_warning(
+        "writer",
+        "the tab that wrote the store closed: this one writes it now".to_string(),
+    );
 }
 
 /// `p.then(f)`, with `f`'s value (a promise too) being the chain's.
@@ -306,6 +360,9 @@ impl ChatClient {
             Reflect::get(&o, &JsValue::from_str("clear")).is_ok_and(|v| v.is_truthy())
         });
         self.session.logout();
+        if let Some(stop) = self.session.takeover.borrow_mut().take() {
+            let _ = stop.call0(&JsValue::UNDEFINED);
+        }
         let store = self.session.store.borrow_mut().take();
         match store {
             // Resolves once the database is deleted.

@@ -78,10 +78,11 @@ export interface ConnectionListener {
    * "unavailable" (no IndexedDB, e.g. a private window or blocked storage: the client keeps
    * everything in memory), "rebuilt" (the stored data was another schema's, another user's or
    * corrupt: it was cleared and is rebuilt from the server), "readonly" (another tab of this
-   * user writes the store; this one only read it) or "quota" (the quota was exceeded: older
+   * user writes the store; this one only read it), "writer" (that tab closed: this one took the
+   * store over, with what the closed tab left unsent) or "quota" (the quota was exceeded: older
    * history was deleted from the store, the outbox and cursor kept).
    */
-  onStorageWarning?(kind: "unavailable" | "rebuilt" | "readonly" | "quota", desc: string): void;
+  onStorageWarning?(kind: "unavailable" | "rebuilt" | "readonly" | "writer" | "quota", desc: string): void;
 }
 "#;
 

@@ -262,6 +262,8 @@ pub(crate) struct Session {
     pub(crate) store: RefCell<Option<Store>>,
     /// A storage warning found before the first login, told once the app could listen.
     pub(crate) warning: RefCell<Option<(&'static str, String)>>,
+    /// A reading tab's wait for the writer's lock: calling it stops the wait (`logout()`).
+    pub(crate) takeover: RefCell<Option<Function>>,
     /// After a first login from a store, until a macrotask later: notifications wait here, so
     /// that what the stored cursor's sync brings reaches listeners added after `await connect`.
     held: RefCell<Option<Vec<Notification>>>,
@@ -286,6 +288,7 @@ impl Session {
             wrap,
             store: RefCell::new(store),
             warning: RefCell::new(None),
+            takeover: RefCell::new(None),
             held: RefCell::new(None),
             files: RefCell::new(Vec::new()),
             st: RefCell::new(State {
@@ -340,6 +343,11 @@ impl Session {
             ..Batch::default()
         };
         self.run(b);
+    }
+
+    /// Whether `logout()` ended this session (or its first login failed).
+    pub(crate) fn logged_out(&self) -> bool {
+        self.st.borrow().phase == Phase::LoggedOut
     }
 
     /// From the store: `onStorageWarning(kind, desc)` to the connection listeners.

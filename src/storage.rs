@@ -12,8 +12,10 @@
 //!   does not check (another schema, another user, a corrupt record) is cleared and rebuilt
 //!   from the server (`"rebuilt"`).
 //! - Tabs: the tab that holds the Web Lock named after the database is its only writer; a tab
-//!   opened while another holds it restores from the store but writes nothing (`"readonly"`).
-//!   Without Web Locks every tab writes (last write wins).
+//!   opened while another holds it restores from the store but writes nothing (`"readonly"`),
+//!   and waits for the lock: when the writer closes, it takes the store over (`"writer"`),
+//!   adopts what the closed tab left in the outbox and writes what it holds
+//!   (`Client::take_over_store`). Without Web Locks every tab writes (last write wins).
 //! - Writes: one readwrite transaction per batch of the session (cursor, outbox and the
 //!   messages the batch changed together). A transaction refused for quota deletes the older
 //!   half of the stored history, writes the cursor and outbox again (`"quota"`).
@@ -41,7 +43,7 @@ function lock(name) {
     }).catch(() => resolve(null));
   });
 }
-export function idbStart(name, version, limit) {
+function openDb(name, version) {
   return new Promise((resolve) => {
     let old = version, req;
     try {
@@ -55,20 +57,44 @@ export function idbStart(name, version, limit) {
       if (!db.objectStoreNames.contains("msgs")) db.createObjectStore("msgs", { keyPath: "id" }).createIndex("t", "t");
     };
     req.onerror = () => resolve(String((req.error && req.error.name) || "open failed"));
-    req.onsuccess = async () => {
-      const db = req.result;
-      try {
-        const release = await lock(name);
-        const out = { db, old, release, writer: release !== false, meta: undefined, recs: [] };
-        const t = tx(db, "readonly");
-        t.objectStore("meta").get("meta").onsuccess = (e) => { out.meta = e.target.result; };
-        const c = t.objectStore("msgs").index("t").openCursor(null, "prev");
-        c.onsuccess = () => { const r = c.result; if (r && out.recs.length < limit) { out.recs.push(r.value && r.value.j); r.continue(); } };
-        await done(t);
-        resolve(out);
-      } catch (e) { try { db.close(); } catch (_) {} resolve(String((e && e.name) || e)); }
-    };
+    req.onsuccess = () => resolve({ db: req.result, old });
   });
+}
+async function readAll(o, release, limit) {
+  const out = { db: o.db, old: o.old, release, writer: release !== false, meta: undefined, recs: [] };
+  try {
+    const t = tx(o.db, "readonly");
+    t.objectStore("meta").get("meta").onsuccess = (e) => { out.meta = e.target.result; };
+    const c = t.objectStore("msgs").index("t").openCursor(null, "prev");
+    c.onsuccess = () => { const r = c.result; if (r && out.recs.length < limit) { out.recs.push(r.value && r.value.j); r.continue(); } };
+    await done(t);
+    return out;
+  } catch (e) { try { o.db.close(); } catch (_) {} return String((e && e.name) || e); }
+}
+export async function idbStart(name, version, limit) {
+  const o = await openDb(name, version);
+  if (typeof o === "string") return o;
+  const release = await lock(name);
+  const v = await readAll(o, release, limit);
+  if (typeof v === "string" && typeof release === "function") release();
+  return v;
+}
+// A tab that reads while another writes waits for the writer's lock; once it has it (the
+// writer closed), the store is opened and read again and handed to `got`. Returns the cancel.
+export function idbTakeover(name, version, limit, got) {
+  const locks = typeof navigator !== "undefined" && navigator.locks;
+  const ac = typeof AbortController === "function" ? new AbortController() : null;
+  let off = false;
+  if (locks) locks.request(name, ac ? { signal: ac.signal } : {}, () => {
+    if (off) return;
+    return new Promise(async (release) => {
+      const o = await openDb(name, version);
+      const v = typeof o === "string" ? o : await readAll(o, release, limit);
+      if (typeof v === "string" || off) { if (typeof v !== "string") try { v.db.close(); } catch (_) {} release(); return; }
+      try { got(v); } catch (_) { try { v.db.close(); } catch (_) {} release(); }
+    });
+  }).catch(() => {});
+  return () => { off = true; try { if (ac) ac.abort(); } catch (_) {} };
 }
 export function idbClear(db) {
   try { const t = tx(db, "readwrite"); t.objectStore("meta").clear(); t.objectStore("msgs").clear(); } catch (_) {}
@@ -124,6 +150,8 @@ export function idbClose(db, release) {
 extern "C" {
     #[wasm_bindgen(js_name = idbStart)]
     fn idb_start(name: &str, version: u32, limit: u32) -> Promise;
+    #[wasm_bindgen(js_name = idbTakeover)]
+    fn idb_takeover(name: &str, version: u32, limit: u32, got: &JsValue) -> Function;
     #[wasm_bindgen(js_name = idbClear)]
     fn idb_clear(db: &JsValue);
     #[wasm_bindgen(js_name = idbWrite)]
@@ -138,6 +166,23 @@ extern "C" {
 /// reads, or a string saying why not.
 pub(crate) fn start(name: &str, limit: usize) -> Promise {
     idb_start(name, SCHEMA_VERSION, limit.min(u32::MAX as usize) as u32)
+}
+
+/// For a tab that reads the store another tab writes: waits for the writer's lock and calls
+/// `got` with the store, opened and read again, as [`start`] resolves (never synchronously).
+/// Returns the function that stops waiting (`logout`).
+pub(crate) fn takeover(name: &str, limit: usize, got: &JsValue) -> Function {
+    idb_takeover(
+        name,
+        SCHEMA_VERSION,
+        limit.min(u32::MAX as usize) as u32,
+        got,
+    )
+}
+
+/// Gives back a store [`takeover`] handed over that nobody will use (its client is gone).
+pub(crate) fn release(v: &JsValue) {
+    idb_close(&get(v, "db"), &get(v, "release"));
 }
 
 fn get(v: &JsValue, k: &str) -> JsValue {

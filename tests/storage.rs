@@ -373,6 +373,44 @@ async fn a_second_tab_reads_the_store_without_writing_it() {
     ok(m(&a, "logout", &[js(r#"{"clear":true}"#)])).await;
 }
 
+/// When the writing tab goes, the reading tab takes the store over: it says so once, writes
+/// from then on (what it holds is in the store), and its logout gives the lock back (a third
+/// tab writes again).
+#[wasm_bindgen_test]
+async fn the_reading_tab_takes_the_store_over_when_the_writer_goes() {
+    let hub = hub("{}");
+    let alice = login(&hub, "alice").await;
+    let a = open(&hub, "bob-w1", &Array::new()).await;
+    let log = Array::new();
+    let b = open(&hub, "bob-w1", &log).await;
+    sleep(20).await;
+    assert_eq!(gs(&b, "storage"), "memory");
+    send_c2c(&mm(&alice), "seen by both tabs", "bob-w1").await;
+    settle().await;
+    ok(m(&a, "logout", &[])).await;
+    sleep(100).await;
+    assert_eq!(gs(&b, "storage"), "indexeddb", "{:?}", lines(&log));
+    let told: Vec<String> = lines(&log)
+        .into_iter()
+        .filter(|x| x.starts_with("conn storage writer"))
+        .collect();
+    assert_eq!(told.len(), 1, "{:?}", lines(&log));
+    send_c2c(&mm(&alice), "written by the second tab", "bob-w1").await;
+    settle().await;
+    sleep(50).await;
+    let name = db_of("bob-w1").await;
+    let stored = JsFuture::from(records(&name))
+        .await
+        .unwrap()
+        .as_string()
+        .unwrap();
+    assert!(stored.contains("written by the second tab"), "{stored}");
+    ok(m(&b, "logout", &[])).await;
+    let c = open(&hub, "bob-w1", &Array::new()).await;
+    assert_eq!(gs(&c, "storage"), "indexeddb", "the lock came back");
+    ok(m(&c, "logout", &[js(r#"{"clear":true}"#)])).await;
+}
+
 /// A store written by a newer version of the module (a higher database version) is left as it is:
 /// this client runs in memory and says so, rather than rebuilding (and losing) the newer store.
 #[wasm_bindgen_test]

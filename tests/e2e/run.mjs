@@ -1248,6 +1248,48 @@ spec("reload: a revoke made while the page was closed is told once, the tombston
   return [alicePage, bobPage, fresh];
 });
 
+spec("two tabs: when the writing tab closes, the reading tab takes the store over and sends what the closed tab left unsent, once (server)", async (ctx) => {
+  const alicePage = await openDemo(ctx, A.url, "?user=alice");
+  const alice = pane(alicePage, "alice");
+  const tab1 = await openDemo(ctx, A.url, "?user=bob");
+  const bob1 = pane(tab1, "bob");
+  await waitOnline(alice);
+  await waitOnline(bob1);
+  const tab2 = await openDemo(ctx, A.url, "?user=bob");
+  const told = [];
+  tab2.on("console", (m) => told.push(m.text()));
+  const bob2 = pane(tab2, "bob");
+  await waitOnline(bob2);
+  const storageOf = (page) => page.evaluate(() => window.demo.panes.find((p) => p.user === "bob").client.storage);
+  expect((await storageOf(tab1)) === "indexeddb", "the first tab writes the store");
+  expect((await storageOf(tab2)) === "memory", "the second tab only reads it");
+  // The writing tab goes offline with a message typed: it waits in that tab's outbox.
+  await bob1.getByRole("button", { name: "Take bob offline" }).click();
+  await bob1.locator('.status:text-is("offline")').waitFor();
+  const queued = uniq("typed in the tab that then closed");
+  await bob1.getByRole("textbox", { name: /^Message to / }).fill(queued);
+  await bob1.getByRole("button", { name: /^Send as / }).click();
+  const qrow = bob1.locator(".row.self", { hasText: queued });
+  await qrow.locator(".state", { hasText: "sending…" }).waitFor();
+  const qid = await qrow.getAttribute("data-msg-id");
+  await waitStore(tab1, "bob", (s) => JSON.stringify(s.meta?.outbox || []).includes(qid), "kept the unsent message in its outbox");
+  await tab1.close();
+  // The reading tab gets the lock, takes the store over, and the message goes out from there.
+  await row(alice, qid).locator(".bubble", { hasText: queued }).waitFor();
+  await alicePage.waitForTimeout(300); // room for a duplicate
+  const got = (await heardBy(alicePage, "alice", qid)).filter((k) => k === "onRecvNewMessage");
+  expect(got.length === 1, `alice heard the closed tab's message ${got.length} times`);
+  expect((await storageOf(tab2)) === "indexeddb", "the second tab now writes the store");
+  expect(told.some((t) => t.includes("storage writer")), `the second tab was told it writes the store now (${told.filter((t) => t.includes("storage")).join(" | ")})`);
+  await waitStore(
+    tab2,
+    "bob",
+    (s) => !JSON.stringify(s.meta?.outbox || []).includes(qid) && s.texts.some((j) => j.includes(queued)),
+    "was written by the new writer (the message kept, the outbox empty)",
+  );
+  return [alicePage, tab2];
+});
+
 spec(
   "Vite example app on the packed module: logs in, sends, revokes, sees the revoke",
   async (ctx) => {

@@ -62,7 +62,7 @@ export async function usage(userSig: string): Promise<void> {
     onConnectSuccess() {},
     onConnectFailed(code: number, desc: string) { void [code, desc]; },
     onUserSigExpired() {},
-    onStorageWarning(kind: "unavailable" | "rebuilt" | "readonly" | "quota", desc: string) { void [kind, desc]; },
+    onStorageWarning(kind: "unavailable" | "rebuilt" | "readonly" | "writer" | "quota", desc: string) { void [kind, desc]; },
   };
   bob.addConnectionListener(connection);
   bob.removeConnectionListener(connection);

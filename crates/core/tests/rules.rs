@@ -1019,3 +1019,83 @@ fn newest_history_page_leads_with_the_unsent_messages() {
     );
     assert_eq!(sent[0], (two.msg_id.clone(), MessageStatus::Sent));
 }
+
+/// A tab that only read the store while another tab wrote it takes over when the writer
+/// closes: the writer's unsent message goes out once, from the new writer, with the writer's
+/// request id; what the new writer writes holds its own cursor, the merged outbox and the
+/// messages it holds; once the send is answered the outbox is empty again.
+#[test]
+fn a_reading_tab_takes_over_the_store_and_the_closed_tabs_outbox() {
+    use im_revoke_core::persist::{self, StoredMeta, SCHEMA_VERSION};
+    let mut w = world();
+    let writer = w.device("alice");
+    let reader = w.device("alice");
+    let bob = w.device("bob");
+    w.devices[writer].client.keep_store();
+    let seen = w.send_c2c(bob, "alice", "hello both tabs");
+    w.settle();
+    // The writer goes offline with a message typed, and closes: what its store holds.
+    w.disconnect(writer);
+    let now = w.now_f();
+    let typed = w.devices[writer]
+        .client
+        .create_text_message("typed just before the tab closed");
+    w.devices[writer]
+        .client
+        .send(&typed.msg_id, Some("bob"), None, now)
+        .unwrap();
+    let stored = w.devices[writer].client.take_persist().expect("a delta");
+    let outbox = stored.outbox.clone().expect("the outbox");
+    assert_eq!(outbox.len(), 1);
+    let mut put = stored.put.clone();
+    put.sort_by(|a, b| b.time_ms.cmp(&a.time_ms));
+    let records: Vec<String> = put.into_iter().map(|r| r.text).collect();
+    let meta = StoredMeta {
+        schema: Some(f64::from(SCHEMA_VERSION)),
+        user: Some("alice".into()),
+        cursor: stored.cursor.map(|c| c as f64),
+        outbox: outbox.clone(),
+    };
+    let r = persist::restore("alice", Some(meta), &records).expect("a store that checks");
+
+    let d = w.devices[reader].client.take_over_store(r);
+    assert_eq!(d.cursor, w.devices[reader].client.cursor());
+    assert!(d.cursor.is_some());
+    assert_eq!(
+        d.outbox.as_deref(),
+        Some(&outbox[..]),
+        "the same request id"
+    );
+    let ids: Vec<&str> = d.put.iter().map(|r| r.id.as_str()).collect();
+    assert!(ids.contains(&seen.as_str()), "{ids:?}");
+    assert!(ids.contains(&typed.msg_id.as_str()), "{ids:?}");
+    w.settle();
+    assert_eq!(
+        w.new_notes(bob)
+            .iter()
+            .filter(|id| **id == typed.msg_id)
+            .count(),
+        1,
+        "bob gets the closed tab's message once"
+    );
+    let after = w.devices[reader].client.take_persist().expect("a delta");
+    assert_eq!(
+        after.outbox,
+        Some(Vec::new()),
+        "answered: out of the outbox"
+    );
+    // A second take-over of the same store sends nothing twice.
+    let again = persist::restore(
+        "alice",
+        Some(StoredMeta {
+            schema: Some(f64::from(SCHEMA_VERSION)),
+            user: Some("alice".into()),
+            cursor: None,
+            outbox: Vec::new(),
+        }),
+        &[],
+    )
+    .unwrap();
+    let d2 = w.devices[reader].client.take_over_store(again);
+    assert_eq!(d2.outbox, Some(Vec::new()));
+}

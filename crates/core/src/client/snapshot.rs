@@ -101,6 +101,52 @@ impl Client {
         }
     }
 
+    /// This client starts writing a store that another tab of the user wrote until it closed
+    /// (`r`: what the store holds, checked by [`crate::persist::restore`]). The other tab's
+    /// outbox is adopted — its unsent messages and queued revokes go out from here with their
+    /// request ids, so the server's dedup makes a repeat harmless — while this client keeps its
+    /// own cursor and cache, which are current. Returns everything to write: the cursor, the
+    /// merged outbox and every cached message.
+    pub fn take_over_store(&mut self, r: Restored) -> Delta {
+        self.keep_store();
+        for e in r.outbox {
+            if self.pending.contains_key(&e.req_id) {
+                continue;
+            }
+            if e.revoke.is_none() && !self.messages.contains_key(&e.msg_id) {
+                // The unsent message itself comes from the store (unsent records come first).
+                if let Some(m) = r
+                    .messages
+                    .iter()
+                    .find(|m| m.msg_id == e.msg_id && m.seq == 0 && m.revoke.is_none())
+                {
+                    let used = self.next_use();
+                    self.messages.insert(
+                        m.msg_id.clone(),
+                        Local {
+                            msg: m.clone(),
+                            status: MessageStatus::Sending,
+                            used,
+                        },
+                    );
+                }
+            }
+            let Some((frame, kind)) = self.outbox_frame(&e) else {
+                continue;
+            };
+            self.queue(e.req_id, frame, kind, f64::INFINITY);
+        }
+        let ids: Vec<String> = self.messages.keys().cloned().collect();
+        if let Some(t) = &mut self.store {
+            t.dirty.extend(ids);
+            t.cursor = None;
+        }
+        let mut d = self.take_persist().unwrap_or_default();
+        d.cursor = self.cursor;
+        d.outbox = Some(self.outbox());
+        d
+    }
+
     fn outbox_frame(&self, e: &OutboxEntry) -> Option<(ClientFrame, Kind)> {
         let local = self.messages.get(&e.msg_id);
         Some(match &e.revoke {

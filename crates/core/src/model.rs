@@ -325,6 +325,27 @@ impl Elem {
         }
     }
 
+    /// Sets the size (and an image's dimensions) of each attachment to what the store read
+    /// from its bytes (`facts`, in the order of [`Elem::attachment_keys`]): the sender's figures
+    /// are only what it said.
+    pub fn set_upload_facts(&mut self, facts: &[crate::store::UploadFacts]) {
+        match self {
+            Elem::Image { image_list } => {
+                for (i, f) in image_list.iter_mut().zip(facts) {
+                    i.size = f.size.unwrap_or(i.size);
+                    i.width = f.width.unwrap_or(i.width);
+                    i.height = f.height.unwrap_or(i.height);
+                }
+            }
+            Elem::File { file_size, .. } => {
+                if let Some(n) = facts.first().and_then(|f| f.size) {
+                    *file_size = n;
+                }
+            }
+            _ => {}
+        }
+    }
+
     /// Every URL of the element, mutably: a host fills in the URLs each viewer may load.
     pub fn urls_mut(&mut self) -> Vec<(&str, &mut String)> {
         match self {

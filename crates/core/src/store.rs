@@ -150,6 +150,17 @@ pub struct CallbackRecord {
     pub body: String,
 }
 
+/// What a store knows of an upload it keeps, from the bytes themselves (`None`: not known).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct UploadFacts {
+    /// Bytes.
+    pub size: Option<u64>,
+    /// Pixels, for an image (read from its header).
+    pub width: Option<u32>,
+    /// Pixels, for an image.
+    pub height: Option<u32>,
+}
+
 /// Durable storage for the hub. See the module documentation for the contract.
 pub trait Store {
     /// The message with this msgID.
@@ -164,17 +175,19 @@ pub trait Store {
     /// Inserts a new message or replaces it (when it is revoked).
     fn put_message(&mut self, msg: &Message) -> Result<(), StoreError>;
     /// Attaches the uploads `keys` to message `msg_id` of `sender`, in the batch's transaction:
-    /// `false` (and nothing changed) unless every one is `sender`'s own upload, not attached
-    /// yet and not deleted. A store that keeps no uploads refuses (the default); the memory
-    /// store keeps the uploads its host registered (the embedded hub's browser keeps the bytes).
+    /// `None` (and nothing changed) unless every one is `sender`'s own upload, not attached
+    /// yet and not deleted; else what the store knows of each upload, in the order of `keys`
+    /// (the message then carries those figures, not the sender's). A store that keeps no
+    /// uploads refuses (the default); the memory store keeps the uploads its host registered
+    /// (the embedded hub's browser keeps the bytes, and knows no more of them).
     fn claim_attachments(
         &mut self,
         sender: &str,
         msg_id: &str,
         keys: &[String],
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Option<Vec<UploadFacts>>, StoreError> {
         let _ = (sender, msg_id, keys);
-        Ok(false)
+        Ok(None)
     }
     /// Up to `limit` messages of `conv` with seq < `before_seq` (all if `None`), newest first.
     fn history(
@@ -413,7 +426,7 @@ impl Store for MemStore {
         sender: &str,
         msg_id: &str,
         keys: &[String],
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Option<Vec<UploadFacts>>, StoreError> {
         let ok = keys.iter().all(|k| {
             matches!(self.uploads.get(k), Some((o, m)) if o == sender
                 && m.as_deref().is_none_or(|m| m == msg_id))
@@ -425,7 +438,7 @@ impl Store for MemStore {
                 }
             }
         }
-        Ok(ok)
+        Ok(ok.then(|| vec![UploadFacts::default(); keys.len()]))
     }
 
     fn history(

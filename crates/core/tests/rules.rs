@@ -1048,7 +1048,7 @@ fn a_reading_tab_takes_over_the_store_and_the_closed_tabs_outbox() {
     let outbox = stored.outbox.clone().expect("the outbox");
     assert_eq!(outbox.len(), 1);
     let mut put = stored.put.clone();
-    put.sort_by(|a, b| b.time_ms.cmp(&a.time_ms));
+    put.sort_by_key(|r| std::cmp::Reverse(r.time_ms));
     let records: Vec<String> = put.into_iter().map(|r| r.text).collect();
     let meta = StoredMeta {
         schema: Some(f64::from(SCHEMA_VERSION)),

@@ -384,3 +384,64 @@ async fn a_crash_between_revoke_and_delete_still_deletes_on_restart() {
     );
     server.shutdown().await.unwrap();
 }
+
+/// What a message says of its attachments is what the server read from the bytes at upload:
+/// an image sent with made-up dimensions and sizes reaches the receiver (and the history, and
+/// the sender's own answer) with the real ones; a file's size likewise.
+#[tokio::test]
+async fn declared_sizes_and_dimensions_give_way_to_the_uploads() {
+    let s = TestServer::start().await;
+    let mut alice = s.login("alice").await;
+    let mut bob = s.login("bob").await;
+    let bytes = png(64, 48);
+    let up = upload(s.addr, "alice", "image/png", "real.png", &bytes).await;
+    assert_eq!(up.status, 201);
+    let uuid = up.json()["uuid"].as_str().unwrap().to_string();
+    let lie = json!({"elemType": "image", "imageList": [
+        {"type": 1, "uuid": uuid, "url": "", "width": 9000, "height": 1, "size": 7}]});
+    let ok = alice
+        .request(json!({"type": "send", "msgID": "lie1", "receiver": "bob", "elem": lie}))
+        .await;
+    assert_eq!(ok["type"], "sendOk", "{ok}");
+    let real = |img: &serde_json::Value| {
+        (
+            img["width"].as_u64(),
+            img["height"].as_u64(),
+            img["size"].as_u64(),
+        )
+    };
+    let want = (Some(64), Some(48), Some(bytes.len() as u64));
+    assert_eq!(real(&ok["message"]["elem"]["imageList"][0]), want, "{ok}");
+    let ev = bob.recv().await;
+    assert_eq!(
+        real(&ev["event"]["message"]["elem"]["imageList"][0]),
+        want,
+        "{ev}"
+    );
+    let page = bob
+        .request(json!({"type": "history", "userID": "alice", "count": 5}))
+        .await;
+    let msgs = page["messages"].as_array().cloned().unwrap_or_default();
+    let stored = msgs
+        .iter()
+        .find(|m| m["msgID"] == "lie1")
+        .unwrap_or_else(|| panic!("in the history: {page}"));
+    assert_eq!(real(&stored["elem"]["imageList"][0]), want);
+
+    let doc = b"twelve bytes".to_vec();
+    let up = upload(s.addr, "alice", "text/plain", "a.txt", &doc).await;
+    assert_eq!(up.status, 201, "{}", String::from_utf8_lossy(&up.body));
+    let fuuid = up.json()["uuid"].as_str().unwrap().to_string();
+    let file = json!({"elemType": "file", "uuid": fuuid, "fileName": "a.txt", "fileSize": 1_000_000, "url": ""});
+    let ok = alice
+        .request(json!({"type": "send", "msgID": "lie2", "receiver": "bob", "elem": file}))
+        .await;
+    assert_eq!(ok["type"], "sendOk", "{ok}");
+    assert_eq!(ok["message"]["elem"]["fileSize"], doc.len(), "{ok}");
+    let ev = bob.recv().await;
+    assert_eq!(
+        ev["event"]["message"]["elem"]["fileSize"],
+        doc.len(),
+        "{ev}"
+    );
+}

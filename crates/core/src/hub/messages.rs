@@ -177,8 +177,11 @@ impl<S: Store> Hub<S> {
             .into_iter()
             .map(String::from)
             .collect();
-        if !keys.is_empty() && !self.store.claim_attachments(user, &msg_id, &keys)? {
-            return Err(Code::AttachmentNotOwned.into());
+        if !keys.is_empty() {
+            let Some(facts) = self.store.claim_attachments(user, &msg_id, &keys)? else {
+                return Err(Code::AttachmentNotOwned.into());
+            };
+            elem.set_upload_facts(&facts);
         }
         if self.signer.is_some() {
             for (_, url) in elem.urls_mut() {

@@ -35,7 +35,9 @@ use super::rows::{
 };
 use super::uploads;
 use im_revoke_core::model::{ConvId, Group, Message};
-use im_revoke_core::store::{ConvMember, ConvSummary, EventKind, EventRecord, Store, StoreError};
+use im_revoke_core::store::{
+    ConvMember, ConvSummary, EventKind, EventRecord, Store, StoreError, UploadFacts,
+};
 use postgres::error::SqlState;
 use postgres::types::ToSql;
 use postgres::{Client, Config, NoTls, Row, Statement};
@@ -583,17 +585,19 @@ impl Store for PgStore {
         sender: &str,
         msg_id: &str,
         keys: &[String],
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Option<Vec<UploadFacts>>, StoreError> {
+        let mut facts = Vec::with_capacity(keys.len());
         for k in keys {
-            let mine = self.write(|c, st| c.query_opt(&st.claimable, &[k, &sender]))?;
-            if mine.is_none() {
-                return Ok(false);
-            }
+            let row = self.write(|c, st| c.query_opt(&st.claimable, &[k, &sender]))?;
+            let Some(row) = row else {
+                return Ok(None);
+            };
+            facts.push(uploads::facts((row.get(0), row.get(1), row.get(2))));
         }
         for k in keys {
             self.write(|c, st| c.execute(&st.claim, &[&msg_id, k]))?;
         }
-        Ok(true)
+        Ok(Some(facts))
     }
 
     fn history(

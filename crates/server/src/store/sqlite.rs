@@ -48,7 +48,9 @@ use super::rows::{
 use super::uploads;
 use super::webhooks::{self, CallbackOrigin, WebhookGauge};
 use im_revoke_core::model::{ConvId, Group, Message};
-use im_revoke_core::store::{ConvMember, ConvSummary, EventKind, EventRecord, Store, StoreError};
+use im_revoke_core::store::{
+    ConvMember, ConvSummary, EventKind, EventRecord, Store, StoreError, UploadFacts,
+};
 use im_revoke_core::CallbackRecord;
 use recent::Recent;
 use rusqlite::{params, Connection, OptionalExtension, Row};
@@ -560,22 +562,26 @@ impl Store for SqliteStore {
         sender: &str,
         msg_id: &str,
         keys: &[String],
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Option<Vec<UploadFacts>>, StoreError> {
         let conn = self.begin()?;
+        let mut facts = Vec::with_capacity(keys.len());
         for k in keys {
-            let mine: Option<i64> = conn
-                .query_row(uploads::CLAIMABLE, params![k, sender], |r| r.get(0))
+            let row: Option<(i64, Option<i64>, Option<i64>)> = conn
+                .query_row(uploads::CLAIMABLE, params![k, sender], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })
                 .optional()
                 .map_err(db)?;
-            if mine.is_none() {
-                return Ok(false);
-            }
+            let Some(row) = row else {
+                return Ok(None);
+            };
+            facts.push(uploads::facts(row));
         }
         for k in keys {
             conn.execute(uploads::CLAIM, params![msg_id, k])
                 .map_err(db)?;
         }
-        Ok(true)
+        Ok(Some(facts))
     }
 
     fn history(

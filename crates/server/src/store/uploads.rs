@@ -11,6 +11,7 @@
 //!
 //! The SQL is written once with `?N` placeholders and given to PostgreSQL with `$N` ([`pg`]).
 
+use im_revoke_core::store::UploadFacts;
 use rusqlite::OptionalExtension;
 
 /// The columns of both tables, in SQL both databases accept.
@@ -39,14 +40,23 @@ pub fn schema() -> &'static str {
     TABLES
 }
 
+/// What a send's claim learns of an upload: its `size, width, height` columns.
+pub fn facts((size, width, height): (i64, Option<i64>, Option<i64>)) -> UploadFacts {
+    UploadFacts {
+        size: u64::try_from(size).ok(),
+        width: width.and_then(|w| u32::try_from(w).ok()),
+        height: height.and_then(|h| u32::try_from(h).ok()),
+    }
+}
+
 /// `sql` with PostgreSQL's placeholders (`?1` → `$1`).
 pub fn pg(sql: &str) -> String {
     sql.replace('?', "$")
 }
 
 /// A send's claim: is each key the sender's own upload, never sent and not deleted?
-pub const CLAIMABLE: &str =
-    "SELECT 1 FROM uploads WHERE key = ?1 AND owner = ?2 AND msg_id IS NULL AND gone = 0";
+pub const CLAIMABLE: &str = "SELECT size, width, height FROM uploads
+     WHERE key = ?1 AND owner = ?2 AND msg_id IS NULL AND gone = 0";
 /// A send's claim: the upload belongs to the message from now on.
 pub const CLAIM: &str = "UPDATE uploads SET msg_id = ?1 WHERE key = ?2";
 /// A revoke: the deletion of the message's uploads, scheduled.

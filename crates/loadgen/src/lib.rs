@@ -11,11 +11,13 @@
 //! - [`fanout`]: one revoke to a group of M online members;
 //! - [`convlist`]: the first page of a 1,000-conversation list;
 //! - [`flood`]: a well-behaved user's send round trip while another floods a large group;
+//! - [`attach`]: a 5 MB attachment's upload and download, and revoke → its URL gone (410);
 //! - [`sqlite_baseline`]: raw SQLite commit rates, the ceiling for durable requests;
 //! - [`echo`]: the bare tokio-tungstenite echo server used as a baseline;
 //! - [`rest`]: admin sends and recalls over the REST API, and webhook receivers (slow or not).
 #![warn(missing_docs)]
 
+pub mod attach;
 pub mod common;
 pub mod convlist;
 pub mod echo;

@@ -4,7 +4,7 @@ use clap::{Args, Parser, Subcommand};
 use im_revoke_loadgen::common::{write_json, Result, Target};
 use im_revoke_loadgen::rest;
 use im_revoke_loadgen::{
-    convlist, echo, fanout, flood, idle, latency, sqlite_baseline, throughput,
+    attach, convlist, echo, fanout, flood, idle, latency, sqlite_baseline, throughput,
 };
 use serde_json::json;
 use std::path::PathBuf;
@@ -154,6 +154,28 @@ enum Cmd {
         /// The well-behaved user's sends per second.
         #[arg(long, default_value_t = 50.0)]
         rate: f64,
+    },
+    /// Attachments: a sender uploads a file (POST /upload), sends it, the receiver downloads
+    /// its URL, the sender revokes it and the receiver polls the URL until 410; R rounds.
+    /// Baselines: a file copy (+ fsync) in --dir, a loopback TCP transfer.
+    Attach {
+        #[command(flatten)]
+        c: Common,
+        /// Measured rounds.
+        #[arg(long, default_value_t = 30)]
+        rounds: usize,
+        /// Unmeasured rounds first.
+        #[arg(long, default_value_t = 1)]
+        warmup: usize,
+        /// Bytes of each file (the server's limit: 20 MiB by default).
+        #[arg(long, default_value_t = 5_000_000)]
+        bytes: usize,
+        /// Directory of the file-copy baseline (use the server's data directory: same disk).
+        #[arg(long, default_value_os_t = std::env::temp_dir())]
+        dir: PathBuf,
+        /// Seconds the receiver polls a revoked URL before the run fails.
+        #[arg(long, default_value_t = 5.0)]
+        poll_secs: f64,
     },
     /// Raw SQLite commit rates (WAL, synchronous=FULL): the ceiling for durable requests.
     SqliteBaseline {
@@ -366,6 +388,25 @@ async fn run(cmd: Cmd) -> Result<()> {
             };
             let r = bounded(c.max_secs, flood::run(target(&c)?, &o)).await?;
             out(&c.out, "flood", serde_json::to_value(r)?)
+        }
+        Cmd::Attach {
+            c,
+            rounds,
+            warmup,
+            bytes,
+            dir,
+            poll_secs,
+        } => {
+            let o = attach::AttachOpts {
+                rounds,
+                warmup,
+                bytes,
+                dir,
+                poll_secs,
+                max_secs: c.max_secs,
+            };
+            let r = bounded(c.max_secs, attach::run(target(&c)?, &o)).await?;
+            out(&c.out, "attach", serde_json::to_value(r)?)
         }
         Cmd::SqliteBaseline {
             dir,

@@ -55,9 +55,14 @@ impl HttpMsg {
     }
 }
 
-/// Reads one message with a `Content-Length` body (none: empty). `Ok(None)` on a clean EOF
-/// before the first line.
+/// Reads one message with a `Content-Length` body (none: empty) of at most [`MAX_HTTP`] bytes.
+/// `Ok(None)` on a clean EOF before the first line.
 async fn read_msg(r: &mut BufReader<TcpStream>) -> Result<Option<HttpMsg>> {
+    read_msg_max(r, MAX_HTTP).await
+}
+
+/// [`read_msg`] with a body of at most `max_body` bytes (headers: [`MAX_HTTP`] in all).
+async fn read_msg_max(r: &mut BufReader<TcpStream>, max_body: usize) -> Result<Option<HttpMsg>> {
     let mut first = String::new();
     if r.read_line(&mut first).await? == 0 {
         return Ok(None);
@@ -96,12 +101,43 @@ async fn read_msg(r: &mut BufReader<TcpStream>) -> Result<Option<HttpMsg>> {
         .map(|v| v.parse().map_err(|_| err("HTTP: bad Content-Length")))
         .transpose()?
         .unwrap_or(0);
-    if len > MAX_HTTP {
-        return Err(err("HTTP: body too large"));
+    if len > max_body {
+        return Err(err(format!(
+            "HTTP: body of {len} bytes, more than the {max_body} allowed"
+        )));
     }
     m.body = vec![0; len];
     r.read_exact(&mut m.body).await?;
     Ok(Some(m))
+}
+
+fn status_of(m: &HttpMsg) -> Result<u16> {
+    m.first
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| err(format!("HTTP: bad status line {:?}", m.first)))
+}
+
+/// An answer read by [`HttpConn::request`].
+#[derive(Debug)]
+pub struct HttpAnswer {
+    /// The status code.
+    pub status: u16,
+    /// The headers (lower-case names), in order.
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+impl HttpAnswer {
+    /// The first header named `name` (lower case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 /// A keep-alive HTTP/1.1 client connection.
@@ -121,6 +157,39 @@ impl HttpConn {
         })
     }
 
+    /// Sends one request (`path` with its query, `headers` besides `Host` and
+    /// `Content-Length`, `body` as it is) and reads the answer, whose body may be up to
+    /// `max_body` bytes.
+    pub async fn request(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+        max_body: usize,
+    ) -> Result<HttpAnswer> {
+        let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\n", self.host);
+        for (k, v) in headers {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+        if !body.is_empty() || method == "POST" {
+            head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+        }
+        head.push_str("\r\n");
+        let s = self.r.get_mut();
+        s.write_all(head.as_bytes()).await?;
+        s.write_all(body).await?;
+        let m = read_msg_max(&mut self.r, max_body)
+            .await?
+            .ok_or_else(|| err("HTTP: the server closed the connection"))?;
+        let status = status_of(&m)?;
+        Ok(HttpAnswer {
+            status,
+            headers: m.headers,
+            body: m.body,
+        })
+    }
+
     /// POSTs a JSON body to `path` (with its query); the status and the parsed JSON answer.
     pub async fn post_json(&mut self, path: &str, body: &Value) -> Result<(u16, Value)> {
         let body = serde_json::to_vec(body)?;
@@ -135,12 +204,7 @@ impl HttpConn {
         let m = read_msg(&mut self.r)
             .await?
             .ok_or_else(|| err("HTTP: the server closed the connection"))?;
-        let status = m
-            .first
-            .split(' ')
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| err(format!("HTTP: bad status line {:?}", m.first)))?;
+        let status = status_of(&m)?;
         let v = serde_json::from_slice(&m.body).unwrap_or(Value::Null);
         Ok((status, v))
     }

@@ -1,7 +1,7 @@
 //! Every scenario, small, against a real server started in this process on 127.0.0.1:0.
 
 use im_revoke_loadgen::common::Target;
-use im_revoke_loadgen::{fanout, idle, latency, sqlite_baseline, throughput};
+use im_revoke_loadgen::{attach, fanout, idle, latency, sqlite_baseline, throughput};
 use im_revoke_server::{Secret, ServerConfig};
 use std::sync::Arc;
 
@@ -94,6 +94,46 @@ async fn every_scenario_runs_small() {
     assert_eq!(r.revoke_delivery.count, 90);
     assert!(r.revoke_completion.max_ms >= r.revoke_delivery.max_ms);
 
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attach_runs_small() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, t) = server(dir.path()).await;
+    let r = attach::run(
+        t,
+        &attach::AttachOpts {
+            rounds: 3,
+            warmup: 1,
+            bytes: 1_000_000,
+            dir: dir.path().to_path_buf(),
+            poll_secs: 10.0,
+            max_secs: 120.0,
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.upload.time.count, 3);
+    assert_eq!(r.download.time.count, 3);
+    assert_eq!(r.ack_to_gone.count, 3);
+    // The revoke's transaction marks the upload gone before the ack is sent.
+    assert_eq!((r.gone_at_first_poll, r.polls_max), (3, 1), "{r:?}");
+    assert!(r.revoke_to_gone.min_ms >= r.revoke_ack.min_ms);
+    assert_eq!(r.file_copy_fsync.time.count, 3);
+    assert_eq!(r.tcp_loopback.time.count, 3);
+    assert!(r.upload_vs_copy > 0.0 && r.download_vs_copy > 0.0);
+    // Nothing of the baselines is left behind.
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("attach-baseline")
+        })
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
     server.shutdown().await.unwrap();
 }
 

@@ -322,6 +322,30 @@ function rows(r) {
       ratio: null,
     });
   }
+  const at = r.attach;
+  if (at) {
+    const mb = fmt(at.bytes / 1e6, 1);
+    add({
+      id: "attach_upload_download",
+      figure: `server: ${mb} MB attachment over loopback, upload (POST /upload) and download (GET /file/…) MB/s at p50, ÷ a file copy + fsync on the same disk`,
+      target: "a ratio, upload ÷ copy (no target set; 1 = as fast as the copy)",
+      ok: null,
+      gap: null,
+      measured: `upload ${fmt(at.upload.mb_per_s_p50)} MB/s (p99 ${fmt(at.upload.mb_per_s_p99)}; ${fmt(at.upload.time.p50_ms, 1)} ms), download ${fmt(at.download.mb_per_s_p50)} MB/s (p99 ${fmt(at.download.mb_per_s_p99)}; ${fmt(at.download.time.p50_ms, 1)} ms); download ÷ copy ${fmt(at.download_vs_copy, 2)}; n=${at.rounds}`,
+      baseline: `fs::copy + fsync ${fmt(at.file_copy_fsync.mb_per_s_p50)} MB/s (no fsync ${fmt(at.file_copy.mb_per_s_p50)}); loopback TCP ${fmt(at.tcp_loopback.mb_per_s_p50)} MB/s`,
+      ratio: at.upload_vs_copy,
+    });
+    add({
+      id: "attach_revoke_url_gone",
+      figure: "server: revoke → the receiver's attachment URL answers 410 (revokeOk decoded → first 410 read), p50",
+      target: "gone when the revoke is acked (first poll after the ack: 410)",
+      ok: at.gone_at_first_poll === at.rounds,
+      gap: null,
+      measured: `${fmt(at.ack_to_gone.p50_ms, 2)} ms (p99 ${fmt(at.ack_to_gone.p99_ms, 2)}); gone at the first poll ${at.gone_at_first_poll}/${at.rounds}; revoke written → 410 p50 ${fmt(at.revoke_to_gone.p50_ms, 2)} ms (p99 ${fmt(at.revoke_to_gone.p99_ms, 2)})`,
+      baseline: `revoke → revokeOk p50 ${fmt(at.revoke_ack.p50_ms, 2)} ms (p99 ${fmt(at.revoke_ack.p99_ms, 2)})`,
+      ratio: null,
+    });
+  }
   const bcl = r.browser?.convList;
   if (bcl?.server || bcl?.local) {
     const main = bcl.server ?? bcl.local;
@@ -477,6 +501,7 @@ const r = {
   idle_echo: read(a.raw, "idle-echo.json"),
   fanout: read(a.raw, "fanout.json"),
   conv_list: read(a.raw, "conv-list.json"),
+  attach: read(a.raw, "attach.json"),
   flood: read(a.raw, "flood.json"),
   browser: read(a.raw, "browser.json"),
   run: runInfo,

@@ -49,7 +49,7 @@ if [ "$QUICK" = 1 ]; then
   LAT_N=200;     LAT_WARM=20
   FAN_M=1000;    FAN_R=10
   FLOOD_M=2000;  FLOOD_N=200
-  CONV_N=10
+  CONV_N=10;     ATT_N=5
   SQL_SECS=0.3;  SQL_BATCHES=256
   BROWSER_FLAG=--quick
 else
@@ -58,7 +58,7 @@ else
   LAT_N=1000;    LAT_WARM=100
   FAN_M=10000;   FAN_R=50
   FLOOD_M=6000;  FLOOD_N=1000
-  CONV_N=50
+  CONV_N=50;     ATT_N=30
   SQL_SECS=3;    SQL_BATCHES=16,256,1024
   BROWSER_FLAG=
 fi
@@ -212,9 +212,17 @@ if [ -n "$BEFORE_BIN" ]; then
   # The same two scenarios against the server of $BEFORE, on a fresh database (the current
   # server above has run scenarios 1-4 on its database first: if anything, that favours before).
   say "5-6/8 before: the same revokes and fan-out against the server of $BEFORE"
+  # The fan-out flags that server has (an older one had no group cap or fan-out budget).
+  BEFORE_FLAGS=()
+  BEFORE_HELP="$("$BEFORE_BIN" --help 2>&1 || true)"
+  set -- $FANOUT_FLAGS
+  while [ $# -ge 2 ]; do
+    if grep -q -- "$1" <<<"$BEFORE_HELP"; then BEFORE_FLAGS+=("$1" "$2"); fi
+    shift 2
+  done
   IMR_LOG=warn "$BEFORE_BIN" --listen 127.0.0.1:0 --db "$TMP/before.db" \
     --sdkappid "$SDKAPPID" --secret-key "$KEY" --revoke-time-limit 3600 \
-    --max-connections 30000 $FANOUT_FLAGS >"$TMP/before.out" 2>"$TMP/before.log" &
+    --max-connections 30000 "${BEFORE_FLAGS[@]}" >"$TMP/before.out" 2>"$TMP/before.log" &
   BEFORE_PID=$!
   BADDR=""
   for _ in $(seq 1 300); do
@@ -236,6 +244,9 @@ fi
 
 say "extra: conv-list: the first page of a 1,000-conversation list"
 LG 240 conv-list --url "$URL" --conversations 1000 --samples "$CONV_N" --out "$RAW/conv-list.json"
+
+say "extra: attach: a 5 MB attachment's upload and download, and revoke → URL gone ($ATT_N rounds)"
+LG 120 attach --url "$URL" --rounds "$ATT_N" --bytes 5000000 --dir "$TMP" --out "$RAW/attach.json"
 
 say "7/8 flood: a well-behaved user's sends, quiet and while another floods a $FLOOD_M-member group (a second server, default limits)"
 IMR_LOG=warn "$SERVER_BIN" --listen 127.0.0.1:0 --db "$TMP/flood.db" \

@@ -242,3 +242,64 @@ async fn https_receivers_with_a_private_ca() {
     );
     assert!(recv.rx.try_recv().is_err(), "nothing got through");
 }
+
+/// `C2C.CallbackAfterMsgWithDraw` carries Tencent's `UnreadMsgNum`: the receiver's unread
+/// one-to-one messages over all their one-to-one conversations, after the recall. Recalling a
+/// message they had not read lowers it; recalling one they had read leaves it.
+#[tokio::test]
+async fn the_recall_webhook_carries_the_receivers_unread_count() {
+    let mut recv = Receiver::start().await;
+    let url = recv.url();
+    let s = TestServer::start_with(|c| c.api.webhook = Some(webhook(url))).await;
+    let rest = Rest::new(s.addr);
+    let mut alice = s.login("alice").await;
+    let mut carol = s.login("carol").await;
+    let mut bob = s.login("bob").await;
+    for id in ["m1", "m2", "m3"] {
+        assert_eq!(alice.send_text("bob", id, id).await["type"], "sendOk");
+    }
+    assert_eq!(carol.send_text("bob", "c1", "c1").await["type"], "sendOk");
+    // Bob has read m1 only: m2, m3 and carol's c1 are unread (3).
+    let r = bob
+        .request(json!({"type": "cleanConversationUnreadMessageCount",
+                        "conversationID": "c2c_alice", "cleanSequence": 1}))
+        .await;
+    assert_eq!(r["type"], "readOk", "{r}");
+    for _ in 0..4 {
+        assert_eq!(recv.next().await.command(), "C2C.CallbackAfterSendMsg");
+    }
+
+    // m3 was unread: 3 → 2.
+    assert_eq!(alice.revoke("m3").await["type"], "revokeOk");
+    let h = recv.next().await;
+    assert_signed(&h, "C2C.CallbackAfterMsgWithDraw", "Web");
+    assert_eq!(h.body["To_Account"], "bob");
+    assert_eq!(h.body["UnreadMsgNum"], 2, "{h:?}");
+    // m1 was read: still 2.
+    assert_eq!(alice.revoke("m1").await["type"], "revokeOk");
+    let h = recv.next().await;
+    assert_eq!(h.body["UnreadMsgNum"], 2, "{h:?}");
+    // An admin's recall of carol's unread c1: 1; it is bob's count, not the sender's.
+    let key = rest
+        .call(
+            "openim/admin_getroammsg",
+            &json!({"Operator_Account": "bob", "Peer_Account": "carol", "MaxCnt": 10,
+                    "MinTime": 0, "MaxTime": 4_000_000_000u64}),
+        )
+        .await["MsgList"][0]["MsgKey"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_code(&rest.withdraw("carol", "bob", &key).await, 0);
+    let h = recv.next().await;
+    assert_signed(&h, "C2C.CallbackAfterMsgWithDraw", "RESTAPI");
+    assert_eq!(h.body["UnreadMsgNum"], 1, "{h:?}");
+    // A message of bob's own to alice counts for alice: she has read nothing (m2 is bob's
+    // unread, not hers).
+    assert_eq!(bob.send_text("alice", "b1", "b1").await["type"], "sendOk");
+    assert_eq!(recv.next().await.command(), "C2C.CallbackAfterSendMsg");
+    assert_eq!(bob.revoke("b1").await["type"], "revokeOk");
+    let h = recv.next().await;
+    assert_eq!(h.body["To_Account"], "alice");
+    assert_eq!(h.body["UnreadMsgNum"], 0, "{h:?}");
+}

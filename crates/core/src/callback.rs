@@ -9,9 +9,7 @@
 //!   `MsgRandom`, `MsgTime` (s), `MsgKey`, `OnlineOnlyFlag`, `SendMsgResult`, `ErrorInfo`,
 //!   `MsgBody`, `CloudCustomData`, `EventTime` (ms);
 //! - [`C2C_AFTER_WITHDRAW`] `C2C.CallbackAfterMsgWithDraw`: `From_Account`, `To_Account`,
-//!   `MsgKey`, `UnreadMsgNum` (`To_Account`'s unread one-to-one messages over all their
-//!   one-to-one conversations, after the recall), `EventTime`, and (this server's addition)
-//!   `Operator_Account`;
+//!   `MsgKey`, `EventTime`, and (this server's addition) `Operator_Account`;
 //! - [`GROUP_AFTER_SEND`] `Group.CallbackAfterSendMsg`: `GroupId`, `Type`, `From_Account`,
 //!   `Operator_Account`, `Random`, `MsgSeq`, `MsgTime`, `OnlineOnlyFlag`, `MsgBody`,
 //!   `CloudCustomData`, `EventTime`;
@@ -202,14 +200,7 @@ pub fn after_send(msg: &Message, admin: Option<&str>, event_ms: u64) -> Callback
 
 /// The webhook of a message just revoked (`C2C.CallbackAfterMsgWithDraw` or
 /// `Group.CallbackAfterRecallMsg`), by a client or, when `admin` is given, over REST.
-/// `unread_msg_num` is the receiver's `UnreadMsgNum` (one-to-one only; see
-/// [`crate::store::Store::c2c_unread_total`]).
-pub fn after_revoke(
-    msg: &Message,
-    admin: Option<&str>,
-    event_ms: u64,
-    unread_msg_num: u64,
-) -> CallbackRecord {
+pub fn after_revoke(msg: &Message, admin: Option<&str>, event_ms: u64) -> CallbackRecord {
     let platform = if admin.is_some() {
         PLATFORM_REST
     } else {
@@ -241,7 +232,6 @@ pub fn after_revoke(
                 "From_Account": msg.sender,
                 "To_Account": to.as_deref().unwrap_or(&msg.sender),
                 "MsgKey": msg_key(msg),
-                "UnreadMsgNum": unread_msg_num,
                 "Operator_Account": operator,
                 "EventTime": event_ms,
             }),
@@ -325,10 +315,8 @@ mod tests {
         g.group_id = Some("g1".into());
         let v: Value = serde_json::from_str(&after_send(&g, None, 5).body).unwrap();
         assert_eq!(v["CloudCustomData"], "{\"k\":1}");
-        let cb = after_revoke(&m, Some("administrator"), 6, 3);
+        let cb = after_revoke(&m, Some("administrator"), 6);
         assert_eq!(cb.command, C2C_AFTER_WITHDRAW);
         assert_eq!(cb.platform, PLATFORM_REST);
-        let v: Value = serde_json::from_str(&cb.body).unwrap();
-        assert_eq!(v["UnreadMsgNum"], 3);
     }
 }

@@ -305,20 +305,6 @@ pub trait Store {
         upto: u64,
     ) -> Result<u64, StoreError>;
 
-    /// How many one-to-one messages `user` has not read, over all their one-to-one
-    /// conversations: from others, after `user`'s read position, not revoked (Tencent's
-    /// `UnreadMsgNum` of `C2C.CallbackAfterMsgWithDraw`). Sees the current batch's writes.
-    /// Default: from [`Store::conversation_summaries`]; SQL stores answer in one query.
-    #[cfg(feature = "callbacks")]
-    fn c2c_unread_total(&mut self, user: &str) -> Result<u64, StoreError> {
-        Ok(self
-            .conversation_summaries(user)?
-            .iter()
-            .filter(|s| matches!(s.member.conv, ConvId::C2c(..)))
-            .map(|s| s.unread)
-            .sum())
-    }
-
     /// Makes every write since the last commit durable, atomically.
     fn commit(&mut self) -> Result<(), StoreError>;
 

@@ -55,24 +55,6 @@ impl<S: Store> Hub<S> {
         Ok(())
     }
 
-    /// Writes the webhook of a revoke if they are on; a one-to-one one carries the receiver's
-    /// `UnreadMsgNum` as of this revoke (one store query, in the revoke's batch).
-    pub(super) fn revoke_callback(
-        &mut self,
-        msg: &Message,
-        admin: Option<&str>,
-        now: u64,
-    ) -> R<()> {
-        if !self.callbacks {
-            return Ok(());
-        }
-        let unread = match (&msg.group_id, &msg.receiver) {
-            (None, Some(to)) => self.store.c2c_unread_total(to)?,
-            _ => 0,
-        };
-        self.callback(|| callback::after_revoke(msg, admin, now, unread))
-    }
-
     /// Runs one admin request: retried alone on a conflict (shared hubs), a store failure
     /// poisons the hub as for any request.
     fn admin_run<T>(&mut self, mut f: impl FnMut(&mut Self) -> R<T>) -> Result<T, ImError> {
@@ -297,7 +279,7 @@ impl<S: Store> Hub<S> {
             &msg_id,
             Event::MessageRevoked(revoked),
         )?;
-        self.revoke_callback(&msg, Some(admin), now)?;
+        self.callback(|| callback::after_revoke(&msg, Some(admin), now))?;
         Ok(msg)
     }
 

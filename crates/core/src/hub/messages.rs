@@ -330,7 +330,7 @@ impl<S: Store> Hub<S> {
             Event::MessageRevoked(revoked.clone()),
         )?;
         #[cfg(feature = "callbacks")]
-        self.revoke_callback(&msg, None, now)?;
+        self.callback(|| crate::callback::after_revoke(&msg, None, now))?;
         self.push(
             session,
             ServerFrame::RevokeOk {

@@ -156,7 +156,6 @@ struct Statements {
     upsert_conversation: Statement,
     unread_count: Statement,
     conversation_summaries: Statement,
-    c2c_unread_total: Statement,
     notify: Statement,
     claimable: Statement,
     claim: Statement,
@@ -234,7 +233,6 @@ impl Statements {
             upsert_conversation: c.prepare(&sql.upsert_conversation)?,
             unread_count: c.prepare(&sql.unread_count)?,
             conversation_summaries: c.prepare(&sql.conversation_summaries)?,
-            c2c_unread_total: c.prepare(&sql.c2c_unread_total)?,
             notify: c.prepare("SELECT pg_notify($1, $2)")?,
             // Locked until the commit: of two nodes claiming one upload, the second waits and
             // then finds it sent.
@@ -795,11 +793,6 @@ impl Store for PgStore {
             c.query_one(&st.unread_count, &[&key, &after, &upto, &reader])?
                 .try_get(0)
         })?;
-        BACKEND.read_u64(n)
-    }
-
-    fn c2c_unread_total(&mut self, user: &str) -> Result<u64, StoreError> {
-        let n: i64 = self.run(|c, st| c.query_one(&st.c2c_unread_total, &[&user])?.try_get(0))?;
         BACKEND.read_u64(n)
     }
 

@@ -116,9 +116,6 @@ pub struct Sql {
     /// `(user)`, columns [`CONVERSATION_COLUMNS`] then `upto, last_time_ms, unread` (see
     /// [`Backend::summary`]).
     pub conversation_summaries: String,
-    /// A user's unread one-to-one messages over all their one-to-one conversations: `(user)`
-    /// (`Store::c2c_unread_total`).
-    pub c2c_unread_total: String,
 }
 
 impl Sql {
@@ -188,14 +185,6 @@ impl Sql {
                         COALESCE((SELECT head FROM conv_heads h WHERE h.conv = c.conv), 0),
                         COALESCE((SELECT MAX(seq) FROM messages h WHERE h.conv = c.conv), 0))",
                 }
-            ),
-            // The user's rows of `conversations` (its primary key), then for each a range of the
-            // `(conv, seq)` index: as many message rows as there are unread messages.
-            c2c_unread_total: format!(
-                "SELECT COUNT(*) FROM conversations c
-                 JOIN messages m ON m.conv = c.conv AND m.seq > c.read_seq
-                 WHERE c.user_id = {p}1 AND c.until_seq IS NULL AND m.group_id IS NULL
-                   AND m.sender <> {p}1 AND m.revoke IS NULL"
             ),
             // A range of the `(conv, seq)` index: as many rows as there are unread messages.
             unread_count: format!(

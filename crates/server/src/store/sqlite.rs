@@ -788,13 +788,6 @@ impl Store for SqliteStore {
         BACKEND.read_u64(n)
     }
 
-    fn c2c_unread_total(&mut self, user: &str) -> Result<u64, StoreError> {
-        let conn = self.begin()?;
-        let mut st = conn.prepare_cached(&SQL.c2c_unread_total).map_err(db)?;
-        let n: i64 = st.query_row(params![user], |r| r.get(0)).map_err(db)?;
-        BACKEND.read_u64(n)
-    }
-
     fn commit(&mut self) -> Result<(), StoreError> {
         if !self.in_tx {
             return Ok(());

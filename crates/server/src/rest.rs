@@ -669,6 +669,18 @@ async fn group_recall(
     Ok(out)
 }
 
+/// Tencent's `MsgFlagBits` of an `admin_getroammsg` item: 0 a normal message, 8 a recalled one
+/// (Tencent's web SDK reads `msgFlagBits === 8` as `isRevoked`; see docs/REST_API.md).
+const MSG_FLAG_RECALLED: u32 = 8;
+
+fn msg_flag_bits(msg: &Message) -> u32 {
+    if msg.is_revoked() {
+        MSG_FLAG_RECALLED
+    } else {
+        0
+    }
+}
+
 async fn getroammsg(app: &App, m: Map<String, Value>) -> Result<Map<String, Value>, Fail> {
     let a = required_account(&m, "Operator_Account", codes::FROM_ACCOUNT)?;
     let b = required_account(&m, "Peer_Account", codes::TO_ACCOUNT)?;
@@ -722,7 +734,7 @@ async fn getroammsg(app: &App, m: Map<String, Value>) -> Result<Map<String, Valu
                 "MsgSeq": msg.seq,
                 "MsgRandom": msg_random(&msg.msg_id),
                 "MsgTimeStamp": msg.time_ms / 1000,
-                "MsgFlagBits": 0,
+                "MsgFlagBits": msg_flag_bits(msg),
                 "IsRecalled": u8::from(msg.is_revoked()),
                 "MsgKey": msg_key(msg),
                 "MsgBody": msg_body(msg.elem.as_ref()),

@@ -18,20 +18,21 @@
 //! reused (HTTP/1.1), at most [`WebhookConfig::concurrency`] at once.
 
 use crate::config::Secret;
-use crate::store::webhooks::{now_ms, Due, Finish, WebhookGauge, WebhookQueue};
+use crate::store::webhooks::{now_ms, Due, Finish, Finishing, WebhookGauge, WebhookQueue};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper::client::conn::http1::SendRequest;
 use hyper::Uri;
 use hyper_util::rt::TokioIo;
 use sha2::{Digest, Sha256};
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
+use tokio::task::{JoinHandle, JoinSet};
 use tokio_rustls::rustls;
 
 /// How much longer than one POST's timeout a claim lasts.
@@ -338,65 +339,200 @@ pub fn check(cfg: &WebhookConfig) -> Result<(), String> {
     Client::new(cfg).map(|_| ())
 }
 
+/// POSTs one webhook within the timeout; `Ok` when the receiver took it (2xx).
+async fn post_one(cfg: &WebhookConfig, client: &Client, d: &Due) -> Result<(), String> {
+    let unix_s = u64::try_from(now_ms() / 1000).unwrap_or(0);
+    let uri = request_uri(cfg, d, unix_s);
+    let path = match uri.parse::<Uri>() {
+        Ok(u) => u.path_and_query().map_or("/", |p| p.as_str()).to_string(),
+        Err(e) => return Err(format!("{e}")),
+    };
+    match tokio::time::timeout(cfg.timeout, client.post(path, d.body.clone())).await {
+        Ok(r) => r,
+        Err(_) => Err("timed out".to_string()),
+    }
+}
+
+/// Writes a finish and waits for its commit; the rows' ids are free again after it.
+async fn commit_finish(queue: Queue, finish: Finish) -> Result<(), String> {
+    let f = finish.clone();
+    let r = match blocking(&queue, move |q| q.finish(&f)).await {
+        Ok(Finishing::Committed) => Ok(()),
+        Ok(Finishing::ByHub(committed)) => committed
+            .await
+            .map_err(|_| "the hub has stopped".to_string()),
+        Err(e) => Err(e),
+    };
+    if r.is_err() {
+        let _ = blocking(&queue, |q| {
+            q.finish_failed();
+            Ok(())
+        })
+        .await;
+    }
+    r
+}
+
+/// A finish being written: its task and what it holds.
+struct InFlightFinish {
+    task: JoinHandle<Result<(), String>>,
+    finish: Finish,
+}
+
 /// Starts the deliverer; it stops when `stop` becomes `true`.
+///
+/// It keeps up to [`WebhookConfig::concurrency`] POSTs in flight all the time: as POSTs end,
+/// new due rows are taken for the free slots (once a quarter of them is free, so that a
+/// claim brings several), while the results of the ended ones are written in one finish at a
+/// time (what ends meanwhile goes into the next). A row is taken once until its finish has
+/// committed (SQLite: the rows being tried are skipped by the claims; PostgreSQL: the lease),
+/// so a delivered webhook is not sent again.
 pub fn spawn(
     cfg: WebhookConfig,
     queue: Box<dyn WebhookQueue>,
     gauge: Arc<WebhookGauge>,
     mut stop: watch::Receiver<bool>,
 ) -> Result<JoinHandle<()>, String> {
-    let client = Client::new(&cfg)?;
+    let client = Arc::new(Client::new(&cfg)?);
+    let cfg = Arc::new(cfg);
     let queue: Queue = Arc::new(Mutex::new(queue));
     Ok(tokio::spawn(async move {
-        // One round: the taken rows' POSTs in parallel (each within the timeout), then their
-        // delete or retry; a lease outlasts it.
+        // A claim outlasts its POST (within the timeout) and the finish right after it.
         let lease_ms = i64::try_from((cfg.timeout + LEASE_MARGIN).as_millis()).unwrap_or(60_000);
-        let take = i64::try_from(cfg.concurrency.max(1)).unwrap_or(64);
+        let slots = cfg.concurrency.max(1);
         let base = u64::try_from(cfg.retry_base.as_millis()).unwrap_or(1000);
         let recount = blocking(&queue, |q| Ok(q.recount_every()))
             .await
             .unwrap_or(IDLE);
         let mut counted = tokio::time::Instant::now() - recount;
-        // Rounds in a row in which the receiver took nothing.
+        let mut posts: JoinSet<(Due, Result<(), String>)> = JoinSet::new();
+        // Rows taken and not finished (in flight, or in a finish not committed yet).
+        let mut taken: HashSet<i64> = HashSet::new();
+        // Results not written yet, and the finish being written.
+        let mut results = Finish::default();
+        let mut finishing: Option<InFlightFinish> = None;
+        // No claim before this (nothing was due, or the receiver takes nothing: a pause).
+        let mut claim_at = tokio::time::Instant::now();
+        // Pauses in a row in which the receiver took nothing (then one webhook at a time).
         let mut failing: u64 = 0;
+        // Failed POSTs since the last one the receiver took.
+        let mut streak: usize = 0;
+        let mut stopping = false;
         tracing::info!(url = %cfg.url, signed = cfg.token.is_some(), "webhooks on");
         loop {
-            if *stop.borrow() {
+            if !stopping && *stop.borrow() {
+                stopping = true;
+            }
+            if stopping && posts.is_empty() && finishing.is_none() && results.is_empty() {
                 break;
             }
+            let now = tokio::time::Instant::now();
             if counted.elapsed() >= recount {
                 if let Ok(n) = blocking(&queue, |q| q.count()).await {
                     gauge.pending.store(n, Ordering::Relaxed);
                 }
-                counted = tokio::time::Instant::now();
+                counted = now;
             }
-            // While the receiver takes nothing, one webhook per round (a probe).
-            let limit = if failing > 0 { 1 } else { take };
-            let due = match blocking(&queue, move |q| q.claim(now_ms(), lease_ms, limit)).await {
-                Ok(d) => d,
-                Err(e) => {
-                    tracing::warn!("webhook outbox: {e}");
-                    Vec::new()
+            // While the receiver takes nothing, one webhook at a time (a probe); after a whole
+            // window of failures, none until those in flight have ended.
+            let cap = if failing > 0 { 1 } else { slots };
+            let free = cap.saturating_sub(posts.len());
+            if !stopping
+                && now >= claim_at
+                && free > 0
+                && (posts.is_empty() || free >= (cap / 4).max(1))
+                && streak < cap
+            {
+                let skip = taken.clone();
+                let limit = i64::try_from(free).unwrap_or(1);
+                match blocking(&queue, move |q| q.claim(now_ms(), lease_ms, limit, &skip)).await {
+                    Ok(due) => {
+                        if due.len() < free {
+                            // Caught up: let some gather.
+                            claim_at = tokio::time::Instant::now() + IDLE;
+                        }
+                        for d in due {
+                            if !taken.insert(d.id) {
+                                continue;
+                            }
+                            let (cfg, client) = (cfg.clone(), client.clone());
+                            posts.spawn(async move {
+                                let r = post_one(&cfg, &client, &d).await;
+                                (d, r)
+                            });
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!("webhook outbox: {e}");
+                        claim_at = tokio::time::Instant::now() + IDLE;
+                    }
                 }
-            };
-            let pause = if due.is_empty() {
-                IDLE
-            } else if deliver(&cfg, &client, &queue, &gauge, due).await {
-                failing = 0;
-                Duration::ZERO
-            } else {
-                failing += 1;
-                if failing == 1 {
-                    tracing::info!(
-                        "webhook receiver takes nothing: pausing, then trying one at a time"
-                    );
+            }
+            // One finish at a time; what ends meanwhile waits for the next.
+            if finishing.is_none() && !results.is_empty() {
+                let finish = std::mem::take(&mut results);
+                let task = tokio::spawn(commit_finish(queue.clone(), finish.clone()));
+                finishing = Some(InFlightFinish { task, finish });
+            }
+            let wait_claim = !stopping && claim_at > tokio::time::Instant::now();
+            tokio::select! {
+                Some(ended) = posts.join_next(), if !posts.is_empty() => {
+                    let Ok((d, r)) = ended else { continue };
+                    match r {
+                        Ok(()) => {
+                            results.done.push(d.id);
+                            failing = 0;
+                            streak = 0;
+                        }
+                        Err(e) => {
+                            tracing::debug!(id = d.id, command = %d.command, "webhook not delivered: {e}");
+                            let attempts = d.attempts + 1;
+                            let delay = backoff_ms(base, u64::try_from(attempts).unwrap_or(1));
+                            results.retry.push((
+                                d.id,
+                                attempts,
+                                now_ms() + i64::try_from(delay).unwrap_or(i64::MAX / 2),
+                            ));
+                            streak += 1;
+                            if posts.is_empty() {
+                                // Everything out since the last success failed: pause.
+                                failing += 1;
+                                streak = 0;
+                                if failing == 1 {
+                                    tracing::info!(
+                                        "webhook receiver takes nothing: pausing, then trying one at a time"
+                                    );
+                                }
+                                claim_at = tokio::time::Instant::now()
+                                    + Duration::from_millis(backoff_capped(base, failing, MAX_PAUSE_MS));
+                            }
+                        }
+                    }
                 }
-                Duration::from_millis(backoff_capped(base, failing, MAX_PAUSE_MS))
-            };
-            if !pause.is_zero() {
-                tokio::select! {
-                    _ = tokio::time::sleep(pause) => {}
-                    _ = stop.changed() => {}
+                r = async { (&mut finishing.as_mut().expect("finishing").task).await }, if finishing.is_some() => {
+                    let InFlightFinish { finish, .. } = finishing.take().expect("finishing");
+                    let n_done = finish.done.len() as u64;
+                    gauge.failed.fetch_add(finish.retry.len() as u64, Ordering::Relaxed);
+                    match r.map_err(|e| e.to_string()).and_then(|r| r) {
+                        Ok(()) => {
+                            gauge.delivered.fetch_add(n_done, Ordering::Relaxed);
+                            let _ = gauge
+                                .pending
+                                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |p| {
+                                    Some(p.saturating_sub(n_done))
+                                });
+                        }
+                        Err(e) => tracing::warn!("webhook outbox: {e}"),
+                    }
+                    for id in finish.ids() {
+                        taken.remove(&id);
+                    }
+                }
+                () = tokio::time::sleep_until(claim_at), if wait_claim => {}
+                r = stop.changed(), if !stopping => {
+                    if r.is_err() {
+                        stopping = true;
+                    }
                 }
             }
         }
@@ -404,65 +540,6 @@ pub fn spawn(
     }))
 }
 
-/// POSTs a round, then records what became of each; whether the receiver took any.
-async fn deliver(
-    cfg: &WebhookConfig,
-    client: &Client,
-    queue: &Queue,
-    gauge: &Arc<WebhookGauge>,
-    due: Vec<Due>,
-) -> bool {
-    let unix_s = u64::try_from(now_ms() / 1000).unwrap_or(0);
-    let posts = due.iter().map(|d| {
-        let uri = request_uri(cfg, d, unix_s);
-        let body = d.body.clone();
-        let timeout = cfg.timeout;
-        async move {
-            let path = match uri.parse::<Uri>() {
-                Ok(u) => u.path_and_query().map_or("/", |p| p.as_str()).to_string(),
-                Err(e) => return Err(format!("{e}")),
-            };
-            match tokio::time::timeout(timeout, client.post(path, body)).await {
-                Ok(r) => r,
-                Err(_) => Err("timed out".to_string()),
-            }
-        }
-    });
-    let results = futures_util::future::join_all(posts).await;
-    let base = u64::try_from(cfg.retry_base.as_millis()).unwrap_or(1000);
-    let now = now_ms();
-    let mut finish = Finish::default();
-    for (d, r) in due.iter().zip(results) {
-        match r {
-            Ok(()) => finish.done.push(d.id),
-            Err(e) => {
-                tracing::debug!(id = d.id, command = %d.command, "webhook not delivered: {e}");
-                let attempts = d.attempts + 1;
-                let delay = backoff_ms(base, u64::try_from(attempts).unwrap_or(1));
-                finish.retry.push((
-                    d.id,
-                    attempts,
-                    now + i64::try_from(delay).unwrap_or(i64::MAX / 2),
-                ));
-            }
-        }
-    }
-    let n_done = finish.done.len() as u64;
-    let n_failed = finish.retry.len() as u64;
-    match blocking(queue, move |q| q.finish(&finish)).await {
-        Ok(()) => {
-            gauge.delivered.fetch_add(n_done, Ordering::Relaxed);
-            let _ = gauge
-                .pending
-                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |p| {
-                    Some(p.saturating_sub(n_done))
-                });
-        }
-        Err(e) => tracing::warn!("webhook outbox: {e}"),
-    }
-    gauge.failed.fetch_add(n_failed, Ordering::Relaxed);
-    n_done > 0
-}
 /// The gauge as Prometheus text lines (for `/metrics`).
 pub fn metrics_text(g: &WebhookGauge) -> String {
     format!(

@@ -100,8 +100,11 @@ async fn admin_sends_lists_and_recalls_with_no_time_limit() {
                     "MinTime": 0, "MaxTime": 4_000_000_000u64}),
         )
         .await;
+    // Tencent marks it by `MsgFlagBits` 8 (0: a normal message); `IsRecalled` says it too.
+    assert_eq!(h["MsgList"][1]["MsgFlagBits"], 8, "{h}");
     assert_eq!(h["MsgList"][1]["IsRecalled"], 1, "{h}");
     assert_eq!(h["MsgList"][1]["MsgBody"], json!([]), "{h}");
+    assert_eq!(h["MsgList"][0]["MsgFlagBits"], 0, "{h}");
     assert_eq!(h["MsgList"][0]["IsRecalled"], 0, "{h}");
     // The REST-sent one too, by its MsgKey from sendmsg.
     assert_code(&rest.withdraw("bob", "alice", &key).await, 0);

@@ -20,6 +20,7 @@
 //! (counted) rather than letting an unreachable receiver fill the disk.
 
 use im_revoke_core::{CallbackRecord, StoreError};
+use std::collections::HashSet;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -184,13 +185,48 @@ pub struct Finish {
     pub retry: Vec<(i64, i64, i64)>,
 }
 
+impl Finish {
+    /// Nothing to write.
+    pub fn is_empty(&self) -> bool {
+        self.done.is_empty() && self.retry.is_empty()
+    }
+
+    /// Every row it names.
+    pub fn ids(&self) -> impl Iterator<Item = i64> + '_ {
+        self.done
+            .iter()
+            .copied()
+            .chain(self.retry.iter().map(|r| r.0))
+    }
+}
+
+/// How a [`WebhookQueue::finish`] commits.
+#[derive(Debug)]
+pub enum Finishing {
+    /// It has committed.
+    Committed,
+    /// The hub's next batch commits it: told on this channel (closed if the hub stopped).
+    ByHub(tokio::sync::oneshot::Receiver<()>),
+}
+
 /// The deliverer's side of the outbox, on its own connection (blocking: call it off the
 /// runtime's threads).
 pub trait WebhookQueue: Send {
-    /// Takes up to `limit` due rows, for `lease_ms` where other nodes could take them too.
-    fn claim(&mut self, now_ms: i64, lease_ms: i64, limit: i64) -> Result<Vec<Due>, StoreError>;
-    /// Deletes the delivered rows and schedules the others, in one transaction.
-    fn finish(&mut self, f: &Finish) -> Result<(), StoreError>;
+    /// Takes up to `limit` due rows, for `lease_ms` where other nodes could take them too, none
+    /// of `skip` (rows this deliverer has taken and not finished yet).
+    fn claim(
+        &mut self,
+        now_ms: i64,
+        lease_ms: i64,
+        limit: i64,
+        skip: &HashSet<i64>,
+    ) -> Result<Vec<Due>, StoreError>;
+    /// Deletes the delivered rows and schedules the others, in one transaction (committed when
+    /// the answer is [`Finishing::Committed`] or its channel is told).
+    fn finish(&mut self, f: &Finish) -> Result<Finishing, StoreError>;
+    /// A finish did not commit: its rows are to be taken again. Default: nothing (a lease
+    /// gives them back).
+    fn finish_failed(&mut self) {}
     /// Rows waiting.
     fn count(&mut self) -> Result<u64, StoreError>;
     /// How often the gauge's count is refreshed from the table ([`WebhookQueue::count`]).
@@ -259,8 +295,16 @@ impl SqliteQueue {
 }
 
 impl WebhookQueue for SqliteQueue {
-    fn claim(&mut self, now_ms: i64, _lease_ms: i64, limit: i64) -> Result<Vec<Due>, StoreError> {
-        // Rows to try again first (their time has come), through the partial index.
+    fn claim(
+        &mut self,
+        now_ms: i64,
+        _lease_ms: i64,
+        limit: i64,
+        skip: &HashSet<i64>,
+    ) -> Result<Vec<Due>, StoreError> {
+        let skipped = i64::try_from(skip.len()).unwrap_or(0);
+        // Rows to try again first (their time has come), through the partial index; those being
+        // tried still have their old time until their finish commits.
         let mut v: Vec<Due> = self
             .conn
             .prepare_cached(
@@ -269,8 +313,10 @@ impl WebhookQueue for SqliteQueue {
                  ORDER BY next_attempt_ms LIMIT ?2",
             )
             .map_err(sq)?
-            .query_map(rusqlite::params![now_ms, limit], due_of)
+            .query_map(rusqlite::params![now_ms, limit + skipped], due_of)
             .map_err(sq)?
+            .filter(|d| d.as_ref().map_or(true, |d| !skip.contains(&d.id)))
+            .take(usize::try_from(limit).unwrap_or(0))
             .collect::<Result<_, _>>()
             .map_err(sq)?;
         let rest = limit - i64::try_from(v.len()).unwrap_or(limit);
@@ -282,48 +328,62 @@ impl WebhookQueue for SqliteQueue {
                      WHERE id > ?1 AND next_attempt_ms = 0 ORDER BY id LIMIT ?2",
                 )
                 .map_err(sq)?
-                .query_map(rusqlite::params![self.after, rest], due_of)
+                .query_map(rusqlite::params![self.after, rest + skipped], due_of)
                 .map_err(sq)?
                 .collect::<Result<_, _>>()
                 .map_err(sq)?;
-            if let Some(last) = new.last() {
-                self.after = last.id;
+            // New rows are those after the last one looked at (taken, or being tried already
+            // since a failed finish started over).
+            let mut taken = 0;
+            for d in new {
+                if taken == rest {
+                    break;
+                }
+                self.after = d.id;
+                if !skip.contains(&d.id) {
+                    v.push(d);
+                    taken += 1;
+                }
             }
-            v.extend(new);
         }
         v.sort_by_key(|d| d.id);
         Ok(v)
     }
 
-    fn finish(&mut self, f: &Finish) -> Result<(), StoreError> {
-        if f.done.is_empty() && f.retry.is_empty() {
-            return Ok(());
+    fn finish(&mut self, f: &Finish) -> Result<Finishing, StoreError> {
+        if f.is_empty() {
+            return Ok(Finishing::Committed);
         }
         let r = match &self.hub {
             Some(hub) => {
-                // Wait for the commit: the next round must not take a delivered row again.
+                // The deliverer waits for the commit (outside this queue's lock) before it
+                // takes these rows' ids as free again.
                 let (done, committed) = tokio::sync::oneshot::channel();
                 let cmd = crate::engine::Command::WebhooksFinished {
                     finish: f.clone(),
                     done,
                 };
                 hub.blocking_send(cmd)
-                    .ok()
-                    .and_then(|()| committed.blocking_recv().ok())
-                    .ok_or_else(|| StoreError("webhooks: the hub has stopped".into()))
+                    .map(|()| Finishing::ByHub(committed))
+                    .map_err(|_| StoreError("webhooks: the hub has stopped".into()))
             }
             None => (|| {
                 let tx = self.conn.transaction()?;
                 sqlite_finish(&tx, f)?;
                 tx.commit()
             })()
+            .map(|()| Finishing::Committed)
             .map_err(sq),
         };
         if r.is_err() {
-            // Rows taken but not finished are new again: find them from the start.
-            self.after = 0;
+            self.finish_failed();
         }
         r
+    }
+
+    fn finish_failed(&mut self) {
+        // Rows taken but not finished are new again: find them from the start.
+        self.after = 0;
     }
 
     fn count(&mut self) -> Result<u64, StoreError> {
@@ -361,7 +421,14 @@ impl PgQueue {
 }
 
 impl WebhookQueue for PgQueue {
-    fn claim(&mut self, now_ms: i64, lease_ms: i64, limit: i64) -> Result<Vec<Due>, StoreError> {
+    fn claim(
+        &mut self,
+        now_ms: i64,
+        lease_ms: i64,
+        limit: i64,
+        _skip: &HashSet<i64>,
+    ) -> Result<Vec<Due>, StoreError> {
+        // A row this deliverer is trying is leased: no claim takes it until the lease ends.
         let rows = self
             .client
             .query(
@@ -390,7 +457,7 @@ impl WebhookQueue for PgQueue {
         Ok(v)
     }
 
-    fn finish(&mut self, f: &Finish) -> Result<(), StoreError> {
+    fn finish(&mut self, f: &Finish) -> Result<Finishing, StoreError> {
         let ids: Vec<i64> = f.retry.iter().map(|r| r.0).collect();
         let attempts: Vec<i64> = f.retry.iter().map(|r| r.1).collect();
         let next: Vec<i64> = f.retry.iter().map(|r| r.2).collect();
@@ -408,7 +475,8 @@ impl WebhookQueue for PgQueue {
             )
             .map_err(pe)?;
         }
-        tx.commit().map_err(pe)
+        tx.commit().map_err(pe)?;
+        Ok(Finishing::Committed)
     }
 
     fn count(&mut self) -> Result<u64, StoreError> {

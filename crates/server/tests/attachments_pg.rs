@@ -233,3 +233,62 @@ async fn two_nodes_share_an_s3_bucket_upload_on_one_revoke_on_the_other() {
         .await
         .unwrap();
 }
+
+/// On PostgreSQL as on SQLite: a server stopped between a revoke and the deletion of the
+/// revoked message's bytes (the sweeper asleep) deletes them at its next start, from the
+/// schedule the revoke committed; the URL answered 410 from the revoke on.
+#[tokio::test]
+async fn a_stop_between_revoke_and_delete_still_deletes_on_restart_postgres() {
+    let Some((pg, url)) = start_pg("sweep_restart").await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = || {
+        let mut c = ServerConfig::new(
+            "127.0.0.1:0".parse().unwrap(),
+            url.clone().into(),
+            Secret::new(KEY),
+        );
+        c.sdkappid = SDKAPPID;
+        c.attachments.dir = Some(dir.path().to_path_buf());
+        // The sweeper runs only at start: what the revoke schedules waits for the next one.
+        c.attachments.sweep_every = std::time::Duration::from_secs(3600);
+        c
+    };
+    let server = timeout(WAIT, im_revoke_server::start(cfg()))
+        .await
+        .expect("starts in time")
+        .expect("starts");
+    let a = server.local_addr();
+    let mut alice = Client::login(a, "alice").await;
+    let up = upload(a, "alice", "application/pdf", "r.pdf", PDF).await;
+    assert_eq!(up.status, 201, "{}", String::from_utf8_lossy(&up.body));
+    let uuid = up.json()["uuid"].as_str().unwrap().to_string();
+    let file = json!({"elemType": "file", "uuid": uuid, "fileName": "r.pdf", "fileSize": PDF.len(), "url": ""});
+    let ok = alice
+        .request(json!({"type": "send", "msgID": "f1", "receiver": "bob", "elem": file}))
+        .await;
+    assert_eq!(ok["type"], "sendOk", "{ok}");
+    let mine = url_of(&ok["message"]);
+    assert_eq!(alice.revoke("f1").await["type"], "revokeOk");
+    assert_eq!(status(a, &mine).await, 410, "gone at once");
+    let bytes = dir.path().join(&uuid);
+    assert!(bytes.exists(), "not deleted yet (the sweeper sleeps)");
+    drop(alice);
+    timeout(WAIT, server.shutdown())
+        .await
+        .expect("shutdown")
+        .expect("clean");
+
+    let server = timeout(WAIT, im_revoke_server::start(cfg()))
+        .await
+        .expect("starts again in time")
+        .expect("starts again");
+    wait_until("the restart to delete the bytes", || !bytes.exists()).await;
+    assert_eq!(status(server.local_addr(), &mine).await, 410);
+    timeout(WAIT, server.shutdown())
+        .await
+        .expect("shutdown")
+        .expect("clean");
+    tokio::task::spawn_blocking(move || drop(pg)).await.unwrap();
+}

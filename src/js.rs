@@ -50,11 +50,12 @@ function report(name, e) {
   } catch (_) {}
   queueMicrotask(() => { throw e; });
 }
+// `ls` is never changed after it was handed out (`Listeners` makes a new array on add and
+// remove): no copy per event.
 export function dispatch(ls, m, n, a, b, c) {
   const name = NAMES[m];
-  const list = ls.slice();
-  for (let i = 0; i < list.length; i++) {
-    const l = list[i];
+  for (let i = 0; i < ls.length; i++) {
+    const l = ls[i];
     try {
       const f = l[name];
       if (typeof f !== "function") continue;
@@ -147,8 +148,9 @@ export function searchResultItem(conversationID, messageCount, messageList) {
 }
 "#)]
 extern "C" {
-    /// Calls method `NAMES[m]` with the first `n` of `a, b, c` on each listener of a copy of
-    /// `ls` that has it (a throwing getter counts as a throwing call).
+    /// Calls method `NAMES[m]` with the first `n` of `a, b, c` on each listener of `ls` (an
+    /// array never changed once handed out) that has it (a throwing getter counts as a
+    /// throwing call).
     pub(crate) fn dispatch(ls: &Array, m: u32, n: u32, a: &JsValue, b: &JsValue, c: &JsValue);
 
     /// `onRecvMessageRevoked(msgID, {userID, role}, reason)` from a [`Pack`] of the three.
@@ -273,6 +275,13 @@ pub(crate) struct Pack {
 }
 
 impl Pack {
+    /// An empty pack with room for `bytes` bytes of strings (one allocation).
+    pub fn with_capacity(bytes: usize) -> Pack {
+        Pack {
+            text: String::with_capacity(bytes),
+        }
+    }
+
     /// Appends `s`; returns its length for the JavaScript side.
     pub fn push(&mut self, s: Option<&str>) -> i32 {
         let Some(s) = s else { return -1 };
@@ -305,7 +314,7 @@ pub(crate) fn dispatch_revoked(
     revoker: &im_revoke_core::view::RevokerInfo,
     reason: &str,
 ) {
-    let mut p = Pack::default();
+    let mut p = Pack::with_capacity(msg_id.len() + revoker.user_id.len() + reason.len());
     let id = p.push(Some(msg_id));
     let user = p.push(Some(&revoker.user_id));
     let why = p.push(Some(reason));

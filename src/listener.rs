@@ -150,10 +150,14 @@ impl<T: JsCast> Listeners<T> {
         }
     }
 
-    /// Adds `l` at the end unless the same object is already registered.
+    /// Adds `l` at the end unless the same object is already registered. The list is never
+    /// changed in place (a new array, as `remove`): a dispatch under way keeps the array it
+    /// was given, with no copy per event.
     pub fn add(&mut self, l: T) {
         if !has(&self.list, l.as_ref()) {
-            self.list.push(l.as_ref());
+            let next = self.list.slice(0, self.len);
+            next.push(l.as_ref());
+            self.list = next;
             self.len += 1;
         }
     }
@@ -166,8 +170,8 @@ impl<T: JsCast> Listeners<T> {
         }
     }
 
-    /// The listeners to call for one event (`None` when there are none); dispatch copies it
-    /// before the first call, so changes made by a listener apply from the next event.
+    /// The listeners to call for one event (`None` when there are none): an array nothing
+    /// changes afterwards, so changes made by a listener apply from the next event.
     pub fn snapshot(&self) -> Option<Array> {
         (self.len > 0).then(|| self.list.clone())
     }

@@ -138,12 +138,30 @@ impl ConvId {
         parts.next().is_none().then_some(c)
     }
 
+    /// [`ConvId::id_for`] of `ConvId::c2c(a, b)`, without building the `ConvId`.
+    pub fn c2c_id_for(a: &str, b: &str, viewer: &str) -> String {
+        let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+        let other = if lo == viewer { hi } else { lo };
+        let mut s = String::with_capacity(4 + other.len());
+        s.push_str("c2c_");
+        s.push_str(other);
+        s
+    }
+
+    /// [`ConvId::id_for`] of `ConvId::Group(g)`.
+    pub fn group_id(g: &str) -> String {
+        let mut s = String::with_capacity(6 + g.len());
+        s.push_str("group_");
+        s.push_str(g);
+        s
+    }
+
     /// The conversationID `viewer` knows this conversation by (Tencent's spelling):
     /// `c2c_<the other party>` or `group_<groupID>`.
     pub fn id_for(&self, viewer: &str) -> String {
         match self {
-            ConvId::C2c(a, b) => format!("c2c_{}", if a == viewer { b } else { a }),
-            ConvId::Group(g) => format!("group_{g}"),
+            ConvId::C2c(a, b) => ConvId::c2c_id_for(a, b, viewer),
+            ConvId::Group(g) => ConvId::group_id(g),
         }
     }
 

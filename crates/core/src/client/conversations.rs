@@ -73,8 +73,10 @@ pub(super) struct Book {
     told_total: u64,
     new: BTreeSet<String>,
     changed: BTreeSet<String>,
-    /// Revokes already taken off the counts (a device's own revoke is applied twice).
-    counted_revokes: BTreeSet<String>,
+    /// Seqs of the revoke events already taken off the counts, ahead of the cursor (a
+    /// device's own revoke is applied twice: at its answer and at its event, same seq).
+    /// Forgotten once the cursor passes them: no event is applied again after that.
+    counted_revokes: BTreeSet<u64>,
     /// Replies held, by the msgID of their original.
     replies: BTreeMap<String, Vec<String>>,
 }
@@ -436,17 +438,18 @@ impl Client {
     /// its preview turns into the tombstone if it was the last message, and every reply this
     /// device holds to it loses its quote.
     pub(super) fn conv_revoked(&mut self, event_seq: u64, r: &Revoked) {
-        let conv = match (&r.group_id, &r.receiver) {
-            (Some(g), _) => ConvId::Group(g.clone()),
-            (None, Some(rcv)) => ConvId::c2c(&r.sender, rcv),
-            (None, None) => ConvId::c2c(&r.sender, &r.sender),
+        let id = match (&r.group_id, &r.receiver) {
+            (Some(g), _) => ConvId::group_id(g),
+            (None, Some(rcv)) => ConvId::c2c_id_for(&r.sender, rcv, &self.user),
+            (None, None) => ConvId::c2c_id_for(&r.sender, &r.sender, &self.user),
         };
-        let id = conv.id_for(&self.user);
-        let me = self.user.clone();
+        let from_other = r.sender != self.user;
+        // At or before the cursor: applied as an event already (an answer after its event).
+        let applied = self.cursor.is_some_and(|c| event_seq <= c);
         if let Some(c) = self.book.convs.get_mut(&id) {
-            if event_seq > c.as_of && self.book.counted_revokes.insert(r.msg_id.clone()) {
+            if event_seq > c.as_of && !applied && self.book.counted_revokes.insert(event_seq) {
                 let mut changed = false;
-                if r.sender != me && r.seq > c.read_seq {
+                if from_other && r.seq > c.read_seq {
                     if c.extra.remove(&r.seq) {
                         changed = true;
                     } else if r.seq <= c.snap_head && c.base > 0 {
@@ -511,6 +514,18 @@ impl Client {
         let list = self.book.replies.entry(q.msg_id.clone()).or_default();
         if !list.contains(&m.msg_id) {
             list.push(m.msg_id.clone());
+        }
+    }
+
+    /// The cursor reached `cursor`: revokes at or before it are never applied again.
+    pub(super) fn conv_cursor(&mut self, cursor: u64) {
+        while self
+            .book
+            .counted_revokes
+            .first()
+            .is_some_and(|&s| s <= cursor)
+        {
+            self.book.counted_revokes.pop_first();
         }
     }
 

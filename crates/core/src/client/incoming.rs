@@ -271,6 +271,7 @@ impl Client {
         }
         self.cursor = Some(c);
         self.revokes_told.prune(c);
+        self.conv_cursor(c);
     }
 
     fn apply_slot(&mut self, seq: u64, slot: Slot) {
@@ -306,11 +307,7 @@ impl Client {
                 self.apply_revoke(seq, r);
                 let first = !self.revokes_told.contains(&r.msg_id);
                 if !mine && first {
-                    self.notes.push(Notification::MessageRevoked {
-                        msg_id: r.msg_id.clone(),
-                        revoker: RevokerInfo::from(&r.revoke),
-                        reason: r.revoke.reason.clone(),
-                    });
+                    self.notes.extend(revoked_note(ev));
                 }
             }
             Event::GroupChanged { group } => {
@@ -399,4 +396,25 @@ impl Client {
             used: 0,
         })
     }
+}
+
+/// `onRecvMessageRevoked`'s notification of a revoke event, its strings moved out of the event
+/// when nothing else holds it (the usual case: an event of one frame), copied otherwise.
+fn revoked_note(ev: Arc<Event>) -> Option<Notification> {
+    let r = match Arc::try_unwrap(ev) {
+        Ok(Event::MessageRevoked(r)) => r,
+        Err(ev) => match &*ev {
+            Event::MessageRevoked(r) => r.clone(),
+            _ => return None,
+        },
+        Ok(_) => return None,
+    };
+    Some(Notification::MessageRevoked {
+        msg_id: r.msg_id,
+        revoker: RevokerInfo {
+            user_id: r.revoke.user_id,
+            role: r.revoke.role,
+        },
+        reason: r.revoke.reason,
+    })
 }

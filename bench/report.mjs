@@ -283,28 +283,32 @@ function rows(r) {
     });
   }
   const bf = r.before;
-  if (bf?.revokes?.revokes && tp?.revokes) {
-    const ratio = tp.revokes.per_sec / bf.revokes.revokes.per_sec;
+  // The pair's own "after" run (fresh database, as the base's); an older raw set has only the
+  // main server's figures.
+  const atp = bf?.after?.revokes ?? tp;
+  const afo = bf?.after?.fanout ?? fo;
+  if (bf?.revokes?.revokes && atp?.revokes) {
+    const ratio = atp.revokes.per_sec / bf.revokes.revokes.per_sec;
     add({
       id: "revokes_before_after",
-      figure: `server: sustained durable revokes (${tp.clients} users), now vs ${bf.name} (${bf.rev.slice(0, 7)}), same run`,
+      figure: `server: sustained durable revokes (${atp.clients} users), now vs ${bf.name} (${bf.rev.slice(0, 7)}), same run`,
       target: "no more than 10% worse (>= 0.9x)",
       ok: ratio >= 0.9,
       gap: 0.9 / ratio,
-      measured: `${fmt(tp.revokes.per_sec)} / s (ack p99 ${fmt(tp.revokes.ack_latency.p99_ms, 1)} ms)`,
+      measured: `${fmt(atp.revokes.per_sec)} / s (ack p99 ${fmt(atp.revokes.ack_latency.p99_ms, 1)} ms)${bf.after?.revokes ? ", fresh database as the base's" : ""}`,
       baseline: `${bf.name}: ${fmt(bf.revokes.revokes.per_sec)} / s (ack p99 ${fmt(bf.revokes.revokes.ack_latency.p99_ms, 1)} ms)`,
       ratio,
     });
   }
-  if (bf?.fanout?.revoke_completion && fo?.revoke_completion) {
-    const ratio = fo.revoke_completion.p99_ms / bf.fanout.revoke_completion.p99_ms;
+  if (bf?.fanout?.revoke_completion && afo?.revoke_completion) {
+    const ratio = afo.revoke_completion.p99_ms / bf.fanout.revoke_completion.p99_ms;
     add({
       id: "fanout_before_after",
-      figure: `server: ${fmt(fo.members)}-member group revoke completion p99, now vs ${bf.name} (${bf.rev.slice(0, 7)}), same run`,
+      figure: `server: ${fmt(afo.members)}-member group revoke completion p99, now vs ${bf.name} (${bf.rev.slice(0, 7)}), same run`,
       target: "no more than 10% worse (<= 1.1x)",
       ok: ratio <= 1.1,
       gap: ratio / 1.1,
-      measured: `${fmt(fo.revoke_completion.p99_ms, 1)} ms (p50 ${fmt(fo.revoke_completion.p50_ms, 1)})`,
+      measured: `${fmt(afo.revoke_completion.p99_ms, 1)} ms (p50 ${fmt(afo.revoke_completion.p50_ms, 1)})`,
       baseline: `${bf.name}: ${fmt(bf.fanout.revoke_completion.p99_ms, 1)} ms (p50 ${fmt(bf.fanout.revoke_completion.p50_ms, 1)})`,
       ratio,
     });
@@ -508,7 +512,12 @@ const r = {
 };
 const before = read(a.raw, "before.json");
 if (before) {
-  r.before = { ...before, revokes: read(a.raw, "before-revokes.json"), fanout: read(a.raw, "before-fanout.json") };
+  r.before = {
+    ...before,
+    revokes: read(a.raw, "before-revokes.json"),
+    fanout: read(a.raw, "before-fanout.json"),
+    after: { revokes: read(a.raw, "after-revokes.json"), fanout: read(a.raw, "after-fanout.json") },
+  };
 }
 r.rest_api = restFigures((name) => read(a.raw, name));
 const table = [...rows(r), ...restRows(r.rest_api)];

@@ -11,8 +11,8 @@
 #
 # `--before REV` (a commit, tag or branch) also builds that revision's release server (from
 # `git archive`, in target/before/) and runs the durable-revoke and 10,000-member fan-out
-# scenarios against it on a fresh database with the same load generator and sizes, so the report
-# shows the cost of what changed since REV, before and after, from the same run.
+# scenarios against it and against this server, each on a fresh database, with the same load
+# generator and sizes, so the report shows the cost of what changed since REV from one run.
 #
 # Loopback only; every step is bounded (counts and `timeout`); the server and any helper are
 # stopped on exit, whatever happens.
@@ -208,37 +208,43 @@ LG 240 revokes --url "$URL" --clients "$TP_CLIENTS" --window 8 --send-secs "$((T
 say "6/8 fanout: group of $FAN_M online members, $FAN_R revokes"
 LG 400 fanout --url "$URL" --members "$FAN_M" --revokes "$FAN_R" --sources 8 --out "$RAW/fanout.json"
 
-if [ -n "$BEFORE_BIN" ]; then
-  # The same two scenarios against the server of $BEFORE, on a fresh database (the current
-  # server above has run scenarios 1-4 on its database first: if anything, that favours before).
-  say "5-6/8 before: the same revokes and fan-out against the server of $BEFORE"
-  # The fan-out flags that server has (an older one had no group cap or fan-out budget).
-  BEFORE_FLAGS=()
-  BEFORE_HELP="$("$BEFORE_BIN" --help 2>&1 || true)"
+# pair_run NAME BIN: the revokes and fan-out scenarios against BIN on a fresh database (only the
+# fan-out flags BIN has: an older server had no group cap or fan-out budget), into
+# $RAW/NAME-revokes.json and $RAW/NAME-fanout.json.
+pair_run() {
+  local name="$1" bin="$2" flags=() help addr=""
+  help="$("$bin" --help 2>&1 || true)"
   set -- $FANOUT_FLAGS
   while [ $# -ge 2 ]; do
-    if grep -q -- "$1" <<<"$BEFORE_HELP"; then BEFORE_FLAGS+=("$1" "$2"); fi
+    if grep -q -- "$1" <<<"$help"; then flags+=("$1" "$2"); fi
     shift 2
   done
-  IMR_LOG=warn "$BEFORE_BIN" --listen 127.0.0.1:0 --db "$TMP/before.db" \
+  IMR_LOG=warn "$bin" --listen 127.0.0.1:0 --db "$TMP/$name.db" \
     --sdkappid "$SDKAPPID" --secret-key "$KEY" --revoke-time-limit 3600 \
-    --max-connections 30000 "${BEFORE_FLAGS[@]}" >"$TMP/before.out" 2>"$TMP/before.log" &
+    --max-connections 30000 "${flags[@]}" >"$TMP/$name.out" 2>"$TMP/$name.log" &
   BEFORE_PID=$!
-  BADDR=""
   for _ in $(seq 1 300); do
-    BADDR="$(sed -n 's|^im-revoke-server listening on http://||p' "$TMP/before.out" | head -n1)"
-    [ -n "$BADDR" ] && break
-    kill -0 "$BEFORE_PID" 2>/dev/null || { cat "$TMP/before.log" >&2; exit 1; }
+    addr="$(sed -n 's|^im-revoke-server listening on http://||p' "$TMP/$name.out" | head -n1)"
+    [ -n "$addr" ] && break
+    kill -0 "$BEFORE_PID" 2>/dev/null || { cat "$TMP/$name.log" >&2; exit 1; }
     sleep 0.1
   done
-  [ -n "$BADDR" ] || { echo "[bench] the server of $BEFORE did not say where it listens" >&2; exit 1; }
-  LG 240 revokes --url "ws://$BADDR/ws" --clients "$TP_CLIENTS" --window 8 --send-secs "$((TP_SECS + 2))" \
-    --secs "$TP_SECS" --out "$RAW/before-revokes.json"
-  LG 400 fanout --url "ws://$BADDR/ws" --members "$FAN_M" --revokes "$FAN_R" --sources 8 \
-    --out "$RAW/before-fanout.json"
+  [ -n "$addr" ] || { echo "[bench] the $name server did not say where it listens" >&2; exit 1; }
+  LG 240 revokes --url "ws://$addr/ws" --clients "$TP_CLIENTS" --window 8 --send-secs "$((TP_SECS + 2))" \
+    --secs "$TP_SECS" --out "$RAW/$name-revokes.json"
+  LG 400 fanout --url "ws://$addr/ws" --members "$FAN_M" --revokes "$FAN_R" --sources 8 \
+    --out "$RAW/$name-fanout.json"
   kill -TERM "$BEFORE_PID" 2>/dev/null || true
   wait "$BEFORE_PID" 2>/dev/null || true
   BEFORE_PID=""
+}
+
+if [ -n "$BEFORE_BIN" ]; then
+  # Both servers on a fresh database each, one after the other (the main server above has run
+  # scenarios 1-4 on its own): the before/after rows compare these two runs.
+  say "5-6/8 before/after: the same revokes and fan-out, the server of $BEFORE then this one, fresh databases"
+  pair_run before "$BEFORE_BIN"
+  pair_run after "$SERVER_BIN"
   printf '{"rev": "%s", "name": "%s"}\n' "$BEFORE_REV" "$BEFORE" >"$RAW/before.json"
 fi
 

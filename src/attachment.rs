@@ -19,10 +19,9 @@ use im_revoke_core::{Code, Elem, ImError};
 use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 
-use crate::chat_client::chain;
 use crate::convert::{opt_number, opt_string, to_js};
 use crate::error::{rejected, Error};
-use crate::manager::MessageManager;
+use crate::js::chain;
 use crate::session::Session;
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -145,71 +144,40 @@ fn blob_of(v: &JsValue) -> Result<(u64, String), ImError> {
     Ok((size, opt_string(v, "name")?.unwrap_or_default()))
 }
 
-#[wasm_bindgen]
-impl MessageManager {
-    /// A new image message (elemType 3) of a `File` or `Blob`, not sent yet. Like every
-    /// message it has its msgID at once; `sendMessage` uploads the picture and a thumbnail made
-    /// in the browser (at most 200 px a side), then sends it: `imageElem.imageList` holds the
-    /// original (`type` 1) and the thumbnail (`type` 2) with `url, width, height, size`
-    /// (until then: no key, no URL, no dimensions). Throws an `ImError` (6017) for anything but
-    /// a Blob.
-    ///
-    /// ```js
-    /// const msg = mm.createImageMessage(input.files[0]);
-    /// await mm.sendMessage(msg, "bob", null, { onProgress: (f) => bar.value = f });
-    /// ```
-    #[wasm_bindgen(js_name = createImageMessage, unchecked_return_type = "Message")]
-    pub fn create_image_message(
-        &self,
-        #[wasm_bindgen(js_name = fileOrBlob, unchecked_param_type = "Blob")] file: JsValue,
-    ) -> Result<JsValue, Error> {
-        let (size, _) = blob_of(&file)?;
-        let elem = Elem::Image {
-            image_list: vec![ImageInfo {
-                kind: IMAGE_ORIGIN,
-                uuid: String::new(),
-                url: String::new(),
-                width: 0,
-                height: 0,
-                size,
-            }],
-        };
-        Ok(self.create_attached(elem, file))
-    }
-
-    /// A new file message (elemType 6, `fileElem: { fileName, fileSize, url }`) of a `File` or
-    /// `Blob` (a Blob is named "file"), not sent yet; `sendMessage` uploads it, then sends it.
-    /// Throws an `ImError` (6017) for anything but a Blob.
-    ///
-    /// ```js
-    /// const msg = mm.createFileMessage(new File([pdfBytes], "report.pdf"));
-    /// await mm.sendMessage(msg, null, "g1", { onProgress: console.log });
-    /// ```
-    #[wasm_bindgen(js_name = createFileMessage, unchecked_return_type = "Message")]
-    pub fn create_file_message(
-        &self,
-        #[wasm_bindgen(js_name = fileOrBlob, unchecked_param_type = "Blob")] file: JsValue,
-    ) -> Result<JsValue, Error> {
-        let (size, name) = blob_of(&file)?;
-        let elem = Elem::File {
+/// A new image message (elemType 3) of a `File` or `Blob`, not sent yet, its Blob kept in the
+/// session for `sendMessage` (`MessageManager.createImageMessage`).
+pub(crate) fn image_message(s: &Session, file: JsValue) -> Result<JsValue, Error> {
+    let (size, _) = blob_of(&file)?;
+    let elem = Elem::Image {
+        image_list: vec![ImageInfo {
+            kind: IMAGE_ORIGIN,
             uuid: String::new(),
-            file_name: if name.is_empty() { "file".into() } else { name },
-            file_size: size,
             url: String::new(),
-        };
-        Ok(self.create_attached(elem, file))
-    }
+            width: 0,
+            height: 0,
+            size,
+        }],
+    };
+    Ok(create_attached(s, elem, file))
 }
 
-impl MessageManager {
-    fn create_attached(&self, elem: Elem, file: JsValue) -> JsValue {
-        let view = self.session.st.borrow_mut().client.create_message(elem);
-        self.session
-            .files
-            .borrow_mut()
-            .push((view.msg_id.clone(), Some(file)));
-        to_js(&view)
-    }
+/// A new file message (elemType 6) of a `File` or `Blob` (a Blob is named "file"), not sent
+/// yet (`MessageManager.createFileMessage`).
+pub(crate) fn file_message(s: &Session, file: JsValue) -> Result<JsValue, Error> {
+    let (size, name) = blob_of(&file)?;
+    let elem = Elem::File {
+        uuid: String::new(),
+        file_name: if name.is_empty() { "file".into() } else { name },
+        file_size: size,
+        url: String::new(),
+    };
+    Ok(create_attached(s, elem, file))
+}
+
+fn create_attached(s: &Session, elem: Elem, file: JsValue) -> JsValue {
+    let view = s.st.borrow_mut().client.create_message(elem);
+    s.files.borrow_mut().push((view.msg_id.clone(), Some(file)));
+    to_js(&view)
 }
 
 /// Whether message `msg_id` has a Blob to upload (or being uploaded).

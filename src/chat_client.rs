@@ -7,7 +7,7 @@ use std::rc::{Rc, Weak};
 
 use im_revoke_core::client::Client;
 use im_revoke_core::{persist, Code, ImError};
-use js_sys::{Date, Function, Math, Promise, Reflect};
+use js_sys::{Function, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
@@ -15,6 +15,7 @@ use crate::conversation::ConversationManager;
 use crate::convert::{opt_number, opt_string, options, string};
 use crate::error::{rejected, Error};
 use crate::group::GroupManager;
+use crate::js::{chain, random_bytes};
 use crate::listener::{ConnectionListener, Listeners};
 use crate::manager::MessageManager;
 use crate::session::{Session, Transport};
@@ -53,26 +54,6 @@ export interface LogoutOptions {
 /** Tencent's `V2TIMLoginStatus`: 1 logged in, 2 logging in, 3 logged out. */
 export type LoginStatus = 1 | 2 | 3;
 "#;
-
-#[wasm_bindgen]
-extern "C" {
-    /// `crypto.getRandomValues` (windows, workers and Node alike).
-    #[wasm_bindgen(js_namespace = crypto, js_name = getRandomValues, catch)]
-    fn get_random_values(buf: &mut [u8]) -> Result<JsValue, JsValue>;
-}
-
-/// 24 random bytes: a seed for the core client's request ids and the key of its msgIDs (16
-/// bytes), so that msgIDs are unpredictable. From `crypto.getRandomValues`; only where there is
-/// no `crypto` (never in a browser) from `Math.random` and the clock.
-pub(crate) fn random_bytes() -> [u8; 24] {
-    let mut b = [0u8; 24];
-    if get_random_values(&mut b).is_err() {
-        for (i, x) in b.iter_mut().enumerate() {
-            *x = ((Math::random() * 256.0) as u8) ^ ((Date::now() as u64 >> (i % 8 * 8)) as u8);
-        }
-    }
-    b
-}
 
 /// One logged-in device of one user. Get one with `ChatClient.local` (embedded hub) or
 /// `ChatClient.connect` (server); several clients of the same user are several devices.
@@ -248,17 +229,6 @@ fn take_over(session: &Rc<Session>, v: &JsValue, name: &str, user: &str) {
         "writer",
         "the tab that wrote the store closed: this one writes it now".to_string(),
     );
-}
-
-/// `p.then(f)`, with `f`'s value (a promise too) being the chain's.
-pub(crate) fn chain(p: &Promise, f: &JsValue) -> Promise {
-    let then: Function = Reflect::get(p, &JsValue::from_str("then"))
-        .map(JsCast::unchecked_into)
-        .unwrap_or_else(|_| Function::new_no_args(""));
-    match then.call1(p, f) {
-        Ok(v) => v.unchecked_into(),
-        Err(e) => Promise::reject(&e),
-    }
 }
 
 #[wasm_bindgen]

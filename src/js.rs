@@ -14,8 +14,9 @@
 //!
 //! No function here calls back into wasm (listeners may, and run with no borrow held).
 
-use js_sys::Array;
+use js_sys::{Array, Date, Function, Math, Promise, Reflect};
 use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 
 #[wasm_bindgen(inline_js = r#"
 const NAMES = ["onRecvNewMessage", "onRecvMessageRevoked", "onGroupChanged", "onConnecting", "onConnectSuccess", "onConnectFailed", "onUserSigExpired", "onStorageWarning", "onRecvMessageModified", "onNewConversation", "onConversationChanged", "onTotalUnreadMessageCountChanged"];
@@ -380,4 +381,38 @@ pub(crate) fn message(v: &im_revoke_core::view::MessageView) -> JsValue {
             data,
         )
     })
+}
+
+// Small helpers of the JavaScript boundary that several classes share (kept here, a leaf module,
+// so that no file of `src/` imports one that imports it back).
+
+#[wasm_bindgen]
+extern "C" {
+    /// `crypto.getRandomValues` (windows, workers and Node alike).
+    #[wasm_bindgen(js_namespace = crypto, js_name = getRandomValues, catch)]
+    fn get_random_values(buf: &mut [u8]) -> Result<JsValue, JsValue>;
+}
+
+/// 24 random bytes: a seed for the core client's request ids and the key of its msgIDs (16
+/// bytes), so that msgIDs are unpredictable. From `crypto.getRandomValues`; only where there is
+/// no `crypto` (never in a browser) from `Math.random` and the clock.
+pub(crate) fn random_bytes() -> [u8; 24] {
+    let mut b = [0u8; 24];
+    if get_random_values(&mut b).is_err() {
+        for (i, x) in b.iter_mut().enumerate() {
+            *x = ((Math::random() * 256.0) as u8) ^ ((Date::now() as u64 >> (i % 8 * 8)) as u8);
+        }
+    }
+    b
+}
+
+/// `p.then(f)`, with `f`'s value (a promise too) being the chain's.
+pub(crate) fn chain(p: &Promise, f: &JsValue) -> Promise {
+    let then: Function = Reflect::get(p, &JsValue::from_str("then"))
+        .map(JsCast::unchecked_into)
+        .unwrap_or_else(|_| Function::new_no_args(""));
+    match then.call1(p, f) {
+        Ok(v) => v.unchecked_into(),
+        Err(e) => Promise::reject(&e),
+    }
 }

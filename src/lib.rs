@@ -21,7 +21,7 @@
 //!   listeners);
 //! - [`group`] — `GroupManager`;
 //! - [`conversation`] — `ConversationManager` (conversation list, unread counts, listener);
-//! - `attachment` — image and file messages: creating them, uploading their Blobs in
+//! - `attachment` — image and file messages: creating them (for `MessageManager`), uploading their Blobs in
 //!   `sendMessage` (with progress and a thumbnail);
 //! - `session` — the driver of one core client, and the `Transport` trait it holds one of
 //!   (boxed); it knows no transport by name;
@@ -30,7 +30,8 @@
 //! - `local_hub` — `LocalHub`, the embedded authority, its transport and `ChatClient.local`
 //!   (default feature `local-hub`: the only thing it gates is this module);
 //! - `listener` — listener objects and how they are called; `convert` — plain objects; `js` —
-//!   the module's own JavaScript (dispatch, object builders);
+//!   the module's own JavaScript (dispatch, object builders) and the helpers several classes
+//!   share (`chain`, `random_bytes`), so that no file imports one that imports it back;
 //! - `storage` — the client's IndexedDB store (what `im_revoke_core::persist` keeps), per
 //!   (server, SDKAppID, userID);
 //! - [`error`] — `ImError` → a JavaScript `Error` with `code` and `desc`.

@@ -101,7 +101,7 @@ fn check_in(
     let mut h = hub.borrow_mut();
     check_local_upload(declared, size as u64, head, h.max_upload)?;
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let key: String = crate::chat_client::random_bytes()[..16]
+    let key: String = crate::js::random_bytes()[..16]
         .iter()
         .flat_map(|b| [HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]])
         .map(char::from)

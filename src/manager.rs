@@ -340,3 +340,41 @@ impl MessageManager {
         self.session.request(Shape::List, |c, now| c.find(ids, now))
     }
 }
+
+#[wasm_bindgen]
+impl MessageManager {
+    /// A new image message (elemType 3) of a `File` or `Blob`, not sent yet. Like every
+    /// message it has its msgID at once; `sendMessage` uploads the picture and a thumbnail made
+    /// in the browser (at most 200 px a side), then sends it: `imageElem.imageList` holds the
+    /// original (`type` 1) and the thumbnail (`type` 2) with `url, width, height, size`
+    /// (until then: no key, no URL, no dimensions). Throws an `ImError` (6017) for anything but
+    /// a Blob.
+    ///
+    /// ```js
+    /// const msg = mm.createImageMessage(input.files[0]);
+    /// await mm.sendMessage(msg, "bob", null, { onProgress: (f) => bar.value = f });
+    /// ```
+    #[wasm_bindgen(js_name = createImageMessage, unchecked_return_type = "Message")]
+    pub fn create_image_message(
+        &self,
+        #[wasm_bindgen(js_name = fileOrBlob, unchecked_param_type = "Blob")] file: JsValue,
+    ) -> Result<JsValue, Error> {
+        crate::attachment::image_message(&self.session, file)
+    }
+
+    /// A new file message (elemType 6, `fileElem: { fileName, fileSize, url }`) of a `File` or
+    /// `Blob` (a Blob is named "file"), not sent yet; `sendMessage` uploads it, then sends it.
+    /// Throws an `ImError` (6017) for anything but a Blob.
+    ///
+    /// ```js
+    /// const msg = mm.createFileMessage(new File([pdfBytes], "report.pdf"));
+    /// await mm.sendMessage(msg, null, "g1", { onProgress: console.log });
+    /// ```
+    #[wasm_bindgen(js_name = createFileMessage, unchecked_return_type = "Message")]
+    pub fn create_file_message(
+        &self,
+        #[wasm_bindgen(js_name = fileOrBlob, unchecked_param_type = "Blob")] file: JsValue,
+    ) -> Result<JsValue, Error> {
+        crate::attachment::file_message(&self.session, file)
+    }
+}

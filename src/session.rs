@@ -17,6 +17,11 @@
 //! `disconnect()`/`reconnect()` keep the client: `offline` is what the app asked for, the
 //! transport is made to follow it (`leave`, `resume`). While offline, requests wait in the core
 //! client's outbox like during any connection loss.
+//!
+//! Why one file of ~780 lines: the session is one state (`State`) and the entry points that
+//! borrow it; splitting them would spread the borrow discipline above over several files. The
+//! transports, the classes and the objects are elsewhere (`ws`, `local_hub`, `manager`,
+//! `convert`).
 
 use std::cell::RefCell;
 use std::collections::HashMap;

@@ -10,6 +10,10 @@
 //!
 //! Codes are Tencent's where Tencent has one; the project's own (REST-only) are in 300100..
 //! (see [`codes`]).
+//!
+//! Why one file of ~760 lines: one handler per REST command and the field checks they share;
+//! each command is a short function over the same `Fail`/`answer` helpers, and the rules it
+//! calls are the hub's.
 
 use crate::config::{ConfigError, Secret};
 use crate::engine::Command;

@@ -23,6 +23,9 @@
 //!
 //! Over PostgreSQL without `--attachments-s3-bucket` or `--attachments-dir` attachments are
 //! off: the routes answer 404 and sends of image and file messages are refused (300012).
+//!
+//! Length: ~720 lines of code, then its unit tests; upload, download, sweeping and the URL
+//! signatures share the `Attachments` state and its checks.
 
 // Handlers return their early answers as `Err(Response)`: built once per refused request.
 #![allow(clippy::result_large_err)]

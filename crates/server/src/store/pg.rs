@@ -28,6 +28,10 @@
 //!   it to the listening nodes at the commit, never before, and never for a transaction that
 //!   rolled back. The LISTEN side is `crate::wakeup`; it resyncs every online user after a
 //!   reconnect.
+//!
+//! Why one file of ~900 lines: it is one `impl Store for PgStore` (one short method per trait
+//! method) and its prepared statements; the SQL shared with SQLite is in `store/rows.rs`, the
+//! LISTEN side in `crate::wakeup`.
 
 use super::notify::{self, CHANNEL};
 use super::rows::{

@@ -38,6 +38,10 @@
 //! once [`RECENT_SOFT`] events are waiting, and inside commits once [`RECENT_HARD`] are. For
 //! every user, the events in `events_recent` (in memory) follow those in `events`. That index
 //! and the moves are in `store/sqlite/recent.rs`.
+//!
+//! Why one file of ~830 lines: it is one `impl Store for SqliteStore`, one short method per
+//! trait method, next to the connection's set-up; the SQL text and row helpers shared with
+//! PostgreSQL are in `store/rows.rs`, the event index in `store/sqlite/recent.rs`.
 
 mod recent;
 

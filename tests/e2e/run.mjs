@@ -1219,8 +1219,12 @@ spec("reload: a revoke made while the page was closed is told once, the tombston
   expect(heard.length === 0, `after the second reload onRecvMessageRevoked came ${heard.length} times (once in all)`);
   expect(!(await bobPage.evaluate(() => window.__seen.text)), "the revoked text never showed");
   await bobPage.screenshot({ path: path.join(RESULTS, "reload-tombstone.png") });
-  // 3. Offline: typed and sent, it waits in the outbox; a reload keeps it; it goes out once.
+  // 3. Offline: a message typed and sent, and a revoke of one sent before, wait in the outbox;
+  //    a reload keeps both; each goes out once, the revoke after the reload too.
   opened.held.on = false;
+  const earlier = uniq("sent, then revoked while offline");
+  const eid = await send(bob, earlier);
+  await row(alice, eid).locator(".bubble", { hasText: earlier }).waitFor();
   await bob.getByRole("button", { name: "Take bob offline" }).click();
   await bob.locator('.status:text-is("offline")').waitFor();
   const queued = uniq("typed while offline");
@@ -1229,23 +1233,79 @@ spec("reload: a revoke made while the page was closed is told once, the tombston
   const qrow = bob.locator(".row.self", { hasText: queued });
   await qrow.locator(".state", { hasText: "sending…" }).waitFor();
   const qid = await qrow.getAttribute("data-msg-id");
+  await revoke(bob, eid, "queued revoke");
   await waitStore(bobPage, "bob", (s) => JSON.stringify(s.meta?.outbox || []).includes(qid), "kept the unsent message in its outbox");
+  await waitStore(
+    bobPage,
+    "bob",
+    (s) => (JSON.stringify(s.meta?.outbox || []).match(new RegExp(eid, "g")) || []).length > 0,
+    "kept the queued revoke in its outbox",
+  );
   expect((await row(alice, qid).count()) === 0, "alice has nothing yet");
+  expect((await row(alice, eid).locator(".notice").count()) === 0, "alice has no revoke yet");
   await bobPage.reload();
   await bobPage.waitForSelector('body[data-ready="true"]');
   await waitOnline(bob);
   await row(alice, qid).locator(".bubble", { hasText: queued }).waitFor();
   await row(bob, qid).locator(".bubble", { hasText: queued }).waitFor();
   await row(bob, qid).locator(".state").waitFor({ state: "detached" });
+  await expectNotice(alice, eid, "bob revoked a message");
+  await row(alice, eid).locator(".reason", { hasText: "queued revoke" }).waitFor();
+  await expectNotice(bob, eid, "You revoked a message");
   await alicePage.waitForTimeout(300); // room for a duplicate
   const got = (await heardBy(alicePage, "alice", qid)).filter((k) => k === "onRecvNewMessage");
   expect(got.length === 1, `alice heard the queued message ${got.length} times`);
+  const gotRevoke = (await heardBy(alicePage, "alice", eid)).filter((k) => k === "onRecvMessageRevoked");
+  expect(gotRevoke.length === 1, `alice heard the queued revoke ${gotRevoke.length} times`);
   expect((await alice.locator(".bubble", { hasText: queued }).count()) === 1, "one bubble at alice");
   // The server has it once: a fresh load of alice's history.
   const fresh = await openDemo(await extraContext(ctx), A.url, "?user=alice");
   await row(pane(fresh, "alice"), qid).locator(".bubble", { hasText: queued }).waitFor();
   expect((await pane(fresh, "alice").locator(".bubble", { hasText: queued }).count()) === 1, "history holds it once");
   return [alicePage, bobPage, fresh];
+});
+
+spec("storage blocked: no IndexedDB, the client runs in memory, says so, and chat works (server)", async (ctx) => {
+  const alicePage = await openDemo(ctx, A.url, "?user=alice");
+  const alice = pane(alicePage, "alice");
+  // Bob's browser refuses storage, as a private window or a blocked site does.
+  const blocked = await extraContext(ctx);
+  await blocked.addInitScript(() => {
+    Object.defineProperty(window, "indexedDB", {
+      configurable: true,
+      get() {
+        throw new DOMException("storage is blocked (test)", "SecurityError");
+      },
+    });
+  });
+  const told = [];
+  const bobPage = await blocked.newPage();
+  bobPage.on("console", (m) => told.push(m.text()));
+  bobPage.setDefaultTimeout(STEP_TIMEOUT_MS);
+  bobPage.errors = [];
+  bobPage.on("pageerror", (e) => bobPage.errors.push(String(e)));
+  await bobPage.goto(`${A.url}/?user=bob&lang=en`);
+  await bobPage.waitForSelector('body[data-ready="true"], .boot-error');
+  expect((await bobPage.locator(".boot-error").count()) === 0, "the demo started without storage");
+  const bob = pane(bobPage, "bob");
+  await waitOnline(alice);
+  await waitOnline(bob);
+  const storage = await bobPage.evaluate(() => window.demo.panes.find((p) => p.user === "bob").client.storage);
+  expect(storage === "memory", `the client runs in memory (storage: ${storage})`);
+  expect(told.some((t) => /storage/i.test(t)), `the page was told why (${told.join(" | ")})`);
+  const text = uniq("no store, still chatting");
+  const id = await send(bob, text);
+  await row(alice, id).locator(".bubble", { hasText: text }).waitFor();
+  await revoke(bob, id, "blocked store");
+  await expectNotice(alice, id, "bob revoked a message");
+  await expectNotice(bob, id, "You revoked a message");
+  // A reload with no store: history comes from the server, the revoke included.
+  await bobPage.reload();
+  await bobPage.waitForSelector('body[data-ready="true"]');
+  await waitOnline(bob);
+  await expectNotice(bob, id, "You revoked a message");
+  expect(bobPage.errors.length === 0, `no page errors: ${bobPage.errors.join(" | ")}`);
+  return [alicePage, bobPage];
 });
 
 spec("two tabs: when the writing tab closes, the reading tab takes the store over and sends what the closed tab left unsent, once (server)", async (ctx) => {

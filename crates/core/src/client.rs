@@ -127,6 +127,14 @@ struct Pending {
     sent_at: Option<f64>,
 }
 
+impl Pending {
+    /// Restored from the store (after a reload, or adopted from a tab that closed): nobody
+    /// waits for its answer, and it never times out (queued "at" infinity).
+    fn callerless(&self) -> bool {
+        self.queued_at == f64::INFINITY
+    }
+}
+
 #[derive(Clone, Debug)]
 struct Local {
     msg: Message,

@@ -1099,3 +1099,55 @@ fn a_reading_tab_takes_over_the_store_and_the_closed_tabs_outbox() {
     let d2 = w.devices[reader].client.take_over_store(again);
     assert_eq!(d2.outbox, Some(Vec::new()));
 }
+
+/// A revoke queued while offline and kept in the store has no caller after a reload: once the
+/// server answers it, the reloaded device's listeners hear `onRecvMessageRevoked` for it, once
+/// (the event that follows is not told again), and the other side hears it once too.
+#[test]
+fn a_revoke_queued_before_a_reload_is_told_on_the_reloaded_device_once() {
+    use im_revoke_core::persist::{self, StoredMeta, SCHEMA_VERSION};
+    let mut w = world();
+    let tab = w.device("alice");
+    let bob = w.device("bob");
+    w.devices[tab].client.keep_store();
+    let sent = w.send_c2c(tab, "bob", "sent, then revoked while offline");
+    w.settle();
+    w.disconnect(tab);
+    let now = w.now_f();
+    w.devices[tab]
+        .client
+        .revoke(&sent, "queued", now)
+        .expect("queued while offline");
+    let stored = w.devices[tab].client.take_persist().expect("a delta");
+    let outbox = stored.outbox.clone().expect("the outbox");
+    assert_eq!(outbox.len(), 1, "the queued revoke is in the outbox");
+    let mut put = stored.put.clone();
+    put.sort_by_key(|r| std::cmp::Reverse(r.time_ms));
+    let records: Vec<String> = put.into_iter().map(|r| r.text).collect();
+    let meta = StoredMeta {
+        schema: Some(f64::from(SCHEMA_VERSION)),
+        user: Some("alice".into()),
+        cursor: stored.cursor.map(|c| c as f64),
+        outbox,
+    };
+    let r = persist::restore("alice", Some(meta), &records).expect("a store that checks");
+
+    // The page reloads: a new client of the same device, restored before its first login.
+    let reloaded = w.add_device("alice", 0.0);
+    w.devices[reloaded].session = None;
+    w.devices[reloaded].up.clear();
+    w.devices[reloaded].client.restore(r);
+    w.connect(reloaded);
+    w.settle();
+    assert_eq!(
+        w.revoked_notes(reloaded),
+        [sent.clone()],
+        "the reloaded page hears its own queued revoke once"
+    );
+    assert_eq!(w.revoked_notes(bob), [sent.clone()], "bob hears it once");
+    // A later sync from the start tells nothing again.
+    w.disconnect(reloaded);
+    w.connect(reloaded);
+    w.settle();
+    assert_eq!(w.revoked_notes(reloaded), [sent]);
+}

@@ -47,18 +47,22 @@ impl Client {
                 seq,
                 revoked,
             } => {
-                if self.take_pending(&req_id, seq, server_time, now).is_some() {
+                if let Some(p) = self.take_pending(&req_id, seq, server_time, now) {
                     let msg_id = revoked.msg_id.clone();
                     self.apply_revoke(seq, &revoked);
+                    let first = !self.revokes_told.contains(&msg_id);
                     self.revokes_told.insert(msg_id.clone(), seq);
                     let view = self
                         .local_message(&msg_id)
                         .unwrap_or_else(|| self.stub(&revoked));
                     self.done.push((req_id, Ok(Done::Revoked(view))));
-                    self.accept(
-                        seq,
-                        Slot::OwnAgain(Arc::new(Event::MessageRevoked(revoked))),
-                    );
+                    let ev = Arc::new(Event::MessageRevoked(revoked));
+                    // A revoke with no caller (queued before a reload, or left by a tab that
+                    // closed) has no promise to settle: this device's listeners hear it, once.
+                    if p.callerless() && first {
+                        self.notes.extend(revoked_note(ev.clone()));
+                    }
+                    self.accept(seq, Slot::OwnAgain(ev));
                 }
             }
             ServerFrame::Messages {

@@ -23,6 +23,7 @@ mod conversations;
 mod incoming;
 mod requests;
 mod snapshot;
+mod sorted;
 
 pub use conversations::MAX_SEARCH_KEYWORDS;
 
@@ -33,7 +34,7 @@ use crate::hash::Fast;
 use crate::model::{check_user_id, Group, Message, MessageStatus};
 use crate::policy::Config;
 use crate::protocol::{ClientFrame, Event};
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 /// How long a request may wait for its answer before it fails (ms).
@@ -155,7 +156,7 @@ pub struct Client {
     id_key: Option<[u8; 16]>,
     logged_in: bool,
     cursor: Option<u64>,
-    gap: BTreeMap<u64, Slot>,
+    gap: sorted::SortedMap<u64, Slot>,
     syncing: bool,
     sync_retry_at: Option<f64>,
     /// msgIDs whose revoke this device has reported (its own revoke's success, or a listener
@@ -199,7 +200,7 @@ impl Client {
             id_key: None,
             logged_in: false,
             cursor: None,
-            gap: BTreeMap::new(),
+            gap: Default::default(),
             syncing: false,
             sync_retry_at: None,
             revokes_told: crate::persist::Told::default(),

@@ -387,7 +387,13 @@ impl Client {
         if is_new {
             let (kind, user_id, group_id, show_name) = match &conv {
                 ConvId::C2c(..) => {
-                    let peer = id.trim_start_matches("c2c_").to_string();
+                    // As `trim_start_matches`, without its slice by index (whose panic path
+                    // brings string formatting into the browser module).
+                    let mut peer = id.as_str();
+                    while let Some(rest) = peer.strip_prefix("c2c_") {
+                        peer = rest;
+                    }
+                    let peer = peer.to_string();
                     (1, Some(peer.clone()), None, peer)
                 }
                 ConvId::Group(g) => {

@@ -137,9 +137,12 @@ impl ChatClient {
                         s.clear();
                         warning = Some((
                             "rebuilt",
-                            format!(
-                                "the stored data was not usable ({why}): rebuilt from the server"
-                            ),
+                            [
+                                "the stored data was not usable (",
+                                why,
+                                "): rebuilt from the server",
+                            ]
+                            .concat(),
                         ));
                     }
                 }

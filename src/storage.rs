@@ -222,7 +222,7 @@ impl Store {
                 records: Vec::new(),
                 warning: Some((
                     "unavailable",
-                    format!("IndexedDB unavailable ({why}): kept in memory only"),
+                    ["IndexedDB unavailable (", &why, "): kept in memory only"].concat(),
                 )),
             };
         }

@@ -146,6 +146,14 @@ enum Slot {
     Event(Arc<Event>),
 }
 
+/// `n` as 16 lowercase hex digits (`format!("{n:016x}")`).
+fn hex16(n: u64) -> String {
+    (0..16)
+        .rev()
+        .map(|i| char::from(b"0123456789abcdef"[((n >> (i * 4)) & 15) as usize]))
+        .collect()
+}
+
 /// One device's state.
 pub struct Client {
     user: String,
@@ -195,7 +203,7 @@ impl Client {
         Ok(Client {
             user: user.to_string(),
             cfg: Config::default(),
-            prefix: format!("{seed:016x}"),
+            prefix: hex16(seed),
             counter: 0,
             id_key: None,
             logged_in: false,
@@ -298,7 +306,13 @@ impl Client {
 
     fn next_id(&mut self, tag: &str) -> String {
         self.counter += 1;
-        format!("{tag}{}-{}", self.prefix, self.counter)
+        // By hand, not `format!`: the browser module then needs no integer formatting.
+        let mut w = crate::json::Writer(String::with_capacity(tag.len() + self.prefix.len() + 8));
+        w.0.push_str(tag);
+        w.0.push_str(&self.prefix);
+        w.0.push('-');
+        w.digits(self.counter);
+        w.0
     }
 
     // ----- connection -----

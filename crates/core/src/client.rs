@@ -23,7 +23,6 @@ mod conversations;
 mod incoming;
 mod requests;
 mod snapshot;
-mod sorted;
 
 pub use conversations::MAX_SEARCH_KEYWORDS;
 
@@ -34,6 +33,7 @@ use crate::hash::Fast;
 use crate::model::{check_user_id, Group, Message, MessageStatus};
 use crate::policy::Config;
 use crate::protocol::{ClientFrame, Event};
+use crate::sorted::SortedMap;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
@@ -164,7 +164,7 @@ pub struct Client {
     id_key: Option<[u8; 16]>,
     logged_in: bool,
     cursor: Option<u64>,
-    gap: sorted::SortedMap<u64, Slot>,
+    gap: SortedMap<u64, Slot>,
     syncing: bool,
     sync_retry_at: Option<f64>,
     /// msgIDs whose revoke this device has reported (its own revoke's success, or a listener
@@ -176,7 +176,7 @@ pub struct Client {
     cache_cap: usize,
     used: u64,
     messages: HashMap<String, Local, Fast>,
-    groups: HashMap<String, Group, Fast>,
+    groups: SortedMap<String, Group>,
     pending: HashMap<String, Pending, Fast>,
     order: VecDeque<String>,
     offset_ms: f64,
@@ -216,7 +216,7 @@ impl Client {
             cache_cap: crate::persist::DEFAULT_CACHE_SIZE,
             used: 0,
             messages: HashMap::default(),
-            groups: HashMap::default(),
+            groups: SortedMap::default(),
             pending: HashMap::default(),
             order: VecDeque::new(),
             offset_ms: 0.0,

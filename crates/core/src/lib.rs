@@ -36,6 +36,7 @@ pub mod policy;
 pub mod protocol;
 #[cfg(any(test, feature = "test-support"))]
 pub mod sim;
+mod sorted;
 pub mod store;
 pub mod view;
 pub mod wire;

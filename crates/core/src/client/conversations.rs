@@ -20,11 +20,11 @@
 //! Replies: the client indexes the replies it holds by their original, so the revoke event of
 //! an original is enough to clear every quote of it (`onRecvMessageModified(reply)`, once each).
 
-use super::sorted::{SeqSet, SortedMap};
 use super::{Client, Done, Kind};
 use crate::error::{Code, ImError};
 use crate::model::{ConvId, Message, MessageStatus};
 use crate::protocol::{ClientFrame, Conversation, Revoked, MAX_CONVERSATION_PAGE};
+use crate::sorted::{SeqSet, SortedMap};
 use crate::view::{
     ConversationPage, ConversationView, MessageView, SearchResult, SearchResultItem,
 };

@@ -1,10 +1,12 @@
-//! The client's ordered collections: sorted `Vec`s instead of `BTreeMap`/`BTreeSet`.
+//! The client's small maps and sets: sorted `Vec`s instead of `BTreeMap`/`BTreeSet` (and of
+//! `HashMap`s that need no hashing).
 //!
 //! Same order and semantics as the B-trees they replaced (keys unique, iteration in key order),
 //! a fraction of the code: every `BTreeMap<K, V>` the browser module instantiated cost it 1–3 KB
-//! of gzipped wasm (insert with node splits, removal with rebalancing, drop, iterators), these
-//! are a binary search over a `Vec`. The client's maps are small (conversations, pending
-//! revokes, out-of-order events), so an insert's shift of the tail costs nothing measurable.
+//! of gzipped wasm (insert with node splits, removal with rebalancing, drop, iterators), every
+//! `HashMap<K, V>` about 0.5 KB; these are a binary search over a `Vec`. The client's maps are
+//! small (conversations, groups, pending revokes, out-of-order events, revokes told ahead of
+//! their event), so an insert's shift of the tail costs nothing measurable.
 
 use std::borrow::Borrow;
 
@@ -83,6 +85,15 @@ impl<K: Ord, V> SortedMap<K, V> {
 
     pub fn len(&self) -> usize {
         self.0.len()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
+        self.0.iter().map(|(k, v)| (k, v))
+    }
+
+    /// Keeps the entries for which `keep` holds.
+    pub fn retain(&mut self, mut keep: impl FnMut(&K, &V) -> bool) {
+        self.0.retain(|(k, v)| keep(k, v));
     }
 
     pub fn keys(&self) -> impl Iterator<Item = &K> {

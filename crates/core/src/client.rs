@@ -34,7 +34,7 @@ use crate::model::{check_user_id, Group, Message, MessageStatus};
 use crate::policy::Config;
 use crate::protocol::{ClientFrame, Event};
 use crate::sorted::SortedMap;
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// How long a request may wait for its answer before it fails (ms).
@@ -178,7 +178,7 @@ pub struct Client {
     messages: HashMap<String, Local, Fast>,
     groups: SortedMap<String, Group>,
     pending: HashMap<String, Pending, Fast>,
-    order: VecDeque<String>,
+    order: Vec<String>,
     offset_ms: f64,
     best_rtt: f64,
     now: f64,
@@ -218,7 +218,7 @@ impl Client {
             messages: HashMap::default(),
             groups: SortedMap::default(),
             pending: HashMap::default(),
-            order: VecDeque::new(),
+            order: Vec::new(),
             offset_ms: 0.0,
             best_rtt: f64::INFINITY,
             now: 0.0,
@@ -386,7 +386,7 @@ impl Client {
         } else {
             None
         };
-        self.order.push_back(req_id.clone());
+        self.order.push(req_id.clone());
         self.pending.insert(
             req_id,
             Pending {

@@ -241,7 +241,7 @@ impl Client {
                 sent_at: Some(now),
             },
         );
-        self.order.push_back(req_id);
+        self.order.push(req_id);
         self.frames.push(frame);
     }
 

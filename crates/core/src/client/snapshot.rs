@@ -350,7 +350,10 @@ impl Client {
         let last = views.last().map_or(0, |v| v.seq);
         if views.len() == count as usize || last == 1 {
             if before_seq.is_none() {
-                views.splice(0..0, self.unsent_in(user_id, group_id));
+                // Unsent first (`append`, not `splice`: no splice code in the browser module).
+                let mut all = self.unsent_in(user_id, group_id);
+                all.append(&mut views);
+                views = all;
             }
             Some(Done::Messages(views, last == 1))
         } else {

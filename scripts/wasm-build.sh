@@ -7,6 +7,7 @@
 #      client entry passes `--no-default-features --features console_error_panic_hook`);
 #   2. wasm-bindgen --target web --weak-refs (the CLI pinned to Cargo.lock by setup.sh);
 #   3. wasm-opt -Oz --converge (npm `binaryen`, node_modules/.bin), unless --no-opt;
+#   4. short import names in the wasm and its glue (scripts/short-imports.mjs);
 # then package.json from the crate's metadata, the npm README and the licences.
 # Called by scripts/build.sh (both entries) and scripts/bench.sh (a --no-opt fallback).
 set -euo pipefail
@@ -34,10 +35,13 @@ mkdir -p "$OUT"
 wasm-bindgen --target web --weak-refs --out-dir "$OUT" --out-name im_revoke "$WASM"
 if [ "$OPT" = 1 ]; then
   # The same settings wasm-pack read from [package.metadata.wasm-pack.profile.custom].
+  # Also drops the tool sections (`producers`, `target_features`): nothing reads them at run time.
   wasm-opt "$OUT/im_revoke_bg.wasm" -o "$OUT/im_revoke_bg.wasm" -Oz --converge \
     --enable-reference-types --enable-bulk-memory --enable-nontrapping-float-to-int \
-    --enable-sign-ext --enable-mutable-globals
+    --enable-sign-ext --enable-mutable-globals --strip-producers --strip-target-features
 fi
+# Short import names in the wasm and the glue (wasm-bindgen's carry a 16-hex-digit hash each).
+node scripts/short-imports.mjs "$OUT"
 
 # package.json as wasm-pack wrote it (name, version, description, licence, files, module,
 # types, sideEffects); scripts/package-client.mjs adds the entries afterwards.

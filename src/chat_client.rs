@@ -135,12 +135,12 @@ impl ChatClient {
                     }
                     Err(persist::Corrupt(why)) => {
                         s.clear();
-                        warning = Some((
-                            "rebuilt",
-                            format!(
-                                "the stored data was not usable ({why}): rebuilt from the server"
-                            ),
-                        ));
+                        warning = Some(("rebuilt", {
+                            let mut d = String::from("the stored data was not usable (");
+                            d.push_str(why);
+                            d.push_str("): rebuilt from the server");
+                            d
+                        }));
                     }
                 }
                 if !s.writer() && warning.is_none() {

@@ -173,7 +173,8 @@ pub(crate) struct Batch {
 pub(crate) struct State {
     pub(crate) client: Client,
     pub(crate) phase: Phase,
-    pending: HashMap<String, Settle>,
+    /// By request id; hashed as the core client's maps are (no SipHash code in the module).
+    pending: HashMap<String, Settle, im_revoke_core::Fast>,
     pub(crate) msg_listeners: Listeners<AdvancedMsgListener>,
     pub(crate) conn_listeners: Listeners<ConnectionListener>,
     pub(crate) conv_listeners: Listeners<ConversationListener>,
@@ -299,7 +300,7 @@ impl Session {
             st: RefCell::new(State {
                 client,
                 phase: Phase::LoggingIn,
-                pending: HashMap::new(),
+                pending: HashMap::default(),
                 msg_listeners: Listeners::default(),
                 conn_listeners: Listeners::default(),
                 conv_listeners: Listeners::default(),

@@ -220,10 +220,12 @@ impl Store {
                 store: None,
                 meta: None,
                 records: Vec::new(),
-                warning: Some((
-                    "unavailable",
-                    format!("IndexedDB unavailable ({why}): kept in memory only"),
-                )),
+                warning: Some(("unavailable", {
+                    let mut d = String::from("IndexedDB unavailable (");
+                    d.push_str(&why);
+                    d.push_str("): kept in memory only");
+                    d
+                })),
             };
         }
         let writer = get(v, "writer").as_bool().unwrap_or(false);

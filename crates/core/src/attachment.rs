@@ -280,11 +280,9 @@ pub fn http_origin(ws_url: &str) -> Option<String> {
     } else {
         ("https://", ws_url.strip_prefix("wss://")?)
     };
-    let end = rest
-        .bytes()
-        .position(|b| b == b'/' || b == b'?' || b == b'#')
-        .unwrap_or(rest.len());
-    let host = &rest[..end];
+    // `split`, not a slice by index: no string-slicing panic (and its formatting) in the
+    // browser module.
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
     if host.is_empty() {
         return None;
     }

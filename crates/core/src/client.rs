@@ -33,7 +33,8 @@ use crate::hash::Fast;
 use crate::model::{check_user_id, Group, Message, MessageStatus};
 use crate::policy::Config;
 use crate::protocol::{ClientFrame, Event};
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use crate::sorted::SortedMap;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// How long a request may wait for its answer before it fails (ms).
@@ -153,6 +154,14 @@ enum Slot {
     Event(Arc<Event>),
 }
 
+/// `n` as 16 lowercase hex digits (`format!("{n:016x}")`).
+fn hex16(n: u64) -> String {
+    (0..16)
+        .rev()
+        .map(|i| char::from(b"0123456789abcdef"[((n >> (i * 4)) & 15) as usize]))
+        .collect()
+}
+
 /// One device's state.
 pub struct Client {
     user: String,
@@ -163,7 +172,7 @@ pub struct Client {
     id_key: Option<[u8; 16]>,
     logged_in: bool,
     cursor: Option<u64>,
-    gap: BTreeMap<u64, Slot>,
+    gap: SortedMap<u64, Slot>,
     syncing: bool,
     sync_retry_at: Option<f64>,
     /// msgIDs whose revoke this device has reported (its own revoke's success, or a listener
@@ -175,9 +184,9 @@ pub struct Client {
     cache_cap: usize,
     used: u64,
     messages: HashMap<String, Local, Fast>,
-    groups: HashMap<String, Group, Fast>,
+    groups: SortedMap<String, Group>,
     pending: HashMap<String, Pending, Fast>,
-    order: VecDeque<String>,
+    order: Vec<String>,
     offset_ms: f64,
     best_rtt: f64,
     now: f64,
@@ -202,12 +211,12 @@ impl Client {
         Ok(Client {
             user: user.to_string(),
             cfg: Config::default(),
-            prefix: format!("{seed:016x}"),
+            prefix: hex16(seed),
             counter: 0,
             id_key: None,
             logged_in: false,
             cursor: None,
-            gap: BTreeMap::new(),
+            gap: Default::default(),
             syncing: false,
             sync_retry_at: None,
             revokes_told: crate::persist::Told::default(),
@@ -215,9 +224,9 @@ impl Client {
             cache_cap: crate::persist::DEFAULT_CACHE_SIZE,
             used: 0,
             messages: HashMap::default(),
-            groups: HashMap::default(),
+            groups: SortedMap::default(),
             pending: HashMap::default(),
-            order: VecDeque::new(),
+            order: Vec::new(),
             offset_ms: 0.0,
             best_rtt: f64::INFINITY,
             now: 0.0,
@@ -305,7 +314,13 @@ impl Client {
 
     fn next_id(&mut self, tag: &str) -> String {
         self.counter += 1;
-        format!("{tag}{}-{}", self.prefix, self.counter)
+        // By hand, not `format!`: the browser module then needs no integer formatting.
+        let mut w = crate::json::Writer(String::with_capacity(tag.len() + self.prefix.len() + 8));
+        w.0.push_str(tag);
+        w.0.push_str(&self.prefix);
+        w.0.push('-');
+        w.digits(self.counter);
+        w.0
     }
 
     // ----- connection -----
@@ -379,7 +394,7 @@ impl Client {
         } else {
             None
         };
-        self.order.push_back(req_id.clone());
+        self.order.push(req_id.clone());
         self.pending.insert(
             req_id,
             Pending {

@@ -13,10 +13,11 @@ use std::hash::{BuildHasherDefault, Hasher};
 /// collisions with random keys, and the browser (wasm32-unknown-unknown) gives std no
 /// randomness: its keys there are fixed, so that resistance was not there to lose. The
 /// authority (`hub`) keeps std's hasher.
-pub(crate) type Fast = BuildHasherDefault<FxHasher>;
+pub type Fast = BuildHasherDefault<FxHasher>;
 
+/// The hasher of [`Fast`].
 #[derive(Default)]
-pub(crate) struct FxHasher(u64);
+pub struct FxHasher(u64);
 
 impl FxHasher {
     #[inline]

@@ -36,11 +36,15 @@ pub mod policy;
 pub mod protocol;
 #[cfg(any(test, feature = "test-support"))]
 pub mod sim;
+mod sorted;
 pub mod store;
 pub mod view;
 pub mod wire;
 
 pub use error::{Code, ImError};
+/// The client's hasher (FxHash's multiply-rotate), for a host's maps beside the core client's
+/// (the browser module's promises by request id): see `hash.rs` for why not std's SipHash.
+pub use hash::Fast;
 pub use hub::{Hub, Outgoing, SessionId};
 pub use model::{
     ConvId, Elem, Group, GroupRole, ImageInfo, Message, MessageStatus, RevokeInfo, RevokerRole,

@@ -80,10 +80,11 @@ pub fn keyed_msg_id(key: &[u8; 16], n: u64) -> String {
     #[allow(deprecated)] // std's SipHasher is SipHash-2-4, a keyed PRF; no crate needed
     fn half(key: &[u8; 16], n: u64, which: u8) -> u64 {
         use std::hash::Hasher;
-        let (k0, k1) = key.split_at(8);
+        // Fixed-size halves: no fallible conversion (whose `expect` formats its error).
+        let (k0, k1) = (key.first_chunk::<8>(), key.last_chunk::<8>());
         let mut h = std::hash::SipHasher::new_with_keys(
-            u64::from_le_bytes(k0.try_into().expect("8 bytes")),
-            u64::from_le_bytes(k1.try_into().expect("8 bytes")),
+            u64::from_le_bytes(*k0.unwrap_or(&[0; 8])),
+            u64::from_le_bytes(*k1.unwrap_or(&[0; 8])),
         );
         h.write_u64(n);
         h.write_u8(which);

@@ -27,10 +27,8 @@
 //! ahead of their event ([`Told`]) is pruned as the cursor passes them and capped
 //! ([`TOLD_CAP`]). Exactly-once comes from the cursor, not from ever-growing sets.
 
-use std::collections::HashMap;
-
-use crate::hash::Fast;
 use crate::json::Writer;
+use crate::sorted::SortedMap;
 
 use crate::model::{check_msg_id, Message, RevokeInfo, RevokerRole};
 use crate::protocol::ServerFrame;
@@ -335,7 +333,7 @@ pub fn over(len: usize, cap: usize) -> bool {
 /// kept until [`TOLD_CAP`] newer ones push it out.
 #[derive(Debug, Default)]
 pub struct Told {
-    map: HashMap<String, (u64, u64), Fast>,
+    map: SortedMap<String, (u64, u64)>,
     next: u64,
 }
 

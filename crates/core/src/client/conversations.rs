@@ -24,10 +24,11 @@ use super::{Client, Done, Kind};
 use crate::error::{Code, ImError};
 use crate::model::{ConvId, Message, MessageStatus};
 use crate::protocol::{ClientFrame, Conversation, Revoked, MAX_CONVERSATION_PAGE};
+use crate::sorted::{SeqSet, SortedMap};
 use crate::view::{
     ConversationPage, ConversationView, MessageView, SearchResult, SearchResultItem,
 };
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 /// Most keywords one local search takes (as V2TIM).
 pub const MAX_SEARCH_KEYWORDS: usize = 5;
@@ -49,7 +50,7 @@ pub(super) struct Conv {
     read_seq: u64,
     snap_head: u64,
     base: u64,
-    extra: BTreeSet<u64>,
+    extra: SeqSet,
     /// The newest message: its conversation seq and msgID (its copy is in the message cache).
     last: Option<(u64, String)>,
     order_key: u64,
@@ -66,7 +67,7 @@ impl Conv {
 /// The conversation state of a device.
 #[derive(Debug, Default)]
 pub(super) struct Book {
-    convs: BTreeMap<String, Conv>,
+    convs: SortedMap<String, Conv>,
     /// Every page has been loaded once.
     loaded: bool,
     /// The total unread count listeners were last told.
@@ -76,9 +77,9 @@ pub(super) struct Book {
     /// Seqs of the revoke events already taken off the counts, ahead of the cursor (a
     /// device's own revoke is applied twice: at its answer and at its event, same seq).
     /// Forgotten once the cursor passes them: no event is applied again after that.
-    counted_revokes: BTreeSet<u64>,
+    counted_revokes: SeqSet,
     /// Replies held, by the msgID of their original.
-    replies: BTreeMap<String, Vec<String>>,
+    replies: SortedMap<String, Vec<String>>,
 }
 
 impl Client {
@@ -331,7 +332,7 @@ impl Client {
             read_seq: c.read_seq,
             snap_head: last.as_ref().map_or(0, |l| l.0),
             base: c.unread_count,
-            extra: BTreeSet::new(),
+            extra: SeqSet::default(),
             last,
             order_key: c.order_key,
             as_of: head,
@@ -359,7 +360,7 @@ impl Client {
         }
         let before = c.unread();
         c.read_seq = read_seq;
-        c.extra.retain(|s| *s > read_seq);
+        c.extra.keep_above(read_seq);
         let refetch = if read_seq >= c.snap_head {
             c.base = 0;
             false
@@ -386,7 +387,13 @@ impl Client {
         if is_new {
             let (kind, user_id, group_id, show_name) = match &conv {
                 ConvId::C2c(..) => {
-                    let peer = id.trim_start_matches("c2c_").to_string();
+                    // As `trim_start_matches`, without its slice by index (whose panic path
+                    // brings string formatting into the browser module).
+                    let mut peer = id.as_str();
+                    while let Some(rest) = peer.strip_prefix("c2c_") {
+                        peer = rest;
+                    }
+                    let peer = peer.to_string();
                     (1, Some(peer.clone()), None, peer)
                 }
                 ConvId::Group(g) => {
@@ -450,7 +457,7 @@ impl Client {
             if event_seq > c.as_of && !applied && self.book.counted_revokes.insert(event_seq) {
                 let mut changed = false;
                 if from_other && r.seq > c.read_seq {
-                    if c.extra.remove(&r.seq) {
+                    if c.extra.remove(r.seq) {
                         changed = true;
                     } else if r.seq <= c.snap_head && c.base > 0 {
                         c.base -= 1;
@@ -511,7 +518,10 @@ impl Client {
         {
             q.revoked();
         }
-        let list = self.book.replies.entry(q.msg_id.clone()).or_default();
+        let list = self
+            .book
+            .replies
+            .get_or_insert_with(q.msg_id.clone(), Vec::new);
         if !list.contains(&m.msg_id) {
             list.push(m.msg_id.clone());
         }
@@ -519,14 +529,7 @@ impl Client {
 
     /// The cursor reached `cursor`: revokes at or before it are never applied again.
     pub(super) fn conv_cursor(&mut self, cursor: u64) {
-        while self
-            .book
-            .counted_revokes
-            .first()
-            .is_some_and(|&s| s <= cursor)
-        {
-            self.book.counted_revokes.pop_first();
-        }
+        self.book.counted_revokes.keep_above(cursor);
     }
 
     /// Tells the listeners what changed (once per frame).

@@ -83,8 +83,9 @@ impl Client {
                         ..
                     } = &p.frame
                     {
-                        let unsent = self.unsent_in(user_id.as_deref(), group_id.as_deref());
-                        views.splice(0..0, unsent);
+                        let mut all = self.unsent_in(user_id.as_deref(), group_id.as_deref());
+                        all.append(&mut views);
+                        views = all;
                     }
                     self.done
                         .push((req_id, Ok(Done::Messages(views, is_completed))));
@@ -245,7 +246,7 @@ impl Client {
                 sent_at: Some(now),
             },
         );
-        self.order.push_back(req_id);
+        self.order.push(req_id);
         self.frames.push(frame);
     }
 

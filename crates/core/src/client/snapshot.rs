@@ -56,11 +56,12 @@ impl Client {
     /// no caller and never time out: they go out after every login until answered.
     pub fn restore(&mut self, r: Restored) {
         self.cursor = r.cursor;
-        let sends: HashSet<&str, Fast> = r
+        // Owned strings: the one set type of the client (`dirty`'s), not a second one of `&str`.
+        let sends: HashSet<String, Fast> = r
             .outbox
             .iter()
             .filter(|e| e.revoke.is_none())
-            .map(|e| e.msg_id.as_str())
+            .map(|e| e.msg_id.clone())
             .collect();
         let keep = r.messages.len().min(self.cache_cap);
         for m in r.messages.into_iter().take(keep).rev() {
@@ -272,11 +273,11 @@ impl Client {
         if !over(self.messages.len(), self.cache_cap) {
             return;
         }
-        let busy: HashSet<&str, Fast> = self
+        let busy: HashSet<String, Fast> = self
             .pending
             .values()
             .filter_map(|p| match &p.kind {
-                Kind::Send(m) | Kind::Revoke(m) => Some(m.as_str()),
+                Kind::Send(m) | Kind::Revoke(m) => Some(m.clone()),
                 _ => None,
             })
             .collect();
@@ -349,7 +350,10 @@ impl Client {
         let last = views.last().map_or(0, |v| v.seq);
         if views.len() == count as usize || last == 1 {
             if before_seq.is_none() {
-                views.splice(0..0, self.unsent_in(user_id, group_id));
+                // Unsent first (`append`, not `splice`: no splice code in the browser module).
+                let mut all = self.unsent_in(user_id, group_id);
+                all.append(&mut views);
+                views = all;
             }
             Some(Done::Messages(views, last == 1))
         } else {

@@ -1,0 +1,179 @@
+//! The client's small maps and sets: sorted `Vec`s instead of `BTreeMap`/`BTreeSet` (and of
+//! `HashMap`s that need no hashing).
+//!
+//! Same order and semantics as the B-trees they replaced (keys unique, iteration in key order),
+//! a fraction of the code: every `BTreeMap<K, V>` the browser module instantiated cost it 1–3 KB
+//! of gzipped wasm (insert with node splits, removal with rebalancing, drop, iterators), every
+//! `HashMap<K, V>` about 0.5 KB; these are a binary search over a `Vec`. The client's maps are
+//! small (conversations, groups, pending revokes, out-of-order events, revokes told ahead of
+//! their event), so an insert's shift of the tail costs nothing measurable.
+
+use std::borrow::Borrow;
+
+/// A map ordered by key (as `BTreeMap`).
+#[derive(Clone, Debug)]
+pub(crate) struct SortedMap<K, V>(Vec<(K, V)>);
+
+impl<K, V> Default for SortedMap<K, V> {
+    fn default() -> Self {
+        SortedMap(Vec::new())
+    }
+}
+
+impl<K: Ord, V> SortedMap<K, V> {
+    fn find<Q: Ord + ?Sized>(&self, key: &Q) -> Result<usize, usize>
+    where
+        K: Borrow<Q>,
+    {
+        self.0.binary_search_by(|(k, _)| k.borrow().cmp(key))
+    }
+
+    pub fn get<Q: Ord + ?Sized>(&self, key: &Q) -> Option<&V>
+    where
+        K: Borrow<Q>,
+    {
+        self.find(key).ok().map(|i| &self.0[i].1)
+    }
+
+    pub fn get_mut<Q: Ord + ?Sized>(&mut self, key: &Q) -> Option<&mut V>
+    where
+        K: Borrow<Q>,
+    {
+        match self.find(key) {
+            Ok(i) => Some(&mut self.0[i].1),
+            Err(_) => None,
+        }
+    }
+
+    pub fn contains_key<Q: Ord + ?Sized>(&self, key: &Q) -> bool
+    where
+        K: Borrow<Q>,
+    {
+        self.find(key).is_ok()
+    }
+
+    /// Inserts or replaces (the old value is dropped).
+    pub fn insert(&mut self, key: K, value: V) {
+        match self.find(&key) {
+            Ok(i) => self.0[i].1 = value,
+            Err(i) => self.0.insert(i, (key, value)),
+        }
+    }
+
+    /// The value at `key`, inserted by `make` when absent.
+    pub fn get_or_insert_with(&mut self, key: K, make: impl FnOnce() -> V) -> &mut V {
+        let i = match self.find(&key) {
+            Ok(i) => i,
+            Err(i) => {
+                self.0.insert(i, (key, make()));
+                i
+            }
+        };
+        &mut self.0[i].1
+    }
+
+    pub fn remove<Q: Ord + ?Sized>(&mut self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+    {
+        self.find(key).ok().map(|i| self.0.remove(i).1)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
+        self.0.iter().map(|(k, v)| (k, v))
+    }
+
+    /// Keeps the entries for which `keep` holds.
+    pub fn retain(&mut self, mut keep: impl FnMut(&K, &V) -> bool) {
+        self.0.retain(|(k, v)| keep(k, v));
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = &K> {
+        self.0.iter().map(|(k, _)| k)
+    }
+
+    pub fn values(&self) -> impl Iterator<Item = &V> {
+        self.0.iter().map(|(_, v)| v)
+    }
+}
+
+/// A set of seqs in ascending order (as `BTreeSet<u64>`). Not generic: one copy of its code.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct SeqSet(Vec<u64>);
+
+impl SeqSet {
+    /// Adds `s`; whether it was new.
+    pub fn insert(&mut self, s: u64) -> bool {
+        match self.0.binary_search(&s) {
+            Ok(_) => false,
+            Err(i) => {
+                self.0.insert(i, s);
+                true
+            }
+        }
+    }
+
+    /// Removes `s`; whether it was there.
+    pub fn remove(&mut self, s: u64) -> bool {
+        match self.0.binary_search(&s) {
+            Ok(i) => {
+                self.0.remove(i);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// Keeps the seqs above `s`.
+    pub fn keep_above(&mut self, s: u64) {
+        let n = self.0.partition_point(|x| *x <= s);
+        self.0.drain(..n);
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn map_keeps_key_order_and_unique_keys() {
+        let mut m = SortedMap::default();
+        for k in ["b", "a", "c", "a"] {
+            m.insert(k.to_string(), k.len());
+        }
+        assert_eq!(m.keys().collect::<Vec<_>>(), ["a", "b", "c"]);
+        assert_eq!(m.len(), 3);
+        assert!(m.contains_key("b"));
+        *m.get_or_insert_with("d".to_string(), || 0) += 5;
+        assert_eq!(m.get("d"), Some(&5));
+        assert_eq!(m.remove("a"), Some(1));
+        assert_eq!(m.remove("a"), None);
+        assert_eq!(m.keys().collect::<Vec<_>>(), ["b", "c", "d"]);
+    }
+
+    #[test]
+    fn seq_set() {
+        let mut s = SeqSet::default();
+        assert!(s.insert(5));
+        assert!(s.insert(2));
+        assert!(!s.insert(5));
+        assert!(s.insert(9));
+        assert!(s.remove(2));
+        assert!(!s.remove(2));
+        s.keep_above(5);
+        assert_eq!(s, SeqSet(vec![9]));
+        assert_eq!(s.len(), 1);
+    }
+}

@@ -233,6 +233,23 @@ pub trait Store {
         }
         Ok(())
     }
+    /// [`Store::append_event_at`] for each `(user, seq)` of `entries`, in order: one event (the
+    /// same `kind` and `target`) appended to the logs of all its recipients, as a single-writer
+    /// hub's fan-out does. A user may appear more than once (with consecutive seqs). The default
+    /// appends one by one; a database store may write the whole fan-out as one record, so that
+    /// a send to a large group costs one row, not one row per member (issue 20: another user's
+    /// request waits behind that write).
+    fn append_events_at(
+        &mut self,
+        entries: &[(&str, u64)],
+        kind: EventKind,
+        target: &str,
+    ) -> Result<(), StoreError> {
+        for (user, seq) in entries {
+            self.append_event_at(user, *seq, kind, target)?;
+        }
+        Ok(())
+    }
     /// [`Store::append_event`] for each of `users` (sorted, without duplicates, so that writers
     /// lock heads in one order), returning their seqs in the same order. A database store does
     /// it in one statement; the default appends one by one.

@@ -209,6 +209,42 @@ fn event_log<S: Store>(s: &mut S) {
     assert_eq!(s.events_after("alice", 1, 1).unwrap(), [all[1].clone()]);
     assert!(s.events_after("alice", 3, 10).unwrap().is_empty());
     assert!(s.events_after("alice", u64::MAX, 10).unwrap().is_empty());
+    // A single writer's fan-out, large enough for a store to write it as one record: each
+    // recipient's next seq, new users (seq 1) and known ones alike.
+    let many: Vec<String> = (0..40).map(|i| format!("fan{i:02}")).collect();
+    let mut entries: Vec<(&str, u64)> = vec![("dave", 2), ("erin", 3)];
+    entries.extend(many.iter().map(|u| (u.as_str(), 1)));
+    s.append_events_at(&entries, EventKind::NewMessage, "g2")
+        .unwrap();
+    assert_eq!(s.user_head("dave").unwrap(), 2);
+    assert_eq!(s.user_head("erin").unwrap(), 3);
+    assert_eq!(s.user_head("fan39").unwrap(), 1);
+    assert_eq!(
+        s.events_after("dave", 1, 10).unwrap(),
+        [ev(2, EventKind::NewMessage, "g2")]
+    );
+    assert_eq!(
+        s.events_after("fan07", 0, 10).unwrap(),
+        [ev(1, EventKind::NewMessage, "g2")]
+    );
+    // And the next event follows it, one by one or as another fan-out.
+    s.append_event_at("fan07", 2, EventKind::MessageRevoked, "g2")
+        .unwrap();
+    let next: Vec<(&str, u64)> = many
+        .iter()
+        .map(|u| (u.as_str(), if u == "fan07" { 3 } else { 2 }))
+        .collect();
+    s.append_events_at(&next, EventKind::MessageRevoked, "g2")
+        .unwrap();
+    assert_eq!(
+        s.events_after("fan07", 0, 10).unwrap(),
+        [
+            ev(1, EventKind::NewMessage, "g2"),
+            ev(2, EventKind::MessageRevoked, "g2"),
+            ev(3, EventKind::MessageRevoked, "g2"),
+        ]
+    );
+    assert_eq!(s.user_head("fan00").unwrap(), 2);
 }
 
 /// Read positions, and the unread count derived from messages (others', not revoked); a
@@ -378,6 +414,12 @@ fn sqlite_file_meets_the_contract_and_keeps_it_after_reopening() {
     drop(s);
     let mut s = SqliteStore::open(&path).unwrap();
     assert_eq!(s.user_head("alice").unwrap(), 3);
+    assert_eq!(
+        s.user_head("fan07").unwrap(),
+        3,
+        "fan-outs written as one row"
+    );
+    assert_eq!(s.user_head("fan39").unwrap(), 2);
     assert_eq!(s.conv_head(&ConvId::c2c("alice", "bob")).unwrap(), 6);
     assert!(s.message("a1").unwrap().unwrap().revoke.is_some());
     assert!(s.group("g1").unwrap().unwrap().members.contains("m1"));
@@ -637,10 +679,224 @@ fn sqlite_schema_2_event_log_moves_to_a_table_without_rowids() {
     let version: i64 = c
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 4, "the current schema");
+    assert_eq!(version, 5, "the current schema");
     // Opening it again migrates nothing more.
     let mut s = SqliteStore::open(&path).unwrap();
     assert_eq!(s.user_head("amy").unwrap(), 2);
+}
+
+/// Rows of `events_recent` and events shown by the `event_log` view, read by a connection of
+/// its own (as a tool would).
+fn rows_and_events(path: &std::path::Path) -> (i64, i64) {
+    let c = rusqlite::Connection::open(path).unwrap();
+    let rows = c
+        .query_row("SELECT COUNT(*) FROM events_recent", [], |r| r.get(0))
+        .unwrap();
+    let events = c
+        .query_row("SELECT COUNT(*) FROM event_log", [], |r| r.get(0))
+        .unwrap();
+    (rows, events)
+}
+
+/// Issue 20: a send to a large group held the hub (and every other user's request behind it)
+/// for one row write per member. A fan-out of at least `PACK_FROM` recipients is one row now,
+/// as durable as the rest of its batch: read back after reopening, moved to per-user order like
+/// any other, and shown per recipient by `event_log`.
+#[test]
+fn sqlite_a_large_fan_out_is_one_row_that_survives_reopening_and_moves() {
+    use im_revoke_server::store::sqlite::PACK_FROM;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("fanout.db");
+    let users: Vec<String> = (0..3000).map(|i| format!("u{i:04}")).collect();
+    let mut s = SqliteStore::open(&path).unwrap();
+    s.set_recent_limits(1_000_000, 2_000_000);
+    for round in 1..=3u64 {
+        let entries: Vec<(&str, u64)> = users.iter().map(|u| (u.as_str(), round)).collect();
+        s.append_events_at(&entries, EventKind::NewMessage, &format!("m{round}"))
+            .unwrap();
+    }
+    // A small one (a one-to-one send) stays one row per recipient.
+    let small: Vec<(&str, u64)> = vec![(&users[0], 4), (&users[1], 4)];
+    assert!(small.len() < PACK_FROM);
+    s.append_events_at(&small, EventKind::MessageRevoked, "m1")
+        .unwrap();
+    s.commit().unwrap();
+    assert_eq!(rows_and_events(&path), (3 + 2, 3 * 3000 + 2));
+    assert_eq!(s.recent_events(), 9002);
+    let before = logs(&mut s, &users);
+    assert_eq!(
+        before[1],
+        [
+            ev(1, EventKind::NewMessage, "m1"),
+            ev(2, EventKind::NewMessage, "m2"),
+            ev(3, EventKind::NewMessage, "m3"),
+            ev(4, EventKind::MessageRevoked, "m1"),
+        ]
+    );
+    drop(s);
+    // Reopened (as after a crash): every recipient's events are there, each once.
+    let mut s = SqliteStore::open(&path).unwrap();
+    assert_eq!(s.recent_events(), 9002);
+    assert_eq!(logs(&mut s, &users), before);
+    // Moved to per-user order in steps; the fan-out rows are deleted once moved.
+    s.set_recent_limits(1, 2_000_000);
+    let mut steps = 0;
+    while s.maintain().unwrap() {
+        s.commit().unwrap();
+        steps += 1;
+        assert_eq!(logs(&mut s, &users[..20]), before[..20], "step {steps}");
+    }
+    s.commit().unwrap();
+    assert_eq!(s.recent_events(), 0);
+    assert_eq!(rows_and_events(&path), (0, 3 * 3000 + 2));
+    assert_eq!(logs(&mut s, &users), before);
+    // The next fan-out follows the moved events; one that does not follow is refused.
+    let next: Vec<(&str, u64)> = users
+        .iter()
+        .map(|u| {
+            (
+                u.as_str(),
+                if u == &users[0] || u == &users[1] {
+                    5
+                } else {
+                    4
+                },
+            )
+        })
+        .collect();
+    s.append_events_at(&next, EventKind::NewMessage, "m5")
+        .unwrap();
+    s.commit().unwrap();
+    let mut wrong = next.clone();
+    for e in &mut wrong {
+        e.1 += 1;
+    }
+    wrong[2999].1 += 1;
+    assert!(
+        s.append_events_at(&wrong, EventKind::NewMessage, "m6")
+            .is_err(),
+        "a gap is refused"
+    );
+    drop(s);
+    let mut s = SqliteStore::open(&path).unwrap();
+    let after = logs(&mut s, &users);
+    assert_eq!(after[0].len(), 5);
+    assert_eq!(after[2].len(), 4);
+    assert_eq!(after[2][3], ev(4, EventKind::NewMessage, "m5"));
+}
+
+#[test]
+fn sqlite_a_fan_out_naming_a_user_twice_is_written_in_order() {
+    let mut s = SqliteStore::open_in_memory().unwrap();
+    let users: Vec<String> = (0..30).map(|i| format!("u{i:02}")).collect();
+    let mut entries: Vec<(&str, u64)> = users.iter().map(|u| (u.as_str(), 1)).collect();
+    entries.push(("u05", 2));
+    s.append_events_at(&entries, EventKind::GroupChanged, "g")
+        .unwrap();
+    assert_eq!(s.user_head("u05").unwrap(), 2);
+    assert_eq!(s.user_head("u06").unwrap(), 1);
+    // A seq already taken is refused, as one by one.
+    let again: Vec<(&str, u64)> = users.iter().map(|u| (u.as_str(), 2)).collect();
+    assert!(s
+        .append_events_at(&again, EventKind::GroupChanged, "g")
+        .is_err());
+}
+
+/// An idle step is short (issue 20): a request that arrives during one waits for it.
+#[test]
+fn sqlite_an_idle_step_moves_at_most_1024_events() {
+    let users: Vec<String> = (0..3000).map(|i| format!("u{i:04}")).collect();
+    let mut s = SqliteStore::open_in_memory().unwrap();
+    s.set_recent_limits(1, 2_000_000);
+    let entries: Vec<(&str, u64)> = users.iter().map(|u| (u.as_str(), 1)).collect();
+    s.append_events_at(&entries, EventKind::NewMessage, "m1")
+        .unwrap();
+    s.commit().unwrap();
+    assert!(s.maintain().unwrap());
+    s.commit().unwrap();
+    assert_eq!(s.recent_events(), 3000 - 1024);
+}
+
+#[test]
+fn sqlite_schema_4_recent_events_get_the_fanout_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v4.db");
+    drop(SqliteStore::open(&path).unwrap());
+    {
+        // Back to schema 4: `events_recent` without `fanout`, the view over it as it was.
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute_batch(
+            "DROP VIEW event_log;
+             DROP TABLE events_recent;
+             CREATE TABLE events_recent (
+                 id INTEGER PRIMARY KEY, user_id TEXT NOT NULL, seq INTEGER NOT NULL,
+                 kind INTEGER NOT NULL, target TEXT NOT NULL);
+             INSERT INTO events_recent (user_id, seq, kind, target)
+                 VALUES ('bob', 1, 1, 'm1'), ('bob', 2, 2, 'm1');
+             CREATE VIEW event_log AS
+                 SELECT user_id, seq, kind, target FROM events
+                 UNION
+                 SELECT user_id, seq, kind, target FROM events_recent;
+             PRAGMA user_version = 4;",
+        )
+        .unwrap();
+    }
+    let mut s = SqliteStore::open(&path).unwrap();
+    assert_eq!(s.user_head("bob").unwrap(), 2);
+    let users: Vec<String> = (0..20).map(|i| format!("u{i:02}")).collect();
+    let mut entries: Vec<(&str, u64)> = vec![("bob", 3)];
+    entries.extend(users.iter().map(|u| (u.as_str(), 1)));
+    s.append_events_at(&entries, EventKind::NewMessage, "m2")
+        .unwrap();
+    s.commit().unwrap();
+    assert_eq!(rows_and_events(&path), (3, 2 + 21));
+    drop(s);
+    let mut s = SqliteStore::open(&path).unwrap();
+    assert_eq!(
+        s.events_after("bob", 0, 10).unwrap(),
+        [
+            ev(1, EventKind::NewMessage, "m1"),
+            ev(2, EventKind::MessageRevoked, "m1"),
+            ev(3, EventKind::NewMessage, "m2"),
+        ]
+    );
+    let c = rusqlite::Connection::open(&path).unwrap();
+    let version: i64 = c
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 5);
+}
+
+/// Issue 20: the hub's own checkpoint (a sync of the database file, every request behind it
+/// waiting) runs only when the checkpoint thread has not caught up; on a hub that is not busy,
+/// the thread copies everything and the WAL starts over by itself.
+#[test]
+fn sqlite_the_hub_leaves_the_checkpoint_to_the_thread_when_it_keeps_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("quiet.db");
+    let mut s = SqliteStore::open(&path).unwrap();
+    for i in 1..=6u64 {
+        s.put_message(&msg(&format!("q{i}"), "alice", "bob", i))
+            .unwrap();
+        s.commit().unwrap();
+        // A commit now and then: the thread (every 250 ms) copies each before the next. (Every
+        // commit here is more than 200 ms after the last: the hub used to checkpoint at each.)
+        std::thread::sleep(std::time::Duration::from_millis(700));
+    }
+    // At most one, should the thread have been kept from running for a whole interval on a
+    // busy machine.
+    assert!(s.hub_checkpoints() <= 1, "{}", s.hub_checkpoints());
+    // Everything is in the database file.
+    let uri = format!("file:{}?immutable=1", path.display());
+    let c = rusqlite::Connection::open_with_flags(
+        &uri,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_URI,
+    )
+    .unwrap();
+    let n: i64 = c
+        .query_row("SELECT count(*) FROM messages", [], |r| r.get(0))
+        .unwrap();
+    assert!(n >= 5, "checkpointed: {n}");
 }
 
 // ----- PostgreSQL (a server started by the test; skipped loudly if it cannot run here) -----
@@ -908,5 +1164,81 @@ fn sqlite_wal_is_checkpointed_by_the_background_thread() {
     assert!(
         found,
         "the WAL was not checkpointed into the database file within 2 s"
+    );
+}
+
+/// The hub over SQLite (issue 20): a send to a group writes its fan-out as one row, acknowledged
+/// only once committed, and every member finds it exactly once, also after a restart.
+#[test]
+fn hub_over_sqlite_writes_a_group_send_as_one_row_each_member_reads_once() {
+    use im_revoke_core::{ClientFrame, Config, Event, Hub, ServerFrame};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hub.db");
+    let members: Vec<String> = (0..99).map(|i| format!("m{i:02}")).collect();
+    let now = 1_700_000_000_000;
+    {
+        let mut hub = Hub::new(Config::default(), SqliteStore::open(&path).unwrap());
+        assert!(hub.login(1, "owner", 1, now));
+        hub.commit().unwrap();
+        hub.handle(
+            1,
+            ClientFrame::CreateGroup {
+                req_id: "c".into(),
+                group_id: "big".into(),
+                name: "big".into(),
+                admins: vec![],
+                members: members.clone(),
+            },
+            now,
+        );
+        hub.commit().unwrap();
+        let (rows_before, _) = rows_and_events(&path);
+        hub.handle(
+            1,
+            ClientFrame::Send {
+                req_id: "s".into(),
+                msg_id: "hello-big".into(),
+                receiver: None,
+                group_id: Some("big".into()),
+                elem: Elem::Text { text: "hi".into() },
+                reply_to: None,
+                cloud_custom_data: None,
+            },
+            now,
+        );
+        let out = hub.commit().unwrap();
+        assert!(out
+            .iter()
+            .any(|o| matches!(&o.frame, ServerFrame::SendOk { seq: 2, .. })));
+        assert_eq!(
+            rows_and_events(&path),
+            (rows_before + 1, 2 * 100),
+            "one row for 100 recipients"
+        );
+    }
+    // After a restart, a member that was offline syncs both events, once each.
+    let mut hub = Hub::new(Config::default(), SqliteStore::open(&path).unwrap());
+    assert!(hub.login(2, "m42", 1, now));
+    hub.commit().unwrap();
+    hub.handle(
+        2,
+        ClientFrame::Sync {
+            req_id: "y".into(),
+            after_seq: 0,
+        },
+        now,
+    );
+    let out = hub.commit().unwrap();
+    let events = out
+        .iter()
+        .find_map(|o| match &o.frame {
+            ServerFrame::SyncOk { events, .. } => Some(events.clone()),
+            _ => None,
+        })
+        .expect("syncOk");
+    assert_eq!(events.len(), 2);
+    assert_eq!(events[1].seq, 2);
+    assert!(
+        matches!(&*events[1].event, Event::NewMessage { message } if message.msg_id == "hello-big")
     );
 }

@@ -210,27 +210,25 @@ impl<S: Store> Hub<S> {
         })
     }
 
-    /// Owned hubs: appends an event to `user`'s log, returns its seq.
-    fn append_owned(&mut self, user: &str, kind: EventKind, target: &str) -> R<u64> {
+    /// Owned hubs: the seq of a new event in `user`'s log (its cached head + 1), recorded as
+    /// the head. The caller writes the event ([`Store::append_events_at`]) in this request.
+    fn next_owned(&mut self, user: &str) -> R<u64> {
         match &mut self.seq {
             Sequencer::Owned(o) => {
                 // This hub is the only writer: the head it caches is the store's, so the next
                 // seq is known without asking the store for it.
-                let seq = match o.user_heads.get(user) {
-                    Some(h) => *h,
-                    None => self.store.user_head(user)?,
-                } + 1;
-                self.store.append_event_at(user, seq, kind, target)?;
-                match o.user_heads.get_mut(user) {
-                    Some(h) => *h = seq,
-                    None => {
-                        o.user_heads.insert(user.to_string(), seq);
-                    }
+                if let Some(h) = o.user_heads.get_mut(user) {
+                    *h += 1;
+                    return Ok(*h);
                 }
+                let seq = self.store.user_head(user)? + 1;
+                o.user_heads.insert(user.to_string(), seq);
                 Ok(seq)
             }
             #[cfg(feature = "shared")]
-            Sequencer::Shared(_) => unreachable!("fan_out appends one by one for owned hubs only"),
+            Sequencer::Shared(_) => {
+                unreachable!("fan_out numbers events itself for owned hubs only")
+            }
         }
     }
 
@@ -273,8 +271,16 @@ impl<S: Store> Hub<S> {
         let mut origin_seq = 0;
         match self.seq {
             Sequencer::Owned(_) => {
+                // Every recipient's seq first, then the whole fan-out in one write (a store may
+                // make it one record: a send to a 6,000-member group must not hold the hub, and
+                // every other user's request behind it, for 6,000 row writes), then delivery.
+                let mut entries: Vec<(&str, u64)> = Vec::new();
                 for user in recipients {
-                    let seq = self.append_owned(user, kind, target)?;
+                    let seq = self.next_owned(user)?;
+                    entries.push((user.as_str(), seq));
+                }
+                self.store.append_events_at(&entries, kind, target)?;
+                for (user, seq) in entries {
                     if user == origin_user {
                         origin_seq = seq;
                     }

@@ -39,6 +39,12 @@
 //! every user, the events in `events_recent` (in memory) follow those in `events`. That index
 //! and the moves are in `store/sqlite/recent.rs`.
 //!
+//! A fan-out of at least [`PACK_FROM`] recipients (a group send, revoke or change) is one row of
+//! `events_recent` whose `fanout` column lists its recipients and their seqs
+//! ([`Store::append_events_at`]): a send to a 6,000-member group is one statement writing a few
+//! dozen pages instead of 6,000 rows, so the requests of other users queued behind it wait a
+//! few milliseconds, not tens (issue 20). It is indexed and moved per recipient like any other.
+//!
 //! Why one file of ~830 lines: it is one `impl Store for SqliteStore`, one short method per
 //! trait method, next to the connection's set-up; the SQL text and row helpers shared with
 //! PostgreSQL are in `store/rows.rs`, the event index in `store/sqlite/recent.rs`.
@@ -59,7 +65,7 @@ use im_revoke_core::CallbackRecord;
 use recent::Recent;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -75,16 +81,23 @@ const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 pub const RECENT_SOFT: usize = 128 * 1024;
 /// Recent events waiting before every commit moves some (the hub never idles).
 pub const RECENT_HARD: usize = 512 * 1024;
-/// Recent events one idle step moves (or rows of `events_recent` it deletes once they are).
-const STEP_IDLE: usize = 4096;
+/// Recent events one idle step moves (or rows of `events_recent` it deletes once they are). A
+/// request that arrives during a step waits for it and its commit: small steps keep that wait
+/// short (issue 20: 4,096 made other users' sends wait ~10 ms after a flood of group sends).
+const STEP_IDLE: usize = 1024;
 /// Recent events a commit over [`RECENT_HARD`] moves (or rows it deletes).
 const STEP_FORCED: usize = 8192;
 
 /// The page cache of the hub's connection, KiB.
 const CACHE_KIB: i64 = 64 * 1024;
 
-/// Schema version stored in `PRAGMA user_version`.
-const SCHEMA_VERSION: i64 = 4;
+/// Schema version stored in `PRAGMA user_version`. 5: `events_recent.fanout` (one row for a
+/// whole fan-out); an older server refuses the database rather than misread those rows.
+const SCHEMA_VERSION: i64 = 5;
+
+/// A fan-out to at least this many recipients is written as one `events_recent` row (its
+/// `fanout` column lists them); smaller ones as one row per recipient.
+pub const PACK_FROM: usize = 16;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS messages (
@@ -121,7 +134,8 @@ CREATE TABLE IF NOT EXISTS events_recent (
     user_id   TEXT    NOT NULL,
     seq       INTEGER NOT NULL,
     kind      INTEGER NOT NULL,
-    target    TEXT    NOT NULL
+    target    TEXT    NOT NULL,
+    fanout    TEXT
 );
 CREATE TABLE IF NOT EXISTS groups (
     group_id  TEXT    NOT NULL PRIMARY KEY,
@@ -151,12 +165,17 @@ INSERT OR IGNORE INTO conversations (user_id, conv, read_seq, until_seq, since_m
 ";
 
 /// Every user's log as one table, for tools that read the database (both tables hold an event
-/// for a while after it was moved: `UNION` shows it once).
+/// for a while after it was moved: `UNION` shows it once). A fan-out row of `events_recent`
+/// (`fanout` set: a JSON list of `[userID, seq]`) shows as one event per recipient.
 const EVENT_LOG_VIEW: &str = "
-CREATE VIEW IF NOT EXISTS event_log AS
+DROP VIEW IF EXISTS event_log;
+CREATE VIEW event_log AS
     SELECT user_id, seq, kind, target FROM events
     UNION
-    SELECT user_id, seq, kind, target FROM events_recent;
+    SELECT user_id, seq, kind, target FROM events_recent WHERE fanout IS NULL
+    UNION
+    SELECT json_extract(f.value, '$[0]'), json_extract(f.value, '$[1]'), r.kind, r.target
+        FROM events_recent r, json_each(r.fanout) f WHERE r.fanout IS NOT NULL;
 ";
 
 /// The hub's store on SQLite. Not `Sync`: one thread (the hub actor) owns it.
@@ -169,8 +188,13 @@ pub struct SqliteStore {
     recent_limits: (usize, usize),
     /// Checkpoints the WAL off the hub thread (file databases only).
     _checkpointer: Option<Checkpointer>,
-    /// File databases: when the hub's connection last finished a checkpoint itself.
+    /// File databases: when the hub's connection last finished a checkpoint itself (or found
+    /// that the checkpoint thread had).
     restarted: Option<Instant>,
+    /// The checkpoint thread's `caught_up` count when the hub last looked.
+    caught_up_seen: u64,
+    /// Checkpoints the hub's connection ran itself (tests, diagnostics).
+    hub_checkpoints: u64,
     /// The bound of the webhook outbox, when webhooks are on.
     webhooks: Option<Arc<WebhookGauge>>,
     /// `ClientIP` of the webhooks written next ([`CallbackOrigin`]).
@@ -184,6 +208,8 @@ pub struct SqliteStore {
 struct Checkpointer {
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
+    /// How many rounds found the WAL wholly copied (nothing left for the hub to finish).
+    caught_up: Arc<AtomicU64>,
 }
 
 impl Checkpointer {
@@ -191,20 +217,33 @@ impl Checkpointer {
         let conn = Connection::open(path).map_err(db)?;
         conn.pragma_update(None, "busy_timeout", 1000).map_err(db)?;
         let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
+        let caught_up = Arc::new(AtomicU64::new(0));
+        let (flag, caught) = (stop.clone(), caught_up.clone());
         let thread = std::thread::Builder::new()
             .name("sqlite-checkpoint".into())
             .spawn(move || {
                 while !flag.load(Ordering::Relaxed) {
                     std::thread::sleep(CHECKPOINT_EVERY);
                     // Busy or locked is fine: the next round catches up.
-                    let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+                    let r = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+                        Ok((
+                            r.get::<_, i64>(0)?,
+                            r.get::<_, i64>(1)?,
+                            r.get::<_, i64>(2)?,
+                        ))
+                    });
+                    // (not busy, frames in the WAL, frames copied): all copied, so the hub's
+                    // next transaction starts the WAL over by itself.
+                    if matches!(r, Ok((0, log, done)) if log == done) {
+                        caught.fetch_add(1, Ordering::Relaxed);
+                    }
                 }
             })
             .map_err(|e| StoreError(format!("sqlite: checkpoint thread: {e}")))?;
         Ok(Checkpointer {
             stop,
             thread: Some(thread),
+            caught_up,
         })
     }
 }
@@ -309,6 +348,8 @@ impl SqliteStore {
             recent_limits: (RECENT_SOFT, RECENT_HARD),
             _checkpointer: None,
             restarted: None,
+            caught_up_seen: 0,
+            hub_checkpoints: 0,
             webhooks: None,
             client_ip: None,
         };
@@ -316,6 +357,7 @@ impl SqliteStore {
             store.index_members_of_existing_groups()?;
         }
         store.events_without_rowid()?;
+        store.fanout_column()?;
         if (1..4).contains(&version) {
             store.conversations_of_existing_messages()?;
         }
@@ -374,6 +416,25 @@ impl SqliteStore {
         self.commit()
     }
 
+    /// Schema 4 → 5: `events_recent.fanout` (NULL in every row written before it).
+    fn fanout_column(&mut self) -> Result<(), StoreError> {
+        let has: i64 = self
+            .conn
+            .query_row(
+                "SELECT COUNT(*) FROM pragma_table_info('events_recent') WHERE name = 'fanout'",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(db)?;
+        if has == 0 {
+            self.begin()?
+                .execute_batch("ALTER TABLE events_recent ADD COLUMN fanout TEXT")
+                .map_err(db)?;
+            self.commit()?;
+        }
+        Ok(())
+    }
+
     /// Schema 3 → 4: the columns of replies and `cloudCustomData`, and every user's place in
     /// the conversations they already had ([`BACKFILL_CONVERSATIONS`]), in one transaction.
     fn conversations_of_existing_messages(&mut self) -> Result<(), StoreError> {
@@ -398,7 +459,63 @@ impl SqliteStore {
         self.commit()
     }
 
-    /// The last seq of `user` in `events`.
+    /// The last seq of `user`'s log: its last recent event, else its last one in `events`
+    /// (remembered: only this store's moves change it).
+    fn head(&mut self, user: &str) -> Result<u64, StoreError> {
+        if let Some(h) = self.recent.head(user) {
+            return Ok(h);
+        }
+        if let Some(h) = self.recent.cold_head(user) {
+            return Ok(h);
+        }
+        let h = self.cold_head(user)?;
+        self.recent.set_cold_head(user, h);
+        Ok(h)
+    }
+
+    /// Indexes event `seq` of `user` as recent if it follows the user's head (the caller writes
+    /// its row).
+    fn index_next(
+        &mut self,
+        user: &str,
+        seq: u64,
+        kind: EventKind,
+        target: &str,
+    ) -> Result<(), StoreError> {
+        if self.recent.push_next(user, seq, kind, target) {
+            return Ok(());
+        }
+        let head = self.head(user)?;
+        if seq != head + 1 {
+            return Err(StoreError(format!(
+                "sqlite: event log of {user}: seq {seq} does not follow the head {head}"
+            )));
+        }
+        self.recent.push(user, seq, kind, target);
+        Ok(())
+    }
+
+    /// Writes a fan-out row of `events_recent`; returns its id.
+    fn insert_fanout(
+        &mut self,
+        entries: &[(&str, u64)],
+        kind: EventKind,
+        target: &str,
+    ) -> Result<i64, StoreError> {
+        let list = serde_json::to_string(entries)
+            .map_err(|e| StoreError(format!("sqlite: fan-out list: {e}")))?;
+        let conn = self.begin()?;
+        conn.prepare_cached(
+            "INSERT INTO events_recent (user_id, seq, kind, target, fanout)
+             VALUES ('', ?1, ?2, ?3, ?4)",
+        )
+        .map_err(db)?
+        .execute(params![bound(entries.len()), kind.as_u8(), target, list])
+        .map_err(db)?;
+        Ok(conn.last_insert_rowid())
+    }
+
+    /// The last seq of `user` in `events`, read from the table.
     fn cold_head(&mut self, user: &str) -> Result<u64, StoreError> {
         let conn = self.begin()?;
         let mut st = conn
@@ -436,6 +553,11 @@ impl SqliteStore {
     /// Bounds the webhook outbox with `gauge` (the deliverer keeps its count).
     pub fn set_webhook_gauge(&mut self, gauge: Arc<WebhookGauge>) {
         self.webhooks = Some(gauge);
+    }
+
+    /// Checkpoints the hub's own connection ran (the checkpoint thread's are not counted).
+    pub fn hub_checkpoints(&self) -> u64 {
+        self.hub_checkpoints
     }
 
     /// Events waiting in `events_recent` (tests, diagnostics).
@@ -629,11 +751,8 @@ impl Store for SqliteStore {
         target: &str,
     ) -> Result<(), StoreError> {
         // The log stays contiguous: `seq` must follow the head (free to check when the user
-        // has recent events, which is the case for every member of a busy group).
-        let head = match self.recent.head(user) {
-            Some(h) => h,
-            None => self.cold_head(user)?,
-        };
+        // has recent events or was written since the store opened).
+        let head = self.head(user)?;
         if seq != head + 1 {
             return Err(StoreError(format!(
                 "sqlite: event log of {user}: seq {seq} does not follow the head {head}"
@@ -666,11 +785,48 @@ impl Store for SqliteStore {
         Ok(out)
     }
 
-    fn user_head(&mut self, user: &str) -> Result<u64, StoreError> {
-        match self.recent.head(user) {
-            Some(h) => Ok(h),
-            None => self.cold_head(user),
+    fn append_events_at(
+        &mut self,
+        entries: &[(&str, u64)],
+        kind: EventKind,
+        target: &str,
+    ) -> Result<(), StoreError> {
+        if entries.len() < PACK_FROM {
+            for (user, seq) in entries {
+                self.append_event_at(user, *seq, kind, target)?;
+            }
+            return Ok(());
         }
+        // Indexed first, each checked against its user's head as it goes (one lookup per
+        // recipient: a user named twice follows itself); a seq that does not follow undoes the
+        // entries indexed so far and nothing is written.
+        for (i, (user, seq)) in entries.iter().enumerate() {
+            if let Err(e) = self.index_next(user, *seq, kind, target) {
+                for (user, _) in entries[..i].iter().rev() {
+                    self.recent.pop(user);
+                }
+                return Err(e);
+            }
+        }
+        // One row for the whole fan-out: a few pages, and one statement instead of one per
+        // recipient. Same transaction as the rest of the batch, so just as durable.
+        match self.insert_fanout(entries, kind, target) {
+            Ok(id) => {
+                self.recent.last_id = id;
+                self.recent.packed(id, entries.len());
+                Ok(())
+            }
+            Err(e) => {
+                for (user, _) in entries.iter().rev() {
+                    self.recent.pop(user);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    fn user_head(&mut self, user: &str) -> Result<u64, StoreError> {
+        self.head(user)
     }
 
     fn maintain(&mut self) -> Result<bool, StoreError> {
@@ -818,9 +974,22 @@ impl Store for SqliteStore {
             // new block zeroed by the file system. Finishing the checkpoint here, with no
             // commit in between, lets the next transaction write the WAL from its start again.
             // Little is left to copy (the thread did most of it); busy is fine (next time).
+            // Not when the thread has caught up since the last look (a hub that is not busy):
+            // the WAL starts over by itself then, and this checkpoint would only make the
+            // requests behind it wait for a sync of the database file (issue 20).
+            let caught = self
+                ._checkpointer
+                .as_ref()
+                .map(|c| c.caught_up.load(Ordering::Relaxed));
+            if let Some(c) = caught.filter(|c| *c != self.caught_up_seen) {
+                self.caught_up_seen = c;
+                self.restarted = Some(Instant::now());
+                return Ok(());
+            }
             let _ = self
                 .conn
                 .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+            self.hub_checkpoints += 1;
             self.restarted = Some(Instant::now());
         }
         Ok(())

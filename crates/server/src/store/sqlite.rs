@@ -22,8 +22,8 @@
 //! - `conversations`: each user's place in each conversation (read position; for a group they
 //!   left, the last seq they may see). Unread counts are derived from `messages` when listing.
 //! - `webhook_outbox`: webhooks waiting for delivery (`store/webhooks.rs`), written in the
-//!   batch's transaction. Added to older databases when they open (a new table only, whatever
-//!   the schema version; an older server ignores it).
+//!   batch's transaction, most as a reference to their message (its body is built when it is
+//!   delivered). Added to older databases when they open; schema 5 marks the references.
 //!
 //! ## The event log: recent events in arrival order, moved to per-user order in bulk
 //!
@@ -83,8 +83,9 @@ const STEP_FORCED: usize = 8192;
 /// The page cache of the hub's connection, KiB.
 const CACHE_KIB: i64 = 64 * 1024;
 
-/// Schema version stored in `PRAGMA user_version`.
-const SCHEMA_VERSION: i64 = 4;
+/// Schema version stored in `PRAGMA user_version` (5: webhook outbox rows may refer to their
+/// message, which an earlier server would deliver with an empty body).
+const SCHEMA_VERSION: i64 = 5;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS messages (
@@ -771,11 +772,11 @@ impl Store for SqliteStore {
             return Ok(());
         }
         let ip = webhooks::client_ip_text(self.client_ip);
-        let (command, platform, body, ip) = webhooks::insert_args(cb, &ip);
+        let (command, platform, body, ip, msg_id, operator) = webhooks::insert_args(cb, &ip);
         self.begin()?
             .prepare_cached(webhooks::INSERT_SQLITE)
             .map_err(db)?
-            .execute(params![command, platform, body, ip])
+            .execute(params![command, platform, body, ip, msg_id, operator])
             .map_err(db)?;
         Ok(())
     }

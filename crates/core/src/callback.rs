@@ -139,104 +139,150 @@ pub fn msg_body(elem: Option<&Elem>) -> Value {
     }
 }
 
-fn record(command: &'static str, platform: &'static str, body: Value) -> CallbackRecord {
-    CallbackRecord {
-        command,
-        platform,
-        body: body.to_string(),
+/// Whether the message's element keeps, until it is revoked, something its revoke clears
+/// (an attachment's URL): a send's body built from the stored message after its revoke would
+/// differ, so such a webhook keeps its body ([`CallbackRecord::body`]).
+fn revoke_changes_body(elem: Option<&Elem>) -> bool {
+    match elem {
+        Some(Elem::Image { image_list }) => image_list.iter().any(|i| !i.url.is_empty()),
+        Some(Elem::File { url, .. }) => !url.is_empty(),
+        _ => false,
     }
 }
 
-/// The webhook of a message just sent (`C2C.CallbackAfterSendMsg` or
-/// `Group.CallbackAfterSendMsg`), by a client or, when `admin` is given, over REST.
-pub fn after_send(msg: &Message, admin: Option<&str>, event_ms: u64) -> CallbackRecord {
-    let platform = if admin.is_some() {
-        PLATFORM_REST
-    } else {
-        PLATFORM_WEB
-    };
+/// The webhook of `msg`, a reference to the stored message unless `keep_body` (then with the
+/// body `body()` gives).
+fn record(
+    command: &'static str,
+    admin: Option<&str>,
+    msg: &Message,
+    keep_body: bool,
+    body: impl FnOnce() -> Value,
+) -> CallbackRecord {
+    CallbackRecord {
+        command,
+        platform: if admin.is_some() {
+            PLATFORM_REST
+        } else {
+            PLATFORM_WEB
+        },
+        msg_id: msg.msg_id.clone(),
+        admin: admin.map(str::to_string),
+        body: keep_body.then(|| body().to_string()),
+    }
+}
+
+/// The body of a send's webhook: `operator` is the group body's `Operator_Account`.
+fn send_body(msg: &Message, operator: &str, event_ms: u64) -> Value {
     let random = msg_random(&msg.msg_id);
     let time_s = msg.time_ms / 1000;
     match (&msg.group_id, &msg.receiver) {
-        (Some(g), _) => record(
-            GROUP_AFTER_SEND,
-            platform,
-            json!({
-                "CallbackCommand": GROUP_AFTER_SEND,
-                "GroupId": g,
-                "Type": GROUP_TYPE,
-                "From_Account": msg.sender,
-                "Operator_Account": admin.unwrap_or(&msg.sender),
-                "Random": random,
-                "MsgSeq": msg.seq,
-                "MsgTime": time_s,
-                "OnlineOnlyFlag": 0,
-                "MsgBody": msg_body(msg.elem.as_ref()),
-                "CloudCustomData": msg.cloud_custom_data.as_deref().unwrap_or(""),
-                "EventTime": event_ms,
-            }),
-        ),
-        (None, to) => record(
-            C2C_AFTER_SEND,
-            platform,
-            json!({
-                "CallbackCommand": C2C_AFTER_SEND,
-                "From_Account": msg.sender,
-                "To_Account": to.as_deref().unwrap_or(&msg.sender),
-                "MsgSeq": msg.seq,
-                "MsgRandom": random,
-                "MsgTime": time_s,
-                "MsgKey": msg_key(msg),
-                "OnlineOnlyFlag": 0,
-                "SendMsgResult": 0,
-                "ErrorInfo": "send msg succeed",
-                "MsgBody": msg_body(msg.elem.as_ref()),
-                "CloudCustomData": msg.cloud_custom_data.as_deref().unwrap_or(""),
-                "EventTime": event_ms,
-            }),
-        ),
+        (Some(g), _) => json!({
+            "CallbackCommand": GROUP_AFTER_SEND,
+            "GroupId": g,
+            "Type": GROUP_TYPE,
+            "From_Account": msg.sender,
+            "Operator_Account": operator,
+            "Random": random,
+            "MsgSeq": msg.seq,
+            "MsgTime": time_s,
+            "OnlineOnlyFlag": 0,
+            "MsgBody": msg_body(msg.elem.as_ref()),
+            "CloudCustomData": msg.cloud_custom_data.as_deref().unwrap_or(""),
+            "EventTime": event_ms,
+        }),
+        (None, to) => json!({
+            "CallbackCommand": C2C_AFTER_SEND,
+            "From_Account": msg.sender,
+            "To_Account": to.as_deref().unwrap_or(&msg.sender),
+            "MsgSeq": msg.seq,
+            "MsgRandom": random,
+            "MsgTime": time_s,
+            "MsgKey": msg_key(msg),
+            "OnlineOnlyFlag": 0,
+            "SendMsgResult": 0,
+            "ErrorInfo": "send msg succeed",
+            "MsgBody": msg_body(msg.elem.as_ref()),
+            "CloudCustomData": msg.cloud_custom_data.as_deref().unwrap_or(""),
+            "EventTime": event_ms,
+        }),
     }
 }
 
-/// The webhook of a message just revoked (`C2C.CallbackAfterMsgWithDraw` or
-/// `Group.CallbackAfterRecallMsg`), by a client or, when `admin` is given, over REST.
-pub fn after_revoke(msg: &Message, admin: Option<&str>, event_ms: u64) -> CallbackRecord {
-    let platform = if admin.is_some() {
-        PLATFORM_REST
-    } else {
-        PLATFORM_WEB
-    };
+/// The body of a revoke's webhook.
+fn revoke_body(msg: &Message, event_ms: u64) -> Value {
     let operator = msg
         .revoke
         .as_ref()
         .map_or(msg.sender.as_str(), |r| r.user_id.as_str());
     match (&msg.group_id, &msg.receiver) {
-        (Some(g), _) => record(
-            GROUP_AFTER_RECALL,
-            platform,
-            json!({
-                "CallbackCommand": GROUP_AFTER_RECALL,
-                "GroupId": g,
-                "Type": GROUP_TYPE,
-                "Operator_Account": operator,
-                "MsgSeqList": [{ "MsgSeq": msg.seq }],
-                "TopicId": "",
-                "EventTime": event_ms,
-            }),
-        ),
-        (None, to) => record(
-            C2C_AFTER_WITHDRAW,
-            platform,
-            json!({
-                "CallbackCommand": C2C_AFTER_WITHDRAW,
-                "From_Account": msg.sender,
-                "To_Account": to.as_deref().unwrap_or(&msg.sender),
-                "MsgKey": msg_key(msg),
-                "Operator_Account": operator,
-                "EventTime": event_ms,
-            }),
-        ),
+        (Some(g), _) => json!({
+            "CallbackCommand": GROUP_AFTER_RECALL,
+            "GroupId": g,
+            "Type": GROUP_TYPE,
+            "Operator_Account": operator,
+            "MsgSeqList": [{ "MsgSeq": msg.seq }],
+            "TopicId": "",
+            "EventTime": event_ms,
+        }),
+        (None, to) => json!({
+            "CallbackCommand": C2C_AFTER_WITHDRAW,
+            "From_Account": msg.sender,
+            "To_Account": to.as_deref().unwrap_or(&msg.sender),
+            "MsgKey": msg_key(msg),
+            "Operator_Account": operator,
+            "EventTime": event_ms,
+        }),
     }
+}
+
+/// The webhook of a message just sent (`C2C.CallbackAfterSendMsg` or
+/// `Group.CallbackAfterSendMsg`), by a client or, when `admin` is given, over REST.
+///
+/// It refers to the stored message (whose row commits with it): [`body_of`] builds the body at
+/// delivery. It keeps the body itself only when the stored message could no longer give it:
+/// an event time other than the message's, or an attachment URL that a revoke would clear.
+pub fn after_send(msg: &Message, admin: Option<&str>, event_ms: u64) -> CallbackRecord {
+    let command = if msg.group_id.is_some() {
+        GROUP_AFTER_SEND
+    } else {
+        C2C_AFTER_SEND
+    };
+    let keep = event_ms != msg.time_ms || revoke_changes_body(msg.elem.as_ref());
+    record(command, admin, msg, keep, || {
+        send_body(msg, admin.unwrap_or(&msg.sender), event_ms)
+    })
+}
+
+/// The webhook of a message just revoked (`C2C.CallbackAfterMsgWithDraw` or
+/// `Group.CallbackAfterRecallMsg`), by a client or, when `admin` is given, over REST.
+///
+/// It refers to the stored message, revoked in the same transaction (a message is revoked
+/// once): [`body_of`] builds the body at delivery, with the revoke's time as `EventTime`. It
+/// keeps the body itself when `event_ms` is not the revoke's time.
+pub fn after_revoke(msg: &Message, admin: Option<&str>, event_ms: u64) -> CallbackRecord {
+    let command = if msg.group_id.is_some() {
+        GROUP_AFTER_RECALL
+    } else {
+        C2C_AFTER_WITHDRAW
+    };
+    let keep = msg.revoke.as_ref().map(|r| r.time_ms) != Some(event_ms);
+    record(command, admin, msg, keep, || revoke_body(msg, event_ms))
+}
+
+/// The JSON body of a webhook that refers to its message ([`CallbackRecord::body`] is `None`),
+/// from the message as stored now: the body [`after_send`] or [`after_revoke`] would have
+/// written. `None` when `command` is not one of the four, or names a revoke and `msg` is not
+/// revoked.
+pub fn body_of(command: &str, admin: Option<&str>, msg: &Message) -> Option<String> {
+    let v = match command {
+        C2C_AFTER_SEND | GROUP_AFTER_SEND => {
+            send_body(msg, admin.unwrap_or(&msg.sender), msg.time_ms)
+        }
+        C2C_AFTER_WITHDRAW | GROUP_AFTER_RECALL => revoke_body(msg, msg.revoke.as_ref()?.time_ms),
+        _ => return None,
+    };
+    Some(v.to_string())
 }
 
 #[cfg(test)]
@@ -294,16 +340,25 @@ mod tests {
         }
     }
 
+    /// The body a webhook delivers: its own, or built from `stored` (the message as its row
+    /// is at delivery).
+    fn delivered(cb: &CallbackRecord, stored: &Message) -> String {
+        cb.body
+            .clone()
+            .or_else(|| body_of(cb.command, cb.admin.as_deref(), stored))
+            .expect("a body")
+    }
+
     #[test]
     fn bodies_have_tencents_fields() {
         let mut m = msg("m1");
-        let v: Value = serde_json::from_str(&after_send(&m, None, 5).body).unwrap();
+        let v: Value = serde_json::from_str(&delivered(&after_send(&m, None, 5), &m)).unwrap();
         assert_eq!(v["CloudCustomData"], "");
         m.cloud_custom_data = Some("{\"k\":1}".into());
         let cb = after_send(&m, None, 5);
         assert_eq!(cb.command, C2C_AFTER_SEND);
         assert_eq!(cb.platform, PLATFORM_WEB);
-        let v: Value = serde_json::from_str(&cb.body).unwrap();
+        let v: Value = serde_json::from_str(&delivered(&cb, &m)).unwrap();
         assert_eq!(v["From_Account"], "alice");
         assert_eq!(v["To_Account"], "bob");
         assert_eq!(v["MsgSeq"], 7);
@@ -313,10 +368,83 @@ mod tests {
         assert_eq!(v["CloudCustomData"], "{\"k\":1}");
         let mut g = m.clone();
         g.group_id = Some("g1".into());
-        let v: Value = serde_json::from_str(&after_send(&g, None, 5).body).unwrap();
+        let v: Value = serde_json::from_str(&delivered(&after_send(&g, None, 5), &g)).unwrap();
         assert_eq!(v["CloudCustomData"], "{\"k\":1}");
         let cb = after_revoke(&m, Some("administrator"), 6);
         assert_eq!(cb.command, C2C_AFTER_WITHDRAW);
         assert_eq!(cb.platform, PLATFORM_REST);
+    }
+
+    fn revoke(m: &Message, by: &str, at: u64) -> Message {
+        let mut r = m.clone();
+        r.revoke = Some(crate::model::RevokeInfo {
+            user_id: by.into(),
+            role: crate::model::RevokerRole::Sender,
+            reason: "oops".into(),
+            time_ms: at,
+            req_id: "r1".into(),
+        });
+        crate::attachment::clear_urls(&mut r);
+        r
+    }
+
+    /// A webhook that refers to its message delivers, from the stored message (revoked since,
+    /// or not), exactly the body written at once would have been; one that could not keeps
+    /// its body.
+    #[test]
+    fn bodies_built_at_delivery_are_the_bodies_of_the_event() {
+        let now = 1_700_000_000_123;
+        let mut group = msg("g-1");
+        group.receiver = None;
+        group.group_id = Some("g1".into());
+        group.cloud_custom_data = Some("data".into());
+        let image = Message {
+            elem: Some(Elem::Image {
+                image_list: vec![crate::model::ImageInfo {
+                    kind: 1,
+                    size: 10,
+                    width: 2,
+                    height: 3,
+                    url: "https://cdn/x.png".into(),
+                    uuid: "u1".into(),
+                }],
+            }),
+            ..msg("img")
+        };
+        let signed = Message {
+            elem: Some(Elem::Image {
+                image_list: vec![crate::model::ImageInfo {
+                    url: String::new(),
+                    ..match image.elem.clone() {
+                        Some(Elem::Image { image_list }) => image_list[0].clone(),
+                        _ => unreachable!(),
+                    }
+                }],
+            }),
+            ..msg("img2")
+        };
+        for m in [msg("m1"), msg("rest-5-x-42"), group, image, signed] {
+            for admin in [None, Some("administrator")] {
+                let sent = after_send(&m, admin, now);
+                let full = send_body(&m, admin.unwrap_or(&m.sender), now).to_string();
+                // Built from the row as sent, and as it is after a revoke.
+                let revoked = revoke(&m, "bob", now + 5);
+                assert_eq!(delivered(&sent, &m), full, "{m:?}");
+                assert_eq!(delivered(&sent, &revoked), full, "{m:?}");
+                assert_eq!(sent.body.is_some(), m.msg_id == "img", "{m:?}");
+                let gone = after_revoke(&revoked, admin, now + 5);
+                assert!(gone.body.is_none());
+                assert_eq!(
+                    delivered(&gone, &revoked),
+                    revoke_body(&revoked, now + 5).to_string()
+                );
+                // Another event time than the stored one: the body is kept.
+                let late = after_revoke(&revoked, admin, now + 6);
+                assert_eq!(late.body, Some(revoke_body(&revoked, now + 6).to_string()));
+                assert!(after_send(&m, admin, now + 1).body.is_some());
+            }
+        }
+        assert_eq!(body_of(C2C_AFTER_WITHDRAW, None, &msg("m1")), None);
+        assert_eq!(body_of("other", None, &msg("m1")), None);
     }
 }

@@ -140,14 +140,23 @@ pub struct EventRecord {
 /// A webhook to deliver to the app's backend (Tencent's third-party callbacks), written by the
 /// hub into the store's outbox in the same transaction as the message or revoke it reports, and
 /// delivered later, at least once, by the host (see [`Store::enqueue_callback`]).
+///
+/// Most webhooks are a reference to the message they report, stored in the same transaction:
+/// the host builds the JSON body when it delivers, from the stored message
+/// (`callback::body_of`, feature `callbacks`), so that the outbox row stays a few dozen bytes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CallbackRecord {
     /// Tencent's `CallbackCommand`, e.g. `C2C.CallbackAfterSendMsg`.
     pub command: &'static str,
     /// Tencent's `OptPlatform` of who caused it: `Web` (a client) or `RESTAPI` (an admin).
     pub platform: &'static str,
-    /// The JSON body to POST.
-    pub body: String,
+    /// The msgID of the message it reports.
+    pub msg_id: String,
+    /// The admin whose REST request caused it (`None` for a client's).
+    pub admin: Option<String>,
+    /// The JSON body to POST when the stored message cannot give it later; `None` (nearly
+    /// always): built from the stored message at delivery.
+    pub body: Option<String>,
 }
 
 /// What a store knows of an upload it keeps, from the bytes themselves (`None`: not known).

@@ -12,7 +12,8 @@
 //!
 //! The request is Tencent's: `POST {url}?SdkAppid=&CallbackCommand=&contenttype=json&ClientIP=
 //! &OptPlatform=` and, with `--callback-token`, `&RequestTime={unix seconds}&Sign={hex of
-//! sha256(token + RequestTime)}`; the body is the JSON the hub wrote (`im_revoke_core::callback`).
+//! sha256(token + RequestTime)}`; the body is the JSON of `im_revoke_core::callback`, built when
+//! the row is taken from the message it refers to (or the body the row keeps).
 //! `http://` and `https://` URLs: TLS by rustls, trusting the system's roots and, with
 //! `--callback-ca-file`, the PEM certificates of that file. Connections are kept alive and
 //! reused (HTTP/1.1), at most [`WebhookConfig::concurrency`] at once.
@@ -453,6 +454,11 @@ pub fn spawn(
                         }
                         for d in due {
                             if !taken.insert(d.id) {
+                                continue;
+                            }
+                            if d.lost() {
+                                // No body (logged by the queue): nothing to try again.
+                                results.done.push(d.id);
                                 continue;
                             }
                             let (cfg, client) = (cfg.clone(), client.clone());

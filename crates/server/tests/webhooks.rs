@@ -181,6 +181,93 @@ async fn a_dead_receiver_costs_the_chat_nothing() {
     assert_eq!(metric(&m, "imr_webhooks_delivered_total"), Some(0.0), "{m}");
 }
 
+/// The outbox row of a send or revoke is a reference to its message (no body); the body is
+/// built at delivery, and is the event's even when the message was revoked in between. A row
+/// of an earlier version (its body written out) is delivered as written.
+#[tokio::test]
+async fn bodies_are_built_at_delivery_as_they_were_at_the_event() {
+    let mut recv = Receiver::start().await;
+    recv.status.store(503, Ordering::Relaxed);
+    let url = recv.url();
+    let s = TestServer::start_with(|c| c.api.webhook = Some(webhook(url))).await;
+    let mut alice = s.login("alice").await;
+    let sent = alice.send_text("bob", "m1", "hello").await;
+    assert_eq!(sent["type"], "sendOk");
+    let revoked = alice.revoke("m1").await;
+    assert_eq!(revoked["type"], "revokeOk");
+    let db = rusqlite::Connection::open(s.dir.path().join("db").join("test.db")).unwrap();
+    db.busy_timeout(Duration::from_secs(5)).unwrap();
+    let rows: Vec<(String, String, Option<String>)> = db
+        .prepare("SELECT command, body, msg_id FROM webhook_outbox ORDER BY id")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    for (_, body, msg_id) in &rows {
+        assert_eq!(body, "", "{rows:?}");
+        assert!(msg_id.is_some(), "{rows:?}");
+    }
+    // A row as an earlier version wrote it.
+    let legacy =
+        r#"{"CallbackCommand":"C2C.CallbackAfterSendMsg","EventTime":1700000000000,"legacy":1}"#;
+    db.execute(
+        "INSERT INTO webhook_outbox (command, platform, body, client_ip)
+         VALUES ('C2C.CallbackAfterSendMsg', 'Web', ?1, '127.0.0.1')",
+        [legacy],
+    )
+    .unwrap();
+    drop(db);
+    while recv.quiet_for(Duration::from_millis(200)).await.is_some() {}
+    recv.status.store(200, Ordering::Relaxed);
+    let time_ms = sent["message"]["timeMs"].as_u64().unwrap();
+    let (mut send, mut withdraw, mut old) = (None, None, None);
+    while send.is_none() || withdraw.is_none() || old.is_none() {
+        let h = recv.next().await;
+        assert_signed(&h, h.command(), "Web");
+        match (h.command(), h.body.get("legacy").is_some()) {
+            ("C2C.CallbackAfterSendMsg", true) => old = Some(h.body),
+            ("C2C.CallbackAfterSendMsg", false) => send = Some(h.body),
+            ("C2C.CallbackAfterMsgWithDraw", _) => withdraw = Some(h.body),
+            other => panic!("{other:?}"),
+        }
+    }
+    let send = send.unwrap();
+    let key = send["MsgKey"].as_str().unwrap().to_string();
+    assert_eq!(
+        send,
+        json!({
+            "CallbackCommand": "C2C.CallbackAfterSendMsg",
+            "From_Account": "alice",
+            "To_Account": "bob",
+            "MsgSeq": 1,
+            "MsgRandom": send["MsgRandom"],
+            "MsgTime": time_ms / 1000,
+            "MsgKey": key,
+            "OnlineOnlyFlag": 0,
+            "SendMsgResult": 0,
+            "ErrorInfo": "send msg succeed",
+            "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "hello"}}],
+            "CloudCustomData": "",
+            "EventTime": time_ms,
+        })
+    );
+    assert!(key.ends_with(&format!("_{}", time_ms / 1000)), "{key}");
+    assert_eq!(
+        withdraw.unwrap(),
+        json!({
+            "CallbackCommand": "C2C.CallbackAfterMsgWithDraw",
+            "From_Account": "alice",
+            "To_Account": "bob",
+            "MsgKey": key,
+            "Operator_Account": "alice",
+            "EventTime": revoked["serverTime"],
+        })
+    );
+    assert_eq!(old.unwrap().to_string(), legacy);
+}
+
 /// Every acknowledged send and revoke's webhook arrives, though the server was SIGKILLed
 /// while none had been delivered yet (the test: `webhook_crash/mod.rs`).
 #[tokio::test]

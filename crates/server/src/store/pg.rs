@@ -48,8 +48,9 @@ use postgres::{Client, Config, NoTls, Row, Statement};
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::time::Duration;
 
-/// Schema version stored in `imr_meta`.
-const SCHEMA_VERSION: i64 = 2;
+/// Schema version stored in `imr_meta` (3: webhook outbox rows may refer to their message,
+/// which an earlier server would deliver with an empty body).
+const SCHEMA_VERSION: i64 = 3;
 
 /// Most savepoints (writing requests) in one transaction before it is committed early.
 pub const MAX_SAVEPOINTS: u32 = 32;
@@ -167,6 +168,7 @@ struct Statements {
     claim: Statement,
     schedule_revoked: Statement,
     mark_revoked: Statement,
+    insert_webhook: Statement,
 }
 
 impl Statements {
@@ -181,6 +183,8 @@ impl Statements {
                 sql.insert_message
             ))?,
             upsert_message: c.prepare(&sql.upsert_message)?,
+            // Prepared once: a statement given as text costs a round trip more per send.
+            insert_webhook: c.prepare(super::webhooks::INSERT_PG)?,
             history: c.prepare(&sql.history)?,
             conv_head: c.prepare(
                 "SELECT GREATEST(
@@ -419,6 +423,8 @@ impl PgStore {
         if version < 2 {
             tx.batch_execute(BACKFILL_CONVERSATIONS)
                 .map_err(|e| pg_error(&e))?;
+        }
+        if version < SCHEMA_VERSION {
             tx.execute(
                 "UPDATE imr_meta SET value = $1 WHERE key = 'schema'",
                 &[&SCHEMA_VERSION],
@@ -809,11 +815,11 @@ impl Store for PgStore {
             return Ok(());
         }
         let ip = super::webhooks::client_ip_text(self.client_ip);
-        let (command, platform, body, ip) = super::webhooks::insert_args(cb, &ip);
-        self.write(|c, _| {
+        let (command, platform, body, ip, msg_id, operator) = super::webhooks::insert_args(cb, &ip);
+        self.write(|c, st| {
             c.execute(
-                super::webhooks::INSERT_PG,
-                &[&command, &platform, &body, &ip],
+                &st.insert_webhook,
+                &[&command, &platform, &body, &ip, &msg_id, &operator],
             )
         })?;
         Ok(())

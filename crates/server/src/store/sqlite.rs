@@ -22,8 +22,8 @@
 //! - `conversations`: each user's place in each conversation (read position; for a group they
 //!   left, the last seq they may see). Unread counts are derived from `messages` when listing.
 //! - `webhook_outbox`: webhooks waiting for delivery (`store/webhooks.rs`), written in the
-//!   batch's transaction. Added to older databases when they open (a new table only, whatever
-//!   the schema version; an older server ignores it).
+//!   batch's transaction, most as a reference to their message (its body is built when it is
+//!   delivered). Added to older databases when they open; schema 5 marks the references.
 //!
 //! ## The event log: recent events in arrival order, moved to per-user order in bulk
 //!
@@ -92,7 +92,9 @@ const STEP_FORCED: usize = 8192;
 const CACHE_KIB: i64 = 64 * 1024;
 
 /// Schema version stored in `PRAGMA user_version`. 5: `events_recent.fanout` (one row for a
-/// whole fan-out); an older server refuses the database rather than misread those rows.
+/// whole fan-out), and webhook outbox rows that refer to their message (which an earlier
+/// server would deliver with an empty body); an older server refuses the database rather than
+/// misread those rows.
 const SCHEMA_VERSION: i64 = 5;
 
 /// A fan-out to at least this many recipients is written as one `events_recent` row (its
@@ -927,11 +929,11 @@ impl Store for SqliteStore {
             return Ok(());
         }
         let ip = webhooks::client_ip_text(self.client_ip);
-        let (command, platform, body, ip) = webhooks::insert_args(cb, &ip);
+        let (command, platform, body, ip, msg_id, operator) = webhooks::insert_args(cb, &ip);
         self.begin()?
             .prepare_cached(webhooks::INSERT_SQLITE)
             .map_err(db)?
-            .execute(params![command, platform, body, ip])
+            .execute(params![command, platform, body, ip, msg_id, operator])
             .map_err(db)?;
         Ok(())
     }

@@ -5,7 +5,8 @@
 //!
 //! A row of `events_recent` is one event of one user, or (its `fanout` column set) one event of
 //! many users: a fan-out of at least [`super::PACK_FROM`] recipients, listed as JSON
-//! `[[userID, seq], ...]` (`SqliteStore::append_events_at`). Both kinds are indexed the same
+//! `[[userID, seq], ...]` (`SqliteStore::append_events_at`; its `user_id` is empty and its
+//! `seq` the number of recipients). Both kinds are indexed the same
 //! way here; the deletes after a move count a fan-out row as its number of recipients.
 
 use super::{db, SqliteStore, BACKEND};

@@ -1044,19 +1044,8 @@ fn a_reading_tab_takes_over_the_store_and_the_closed_tabs_outbox() {
         .client
         .send(&typed.msg_id, Some("bob"), None, now)
         .unwrap();
-    let stored = w.devices[writer].client.take_persist().expect("a delta");
-    let outbox = stored.outbox.clone().expect("the outbox");
+    let (r, outbox) = read_back_store(&mut w, writer, "alice");
     assert_eq!(outbox.len(), 1);
-    let mut put = stored.put.clone();
-    put.sort_by_key(|r| std::cmp::Reverse(r.time_ms));
-    let records: Vec<String> = put.into_iter().map(|r| r.text).collect();
-    let meta = StoredMeta {
-        schema: Some(f64::from(SCHEMA_VERSION)),
-        user: Some("alice".into()),
-        cursor: stored.cursor.map(|c| c as f64),
-        outbox: outbox.clone(),
-    };
-    let r = persist::restore("alice", Some(meta), &records).expect("a store that checks");
 
     let d = w.devices[reader].client.take_over_store(r);
     assert_eq!(d.cursor, w.devices[reader].client.cursor());
@@ -1105,7 +1094,6 @@ fn a_reading_tab_takes_over_the_store_and_the_closed_tabs_outbox() {
 /// (the event that follows is not told again), and the other side hears it once too.
 #[test]
 fn a_revoke_queued_before_a_reload_is_told_on_the_reloaded_device_once() {
-    use im_revoke_core::persist::{self, StoredMeta, SCHEMA_VERSION};
     let mut w = world();
     let tab = w.device("alice");
     let bob = w.device("bob");
@@ -1118,19 +1106,8 @@ fn a_revoke_queued_before_a_reload_is_told_on_the_reloaded_device_once() {
         .client
         .revoke(&sent, "queued", now)
         .expect("queued while offline");
-    let stored = w.devices[tab].client.take_persist().expect("a delta");
-    let outbox = stored.outbox.clone().expect("the outbox");
+    let (r, outbox) = read_back_store(&mut w, tab, "alice");
     assert_eq!(outbox.len(), 1, "the queued revoke is in the outbox");
-    let mut put = stored.put.clone();
-    put.sort_by_key(|r| std::cmp::Reverse(r.time_ms));
-    let records: Vec<String> = put.into_iter().map(|r| r.text).collect();
-    let meta = StoredMeta {
-        schema: Some(f64::from(SCHEMA_VERSION)),
-        user: Some("alice".into()),
-        cursor: stored.cursor.map(|c| c as f64),
-        outbox,
-    };
-    let r = persist::restore("alice", Some(meta), &records).expect("a store that checks");
 
     // The page reloads: a new client of the same device, restored before its first login.
     let reloaded = w.add_device("alice", 0.0);
@@ -1154,4 +1131,30 @@ fn a_revoke_queued_before_a_reload_is_told_on_the_reloaded_device_once() {
     w.connect(reloaded);
     w.settle();
     assert_eq!(w.revoked_notes(reloaded), [sent]);
+}
+
+/// What device `d`'s store holds now (its pending delta, as IndexedDB keeps it: records newest
+/// first), read back as a page load reads it; and the outbox it wrote.
+fn read_back_store(
+    w: &mut World,
+    d: usize,
+    user: &str,
+) -> (
+    im_revoke_core::persist::Restored,
+    Vec<im_revoke_core::persist::OutboxEntry>,
+) {
+    use im_revoke_core::persist::{self, StoredMeta, SCHEMA_VERSION};
+    let stored = w.devices[d].client.take_persist().expect("a delta");
+    let outbox = stored.outbox.clone().expect("the outbox");
+    let mut put = stored.put.clone();
+    put.sort_by_key(|r| std::cmp::Reverse(r.time_ms));
+    let records: Vec<String> = put.into_iter().map(|r| r.text).collect();
+    let meta = StoredMeta {
+        schema: Some(f64::from(SCHEMA_VERSION)),
+        user: Some(user.into()),
+        cursor: stored.cursor.map(|c| c as f64),
+        outbox: outbox.clone(),
+    };
+    let r = persist::restore(user, Some(meta), &records).expect("a store that checks");
+    (r, outbox)
 }

@@ -322,13 +322,20 @@ impl SqliteStore {
         if self.recent.push_next(user, seq, kind, target) {
             return Ok(());
         }
+        self.check_follows(user, seq)?;
+        self.recent.push(user, seq, kind, target);
+        Ok(())
+    }
+
+    /// The log stays contiguous: `seq` must follow `user`'s head (free to check when the user
+    /// has recent events or was written since the store opened).
+    fn check_follows(&mut self, user: &str, seq: u64) -> Result<(), StoreError> {
         let head = self.head(user)?;
         if seq != head + 1 {
             return Err(StoreError(format!(
                 "sqlite: event log of {user}: seq {seq} does not follow the head {head}"
             )));
         }
-        self.recent.push(user, seq, kind, target);
         Ok(())
     }
 
@@ -587,14 +594,7 @@ impl Store for SqliteStore {
         kind: EventKind,
         target: &str,
     ) -> Result<(), StoreError> {
-        // The log stays contiguous: `seq` must follow the head (free to check when the user
-        // has recent events or was written since the store opened).
-        let head = self.head(user)?;
-        if seq != head + 1 {
-            return Err(StoreError(format!(
-                "sqlite: event log of {user}: seq {seq} does not follow the head {head}"
-            )));
-        }
+        self.check_follows(user, seq)?;
         let conn = self.begin()?;
         // Appended in arrival order: a fan-out fills a few pages, not one page per member.
         let mut st = conn

@@ -134,15 +134,7 @@ impl SqliteStore {
 
     /// Schema 4 → 5: `events_recent.fanout` (NULL in every row written before it).
     pub(super) fn fanout_column(&mut self) -> Result<(), StoreError> {
-        let has: i64 = self
-            .conn
-            .query_row(
-                "SELECT COUNT(*) FROM pragma_table_info('events_recent') WHERE name = 'fanout'",
-                [],
-                |r| r.get(0),
-            )
-            .map_err(db)?;
-        if has == 0 {
+        if !self.has_column("events_recent", "fanout")? {
             self.begin()?
                 .execute_batch("ALTER TABLE events_recent ADD COLUMN fanout TEXT")
                 .map_err(db)?;
@@ -154,15 +146,7 @@ impl SqliteStore {
     /// Schema 3 → 4: the columns of replies and `cloudCustomData`, and every user's place in
     /// the conversations they already had ([`BACKFILL_CONVERSATIONS`]), in one transaction.
     pub(super) fn conversations_of_existing_messages(&mut self) -> Result<(), StoreError> {
-        let has_column: bool = self
-            .conn
-            .query_row(
-                "SELECT COUNT(*) FROM pragma_table_info('messages') WHERE name = 'reply_to'",
-                [],
-                |r| r.get::<_, i64>(0),
-            )
-            .map_err(db)?
-            > 0;
+        let has_column = self.has_column("messages", "reply_to")?;
         let conn = self.begin()?;
         if !has_column {
             conn.execute_batch(
@@ -173,5 +157,18 @@ impl SqliteStore {
         }
         conn.execute_batch(BACKFILL_CONVERSATIONS).map_err(db)?;
         self.commit()
+    }
+
+    /// Whether `table` has a column `column` (a step that adds one runs once).
+    fn has_column(&self, table: &str, column: &str) -> Result<bool, StoreError> {
+        let n: i64 = self
+            .conn
+            .query_row(
+                "SELECT COUNT(*) FROM pragma_table_info(?1) WHERE name = ?2",
+                [table, column],
+                |r| r.get(0),
+            )
+            .map_err(db)?;
+        Ok(n > 0)
     }
 }

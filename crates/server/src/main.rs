@@ -7,6 +7,11 @@ use im_revoke_server::ServerConfig;
 use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
 
+/// mimalloc rather than glibc malloc: the server allocates and frees a frame per delivery, and
+/// glibc's arena locks and consolidation were a sixth of its CPU under load (BENCHMARKS.md).
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing();

@@ -24,8 +24,10 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::{timeout, Instant};
 
-/// Read buffer per connection (tungstenite's default is 128 KiB).
-const READ_BUFFER: usize = 4 * 1024;
+/// Read buffer per connection (tungstenite's default is 128 KiB). Client frames are a few hundred
+/// bytes; a larger frame grows the buffer as it is read. Most of an idle connection's memory
+/// (4 KiB took ~40 MB of 10,000 idle connections; BENCHMARKS.md).
+const READ_BUFFER: usize = 2 * 1024;
 /// How long to wait for the hub's answer before closing after a fatal error.
 const CLOSE_GRACE: Duration = Duration::from_secs(5);
 /// How long sending a close frame may take.

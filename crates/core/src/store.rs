@@ -183,6 +183,14 @@ pub trait Store {
     }
     /// Inserts a new message or replaces it (when it is revoked).
     fn put_message(&mut self, msg: &Message) -> Result<(), StoreError>;
+    /// Writes a change to a message this transaction read with [`Store::message_for_update`]
+    /// and found (a revoke): only what a change can touch — the element, the revoke, the reply
+    /// link and `cloudCustomData`; its conversation, seq, parties and time are as stored. A
+    /// database store updates the row in place (no index of it changes); the default is
+    /// [`Store::put_message`].
+    fn update_message(&mut self, msg: &Message) -> Result<(), StoreError> {
+        self.put_message(msg)
+    }
     /// Attaches the uploads `keys` to message `msg_id` of `sender`, in the batch's transaction:
     /// `None` (and nothing changed) unless every one is `sender`'s own upload, not attached
     /// yet and not deleted; else what the store knows of each upload, in the order of `keys`

@@ -28,6 +28,10 @@ use tokio::time::{timeout, Instant};
 /// bytes; a larger frame grows the buffer as it is read. Most of an idle connection's memory
 /// (4 KiB took ~40 MB of 10,000 idle connections; BENCHMARKS.md).
 const READ_BUFFER: usize = 2 * 1024;
+/// Frames fed to a connection are written to its socket once this many bytes wait, or at the
+/// flush that ends each batch ([`Conn::write_all`]). Was 0 (a system call per frame): under
+/// durable revokes a client with several requests in flight got its answers one write each.
+const WRITE_BUFFER: usize = 16 * 1024;
 /// How long to wait for the hub's answer before closing after a fatal error.
 const CLOSE_GRACE: Duration = Duration::from_secs(5);
 /// How long sending a close frame may take.
@@ -74,7 +78,7 @@ pub async fn upgrade(
     let limit = app.cfg.max_frame_bytes;
     let slot = app.conns.try_acquire(app.cfg.max_connections);
     ws.read_buffer_size(READ_BUFFER)
-        .write_buffer_size(0)
+        .write_buffer_size(WRITE_BUFFER)
         .max_message_size(limit)
         .max_frame_size(limit)
         .on_failed_upgrade(|e| tracing::debug!(error = %e, "websocket upgrade failed"))
@@ -284,10 +288,8 @@ impl Conn {
             // It does not read: writing more would only wait for the write timeout.
             return self.close(TOO_SLOW.code, TOO_SLOW.reason).await;
         }
-        for text in batch.frames {
-            if self.write(Message::Text(text)).await == Flow::Stop {
-                return Flow::Stop;
-            }
+        if !batch.frames.is_empty() && self.write_all(batch.frames).await == Flow::Stop {
+            return Flow::Stop;
         }
         match batch.close {
             None => Flow::Continue,
@@ -433,7 +435,27 @@ impl Conn {
     }
 
     async fn write(&mut self, msg: Message) -> Flow {
-        match timeout(self.app.cfg.write_timeout, self.socket.send(msg)).await {
+        let written = timeout(self.app.cfg.write_timeout, self.socket.send(msg)).await;
+        self.written(written)
+    }
+
+    /// Writes the frames the hub handed over at once (one commit's answers and events for this
+    /// connection) and flushes once: they leave in as few writes to the socket as
+    /// [`WRITE_BUFFER`] allows, not one system call each. The write timeout covers them all.
+    async fn write_all(&mut self, frames: std::collections::VecDeque<Utf8Bytes>) -> Flow {
+        let socket = &mut self.socket;
+        let all = async move {
+            for text in frames {
+                socket.feed(Message::Text(text)).await?;
+            }
+            socket.flush().await
+        };
+        let written = timeout(self.app.cfg.write_timeout, all).await;
+        self.written(written)
+    }
+
+    fn written(&self, r: Result<Result<(), axum::Error>, tokio::time::error::Elapsed>) -> Flow {
+        match r {
             Ok(Ok(())) => Flow::Continue,
             Ok(Err(e)) => {
                 tracing::debug!(session = self.session, error = %e, "write failed");

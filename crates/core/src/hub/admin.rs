@@ -267,7 +267,7 @@ impl<S: Store> Hub<S> {
             req_id: format!("rest-recall-{now}"),
         });
         crate::attachment::clear_urls(&mut msg);
-        self.store.put_message(&msg)?;
+        self.store.update_message(&msg)?;
         let parties = self.parties(&msg)?;
         let revoked = Revoked::of(&msg).expect("just revoked");
         let msg_id = msg.msg_id.clone();

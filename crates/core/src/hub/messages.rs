@@ -322,7 +322,7 @@ impl<S: Store> Hub<S> {
         });
         // Its attachments are gone from the commit on: no copy keeps a URL to them.
         crate::attachment::clear_urls(&mut msg);
-        self.store.put_message(&msg)?;
+        self.store.update_message(&msg)?;
         let revoked = Revoked::of(&msg).expect("just revoked");
         let my_seq = self.fan_out(
             parties.iter(),

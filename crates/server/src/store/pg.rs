@@ -144,6 +144,7 @@ struct Statements {
     message_for_update: Statement,
     insert_message: Statement,
     upsert_message: Statement,
+    update_message: Statement,
     history: Statement,
     conv_head: Statement,
     next_conv_seq: Statement,
@@ -183,6 +184,7 @@ impl Statements {
                 sql.insert_message
             ))?,
             upsert_message: c.prepare(&sql.upsert_message)?,
+            update_message: c.prepare(&sql.update_message)?,
             // Prepared once: a statement given as text costs a round trip more per send.
             insert_webhook: c.prepare(super::webhooks::INSERT_PG)?,
             history: c.prepare(&sql.history)?,
@@ -451,6 +453,24 @@ impl PgStore {
     }
 
     /// Runs `f` on the connection; a failure marks the transaction as failed.
+    /// A revoked message's attachments, in the revoke's own transaction, as on SQLite: 410
+    /// from its commit on, and the deletion of the bytes scheduled durably (any node's sweeper
+    /// does it).
+    fn revoked_attachments(&mut self, msg: &Message) -> Result<(), StoreError> {
+        let attached = msg
+            .elem
+            .as_ref()
+            .is_some_and(|e| !e.attachment_keys().is_empty());
+        if msg.revoke.is_some() && attached {
+            let id = msg.msg_id.as_str();
+            self.write(|c, st| {
+                c.execute(&st.schedule_revoked, &[&id])?;
+                c.execute(&st.mark_revoked, &[&id])
+            })?;
+        }
+        Ok(())
+    }
+
     fn run<T>(
         &mut self,
         f: impl FnOnce(&mut Client, &Statements) -> Result<T, postgres::Error>,
@@ -574,20 +594,24 @@ impl Store for PgStore {
                 msg.msg_id
             )));
         }
-        let attached = msg
-            .elem
-            .as_ref()
-            .is_some_and(|e| !e.attachment_keys().is_empty());
-        if msg.revoke.is_some() && attached {
-            // In the revoke's own transaction, as on SQLite: 410 from its commit on, and the
-            // deletion of the bytes scheduled durably (any node's sweeper does it).
-            let id = msg.msg_id.as_str();
-            self.write(|c, st| {
-                c.execute(&st.schedule_revoked, &[&id])?;
-                c.execute(&st.mark_revoked, &[&id])
-            })?;
+        self.revoked_attachments(msg)
+    }
+
+    fn update_message(&mut self, msg: &Message) -> Result<(), StoreError> {
+        let v = MessageValues::new(msg)?;
+        let params: [&(dyn ToSql + Sync); 5] = [
+            &msg.msg_id,
+            &v.elem,
+            &v.revoke,
+            &v.reply_to,
+            &v.cloud_custom_data,
+        ];
+        let n = self.write(|c, st| c.execute(&st.update_message, &params))?;
+        if n == 0 {
+            // Not there after all (the contract says it is, locked): stored whole, nothing lost.
+            return self.put_message(msg);
         }
-        Ok(())
+        self.revoked_attachments(msg)
     }
 
     fn claim_attachments(

@@ -94,6 +94,12 @@ pub struct Sql {
     /// order. This is how a revoke reaches the database: the hub stores the revoked message
     /// with its `revoke` column set.
     pub upsert_message: String,
+    /// A change to a stored message (a revoke, [`Store::update_message`]):
+    /// `(msg_id, elem, revoke, reply_to, cloud_custom_data)`, the last four as in
+    /// [`MessageValues`]. No indexed column is written, so only the row's own page changes.
+    ///
+    /// [`Store::update_message`]: im_revoke_core::Store::update_message
+    pub update_message: String,
     /// Up to `limit` events of a user in `events` after a seq: `(user, after, limit)`, columns
     /// `seq, kind, target`.
     pub events_after: String,
@@ -143,6 +149,11 @@ impl Sql {
                     reply_to = excluded.reply_to, cloud_custom_data = excluded.cloud_custom_data"
             ),
             insert_message,
+            update_message: format!(
+                "UPDATE messages SET elem = {p}2, revoke = {p}3, reply_to = {p}4,
+                    cloud_custom_data = {p}5
+                 WHERE msg_id = {p}1"
+            ),
             events_after: format!(
                 "SELECT seq, kind, target FROM events
                  WHERE user_id = {p}1 AND seq > {p}2 ORDER BY seq LIMIT {p}3"

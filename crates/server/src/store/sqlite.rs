@@ -193,6 +193,24 @@ impl std::fmt::Debug for SqliteStore {
     }
 }
 
+/// A revoked message's attachments, in the revoke's own transaction: the URLs answer 410 from
+/// its commit on, and the deletion of the bytes is scheduled durably (upload.rs sweeps).
+fn revoked_attachments(conn: &Connection, msg: &Message) -> Result<(), StoreError> {
+    let attached = msg
+        .elem
+        .as_ref()
+        .is_some_and(|e| !e.attachment_keys().is_empty());
+    if msg.revoke.is_some() && attached {
+        conn.prepare_cached(uploads::SCHEDULE_REVOKED)
+            .and_then(|mut st| st.execute(params![msg.msg_id]))
+            .map_err(db)?;
+        conn.prepare_cached(uploads::MARK_REVOKED)
+            .and_then(|mut st| st.execute(params![msg.msg_id]))
+            .map_err(db)?;
+    }
+    Ok(())
+}
+
 fn db(e: rusqlite::Error) -> StoreError {
     StoreError(format!("sqlite: {e}"))
 }
@@ -510,21 +528,29 @@ impl Store for SqliteStore {
             v.cloud_custom_data
         ])
         .map_err(db)?;
-        let attached = msg
-            .elem
-            .as_ref()
-            .is_some_and(|e| !e.attachment_keys().is_empty());
-        if msg.revoke.is_some() && attached {
-            // In the revoke's own transaction: the URLs answer 410 from its commit on, and the
-            // deletion of the bytes is scheduled durably (upload.rs sweeps).
-            conn.prepare_cached(uploads::SCHEDULE_REVOKED)
-                .and_then(|mut st| st.execute(params![msg.msg_id]))
-                .map_err(db)?;
-            conn.prepare_cached(uploads::MARK_REVOKED)
-                .and_then(|mut st| st.execute(params![msg.msg_id]))
-                .map_err(db)?;
+        revoked_attachments(conn, msg)
+    }
+
+    fn update_message(&mut self, msg: &Message) -> Result<(), StoreError> {
+        let v = MessageValues::new(msg)?;
+        let conn = self.begin()?;
+        let n = conn
+            .prepare_cached(&SQL.update_message)
+            .and_then(|mut st| {
+                st.execute(params![
+                    msg.msg_id,
+                    v.elem,
+                    v.revoke,
+                    v.reply_to,
+                    v.cloud_custom_data
+                ])
+            })
+            .map_err(db)?;
+        if n == 0 {
+            // Not there after all (the contract says it is): stored whole, nothing lost.
+            return self.put_message(msg);
         }
-        Ok(())
+        revoked_attachments(conn, msg)
     }
 
     fn claim_attachments(

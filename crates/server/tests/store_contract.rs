@@ -95,6 +95,30 @@ fn messages<S: Store>(s: &mut S) {
     });
     s.put_message(&revoked).unwrap();
     assert_eq!(s.message("a1").unwrap(), Some(revoked));
+    // A change written by `update_message` (how the hub writes a revoke): the four columns a
+    // change touches are replaced, everything else is as stored; the conversation's order and
+    // lookups by seq still find it.
+    let b = msg("b1", "uma", "vic", 1);
+    s.put_message(&b).unwrap();
+    let mut changed = s.message_for_update("b1").unwrap().expect("stored");
+    changed.revoke = Some(RevokeInfo {
+        user_id: "uma".into(),
+        role: RevokerRole::Sender,
+        reason: String::new(),
+        time_ms: b.time_ms + 9,
+        req_id: "r-2".into(),
+    });
+    changed.elem = None;
+    changed.cloud_custom_data = Some("{\"k\":1}".into());
+    s.update_message(&changed).unwrap();
+    assert_eq!(s.message("b1").unwrap(), Some(changed.clone()));
+    let conv = changed.conv();
+    let last = s.history(&conv, None, 10).unwrap();
+    assert_eq!(last, vec![changed], "still in its conversation, at its seq");
+    // Nothing stored under that msgID: stored whole all the same.
+    let fresh = msg("b9", "uma", "vic", 2);
+    s.update_message(&fresh).unwrap();
+    assert_eq!(s.message("b9").unwrap(), Some(fresh));
     // A message without content.
     let mut empty = msg("a0", "alice", "alice", 1);
     empty.elem = None;

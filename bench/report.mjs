@@ -278,8 +278,12 @@ function rows(r) {
       ok: fo.members >= 10000 ? fo.revoke_completion.p99_ms <= 200 : null,
       gap: fo.revoke_completion.p99_ms / 200,
       measured: `${fmt(fo.revoke_completion.p99_ms, 1)} ms (p50 ${fmt(fo.revoke_completion.p50_ms, 1)}; per delivery p50 ${fmt(fo.revoke_delivery.p50_ms, 1)}, p99 ${fmt(fo.revoke_delivery.p99_ms, 1)}; n=${fo.revoke_completion.count})`,
-      baseline: `send fan-out p99 ${fmt(fo.send_completion.p99_ms, 1)} ms; published: Centrifugo p99 200 ms at 1M connections`,
-      ratio: fo.revoke_completion.p99_ms / fo.send_completion.p99_ms,
+      baseline: fo.baseline
+        ? `bare tokio-tungstenite broadcast of the same event frame to the same ${fmt(fo.baseline.members)} readers (no rules, no storage): p99 ${fmt(fo.baseline.completion.p99_ms, 1)} ms (p50 ${fmt(fo.baseline.completion.p50_ms, 1)}); send fan-out p99 ${fmt(fo.send_completion.p99_ms, 1)} ms`
+        : `send fan-out p99 ${fmt(fo.send_completion.p99_ms, 1)} ms; published: Centrifugo p99 200 ms at 1M connections`,
+      ratio: fo.baseline
+        ? fo.revoke_completion.p99_ms / fo.baseline.completion.p99_ms
+        : fo.revoke_completion.p99_ms / fo.send_completion.p99_ms,
     });
   }
   const bf = r.before;

@@ -172,8 +172,8 @@ LG 240 idle --url "$URL" --connections "$IDLE_N" --hold "$IDLE_HOLD" --server-pi
 
 # A bare tokio-tungstenite echo server (baseline): sets ECHO_PID and ECHO_URL. Started directly,
 # not under `timeout`: its pid must be the echo server's; --max-secs bounds it.
-start_echo() { # start_echo MAX_SECS
-  "$LOADGEN" echo-server --listen 127.0.0.1:0 --max-secs "$1" >"$TMP/echo.out" &
+start_echo() { # start_echo MAX_SECS [ECHO-SERVER ARGS...]
+  "$LOADGEN" echo-server --listen 127.0.0.1:0 --max-secs "$1" "${@:2}" >"$TMP/echo.out" &
   ECHO_PID=$!
   ECHO_URL=""
   for _ in $(seq 1 100); do
@@ -205,8 +205,13 @@ say "5/8 revokes: sustained durable sends, then revokes ($TP_CLIENTS users, ${TP
 LG 240 revokes --url "$URL" --clients "$TP_CLIENTS" --window 8 --send-secs "$((TP_SECS + 2))" \
   --secs "$TP_SECS" --out "$RAW/revokes.json"
 
-say "6/8 fanout: group of $FAN_M online members, $FAN_R revokes"
-LG 400 fanout --url "$URL" --members "$FAN_M" --revokes "$FAN_R" --sources 8 --out "$RAW/fanout.json"
+say "6/8 fanout: group of $FAN_M online members, $FAN_R revokes; then the same rounds through a bare broadcasting tokio-tungstenite server (baseline)"
+# The baseline server: a process of its own (its sockets are not the load generator's), with the
+# im-revoke server's buffer sizes and a worker per core.
+start_echo 400 --broadcast --read-buffer 2048 --write-buffer 0
+LG 400 fanout --url "$URL" --members "$FAN_M" --revokes "$FAN_R" --sources 8 \
+  --baseline-url "$ECHO_URL" --out "$RAW/fanout.json"
+stop_echo
 
 # pair_run NAME BIN: the revokes and fan-out scenarios against BIN on a fresh database (only the
 # fan-out flags BIN has: an older server had no group cap or fan-out budget), into

@@ -1,14 +1,23 @@
 //! A bare tokio-tungstenite echo server: the baseline for latency (a loopback WebSocket round
 //! trip with no JSON, no rules, no storage) and for idle memory (a plain tungstenite server
-//! with a chosen read buffer, tungstenite's default 128 KiB unless told otherwise).
+//! with a chosen read buffer, tungstenite's default 128 KiB unless told otherwise). With
+//! `broadcast`, also the baseline of a fan-out: a text frame `bcast:PAYLOAD` is written to every
+//! other connection (one task per connection with its own queue, as the server has), with no
+//! rules, no storage and no per-member encoding.
 
 use crate::common::{err, loopback_addr, Result};
 use futures_util::{SinkExt, StreamExt};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::net::TcpListener;
+use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
+
+/// The frame prefix that asks a broadcasting echo server to write the rest to everyone else.
+pub const BROADCAST_PREFIX: &str = "bcast:";
 
 /// Settings of the echo server.
 #[derive(Debug, Clone)]
@@ -17,6 +26,8 @@ pub struct EchoConfig {
     pub read_buffer: usize,
     /// Write buffer per connection (tungstenite's default: 128 KiB).
     pub write_buffer: usize,
+    /// Broadcast `bcast:` frames to the other connections instead of echoing them.
+    pub broadcast: bool,
 }
 
 impl Default for EchoConfig {
@@ -25,6 +36,7 @@ impl Default for EchoConfig {
         EchoConfig {
             read_buffer: d.read_buffer_size,
             write_buffer: d.write_buffer_size,
+            broadcast: false,
         }
     }
 }
@@ -50,6 +62,9 @@ pub async fn serve(
     let wcfg = WebSocketConfig::default()
         .read_buffer_size(cfg.read_buffer)
         .write_buffer_size(cfg.write_buffer);
+    type Peers = Arc<Mutex<Vec<(u64, mpsc::UnboundedSender<Utf8Bytes>)>>>;
+    let peers: Peers = Arc::default();
+    let ids = Arc::new(AtomicU64::new(0));
     let accept = async {
         loop {
             let Ok((stream, _)) = listener.accept().await else {
@@ -57,17 +72,47 @@ pub async fn serve(
                 continue;
             };
             let _ = stream.set_nodelay(true);
+            let (peers, id) = (peers.clone(), ids.fetch_add(1, Ordering::Relaxed));
+            let broadcast = cfg.broadcast;
             tokio::spawn(async move {
                 let Ok(mut ws) =
                     tokio_tungstenite::accept_async_with_config(stream, Some(wcfg)).await
                 else {
                     return;
                 };
-                while let Some(Ok(m)) = ws.next().await {
+                let (tx, mut rx) = mpsc::unbounded_channel::<Utf8Bytes>();
+                if broadcast {
+                    peers.lock().unwrap().push((id, tx));
+                }
+                loop {
+                    let m = tokio::select! {
+                        m = ws.next() => m,
+                        Some(t) = rx.recv() => {
+                            if ws.send(Message::Text(t)).await.is_err() {
+                                break;
+                            }
+                            continue;
+                        }
+                    };
+                    let Some(Ok(m)) = m else { break };
+                    if let Message::Text(t) = &m {
+                        if let Some(rest) = t.as_str().strip_prefix(BROADCAST_PREFIX) {
+                            let payload = Utf8Bytes::from(rest);
+                            for (peer, out) in peers.lock().unwrap().iter() {
+                                if *peer != id {
+                                    let _ = out.send(payload.clone());
+                                }
+                            }
+                            continue;
+                        }
+                    }
                     let echo = matches!(m, Message::Text(_) | Message::Binary(_));
                     if matches!(m, Message::Close(_)) || (echo && ws.send(m).await.is_err()) {
-                        return;
+                        break;
                     }
+                }
+                if broadcast {
+                    peers.lock().unwrap().retain(|(p, _)| *p != id);
                 }
             });
         }
@@ -87,10 +132,12 @@ pub fn spawn_thread(cfg: EchoConfig) -> Result<(String, EchoGuard)> {
     let handle = std::thread::Builder::new()
         .name("echo-baseline".into())
         .spawn(move || {
-            let rt = match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
+            // A broadcast baseline gets a worker per core, as the im-revoke server has.
+            let mut b = match cfg.broadcast {
+                true => tokio::runtime::Builder::new_multi_thread(),
+                false => tokio::runtime::Builder::new_current_thread(),
+            };
+            let rt = match b.enable_all().build() {
                 Ok(rt) => rt,
                 Err(e) => {
                     let _ = addr_tx.send(Err(e.to_string()));

@@ -1,14 +1,21 @@
 //! `fanout`: one group of M members, all online; the owner sends and then revokes R messages,
 //! one at a time. Per revoke: the time until the last member has decoded the event
 //! (completion), and every member's own delivery time.
+//!
+//! Baseline, same run: the same number of members on a bare tokio-tungstenite server that
+//! writes each frame it is given to every other connection ([`crate::echo`] with
+//! `broadcast`): the same revoke event frame, decoded by the same readers, R rounds. What the
+//! 2 cores cost for one frame to M sockets and M readers, with no rules, no storage, no
+//! per-member encoding.
 
 use crate::common::{
-    err, nanos, pace, print_summary, recv_until, run_tag, send, summarize, Pacer, Result, Summary,
-    Target, Ws,
+    err, nanos, pace, print_summary, recv_until, run_tag, send, send_text, summarize, Pacer,
+    Result, Summary, Target, Ws,
 };
 use futures_util::StreamExt;
-use im_revoke_core::protocol::json::decode_server;
-use im_revoke_core::{ClientFrame, Elem, Event, ServerFrame};
+use im_revoke_core::protocol::json::{decode_server, encode_server};
+use im_revoke_core::protocol::{Envelope, Revoked};
+use im_revoke_core::{ClientFrame, Elem, Event, RevokeInfo, RevokerRole, ServerFrame};
 use serde::Serialize;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -32,6 +39,9 @@ pub struct FanoutOpts {
     pub per_user_rate: f64,
     /// Give up after this long in all.
     pub max_secs: f64,
+    /// The broadcast baseline's server (`echo-server --broadcast`, or [`crate::echo`] with
+    /// `broadcast`), if the baseline is to run: its `ws://` URL.
+    pub baseline_url: Option<String>,
 }
 
 /// What `fanout` measured.
@@ -54,6 +64,21 @@ pub struct FanoutReport {
     /// For comparison, per send: written by the owner → the last member has the new message.
     pub send_completion: Summary,
     /// Members that missed an event within the round's time limit (should be 0).
+    pub missed: usize,
+    /// The same rounds through a bare broadcasting WebSocket server, if run.
+    pub baseline: Option<BaselineReport>,
+}
+
+/// The broadcast baseline of `fanout`.
+#[derive(Debug, Clone, Serialize)]
+pub struct BaselineReport {
+    /// Connections that received (besides the sender).
+    pub members: usize,
+    /// Per round: the frame written by the sender → the last member decoded it.
+    pub completion: Summary,
+    /// Per member and round: written → that member decoded it.
+    pub delivery: Summary,
+    /// Deliveries that missed the round's time limit (should be 0).
     pub missed: usize,
 }
 
@@ -305,6 +330,7 @@ pub async fn run(t: Arc<Target>, o: &FanoutOpts) -> Result<FanoutReport> {
         revoke_ack: summarize(&mut acks),
         send_completion: summarize(&mut send_completion),
         missed,
+        baseline: None,
     };
     print_summary(
         "revoke → last member (completion)",
@@ -323,7 +349,98 @@ pub async fn run(t: Arc<Target>, o: &FanoutOpts) -> Result<FanoutReport> {
     )
     .await;
     drop(rx);
+    let mut report = report;
+    if let Some(url) = &o.baseline_url {
+        let b = baseline(&t, url, o, &group, hard).await?;
+        print_summary("baseline: broadcast → last member", &b.completion);
+        print_summary("baseline: broadcast → each member", &b.delivery);
+        report.baseline = Some(b);
+    }
     Ok(report)
+}
+
+/// The broadcast baseline: `o.members` readers and one writer on the bare broadcasting
+/// tokio-tungstenite server at `url` (a process of its own in `scripts/bench.sh`, as the
+/// im-revoke server is), `o.revokes` measured rounds of one revoke event frame as the server
+/// sends it.
+async fn baseline(
+    t: &Target,
+    url: &str,
+    o: &FanoutOpts,
+    group: &str,
+    hard: Instant,
+) -> Result<BaselineReport> {
+    let bt = Arc::new(Target::new(url, t.sdkappid, &t.key, t.sources.len())?);
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (stop, stopped) = watch::channel(false);
+    let opened = futures_util::stream::iter(0..o.members)
+        .map(|_| {
+            let bt = bt.clone();
+            async move {
+                tokio::time::timeout_at(hard.into(), bt.connect())
+                    .await
+                    .map_err(|_| err("timed out"))?
+            }
+        })
+        .buffer_unordered(o.concurrency.max(1))
+        .collect::<Vec<_>>()
+        .await;
+    let mut readers = Vec::with_capacity(o.members);
+    for ws in opened {
+        readers.push(member(ws?, tx.clone(), stopped.clone()));
+    }
+    drop(tx);
+    let online = readers.len();
+    let mut writer = bt.connect().await?;
+    // Every reader is registered once it has been answered: one echo each way proves it.
+    send_text(&mut writer, "ping".into()).await?;
+    let _ = tokio::time::timeout_at(hard.into(), writer.next()).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (mut completion, mut delivery, mut missed) = (Vec::new(), Vec::new(), 0);
+    for round in 0..o.revokes + o.warmup {
+        let round_limit = (Instant::now() + Duration::from_secs(60)).min(hard);
+        let frame = ServerFrame::Event(Envelope {
+            seq: round as u64 + 1,
+            event: Arc::new(Event::MessageRevoked(Revoked {
+                msg_id: format!("fo-baseline-m{round}"),
+                sender: "fo-baseline-owner".into(),
+                receiver: None,
+                group_id: Some(group.to_string()),
+                seq: round as u64 + 1,
+                revoke: RevokeInfo {
+                    user_id: "fo-baseline-owner".into(),
+                    role: RevokerRole::Sender,
+                    reason: "fan-out".into(),
+                    time_ms: 1_700_000_000_000,
+                    req_id: format!("r{round}"),
+                },
+            })),
+        });
+        let text = format!("{}{}", crate::echo::BROADCAST_PREFIX, encode_server(&frame));
+        let t0 = Instant::now();
+        send_text(&mut writer, text).await?;
+        let got = collect(&mut rx, round, Kind::Revoked, online, round_limit).await;
+        missed += online - got.len();
+        if round >= o.warmup {
+            if let Some(last) = got.iter().max() {
+                completion.push(nanos(*last - t0));
+            }
+            delivery.extend(got.iter().map(|at| nanos(*at - t0)));
+        }
+    }
+    let _ = stop.send(true);
+    let _ = tokio::time::timeout(Duration::from_secs(1), writer.close(None)).await;
+    let _ = tokio::time::timeout(
+        Duration::from_secs(15),
+        futures_util::future::join_all(readers),
+    )
+    .await;
+    Ok(BaselineReport {
+        members: online,
+        completion: summarize(&mut completion),
+        delivery: summarize(&mut delivery),
+        missed,
+    })
 }
 
 #[cfg(test)]

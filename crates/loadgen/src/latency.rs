@@ -230,6 +230,7 @@ pub async fn echo_baseline(
     let cfg = echo::EchoConfig {
         read_buffer: 4 * 1024,
         write_buffer: 0,
+        broadcast: false,
     };
     let (url, _guard) = echo::spawn_thread(cfg)?;
     let addr = crate::common::loopback_addr(&url)?;

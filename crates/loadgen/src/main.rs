@@ -118,6 +118,11 @@ enum Cmd {
         /// Members per createGroup/addGroupMembers request (the server's cap: 500).
         #[arg(long, default_value_t = 500)]
         chunk: usize,
+        /// Also the baseline: the same rounds through the bare tokio-tungstenite server at this
+        /// URL (`echo-server --broadcast`), which writes each frame to every other connection
+        /// (no rules, no storage).
+        #[arg(long)]
+        baseline_url: Option<String>,
     },
     /// A user with N conversations (each begun by another peer, unread): the first page of
     /// their conversation list (100), S times; and the whole list in pages of 100.
@@ -208,6 +213,10 @@ enum Cmd {
         /// Write buffer per connection (default: tungstenite's, 128 KiB).
         #[arg(long)]
         write_buffer: Option<usize>,
+        /// A text frame `bcast:PAYLOAD` is written to every other connection (the fan-out
+        /// baseline) instead of being echoed.
+        #[arg(long)]
+        broadcast: bool,
         /// Stop after this many seconds.
         #[arg(long, default_value_t = 600.0)]
         max_secs: f64,
@@ -341,6 +350,7 @@ async fn run(cmd: Cmd) -> Result<()> {
             warmup,
             concurrency,
             chunk,
+            baseline_url,
         } => {
             let o = fanout::FanoutOpts {
                 members,
@@ -348,6 +358,7 @@ async fn run(cmd: Cmd) -> Result<()> {
                 warmup,
                 concurrency,
                 chunk,
+                baseline_url,
                 per_user_rate: c.per_user_rate,
                 max_secs: c.max_secs,
             };
@@ -436,12 +447,14 @@ async fn run(cmd: Cmd) -> Result<()> {
             listen,
             read_buffer,
             write_buffer,
+            broadcast,
             max_secs,
         } => {
             let d = echo::EchoConfig::default();
             let cfg = echo::EchoConfig {
                 read_buffer: read_buffer.unwrap_or(d.read_buffer),
                 write_buffer: write_buffer.unwrap_or(d.write_buffer),
+                broadcast,
             };
             let (l, addr) = echo::bind(listen).await?;
             println!("echo-server listening on ws://{addr}/");

@@ -75,6 +75,13 @@ async fn every_scenario_runs_small() {
     assert_eq!(r.echo_rtt.count, 20);
     assert!(r.revoke_to_event.p50_ms > 0.0);
 
+    let (bcast, _bcast_guard) =
+        im_revoke_loadgen::echo::spawn_thread(im_revoke_loadgen::echo::EchoConfig {
+            read_buffer: 2 * 1024,
+            write_buffer: 0,
+            broadcast: true,
+        })
+        .unwrap();
     let r = fanout::run(
         t.clone(),
         &fanout::FanoutOpts {
@@ -85,6 +92,7 @@ async fn every_scenario_runs_small() {
             chunk: 7,
             per_user_rate: 90.0,
             max_secs: 60.0,
+            baseline_url: Some(bcast),
         },
     )
     .await
@@ -93,6 +101,11 @@ async fn every_scenario_runs_small() {
     assert_eq!(r.revoke_completion.count, 3);
     assert_eq!(r.revoke_delivery.count, 90);
     assert!(r.revoke_completion.max_ms >= r.revoke_delivery.max_ms);
+    // The broadcast baseline: the same 30 readers, every round to every one of them.
+    let b = r.baseline.expect("baseline run");
+    assert_eq!((b.members, b.missed), (30, 0));
+    assert_eq!(b.completion.count, 3);
+    assert_eq!(b.delivery.count, 90);
 
     server.shutdown().await.unwrap();
 }

@@ -9,7 +9,6 @@
 //! `frame_decode`).
 
 use std::borrow::Cow;
-use std::collections::BTreeSet;
 
 /// Deepest nesting accepted (frames nest 4 levels; this only stops hostile input from using
 /// the stack).
@@ -427,11 +426,11 @@ pub(crate) fn opt_object<T>(
 }
 
 /// An array of strings, as a set.
-pub(crate) fn string_set(v: &Json, key: &str) -> Option<BTreeSet<String>> {
+pub(crate) fn string_set(v: &Json, key: &str) -> Option<crate::model::StringSet> {
     let Json::Arr(items) = v.get(key)? else {
         return None;
     };
-    let mut out = BTreeSet::new();
+    let mut out = crate::model::StringSet::new();
     for x in items {
         out.insert(x.str()?.to_owned());
     }

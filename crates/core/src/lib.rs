@@ -48,6 +48,7 @@ pub use hash::Fast;
 pub use hub::{Hub, Outgoing, SessionId};
 pub use model::{
     ConvId, Elem, Group, GroupRole, ImageInfo, Message, MessageStatus, RevokeInfo, RevokerRole,
+    StringSet,
 };
 pub use policy::Config;
 pub use protocol::{ClientFrame, Envelope, Event, ServerFrame};

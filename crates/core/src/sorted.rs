@@ -1,5 +1,6 @@
 //! The client's small maps and sets: sorted `Vec`s instead of `BTreeMap`/`BTreeSet` (and of
-//! `HashMap`s that need no hashing).
+//! `HashMap`s that need no hashing); and [`StringSet`], the set of userIDs in the shared model
+//! (a group's admins and members), so that no B-tree code reaches the browser module at all.
 //!
 //! Same order and semantics as the B-trees they replaced (keys unique, iteration in key order),
 //! a fraction of the code: every `BTreeMap<K, V>` the browser module instantiated cost it 1–3 KB
@@ -9,6 +10,8 @@
 //! their event), so an insert's shift of the tail costs nothing measurable.
 
 use std::borrow::Borrow;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A map ordered by key (as `BTreeMap`).
 #[derive(Clone, Debug)]
@@ -143,6 +146,130 @@ impl SeqSet {
     }
 }
 
+/// A set of strings in ascending order, as `BTreeSet<String>` was: same iteration order, same
+/// JSON (an array, sorted), unique members. A binary search over a `Vec` (membership checks are
+/// `O(log n)`; building from many members sorts once).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct StringSet(Vec<String>);
+
+impl StringSet {
+    /// An empty set.
+    pub fn new() -> StringSet {
+        StringSet(Vec::new())
+    }
+
+    fn find(&self, s: &str) -> Result<usize, usize> {
+        self.0.binary_search_by(|x| x.as_str().cmp(s))
+    }
+
+    /// Whether `s` is in the set.
+    pub fn contains(&self, s: &str) -> bool {
+        self.find(s).is_ok()
+    }
+
+    /// Adds `s`; whether it was new.
+    pub fn insert(&mut self, s: String) -> bool {
+        match self.find(&s) {
+            Ok(_) => false,
+            Err(i) => {
+                self.0.insert(i, s);
+                true
+            }
+        }
+    }
+
+    /// Removes `s`; whether it was there.
+    pub fn remove(&mut self, s: &str) -> bool {
+        match self.find(s) {
+            Ok(i) => {
+                self.0.remove(i);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// How many strings.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Whether every string of `self` is in `other`.
+    pub fn is_subset(&self, other: &StringSet) -> bool {
+        self.0.iter().all(|s| other.contains(s))
+    }
+
+    /// Removes every string.
+    pub fn clear(&mut self) {
+        self.0.clear();
+    }
+
+    /// The strings in ascending order.
+    pub fn iter(&self) -> std::slice::Iter<'_, String> {
+        self.0.iter()
+    }
+
+    /// Sorted, without duplicates (after appending several at once).
+    fn normalize(&mut self) {
+        self.0.sort_unstable();
+        self.0.dedup();
+    }
+}
+
+impl Extend<String> for StringSet {
+    fn extend<I: IntoIterator<Item = String>>(&mut self, items: I) {
+        self.0.extend(items);
+        self.normalize();
+    }
+}
+
+impl FromIterator<String> for StringSet {
+    fn from_iter<I: IntoIterator<Item = String>>(items: I) -> StringSet {
+        let mut set = StringSet(items.into_iter().collect());
+        set.normalize();
+        set
+    }
+}
+
+impl<const N: usize> From<[String; N]> for StringSet {
+    fn from(items: [String; N]) -> StringSet {
+        items.into_iter().collect()
+    }
+}
+
+impl<'a> IntoIterator for &'a StringSet {
+    type Item = &'a String;
+    type IntoIter = std::slice::Iter<'a, String>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+impl IntoIterator for StringSet {
+    type Item = String;
+    type IntoIter = std::vec::IntoIter<String>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
+    }
+}
+
+impl Serialize for StringSet {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for StringSet {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<StringSet, D::Error> {
+        Ok(Vec::<String>::deserialize(d)?.into_iter().collect())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -175,5 +302,23 @@ mod tests {
         s.keep_above(5);
         assert_eq!(s, SeqSet(vec![9]));
         assert_eq!(s.len(), 1);
+    }
+
+    #[test]
+    fn string_set_as_a_btree_set() {
+        let mut s: StringSet = ["b", "a", "c", "a"].map(String::from).into_iter().collect();
+        assert_eq!(s.iter().collect::<Vec<_>>(), ["a", "b", "c"]);
+        assert!(s.insert("0".into()));
+        assert!(!s.insert("b".into()));
+        assert!(s.remove("a"));
+        assert!(!s.remove("a"));
+        assert!(s.contains("c") && !s.contains("a"));
+        s.extend(["z".to_string(), "c".to_string()]);
+        assert_eq!(s.iter().collect::<Vec<_>>(), ["0", "b", "c", "z"]);
+        assert_eq!(s.len(), 4);
+        // The JSON of a `BTreeSet<String>`: a sorted array; read back sorted and unique.
+        assert_eq!(serde_json::to_string(&s).unwrap(), r#"["0","b","c","z"]"#);
+        let back: StringSet = serde_json::from_str(r#"["z","b","z","0","c"]"#).unwrap();
+        assert_eq!(back, s);
     }
 }

@@ -8,7 +8,7 @@
 #   2. wasm-bindgen --target web --weak-refs (the CLI pinned to Cargo.lock by setup.sh);
 #   3. wasm-opt -Os --converge --low-memory-unused (npm `binaryen`, node_modules/.bin), unless
 #      --no-opt;
-#   4. short import names in the wasm and its glue (scripts/short-imports.mjs);
+#   4. short import and export names in the wasm and its glue (scripts/short-names.mjs);
 # then package.json from the crate's metadata, the npm README and the licences.
 # Called by scripts/build.sh (both entries) and scripts/bench.sh (a --no-opt fallback).
 set -euo pipefail
@@ -45,8 +45,9 @@ if [ "$OPT" = 1 ]; then
     --enable-reference-types --enable-bulk-memory --enable-nontrapping-float-to-int \
     --enable-sign-ext --enable-mutable-globals --strip-producers --strip-target-features
 fi
-# Short import names in the wasm and the glue (wasm-bindgen's carry a 16-hex-digit hash each).
-node scripts/short-imports.mjs "$OUT"
+# Short import and export names in the wasm and the glue (wasm-bindgen's carry a 16-hex-digit
+# hash each).
+node scripts/short-names.mjs "$OUT"
 
 # package.json as wasm-pack wrote it (name, version, description, licence, files, module,
 # types, sideEffects); scripts/package-client.mjs adds the entries afterwards.

@@ -125,6 +125,9 @@ export function message(memory, ptr, bytes, ascii, idLen, senderLen, userLen, gr
     cloudCustomData,
   };
 }
+export function panicked(msg, file, line, column) {
+  console.error(new Error("im-revoke panicked at " + file + ":" + line + ":" + column + ":\n" + msg));
+}
 export function group(groupID, name, owner, admins, members, createdMs) {
   return { groupID, name, owner, admins, members, createdMs };
 }
@@ -212,6 +215,9 @@ extern "C" {
         reply_revoked: bool,
         data_len: i32,
     ) -> JsValue;
+
+    /// Logs a Rust panic: `console.error(new Error(…))` with its message and location.
+    pub(crate) fn panicked(msg: &str, file: &str, line: u32, column: u32);
 
     /// A `Group` object.
     pub(crate) fn group(

@@ -24,12 +24,11 @@
 //! `convert`).
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::{Rc, Weak};
 
 use gloo_timers::callback::Timeout;
 use im_revoke_core::client::{Client, Done, Notification};
-use im_revoke_core::{ClientFrame, Code, ImError, ServerFrame};
+use im_revoke_core::{ClientFrame, Code, ImError, ServerFrame, SortedMap};
 use js_sys::{Date, Function, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -173,8 +172,8 @@ pub(crate) struct Batch {
 pub(crate) struct State {
     pub(crate) client: Client,
     pub(crate) phase: Phase,
-    /// By request id; hashed as the core client's maps are (no SipHash code in the module).
-    pending: HashMap<String, Settle, im_revoke_core::Fast>,
+    /// By request id (a sorted `Vec`, as the core client's own map of pending requests).
+    pending: SortedMap<String, Settle>,
     pub(crate) msg_listeners: Listeners<AdvancedMsgListener>,
     pub(crate) conn_listeners: Listeners<ConnectionListener>,
     pub(crate) conv_listeners: Listeners<ConversationListener>,
@@ -248,7 +247,7 @@ impl State {
         self.phase = Phase::LoggedOut;
         self.deadline = None;
         self.wake(b, Err(ImError::new(code)));
-        for (_, s) in self.pending.drain() {
+        for (_, s) in std::mem::take(&mut self.pending) {
             b.settles.push((s, Err(ImError::new(code))));
         }
         self.msg_listeners.clear();
@@ -300,7 +299,7 @@ impl Session {
             st: RefCell::new(State {
                 client,
                 phase: Phase::LoggingIn,
-                pending: HashMap::default(),
+                pending: SortedMap::default(),
                 msg_listeners: Listeners::default(),
                 conn_listeners: Listeners::default(),
                 conv_listeners: Listeners::default(),

@@ -13,13 +13,21 @@ use std::borrow::Borrow;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-/// A map ordered by key (as `BTreeMap`).
+/// A map ordered by key (as `BTreeMap`). Also the browser module's map of pending promises.
 #[derive(Clone, Debug)]
-pub(crate) struct SortedMap<K, V>(Vec<(K, V)>);
+pub struct SortedMap<K, V>(Vec<(K, V)>);
 
 impl<K, V> Default for SortedMap<K, V> {
     fn default() -> Self {
         SortedMap(Vec::new())
+    }
+}
+
+impl<K, V> IntoIterator for SortedMap<K, V> {
+    type Item = (K, V);
+    type IntoIter = std::vec::IntoIter<(K, V)>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
     }
 }
 
@@ -31,6 +39,7 @@ impl<K: Ord, V> SortedMap<K, V> {
         self.0.binary_search_by(|(k, _)| k.borrow().cmp(key))
     }
 
+    /// The value at `key`.
     pub fn get<Q: Ord + ?Sized>(&self, key: &Q) -> Option<&V>
     where
         K: Borrow<Q>,
@@ -38,6 +47,7 @@ impl<K: Ord, V> SortedMap<K, V> {
         self.find(key).ok().map(|i| &self.0[i].1)
     }
 
+    /// The value at `key`, to change.
     pub fn get_mut<Q: Ord + ?Sized>(&mut self, key: &Q) -> Option<&mut V>
     where
         K: Borrow<Q>,
@@ -48,6 +58,7 @@ impl<K: Ord, V> SortedMap<K, V> {
         }
     }
 
+    /// Whether `key` has a value.
     pub fn contains_key<Q: Ord + ?Sized>(&self, key: &Q) -> bool
     where
         K: Borrow<Q>,
@@ -75,6 +86,7 @@ impl<K: Ord, V> SortedMap<K, V> {
         &mut self.0[i].1
     }
 
+    /// Removes and returns the value at `key`.
     pub fn remove<Q: Ord + ?Sized>(&mut self, key: &Q) -> Option<V>
     where
         K: Borrow<Q>,
@@ -82,14 +94,17 @@ impl<K: Ord, V> SortedMap<K, V> {
         self.find(key).ok().map(|i| self.0.remove(i).1)
     }
 
+    /// Whether the map is empty.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 
+    /// How many entries.
     pub fn len(&self) -> usize {
         self.0.len()
     }
 
+    /// The entries in key order.
     pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
         self.0.iter().map(|(k, v)| (k, v))
     }
@@ -99,12 +114,19 @@ impl<K: Ord, V> SortedMap<K, V> {
         self.0.retain(|(k, v)| keep(k, v));
     }
 
+    /// The keys in order.
     pub fn keys(&self) -> impl Iterator<Item = &K> {
         self.0.iter().map(|(k, _)| k)
     }
 
+    /// The values in key order.
     pub fn values(&self) -> impl Iterator<Item = &V> {
         self.0.iter().map(|(_, v)| v)
+    }
+
+    /// The values in key order, to change.
+    pub fn values_mut(&mut self) -> impl Iterator<Item = &mut V> {
+        self.0.iter_mut().map(|(_, v)| v)
     }
 }
 

@@ -3,13 +3,11 @@
 //! from the cache while a store is kept.
 
 use super::{Client, Done, Kind, Local, MessageView};
-use crate::hash::Fast;
-use crate::model::{Message, MessageStatus};
+use crate::model::{Message, MessageStatus, StringSet};
 use crate::persist::{
     encode_message, encode_revoke, evict, over, Delta, OutboxEntry, Record, Restored, Tombstone,
 };
 use crate::protocol::{ClientFrame, Revoked};
-use std::collections::HashSet;
 
 /// The store's time key of a message not sent yet (the largest integer JavaScript holds
 /// exactly).
@@ -18,7 +16,7 @@ const UNSENT: u64 = (1 << 53) - 1;
 /// What changed since the last [`Client::take_persist`].
 #[derive(Debug, Default)]
 pub(super) struct Tracker {
-    dirty: HashSet<String, Fast>,
+    dirty: StringSet,
     tombstones: Vec<Tombstone>,
     cursor: Option<u64>,
     outbox: Vec<OutboxEntry>,
@@ -57,7 +55,7 @@ impl Client {
     pub fn restore(&mut self, r: Restored) {
         self.cursor = r.cursor;
         // Owned strings: the one set type of the client (`dirty`'s), not a second one of `&str`.
-        let sends: HashSet<String, Fast> = r
+        let sends: StringSet = r
             .outbox
             .iter()
             .filter(|e| e.revoke.is_none())
@@ -220,7 +218,7 @@ impl Client {
             d.outbox = Some(outbox.clone());
             t.outbox = outbox;
         }
-        for id in t.dirty.drain() {
+        for id in std::mem::take(&mut t.dirty) {
             if let Some(l) = self.messages.get(&id) {
                 // Unsent messages sort newest: a reload always restores them.
                 let time_ms = if l.msg.seq == 0 {
@@ -273,7 +271,7 @@ impl Client {
         if !over(self.messages.len(), self.cache_cap) {
             return;
         }
-        let busy: HashSet<String, Fast> = self
+        let busy: StringSet = self
             .pending
             .values()
             .filter_map(|p| match &p.kind {

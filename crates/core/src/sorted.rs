@@ -170,7 +170,8 @@ impl SeqSet {
 
 /// A set of strings in ascending order, as `BTreeSet<String>` was: same iteration order, same
 /// JSON (an array, sorted), unique members. A binary search over a `Vec` (membership checks are
-/// `O(log n)`; building from many members sorts once).
+/// `O(log n)`). Building one from many strings (`collect`, `extend`: the hub's member lists)
+/// sorts once; the client inserts one at a time, so no sort code reaches the browser module.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct StringSet(Vec<String>);
 

@@ -54,13 +54,12 @@ impl Client {
     /// no caller and never time out: they go out after every login until answered.
     pub fn restore(&mut self, r: Restored) {
         self.cursor = r.cursor;
-        // Owned strings: the one set type of the client (`dirty`'s), not a second one of `&str`.
-        let sends: StringSet = r
-            .outbox
-            .iter()
-            .filter(|e| e.revoke.is_none())
-            .map(|e| e.msg_id.clone())
-            .collect();
+        // Owned strings: the one set type of the client (`dirty`'s), not a second one of `&str`;
+        // inserted one by one, as everywhere in the client (no sort code in the browser module).
+        let mut sends = StringSet::new();
+        for e in r.outbox.iter().filter(|e| e.revoke.is_none()) {
+            sends.insert(e.msg_id.clone());
+        }
         let keep = r.messages.len().min(self.cache_cap);
         for m in r.messages.into_iter().take(keep).rev() {
             let status = if m.revoke.is_some() {
@@ -137,7 +136,9 @@ impl Client {
         }
         let ids: Vec<String> = self.messages.keys().cloned().collect();
         if let Some(t) = &mut self.store {
-            t.dirty.extend(ids);
+            for id in ids {
+                t.dirty.insert(id);
+            }
             t.cursor = None;
         }
         let mut d = self.take_persist().unwrap_or_default();
@@ -271,14 +272,12 @@ impl Client {
         if !over(self.messages.len(), self.cache_cap) {
             return;
         }
-        let busy: StringSet = self
-            .pending
-            .values()
-            .filter_map(|p| match &p.kind {
-                Kind::Send(m) | Kind::Revoke(m) => Some(m.clone()),
-                _ => None,
-            })
-            .collect();
+        let mut busy = StringSet::new();
+        for p in self.pending.values() {
+            if let Kind::Send(m) | Kind::Revoke(m) = &p.kind {
+                busy.insert(m.clone());
+            }
+        }
         let dirty = self.store.as_ref().map(|t| &t.dirty);
         let candidates = self.messages.iter().filter(|(id, l)| {
             l.status != MessageStatus::Sending

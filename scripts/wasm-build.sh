@@ -9,6 +9,7 @@
 #   3. wasm-opt -Os --converge --low-memory-unused (npm `binaryen`, node_modules/.bin), unless
 #      --no-opt;
 #   4. short import and export names in the wasm and its glue (scripts/short-names.mjs);
+#   5. the JS snippets (inline_js) folded into the glue (scripts/inline-snippets.mjs);
 # then package.json from the crate's metadata, the npm README and the licences.
 # Called by scripts/build.sh (both entries) and scripts/bench.sh (a --no-opt fallback).
 set -euo pipefail
@@ -48,6 +49,8 @@ fi
 # Short import and export names in the wasm and the glue (wasm-bindgen's carry a 16-hex-digit
 # hash each).
 node scripts/short-names.mjs "$OUT"
+# One JS file: the snippets into the glue (gzipped, one file is smaller than four).
+node scripts/inline-snippets.mjs "$OUT"
 
 # package.json as wasm-pack wrote it (name, version, description, licence, files, module,
 # types, sideEffects); scripts/package-client.mjs adds the entries afterwards.

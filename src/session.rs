@@ -25,6 +25,7 @@
 
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
+use std::sync::Arc;
 
 use gloo_timers::callback::Timeout;
 use im_revoke_core::client::{Client, Done, Notification};
@@ -135,7 +136,7 @@ pub(crate) trait Transport {
     fn open(&self);
     /// Sends frames on the current connection; without one they are dropped (the core client
     /// resends what is unanswered after the next login).
-    fn send(&self, frames: Vec<ClientFrame>);
+    fn send(&self, frames: Vec<Arc<ClientFrame>>);
     /// Logged in on the current connection (called with the session borrowed).
     fn online(&self) {}
     /// Whether it reconnects by itself after the server refused a login for a passing reason
@@ -159,7 +160,7 @@ pub(crate) trait Transport {
 /// Everything the state produced, to act on once the borrow is dropped.
 #[derive(Default)]
 pub(crate) struct Batch {
-    frames: Vec<ClientFrame>,
+    frames: Vec<Arc<ClientFrame>>,
     settles: Vec<(Settle, Result<Done, ImError>)>,
     notes: Vec<Notification>,
     login: Option<(Function, Function, Result<(), ImError>)>,
@@ -423,7 +424,7 @@ impl Session {
         }
     }
 
-    fn send(&self, frames: Vec<ClientFrame>) {
+    fn send(&self, frames: Vec<Arc<ClientFrame>>) {
         if !frames.is_empty() {
             self.link.send(frames);
         }
@@ -461,7 +462,8 @@ impl Session {
                     b.conn.push(ConnEvent::Success);
                     self.link.online();
                     // A clock sample right away, for canRevoke and the early 6223.
-                    b.frames.push(ClientFrame::Ping { t: Date::now() });
+                    b.frames
+                        .push(Arc::new(ClientFrame::Ping { t: Date::now() }));
                 }
                 b
             }

@@ -15,6 +15,7 @@
 
 use std::cell::Cell;
 use std::rc::{Rc, Weak};
+use std::sync::Arc;
 
 use gloo_timers::callback::{Interval, Timeout};
 use im_revoke_core::{ClientFrame, Code, ImError};
@@ -127,7 +128,7 @@ impl Transport for WsLink {
         connect(&self.0);
     }
 
-    fn send(&self, frames: Vec<ClientFrame>) {
+    fn send(&self, frames: Vec<Arc<ClientFrame>>) {
         self.0.send(&frames);
     }
 
@@ -139,7 +140,7 @@ impl Transport for WsLink {
             .keepalive
             .set(Some(Interval::new(KEEPALIVE_MS, move || {
                 if let Some(l) = weak.upgrade() {
-                    l.send(&[ClientFrame::Ping { t: Date::now() }]);
+                    l.send(&[Arc::new(ClientFrame::Ping { t: Date::now() })]);
                 }
             })));
     }
@@ -183,7 +184,7 @@ impl Transport for WsLink {
 
 impl Ws {
     /// Sends frames on the current socket, if any.
-    fn send(&self, frames: &[ClientFrame]) {
+    fn send(&self, frames: &[Arc<ClientFrame>]) {
         let Some(conn) = self.conn.take() else {
             return;
         };
@@ -275,7 +276,7 @@ fn on_open(link: &Rc<Ws>, gen: u32) {
         return;
     };
     if link.current(gen) {
-        link.send(&[session.login_frame(&link.user_sig)]);
+        link.send(&[Arc::new(session.login_frame(&link.user_sig))]);
     }
 }
 

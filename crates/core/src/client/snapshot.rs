@@ -189,7 +189,7 @@ impl Client {
             .iter()
             .filter_map(|id| {
                 let p = self.pending.get(id)?;
-                let (msg_id, revoke) = match (&p.kind, &p.frame) {
+                let (msg_id, revoke) = match (&p.kind, &*p.frame) {
                     (Kind::Send(m), _) => (m.clone(), None),
                     (Kind::Revoke(m), ClientFrame::Revoke { reason, .. }) => {
                         (m.clone(), Some(reason.clone()))

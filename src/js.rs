@@ -274,6 +274,11 @@ thread_local! {
     static MEMORY: JsValue = wasm_bindgen::memory();
 }
 
+/// Runs `f` with the module's memory (as a JS value, made once).
+pub(crate) fn with_memory<R>(f: impl FnOnce(&JsValue) -> R) -> R {
+    MEMORY.with(f)
+}
+
 /// Strings handed to JavaScript together: one UTF-8 run in wasm memory, decoded there once,
 /// then cut by the lengths (UTF-16 units, as JavaScript counts; -1 for `null`).
 #[derive(Default)]
@@ -301,7 +306,7 @@ impl Pack {
     }
 
     fn with<R>(&self, f: impl FnOnce(&JsValue, *const u8, usize, bool) -> R) -> R {
-        MEMORY.with(|m| f(m, self.text.as_ptr(), self.text.len(), self.text.is_ascii()))
+        with_memory(|m| f(m, self.text.as_ptr(), self.text.len(), self.text.is_ascii()))
     }
 }
 

@@ -14,37 +14,44 @@ use std::borrow::Borrow;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A map ordered by key (as `BTreeMap`). Also the browser module's map of pending promises.
+///
+/// Keys and values in two `Vec`s side by side: the binary search sees only the keys, so every
+/// map with `String` keys shares one copy of it whatever its values.
 #[derive(Clone, Debug)]
-pub struct SortedMap<K, V>(Vec<(K, V)>);
+pub struct SortedMap<K, V> {
+    keys: Vec<K>,
+    values: Vec<V>,
+}
 
 impl<K, V> Default for SortedMap<K, V> {
     fn default() -> Self {
-        SortedMap(Vec::new())
+        SortedMap {
+            keys: Vec::new(),
+            values: Vec::new(),
+        }
     }
 }
 
 impl<K, V> IntoIterator for SortedMap<K, V> {
     type Item = (K, V);
-    type IntoIter = std::vec::IntoIter<(K, V)>;
+    type IntoIter = std::iter::Zip<std::vec::IntoIter<K>, std::vec::IntoIter<V>>;
     fn into_iter(self) -> Self::IntoIter {
-        self.0.into_iter()
+        self.keys.into_iter().zip(self.values)
     }
 }
 
-impl<K: Ord, V> SortedMap<K, V> {
-    fn find<Q: Ord + ?Sized>(&self, key: &Q) -> Result<usize, usize>
-    where
-        K: Borrow<Q>,
-    {
-        self.0.binary_search_by(|(k, _)| k.borrow().cmp(key))
-    }
+/// Where `key` is among `keys` (sorted), or where it would go.
+fn position<K: Borrow<Q>, Q: Ord + ?Sized>(keys: &[K], key: &Q) -> Result<usize, usize> {
+    keys.binary_search_by(|k| k.borrow().cmp(key))
+}
 
+impl<K: Ord, V> SortedMap<K, V> {
     /// The value at `key`.
     pub fn get<Q: Ord + ?Sized>(&self, key: &Q) -> Option<&V>
     where
         K: Borrow<Q>,
     {
-        self.find(key).ok().map(|i| &self.0[i].1)
+        position(&self.keys, key).ok().map(|i| &self.values[i])
     }
 
     /// The value at `key`, to change.
@@ -52,8 +59,8 @@ impl<K: Ord, V> SortedMap<K, V> {
     where
         K: Borrow<Q>,
     {
-        match self.find(key) {
-            Ok(i) => Some(&mut self.0[i].1),
+        match position(&self.keys, key) {
+            Ok(i) => Some(&mut self.values[i]),
             Err(_) => None,
         }
     }
@@ -63,27 +70,31 @@ impl<K: Ord, V> SortedMap<K, V> {
     where
         K: Borrow<Q>,
     {
-        self.find(key).is_ok()
+        position(&self.keys, key).is_ok()
     }
 
     /// Inserts or replaces (the old value is dropped).
     pub fn insert(&mut self, key: K, value: V) {
-        match self.find(&key) {
-            Ok(i) => self.0[i].1 = value,
-            Err(i) => self.0.insert(i, (key, value)),
+        match position(&self.keys, &key) {
+            Ok(i) => self.values[i] = value,
+            Err(i) => {
+                self.keys.insert(i, key);
+                self.values.insert(i, value);
+            }
         }
     }
 
     /// The value at `key`, inserted by `make` when absent.
     pub fn get_or_insert_with(&mut self, key: K, make: impl FnOnce() -> V) -> &mut V {
-        let i = match self.find(&key) {
+        let i = match position(&self.keys, &key) {
             Ok(i) => i,
             Err(i) => {
-                self.0.insert(i, (key, make()));
+                self.keys.insert(i, key);
+                self.values.insert(i, make());
                 i
             }
         };
-        &mut self.0[i].1
+        &mut self.values[i]
     }
 
     /// Removes and returns the value at `key`.
@@ -91,42 +102,54 @@ impl<K: Ord, V> SortedMap<K, V> {
     where
         K: Borrow<Q>,
     {
-        self.find(key).ok().map(|i| self.0.remove(i).1)
+        let i = position(&self.keys, key).ok()?;
+        self.keys.remove(i);
+        Some(self.values.remove(i))
     }
 
     /// Whether the map is empty.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.keys.is_empty()
     }
 
     /// How many entries.
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.keys.len()
     }
 
     /// The entries in key order.
     pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
-        self.0.iter().map(|(k, v)| (k, v))
+        self.keys.iter().zip(&self.values)
     }
 
-    /// Keeps the entries for which `keep` holds.
+    /// Keeps the entries for which `keep` holds. Each removal shifts the tail: `O(n)` per entry
+    /// removed, which the client's maps afford (the told revokes are capped at
+    /// `persist::TOLD_CAP`, a prune usually drops one; the pending requests lose only a sync).
     pub fn retain(&mut self, mut keep: impl FnMut(&K, &V) -> bool) {
-        self.0.retain(|(k, v)| keep(k, v));
+        let mut i = 0;
+        while i < self.keys.len() {
+            if keep(&self.keys[i], &self.values[i]) {
+                i += 1;
+            } else {
+                self.keys.remove(i);
+                self.values.remove(i);
+            }
+        }
     }
 
     /// The keys in order.
     pub fn keys(&self) -> impl Iterator<Item = &K> {
-        self.0.iter().map(|(k, _)| k)
+        self.keys.iter()
     }
 
     /// The values in key order.
     pub fn values(&self) -> impl Iterator<Item = &V> {
-        self.0.iter().map(|(_, v)| v)
+        self.values.iter()
     }
 
     /// The values in key order, to change.
     pub fn values_mut(&mut self) -> impl Iterator<Item = &mut V> {
-        self.0.iter_mut().map(|(_, v)| v)
+        self.values.iter_mut()
     }
 }
 
@@ -311,6 +334,10 @@ mod tests {
         assert_eq!(m.remove("a"), Some(1));
         assert_eq!(m.remove("a"), None);
         assert_eq!(m.keys().collect::<Vec<_>>(), ["b", "c", "d"]);
+        m.insert("e".to_string(), 1);
+        m.retain(|k, v| k != "c" && *v != 1);
+        assert_eq!(m.iter().collect::<Vec<_>>(), [(&"d".to_string(), &5)]);
+        assert_eq!(m.into_iter().collect::<Vec<_>>(), [("d".to_string(), 5)]);
     }
 
     #[test]

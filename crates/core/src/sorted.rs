@@ -205,7 +205,8 @@ impl StringSet {
     }
 
     fn find(&self, s: &str) -> Result<usize, usize> {
-        self.0.binary_search_by(|x| x.as_str().cmp(s))
+        // The same search as the maps' with `String` keys: one copy of it.
+        position(&self.0, s)
     }
 
     /// Whether `s` is in the set.

@@ -14,6 +14,7 @@
 //!
 //! No function here calls back into wasm (listeners may, and run with no borrow held).
 
+use gloo_timers::callback::Timeout;
 use js_sys::{Array, Date, Function, Math, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -415,6 +416,21 @@ pub(crate) fn random_bytes() -> [u8; 24] {
         }
     }
     b
+}
+
+/// A `gloo_timers` timeout that runs `f`. Every timeout of the module goes through this one
+/// closure type (`Box<dyn FnOnce()>`), so wasm-bindgen's glue for it exists once, not once per
+/// callback.
+pub(crate) fn timeout(ms: u32, f: impl FnOnce() + 'static) -> Timeout {
+    let f: Box<dyn FnOnce()> = Box::new(f);
+    Timeout::new(ms, f)
+}
+
+/// `Closure::once_into_js` of a promise's continuation, through one closure type
+/// (`Box<dyn FnOnce(JsValue) -> Promise>`) for the same reason as [`timeout`].
+pub(crate) fn once_then(f: impl FnOnce(JsValue) -> Promise + 'static) -> JsValue {
+    let f: Box<dyn FnOnce(JsValue) -> Promise> = Box::new(f);
+    Closure::once_into_js(f)
 }
 
 /// `p.then(f)`, with `f`'s value (a promise too) being the chain's.

@@ -514,7 +514,7 @@ impl Session {
             if self.store.borrow().is_some() || self.warning.borrow().is_some() {
                 *self.held.borrow_mut() = Some(Vec::new());
                 let weak = Rc::downgrade(self);
-                Timeout::new(0, move || {
+                crate::js::timeout(0, move || {
                     if let Some(s) = weak.upgrade() {
                         s.release_held();
                     }
@@ -572,7 +572,7 @@ impl Session {
         }
         let ms = (at - Date::now()).clamp(0.0, 2_000_000_000.0) as u32 + 1;
         let weak = Rc::downgrade(self);
-        let timer = Timeout::new(ms, move || {
+        let timer = crate::js::timeout(ms, move || {
             if let Some(s) = weak.upgrade() {
                 s.on_deadline();
             }

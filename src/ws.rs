@@ -22,7 +22,7 @@ use im_revoke_core::{ClientFrame, Code, ImError};
 use js_sys::{Date, Math};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::{CloseEvent, MessageEvent, WebSocket};
+use web_sys::{MessageEvent, WebSocket};
 
 use crate::session::{Batch, Session, Transport};
 use crate::wire::{decode, encode, read_text};
@@ -42,7 +42,8 @@ struct WsConn {
     ws: WebSocket,
     _on_open: Closure<dyn FnMut()>,
     _on_message: Closure<dyn FnMut(MessageEvent)>,
-    _on_close: Closure<dyn FnMut(CloseEvent)>,
+    /// The close event is not read: the closure has the type of `on_open`'s (one closure glue).
+    _on_close: Closure<dyn FnMut()>,
 }
 
 impl WsConn {
@@ -61,7 +62,7 @@ impl WsConn {
             }
         });
         let l = link.clone();
-        let on_close = Closure::<dyn FnMut(CloseEvent)>::new(move |_e: CloseEvent| {
+        let on_close = Closure::<dyn FnMut()>::new(move || {
             if let Some(l) = l.upgrade() {
                 on_close(&l, gen);
             }
@@ -264,7 +265,7 @@ fn schedule_reconnect(link: &Rc<Ws>) {
 
 fn arm_reconnect(link: &Rc<Ws>, delay: u32) {
     let weak = Rc::downgrade(link);
-    link.reconnect.set(Some(Timeout::new(delay, move || {
+    link.reconnect.set(Some(crate::js::timeout(delay, move || {
         if let Some(l) = weak.upgrade() {
             connect(&l);
         }

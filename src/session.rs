@@ -257,6 +257,9 @@ impl State {
     }
 }
 
+/// How a request starts: asks the core client for it (given the time), returns its id.
+type Start<'a> = Box<dyn FnOnce(&mut Client, f64) -> Result<String, ImError> + 'a>;
+
 /// One client: the core state machine, its transport, its promises and listeners.
 pub(crate) struct Session {
     pub(crate) st: RefCell<State>,
@@ -367,11 +370,17 @@ impl Session {
 
     /// Starts a request: `start` asks the core client for it (or fails early), the promise's
     /// `resolve`/`reject` wait for the completion, and the frame goes out.
-    pub(crate) fn request(
+    pub(crate) fn request<'a>(
         self: &Rc<Self>,
         shape: Shape,
-        start: impl FnOnce(&mut Client, f64) -> Result<String, ImError>,
+        start: impl FnOnce(&mut Client, f64) -> Result<String, ImError> + 'a,
     ) -> Promise {
+        self.request_boxed(shape, Box::new(start))
+    }
+
+    /// [`Session::request`]'s body, once for every request (each export only boxes its call).
+    #[inline(never)]
+    fn request_boxed(self: &Rc<Self>, shape: Shape, start: Start<'_>) -> Promise {
         let started = {
             let mut st = self.st.borrow_mut();
             if st.phase == Phase::LoggedOut {
@@ -383,9 +392,7 @@ impl Session {
         self.pend(shape, started)
     }
 
-    /// The promise of a request `started` (its id, or why it failed at once). One copy for
-    /// every request (`request` is generic, inlined into each export).
-    #[inline(never)]
+    /// The promise of a request `started` (its id, or why it failed at once).
     fn pend(self: &Rc<Self>, shape: Shape, started: Result<String, ImError>) -> Promise {
         let req_id = match started {
             Ok(id) => id,

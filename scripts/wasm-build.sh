@@ -6,8 +6,10 @@
 #   1. cargo build --target wasm32-unknown-unknown --profile wasm-release (CARGO_ARGS added: the
 #      client entry passes `--no-default-features --features console_error_panic_hook`);
 #   2. wasm-bindgen --target web --weak-refs (the CLI pinned to Cargo.lock by setup.sh);
-#   3. wasm-opt -Oz --converge (npm `binaryen`, node_modules/.bin), unless --no-opt;
-#   4. short import names in the wasm and its glue (scripts/short-imports.mjs);
+#   3. wasm-opt -Os --converge --low-memory-unused (npm `binaryen`, node_modules/.bin), unless
+#      --no-opt;
+#   4. short import and export names in the wasm and its glue (scripts/short-names.mjs);
+#   5. the JS snippets (inline_js) folded into the glue (scripts/inline-snippets.mjs);
 # then package.json from the crate's metadata, the npm README and the licences.
 # Called by scripts/build.sh (both entries) and scripts/bench.sh (a --no-opt fallback).
 set -euo pipefail
@@ -34,14 +36,21 @@ WASM="$TARGET_DIR/wasm32-unknown-unknown/wasm-release/im_revoke.wasm"
 mkdir -p "$OUT"
 wasm-bindgen --target web --weak-refs --out-dir "$OUT" --out-name im_revoke "$WASM"
 if [ "$OPT" = 1 ]; then
-  # The same settings wasm-pack read from [package.metadata.wasm-pack.profile.custom].
+  # The same settings as [package.metadata.wasm-pack.profile.custom]. -Os, not -Oz: its gzipped
+  # output is smaller here (-Oz's extra shrinking makes less repetitive code). Rust puts the
+  # stack first (it grows down from 1 MB towards 0; data and heap lie above it), so nothing
+  # lives in the lowest 1 KB short of a stack overflow: `--low-memory-unused` lets wasm-opt fold
+  # address arithmetic into load/store offsets.
   # Also drops the tool sections (`producers`, `target_features`): nothing reads them at run time.
-  wasm-opt "$OUT/im_revoke_bg.wasm" -o "$OUT/im_revoke_bg.wasm" -Oz --converge \
+  wasm-opt "$OUT/im_revoke_bg.wasm" -o "$OUT/im_revoke_bg.wasm" --low-memory-unused -Os --converge \
     --enable-reference-types --enable-bulk-memory --enable-nontrapping-float-to-int \
     --enable-sign-ext --enable-mutable-globals --strip-producers --strip-target-features
 fi
-# Short import names in the wasm and the glue (wasm-bindgen's carry a 16-hex-digit hash each).
-node scripts/short-imports.mjs "$OUT"
+# Short import and export names in the wasm and the glue (wasm-bindgen's carry a 16-hex-digit
+# hash each).
+node scripts/short-names.mjs "$OUT"
+# One JS file: the snippets into the glue (gzipped, one file is smaller than four).
+node scripts/inline-snippets.mjs "$OUT"
 
 # package.json as wasm-pack wrote it (name, version, description, licence, files, module,
 # types, sideEffects); scripts/package-client.mjs adds the entries afterwards.

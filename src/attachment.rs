@@ -253,7 +253,7 @@ pub(crate) fn send_attached(
     };
     let s = s.clone();
     // Called exactly once: `attach` never rejects (a refusal is its value).
-    let then = Closure::once_into_js(move |r: JsValue| -> Promise {
+    let then = crate::js::once_then(move |r: JsValue| -> Promise {
         let attached = match r.as_string() {
             Some(json) => decode_elem(&json)
                 .ok_or_else(|| ImError::new(Code::InvalidParameters))

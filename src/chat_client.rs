@@ -122,7 +122,7 @@ impl ChatClient {
         }
         let name = persist::db_name(url, app, &user_id);
         let opening = storage::start(&name, client.cache_size());
-        let then = Closure::once_into_js(move |v: JsValue| -> Promise {
+        let then = crate::js::once_then(move |v: JsValue| -> Promise {
             let opened = Store::opened(&v, &name, &user_id);
             let mut warning = opened.warning;
             let mut store = opened.store;
@@ -170,9 +170,13 @@ impl ChatClient {
             if reader {
                 let weak = Rc::downgrade(&session);
                 let db = name.clone();
-                let got = Closure::once_into_js(move |v: JsValue| match weak.upgrade() {
-                    Some(s) => take_over(&s, &v, &name, &user),
-                    None => storage::release(&v),
+                // (Its value is not read: a promise only to share `once_then`'s closure type.)
+                let got = crate::js::once_then(move |v: JsValue| {
+                    match weak.upgrade() {
+                        Some(s) => take_over(&s, &v, &name, &user),
+                        None => storage::release(&v),
+                    }
+                    Promise::resolve(&JsValue::UNDEFINED)
                 });
                 *session.takeover.borrow_mut() = Some(storage::takeover(&db, limit, &got));
             }

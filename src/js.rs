@@ -14,6 +14,7 @@
 //!
 //! No function here calls back into wasm (listeners may, and run with no borrow held).
 
+use gloo_timers::callback::Timeout;
 use js_sys::{Array, Date, Function, Math, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -125,6 +126,9 @@ export function message(memory, ptr, bytes, ascii, idLen, senderLen, userLen, gr
     cloudCustomData,
   };
 }
+export function panicked(msg, file, line, column) {
+  console.error(new Error("im-revoke panicked at " + file + ":" + line + ":" + column + ":\n" + msg));
+}
 export function group(groupID, name, owner, admins, members, createdMs) {
   return { groupID, name, owner, admins, members, createdMs };
 }
@@ -213,6 +217,9 @@ extern "C" {
         data_len: i32,
     ) -> JsValue;
 
+    /// Logs a Rust panic: `console.error(new Error(…))` with its message and location.
+    pub(crate) fn panicked(msg: &str, file: &str, line: u32, column: u32);
+
     /// A `Group` object.
     pub(crate) fn group(
         group_id: &str,
@@ -268,6 +275,11 @@ thread_local! {
     static MEMORY: JsValue = wasm_bindgen::memory();
 }
 
+/// Runs `f` with the module's memory (as a JS value, made once).
+pub(crate) fn with_memory<R>(f: impl FnOnce(&JsValue) -> R) -> R {
+    MEMORY.with(f)
+}
+
 /// Strings handed to JavaScript together: one UTF-8 run in wasm memory, decoded there once,
 /// then cut by the lengths (UTF-16 units, as JavaScript counts; -1 for `null`).
 #[derive(Default)]
@@ -295,7 +307,7 @@ impl Pack {
     }
 
     fn with<R>(&self, f: impl FnOnce(&JsValue, *const u8, usize, bool) -> R) -> R {
-        MEMORY.with(|m| f(m, self.text.as_ptr(), self.text.len(), self.text.is_ascii()))
+        with_memory(|m| f(m, self.text.as_ptr(), self.text.len(), self.text.is_ascii()))
     }
 }
 
@@ -404,6 +416,21 @@ pub(crate) fn random_bytes() -> [u8; 24] {
         }
     }
     b
+}
+
+/// A `gloo_timers` timeout that runs `f`. Every timeout of the module goes through this one
+/// closure type (`Box<dyn FnOnce()>`), so wasm-bindgen's glue for it exists once, not once per
+/// callback.
+pub(crate) fn timeout(ms: u32, f: impl FnOnce() + 'static) -> Timeout {
+    let f: Box<dyn FnOnce()> = Box::new(f);
+    Timeout::new(ms, f)
+}
+
+/// `Closure::once_into_js` of a promise's continuation, through one closure type
+/// (`Box<dyn FnOnce(JsValue) -> Promise>`) for the same reason as [`timeout`].
+pub(crate) fn once_then(f: impl FnOnce(JsValue) -> Promise + 'static) -> JsValue {
+    let f: Box<dyn FnOnce(JsValue) -> Promise> = Box::new(f);
+    Closure::once_into_js(f)
 }
 
 /// `p.then(f)`, with `f`'s value (a promise too) being the chain's.

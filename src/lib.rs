@@ -72,7 +72,25 @@ use wasm_bindgen::prelude::*;
 #[wasm_bindgen(start, skip_typescript, js_name = __imRevokeStart)]
 fn start() {
     #[cfg(feature = "console_error_panic_hook")]
-    console_error_panic_hook::set_once();
+    std::panic::set_hook(Box::new(log_panic));
+}
+
+/// The panic hook: `console.error` of an `Error` whose message is the panic's message and
+/// location (its stack is the JavaScript one, down to the export that panicked). What the
+/// `console_error_panic_hook` crate logs, without formatting the hook's info through
+/// `core::fmt` (the message and the location go to JavaScript as they are).
+#[cfg(feature = "console_error_panic_hook")]
+fn log_panic(info: &std::panic::PanicHookInfo<'_>) {
+    let payload = info.payload();
+    let msg = payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("Box<dyn Any>");
+    let (file, line, column) = info
+        .location()
+        .map_or(("", 0, 0), |l| (l.file(), l.line(), l.column()));
+    js::panicked(msg, file, line, column);
 }
 
 /// The allocator: talc over wasm linear memory. Single-threaded wasm needs no lock

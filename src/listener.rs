@@ -121,59 +121,87 @@ extern "C" {
 /// that dispatch needs no conversion).
 #[derive(Debug)]
 pub(crate) struct Listeners<T> {
+    list: List,
+    kind: PhantomData<T>,
+}
+
+/// What a [`Listeners`] holds, whatever its kind of listener: its code exists once, not once
+/// per kind.
+#[derive(Debug)]
+struct List {
     list: Array,
     len: u32,
-    kind: PhantomData<T>,
 }
 
 impl<T> Default for Listeners<T> {
     fn default() -> Self {
         Listeners {
-            list: Array::new(),
-            len: 0,
+            list: List {
+                list: Array::new(),
+                len: 0,
+            },
             kind: PhantomData,
         }
+    }
+}
+
+impl List {
+    #[inline(never)]
+    fn add(&mut self, l: &JsValue) {
+        if !has(&self.list, l) {
+            let next = self.list.slice(0, self.len);
+            next.push(l);
+            self.list = next;
+            self.len += 1;
+        }
+    }
+
+    #[inline(never)]
+    fn remove(&mut self, l: &JsValue) {
+        if has(&self.list, l) {
+            self.list = without(&self.list, l);
+            self.len -= 1;
+        }
+    }
+}
+
+/// Checks that `v` is an object (a listener).
+#[inline(never)]
+fn check_listener(v: &JsValue) -> Result<(), Error> {
+    if v.is_object() || v.is_function() {
+        Ok(())
+    } else {
+        Err(im_revoke_core::ImError::with_desc(
+            im_revoke_core::Code::InvalidParameters,
+            "a listener must be an object",
+        )
+        .into())
     }
 }
 
 impl<T: JsCast> Listeners<T> {
     /// Checks that `v` is an object and returns it as a listener.
     pub fn cast(v: JsValue) -> Result<T, Error> {
-        if v.is_object() || v.is_function() {
-            Ok(v.unchecked_into())
-        } else {
-            Err(im_revoke_core::ImError::with_desc(
-                im_revoke_core::Code::InvalidParameters,
-                "a listener must be an object",
-            )
-            .into())
-        }
+        check_listener(&v)?;
+        Ok(v.unchecked_into())
     }
 
     /// Adds `l` at the end unless the same object is already registered. The list is never
     /// changed in place (a new array, as `remove`): a dispatch under way keeps the array it
     /// was given, with no copy per event.
     pub fn add(&mut self, l: T) {
-        if !has(&self.list, l.as_ref()) {
-            let next = self.list.slice(0, self.len);
-            next.push(l.as_ref());
-            self.list = next;
-            self.len += 1;
-        }
+        self.list.add(l.as_ref());
     }
 
     /// Removes `l` if registered. A dispatch under way keeps its own copy of the list.
     pub fn remove(&mut self, l: &JsValue) {
-        if has(&self.list, l) {
-            self.list = without(&self.list, l);
-            self.len -= 1;
-        }
+        self.list.remove(l);
     }
 
     /// The listeners to call for one event (`None` when there are none): an array nothing
     /// changes afterwards, so changes made by a listener apply from the next event.
     pub fn snapshot(&self) -> Option<Array> {
-        (self.len > 0).then(|| self.list.clone())
+        (self.list.len > 0).then(|| self.list.list.clone())
     }
 
     pub fn clear(&mut self) {

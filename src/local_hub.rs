@@ -11,6 +11,7 @@
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
 use std::rc::{Rc, Weak};
+use std::sync::Arc;
 
 use im_revoke_core::attachment::{check_local_upload, DEFAULT_MAX_UPLOAD};
 use im_revoke_core::protocol::PROTOCOL_VERSION;
@@ -347,13 +348,13 @@ impl Transport for LocalLink {
         );
     }
 
-    fn send(&self, frames: Vec<ClientFrame>) {
+    fn send(&self, frames: Vec<Arc<ClientFrame>>) {
         if self.seat.left.get() {
             return;
         }
         let id = self.seat.id.get();
         for f in frames {
-            push(&self.hub, id, Inbound::Frame(f));
+            push(&self.hub, id, Inbound::Frame(Arc::unwrap_or_clone(f)));
         }
     }
 

@@ -24,12 +24,12 @@
 //! `convert`).
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::{Rc, Weak};
+use std::sync::Arc;
 
 use gloo_timers::callback::Timeout;
 use im_revoke_core::client::{Client, Done, Notification};
-use im_revoke_core::{ClientFrame, Code, ImError, ServerFrame};
+use im_revoke_core::{ClientFrame, Code, ImError, ServerFrame, SortedMap};
 use js_sys::{Date, Function, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -136,7 +136,7 @@ pub(crate) trait Transport {
     fn open(&self);
     /// Sends frames on the current connection; without one they are dropped (the core client
     /// resends what is unanswered after the next login).
-    fn send(&self, frames: Vec<ClientFrame>);
+    fn send(&self, frames: Vec<Arc<ClientFrame>>);
     /// Logged in on the current connection (called with the session borrowed).
     fn online(&self) {}
     /// Whether it reconnects by itself after the server refused a login for a passing reason
@@ -160,7 +160,7 @@ pub(crate) trait Transport {
 /// Everything the state produced, to act on once the borrow is dropped.
 #[derive(Default)]
 pub(crate) struct Batch {
-    frames: Vec<ClientFrame>,
+    frames: Vec<Arc<ClientFrame>>,
     settles: Vec<(Settle, Result<Done, ImError>)>,
     notes: Vec<Notification>,
     login: Option<(Function, Function, Result<(), ImError>)>,
@@ -173,8 +173,8 @@ pub(crate) struct Batch {
 pub(crate) struct State {
     pub(crate) client: Client,
     pub(crate) phase: Phase,
-    /// By request id; hashed as the core client's maps are (no SipHash code in the module).
-    pending: HashMap<String, Settle, im_revoke_core::Fast>,
+    /// By request id (a sorted `Vec`, as the core client's own map of pending requests).
+    pending: SortedMap<String, Settle>,
     pub(crate) msg_listeners: Listeners<AdvancedMsgListener>,
     pub(crate) conn_listeners: Listeners<ConnectionListener>,
     pub(crate) conv_listeners: Listeners<ConversationListener>,
@@ -248,7 +248,7 @@ impl State {
         self.phase = Phase::LoggedOut;
         self.deadline = None;
         self.wake(b, Err(ImError::new(code)));
-        for (_, s) in self.pending.drain() {
+        for (_, s) in std::mem::take(&mut self.pending) {
             b.settles.push((s, Err(ImError::new(code))));
         }
         self.msg_listeners.clear();
@@ -256,6 +256,9 @@ impl State {
         self.conv_listeners.clear();
     }
 }
+
+/// How a request starts: asks the core client for it (given the time), returns its id.
+type Start<'a> = Box<dyn FnOnce(&mut Client, f64) -> Result<String, ImError> + 'a>;
 
 /// One client: the core state machine, its transport, its promises and listeners.
 pub(crate) struct Session {
@@ -300,7 +303,7 @@ impl Session {
             st: RefCell::new(State {
                 client,
                 phase: Phase::LoggingIn,
-                pending: HashMap::default(),
+                pending: SortedMap::default(),
                 msg_listeners: Listeners::default(),
                 conn_listeners: Listeners::default(),
                 conv_listeners: Listeners::default(),
@@ -367,11 +370,17 @@ impl Session {
 
     /// Starts a request: `start` asks the core client for it (or fails early), the promise's
     /// `resolve`/`reject` wait for the completion, and the frame goes out.
-    pub(crate) fn request(
+    pub(crate) fn request<'a>(
         self: &Rc<Self>,
         shape: Shape,
-        start: impl FnOnce(&mut Client, f64) -> Result<String, ImError>,
+        start: impl FnOnce(&mut Client, f64) -> Result<String, ImError> + 'a,
     ) -> Promise {
+        self.request_boxed(shape, Box::new(start))
+    }
+
+    /// [`Session::request`]'s body, once for every request (each export only boxes its call).
+    #[inline(never)]
+    fn request_boxed(self: &Rc<Self>, shape: Shape, start: Start<'_>) -> Promise {
         let started = {
             let mut st = self.st.borrow_mut();
             if st.phase == Phase::LoggedOut {
@@ -383,9 +392,7 @@ impl Session {
         self.pend(shape, started)
     }
 
-    /// The promise of a request `started` (its id, or why it failed at once). One copy for
-    /// every request (`request` is generic, inlined into each export).
-    #[inline(never)]
+    /// The promise of a request `started` (its id, or why it failed at once).
     fn pend(self: &Rc<Self>, shape: Shape, started: Result<String, ImError>) -> Promise {
         let req_id = match started {
             Ok(id) => id,
@@ -424,7 +431,7 @@ impl Session {
         }
     }
 
-    fn send(&self, frames: Vec<ClientFrame>) {
+    fn send(&self, frames: Vec<Arc<ClientFrame>>) {
         if !frames.is_empty() {
             self.link.send(frames);
         }
@@ -462,7 +469,8 @@ impl Session {
                     b.conn.push(ConnEvent::Success);
                     self.link.online();
                     // A clock sample right away, for canRevoke and the early 6223.
-                    b.frames.push(ClientFrame::Ping { t: Date::now() });
+                    b.frames
+                        .push(Arc::new(ClientFrame::Ping { t: Date::now() }));
                 }
                 b
             }
@@ -513,7 +521,7 @@ impl Session {
             if self.store.borrow().is_some() || self.warning.borrow().is_some() {
                 *self.held.borrow_mut() = Some(Vec::new());
                 let weak = Rc::downgrade(self);
-                Timeout::new(0, move || {
+                crate::js::timeout(0, move || {
                     if let Some(s) = weak.upgrade() {
                         s.release_held();
                     }
@@ -571,7 +579,7 @@ impl Session {
         }
         let ms = (at - Date::now()).clamp(0.0, 2_000_000_000.0) as u32 + 1;
         let weak = Rc::downgrade(self);
-        let timer = Timeout::new(ms, move || {
+        let timer = crate::js::timeout(ms, move || {
             if let Some(s) = weak.upgrade() {
                 s.on_deadline();
             }

@@ -12,7 +12,7 @@ use std::cell::RefCell;
 use im_revoke_core::{ClientFrame, ServerFrame};
 use wasm_bindgen::JsValue;
 
-use crate::js::read_into;
+use crate::js::{read_into, with_memory};
 
 /// A client frame as JSON text.
 pub(crate) fn encode(frame: &ClientFrame) -> String {
@@ -28,8 +28,9 @@ pub fn decode(text: &str) -> Option<ServerFrame> {
 // plain loop over its characters while they are ASCII (`TextEncoder.encodeInto` for the rest;
 // see `js::read_into`): in Chromium the loop takes ~400 ns for a 250-character event where
 // `encodeInto` takes ~650 ns, and wasm-bindgen's own string argument path adds an allocation.
+// (A `const` initializer: no lazy set-up code; the memory comes from `js::with_memory`.)
 thread_local! {
-    static TEXT: RefCell<(Vec<u8>, JsValue)> = RefCell::new((Vec::new(), wasm_bindgen::memory()));
+    static TEXT: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Buffers larger than this (after a large history page) are not kept between frames.
@@ -39,11 +40,11 @@ const KEEP_BUFFER: usize = 256 * 1024;
 /// while the buffer is borrowed but `readInto` itself.
 pub fn read_text<R>(data: &JsValue, f: impl FnOnce(&str) -> R) -> Option<R> {
     TEXT.with(|t| {
-        let (buf, memory) = &mut *t.borrow_mut();
-        let mut n = read_into(data, memory, buf.as_mut_ptr(), buf.len());
+        let buf = &mut *t.borrow_mut();
+        let mut n = with_memory(|m| read_into(data, m, buf.as_mut_ptr(), buf.len()));
         if n <= -2.0 {
             buf.resize((-2.0 - n) as usize, 0);
-            n = read_into(data, memory, buf.as_mut_ptr(), buf.len());
+            n = with_memory(|m| read_into(data, m, buf.as_mut_ptr(), buf.len()));
         }
         if n < 0.0 {
             return None;

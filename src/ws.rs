@@ -15,13 +15,14 @@
 
 use std::cell::Cell;
 use std::rc::{Rc, Weak};
+use std::sync::Arc;
 
 use gloo_timers::callback::{Interval, Timeout};
 use im_revoke_core::{ClientFrame, Code, ImError};
 use js_sys::{Date, Math};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::{CloseEvent, MessageEvent, WebSocket};
+use web_sys::{MessageEvent, WebSocket};
 
 use crate::session::{Batch, Session, Transport};
 use crate::wire::{decode, encode, read_text};
@@ -41,7 +42,8 @@ struct WsConn {
     ws: WebSocket,
     _on_open: Closure<dyn FnMut()>,
     _on_message: Closure<dyn FnMut(MessageEvent)>,
-    _on_close: Closure<dyn FnMut(CloseEvent)>,
+    /// The close event is not read: the closure has the type of `on_open`'s (one closure glue).
+    _on_close: Closure<dyn FnMut()>,
 }
 
 impl WsConn {
@@ -60,7 +62,7 @@ impl WsConn {
             }
         });
         let l = link.clone();
-        let on_close = Closure::<dyn FnMut(CloseEvent)>::new(move |_e: CloseEvent| {
+        let on_close = Closure::<dyn FnMut()>::new(move || {
             if let Some(l) = l.upgrade() {
                 on_close(&l, gen);
             }
@@ -127,7 +129,7 @@ impl Transport for WsLink {
         connect(&self.0);
     }
 
-    fn send(&self, frames: Vec<ClientFrame>) {
+    fn send(&self, frames: Vec<Arc<ClientFrame>>) {
         self.0.send(&frames);
     }
 
@@ -139,7 +141,7 @@ impl Transport for WsLink {
             .keepalive
             .set(Some(Interval::new(KEEPALIVE_MS, move || {
                 if let Some(l) = weak.upgrade() {
-                    l.send(&[ClientFrame::Ping { t: Date::now() }]);
+                    l.send(&[Arc::new(ClientFrame::Ping { t: Date::now() })]);
                 }
             })));
     }
@@ -183,7 +185,7 @@ impl Transport for WsLink {
 
 impl Ws {
     /// Sends frames on the current socket, if any.
-    fn send(&self, frames: &[ClientFrame]) {
+    fn send(&self, frames: &[Arc<ClientFrame>]) {
         let Some(conn) = self.conn.take() else {
             return;
         };
@@ -263,7 +265,7 @@ fn schedule_reconnect(link: &Rc<Ws>) {
 
 fn arm_reconnect(link: &Rc<Ws>, delay: u32) {
     let weak = Rc::downgrade(link);
-    link.reconnect.set(Some(Timeout::new(delay, move || {
+    link.reconnect.set(Some(crate::js::timeout(delay, move || {
         if let Some(l) = weak.upgrade() {
             connect(&l);
         }
@@ -275,7 +277,7 @@ fn on_open(link: &Rc<Ws>, gen: u32) {
         return;
     };
     if link.current(gen) {
-        link.send(&[session.login_frame(&link.user_sig)]);
+        link.send(&[Arc::new(session.login_frame(&link.user_sig))]);
     }
 }
 

@@ -122,7 +122,9 @@ impl Kind {
 
 #[derive(Debug)]
 struct Pending {
-    frame: ClientFrame,
+    /// Shared with [`Client::take_frames`]'s output (a resend shares it again): the client never
+    /// copies a frame.
+    frame: Arc<ClientFrame>,
     kind: Kind,
     queued_at: f64,
     sent_at: Option<f64>,
@@ -185,12 +187,12 @@ pub struct Client {
     used: u64,
     messages: HashMap<String, Local, Fast>,
     groups: SortedMap<String, Group>,
-    pending: HashMap<String, Pending, Fast>,
+    pending: SortedMap<String, Pending>,
     order: Vec<String>,
     offset_ms: f64,
     best_rtt: f64,
     now: f64,
-    frames: Vec<ClientFrame>,
+    frames: Vec<Arc<ClientFrame>>,
     notes: Vec<Notification>,
     done: Vec<Completion>,
     book: conversations::Book,
@@ -225,7 +227,7 @@ impl Client {
             used: 0,
             messages: HashMap::default(),
             groups: SortedMap::default(),
-            pending: HashMap::default(),
+            pending: SortedMap::default(),
             order: Vec::new(),
             offset_ms: 0.0,
             best_rtt: f64::INFINITY,
@@ -281,8 +283,9 @@ impl Client {
         }
     }
 
-    /// Takes the frames to send, in order.
-    pub fn take_frames(&mut self) -> Vec<ClientFrame> {
+    /// Takes the frames to send, in order (shared with the requests waiting for their answer:
+    /// a transport that needs a frame of its own takes it with `Arc::unwrap_or_clone`).
+    pub fn take_frames(&mut self) -> Vec<Arc<ClientFrame>> {
         std::mem::take(&mut self.frames)
     }
 
@@ -388,6 +391,7 @@ impl Client {
     }
 
     fn queue(&mut self, req_id: String, frame: ClientFrame, kind: Kind, now: f64) {
+        let frame = Arc::new(frame);
         let sent_at = if self.logged_in {
             self.frames.push(frame.clone());
             Some(now)

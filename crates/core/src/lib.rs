@@ -43,12 +43,14 @@ pub mod wire;
 
 pub use error::{Code, ImError};
 /// The client's hasher (FxHash's multiply-rotate), for a host's maps beside the core client's
-/// (the browser module's promises by request id): see `hash.rs` for why not std's SipHash.
+/// message cache: see `hash.rs` for why not std's SipHash.
 pub use hash::Fast;
 pub use hub::{Hub, Outgoing, SessionId};
 pub use model::{
     ConvId, Elem, Group, GroupRole, ImageInfo, Message, MessageStatus, RevokeInfo, RevokerRole,
+    StringSet,
 };
 pub use policy::Config;
 pub use protocol::{ClientFrame, Envelope, Event, ServerFrame};
+pub use sorted::SortedMap;
 pub use store::{CallbackRecord, MemStore, Store, StoreError};

@@ -8,7 +8,8 @@
 
 use crate::error::{Code, ImError};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeSet;
+
+pub use crate::sorted::StringSet;
 
 /// Longest userID, in bytes (Tencent: 32).
 pub const MAX_USER_ID: usize = 32;
@@ -565,9 +566,9 @@ pub struct Group {
     /// The owner's userID.
     pub owner: String,
     /// Admins' userIDs.
-    pub admins: BTreeSet<String>,
+    pub admins: StringSet,
     /// Every member's userID, including the owner and the admins.
-    pub members: BTreeSet<String>,
+    pub members: StringSet,
     /// Server time of creation, milliseconds.
     pub created_ms: u64,
     /// Request ids of the latest changes (kept by the authority so a retried request is

@@ -11,6 +11,7 @@
 use crate::client::{Client, Completion, Done, Notification};
 use crate::{ClientFrame, Config, Hub, ImError, MemStore, Outgoing, ServerFrame, SessionId};
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 /// The server clock at the start of every world (ms since the epoch).
 pub const T0: u64 = 1_700_000_000_000;
@@ -213,7 +214,7 @@ impl<H: Host> World<H> {
         let dev = &mut self.devices[d];
         let frames = dev.client.take_frames();
         if dev.session.is_some() {
-            dev.up.extend(frames);
+            dev.up.extend(frames.into_iter().map(Arc::unwrap_or_clone));
         }
         for n in dev.client.take_notifications() {
             match n {

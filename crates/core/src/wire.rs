@@ -22,9 +22,7 @@
 
 use std::sync::Arc;
 
-use crate::json::{
-    boolean, list, opt_object, opt_string, parse, string, string_set, uint, Json, Writer,
-};
+use crate::json::{parse, Fields, Json, Writer};
 use crate::model::{Elem, Group, ImageInfo, Message, ReplyTo, RevokeInfo, RevokerRole};
 use crate::protocol::{
     ClientFrame, ClientLimits, Conversation, Envelope, Event, Revoked, ServerFrame,
@@ -32,121 +30,144 @@ use crate::protocol::{
 use crate::Code;
 
 // --- reading server frames ------------------------------------------------------------------
+//
+// Each value is read through `Fields`: every field is read (an absent or mistyped one reads as
+// empty and marks the value failed), then `done` keeps or refuses the whole. A required nested
+// object is read first, before the fields around it, so that its failure returns with nothing
+// to drop.
 
 fn revoke_info(v: &Json) -> Option<RevokeInfo> {
-    Some(RevokeInfo {
-        user_id: string(v, "userID")?,
-        role: match v.get("role")?.str()? {
-            "sender" => RevokerRole::Sender,
-            "owner" => RevokerRole::Owner,
-            "admin" => RevokerRole::Admin,
-            _ => return None,
-        },
-        reason: string(v, "reason")?,
-        time_ms: uint(v, "timeMs")?,
-        req_id: string(v, "reqId")?,
-    })
+    let mut f = Fields::of(v);
+    let role = match f.get("role").and_then(Json::str) {
+        Some("sender") => RevokerRole::Sender,
+        Some("owner") => RevokerRole::Owner,
+        Some("admin") => RevokerRole::Admin,
+        _ => return None,
+    };
+    let r = RevokeInfo {
+        user_id: f.string("userID"),
+        role,
+        reason: f.string("reason"),
+        time_ms: f.uint("timeMs"),
+        req_id: f.string("reqId"),
+    };
+    f.done(r)
 }
 
 fn image(v: &Json) -> Option<ImageInfo> {
-    Some(ImageInfo {
-        kind: u8::try_from(uint(v, "type")?).ok()?,
-        uuid: string(v, "uuid")?,
-        url: string(v, "url")?,
-        width: u32::try_from(uint(v, "width")?).ok()?,
-        height: u32::try_from(uint(v, "height")?).ok()?,
-        size: uint(v, "size")?,
-    })
+    let mut f = Fields::of(v);
+    let i = ImageInfo {
+        kind: f.small("type"),
+        uuid: f.string("uuid"),
+        url: f.string("url"),
+        width: f.small("width"),
+        height: f.small("height"),
+        size: f.uint("size"),
+    };
+    f.done(i)
 }
 
 #[inline(never)] // from `message` and `decode_elem`: one copy
 fn elem(v: &Json) -> Option<Elem> {
-    Some(match v.get("elemType")?.str()? {
+    let mut f = Fields::of(v);
+    let e = match v.get("elemType")?.str()? {
         "text" => Elem::Text {
-            text: string(v, "text")?,
+            text: f.string("text"),
         },
         "custom" => Elem::Custom {
-            data: string(v, "data")?,
-            desc: string(v, "desc")?,
-            extension: string(v, "extension")?,
+            data: f.string("data"),
+            desc: f.string("desc"),
+            extension: f.string("extension"),
         },
         "image" => Elem::Image {
-            image_list: list(v, "imageList", image)?,
+            image_list: f.list("imageList", image),
         },
         "file" => Elem::File {
-            uuid: string(v, "uuid")?,
-            file_name: string(v, "fileName")?,
-            file_size: uint(v, "fileSize")?,
-            url: string(v, "url")?,
+            uuid: f.string("uuid"),
+            file_name: f.string("fileName"),
+            file_size: f.uint("fileSize"),
+            url: f.string("url"),
         },
         _ => return None,
-    })
+    };
+    f.done(e)
 }
 
 fn message(v: &Json) -> Option<Message> {
-    Some(Message {
-        msg_id: string(v, "msgID")?,
-        sender: string(v, "sender")?,
-        receiver: opt_string(v, "receiver")?,
-        group_id: opt_string(v, "groupID")?,
-        time_ms: uint(v, "timeMs")?,
-        seq: uint(v, "seq")?,
-        elem: opt_object(v, "elem", elem)?,
-        revoke: opt_object(v, "revoke", revoke_info)?,
-        reply_to: opt_object(v, "replyTo", reply_to)?,
-        cloud_custom_data: opt_string(v, "cloudCustomData")?,
-    })
+    let mut f = Fields::of(v);
+    let m = Message {
+        msg_id: f.string("msgID"),
+        sender: f.string("sender"),
+        receiver: f.opt_string("receiver"),
+        group_id: f.opt_string("groupID"),
+        time_ms: f.uint("timeMs"),
+        seq: f.uint("seq"),
+        elem: f.opt_object("elem", elem),
+        revoke: f.opt_object("revoke", revoke_info),
+        reply_to: f.opt_object("replyTo", reply_to),
+        cloud_custom_data: f.opt_string("cloudCustomData"),
+    };
+    f.done(m)
 }
 
 fn reply_to(v: &Json) -> Option<ReplyTo> {
-    Some(ReplyTo {
-        msg_id: string(v, "msgID")?,
-        sender: string(v, "sender")?,
-        abstract_text: string(v, "abstract")?,
-        is_revoked: boolean(v, "isRevoked")?,
-    })
+    let mut f = Fields::of(v);
+    let r = ReplyTo {
+        msg_id: f.string("msgID"),
+        sender: f.string("sender"),
+        abstract_text: f.string("abstract"),
+        is_revoked: f.boolean("isRevoked"),
+    };
+    f.done(r)
 }
 
 fn conversation(v: &Json) -> Option<Conversation> {
-    Some(Conversation {
-        conversation_id: string(v, "conversationID")?,
-        kind: u8::try_from(uint(v, "type")?).ok()?,
-        user_id: opt_string(v, "userID")?,
-        group_id: opt_string(v, "groupID")?,
-        show_name: string(v, "showName")?,
-        unread_count: uint(v, "unreadCount")?,
-        last_message: opt_object(v, "lastMessage", message)?,
-        order_key: uint(v, "orderKey")?,
-        read_seq: uint(v, "readSeq")?,
-    })
+    let mut f = Fields::of(v);
+    let c = Conversation {
+        conversation_id: f.string("conversationID"),
+        kind: f.small("type"),
+        user_id: f.opt_string("userID"),
+        group_id: f.opt_string("groupID"),
+        show_name: f.string("showName"),
+        unread_count: f.uint("unreadCount"),
+        last_message: f.opt_object("lastMessage", message),
+        order_key: f.uint("orderKey"),
+        read_seq: f.uint("readSeq"),
+    };
+    f.done(c)
 }
 
 fn group(v: &Json) -> Option<Group> {
-    Some(Group {
-        group_id: string(v, "groupID")?,
-        name: string(v, "name")?,
-        owner: string(v, "owner")?,
-        admins: string_set(v, "admins")?,
-        members: string_set(v, "members")?,
-        created_ms: uint(v, "createdMs")?,
+    let mut f = Fields::of(v);
+    let g = Group {
+        group_id: f.string("groupID"),
+        name: f.string("name"),
+        owner: f.string("owner"),
+        admins: f.string_set("admins"),
+        members: f.string_set("members"),
+        created_ms: f.uint("createdMs"),
         // The authority's own bookkeeping; never sent to clients.
         recent_req_ids: Vec::new(),
-    })
+    };
+    f.done(g)
 }
 
 fn revoked(v: &Json) -> Option<Revoked> {
-    Some(Revoked {
-        msg_id: string(v, "msgID")?,
-        sender: string(v, "sender")?,
-        receiver: opt_string(v, "receiver")?,
-        group_id: opt_string(v, "groupID")?,
+    let revoke = revoke_info(v.get("revoke")?)?;
+    let mut f = Fields::of(v);
+    let r = Revoked {
+        msg_id: f.string("msgID"),
+        sender: f.string("sender"),
+        receiver: f.opt_string("receiver"),
+        group_id: f.opt_string("groupID"),
         // Absent in frames of servers from before it (serde's default).
         seq: match v.get("seq") {
             None => 0,
-            Some(x) => x.uint()?,
+            Some(x) => f.check(x.uint()),
         },
-        revoke: revoke_info(v.get("revoke")?)?,
-    })
+        revoke,
+    };
+    f.done(r)
 }
 
 fn envelope(e: &Json) -> Option<Envelope> {
@@ -159,102 +180,126 @@ fn envelope(e: &Json) -> Option<Envelope> {
         "groupChanged" => Event::GroupChanged {
             group: group(ev.get("group")?)?,
         },
-        "conversationRead" => Event::ConversationRead {
-            conversation_id: string(ev, "conversationID")?,
-            read_seq: uint(ev, "readSeq")?,
-        },
+        "conversationRead" => {
+            let mut f = Fields::of(ev);
+            let r = Event::ConversationRead {
+                conversation_id: f.string("conversationID"),
+                read_seq: f.uint("readSeq"),
+            };
+            f.done(r)?
+        }
         _ => return None,
     };
+    let seq = e.get("seq")?.uint()?;
     Some(Envelope {
-        seq: uint(e, "seq")?,
+        seq,
         event: Arc::new(event),
     })
 }
 
 fn limits(l: &Json) -> Option<ClientLimits> {
-    Some(ClientLimits {
-        revoke_time_limit_ms: uint(l, "revokeTimeLimitMs")?,
+    let mut f = Fields::of(l);
+    let c = ClientLimits {
+        revoke_time_limit_ms: f.uint("revokeTimeLimitMs"),
         admin_revoke_time_limit_ms: match l.get("adminRevokeTimeLimitMs") {
             None | Some(Json::Null) => None,
-            Some(x) => Some(x.uint()?),
+            Some(x) => Some(f.check(x.uint())),
         },
-        max_text_bytes: usize::try_from(uint(l, "maxTextBytes")?).ok()?,
-        max_reason_bytes: usize::try_from(uint(l, "maxReasonBytes")?).ok()?,
-    })
+        max_text_bytes: f.small("maxTextBytes"),
+        max_reason_bytes: f.small("maxReasonBytes"),
+    };
+    f.done(c)
 }
 
 fn frame(v: &Json) -> Option<ServerFrame> {
-    Some(match v.get("type")?.str()? {
-        "loginOk" => ServerFrame::LoginOk {
-            v: u32::try_from(uint(v, "v")?).ok()?,
-            user_id: string(v, "userID")?,
-            server_time: uint(v, "serverTime")?,
-            head_seq: uint(v, "headSeq")?,
-            limits: limits(v.get("limits")?)?,
-        },
-        "sendOk" => ServerFrame::SendOk {
-            req_id: string(v, "reqId")?,
-            server_time: uint(v, "serverTime")?,
-            seq: uint(v, "seq")?,
-            message: message(v.get("message")?)?,
-        },
-        "revokeOk" => ServerFrame::RevokeOk {
-            req_id: string(v, "reqId")?,
-            server_time: uint(v, "serverTime")?,
-            seq: uint(v, "seq")?,
-            revoked: revoked(v.get("revoked")?)?,
-        },
+    let mut f = Fields::of(v);
+    let frame = match v.get("type")?.str()? {
+        "loginOk" => {
+            let limits = limits(v.get("limits")?)?;
+            ServerFrame::LoginOk {
+                v: f.small("v"),
+                user_id: f.string("userID"),
+                server_time: f.uint("serverTime"),
+                head_seq: f.uint("headSeq"),
+                limits,
+            }
+        }
+        "sendOk" => {
+            let message = message(v.get("message")?)?;
+            ServerFrame::SendOk {
+                req_id: f.string("reqId"),
+                server_time: f.uint("serverTime"),
+                seq: f.uint("seq"),
+                message,
+            }
+        }
+        "revokeOk" => {
+            let revoked = revoked(v.get("revoked")?)?;
+            ServerFrame::RevokeOk {
+                req_id: f.string("reqId"),
+                server_time: f.uint("serverTime"),
+                seq: f.uint("seq"),
+                revoked,
+            }
+        }
         "messages" => ServerFrame::Messages {
-            req_id: string(v, "reqId")?,
-            server_time: uint(v, "serverTime")?,
-            messages: list(v, "messages", message)?,
-            is_completed: boolean(v, "isCompleted")?,
+            req_id: f.string("reqId"),
+            server_time: f.uint("serverTime"),
+            messages: f.list("messages", message),
+            is_completed: f.boolean("isCompleted"),
         },
         "syncOk" => ServerFrame::SyncOk {
-            req_id: string(v, "reqId")?,
-            server_time: uint(v, "serverTime")?,
-            events: list(v, "events", envelope)?,
-            has_more: boolean(v, "hasMore")?,
+            req_id: f.string("reqId"),
+            server_time: f.uint("serverTime"),
+            events: f.list("events", envelope),
+            has_more: f.boolean("hasMore"),
         },
-        "groupOk" => ServerFrame::GroupOk {
-            req_id: string(v, "reqId")?,
-            server_time: uint(v, "serverTime")?,
-            seq: uint(v, "seq")?,
-            group: group(v.get("group")?)?,
-        },
+        "groupOk" => {
+            let group = group(v.get("group")?)?;
+            ServerFrame::GroupOk {
+                req_id: f.string("reqId"),
+                server_time: f.uint("serverTime"),
+                seq: f.uint("seq"),
+                group,
+            }
+        }
         "groups" => ServerFrame::Groups {
-            req_id: string(v, "reqId")?,
-            server_time: uint(v, "serverTime")?,
-            groups: list(v, "groups", group)?,
+            req_id: f.string("reqId"),
+            server_time: f.uint("serverTime"),
+            groups: f.list("groups", group),
         },
         "conversations" => ServerFrame::Conversations {
-            req_id: string(v, "reqId")?,
-            server_time: uint(v, "serverTime")?,
-            head_seq: uint(v, "headSeq")?,
-            next_seq: uint(v, "nextSeq")?,
-            is_finished: boolean(v, "isFinished")?,
-            conversation_list: list(v, "conversationList", conversation)?,
-            total_unread_count: uint(v, "totalUnreadCount")?,
+            req_id: f.string("reqId"),
+            server_time: f.uint("serverTime"),
+            head_seq: f.uint("headSeq"),
+            next_seq: f.uint("nextSeq"),
+            is_finished: f.boolean("isFinished"),
+            conversation_list: f.list("conversationList", conversation),
+            total_unread_count: f.uint("totalUnreadCount"),
         },
         "readOk" => ServerFrame::ReadOk {
-            req_id: string(v, "reqId")?,
-            server_time: uint(v, "serverTime")?,
-            seq: uint(v, "seq")?,
-            conversation_id: string(v, "conversationID")?,
-            read_seq: uint(v, "readSeq")?,
+            req_id: f.string("reqId"),
+            server_time: f.uint("serverTime"),
+            seq: f.uint("seq"),
+            conversation_id: f.string("conversationID"),
+            read_seq: f.uint("readSeq"),
         },
         "event" => ServerFrame::Event(envelope(v)?),
-        "error" => ServerFrame::Error {
-            req_id: opt_string(v, "reqId")?,
-            code: Code::from_num(u32::try_from(uint(v, "code")?).ok()?)?,
-            desc: string(v, "desc")?,
-        },
+        "error" => {
+            let code = Code::from_num(u32::try_from(v.get("code")?.uint()?).ok()?)?;
+            ServerFrame::Error {
+                req_id: f.opt_string("reqId"),
+                code,
+                desc: f.string("desc"),
+            }
+        }
         "pong" => ServerFrame::Pong {
-            t: v.get("t")?.float()?,
-            server_time: uint(v, "serverTime")?,
+            t: f.check(v.get("t").and_then(Json::float)),
+            server_time: f.uint("serverTime"),
         },
         _ => return None,
-    })
+    };
+    f.done(frame)
 }
 
 /// An element from its JSON text (as in frames: `{"elemType":"image","imageList":[…]}`);

@@ -22,13 +22,12 @@
 
 use super::{Client, Done, Kind};
 use crate::error::{Code, ImError};
-use crate::model::{ConvId, Message, MessageStatus};
+use crate::model::{ConvId, Message, MessageStatus, StringSet};
 use crate::protocol::{ClientFrame, Conversation, Revoked, MAX_CONVERSATION_PAGE};
 use crate::sorted::{SeqSet, SortedMap};
 use crate::view::{
     ConversationPage, ConversationView, MessageView, SearchResult, SearchResultItem,
 };
-use std::collections::BTreeSet;
 
 /// Most keywords one local search takes (as V2TIM).
 pub const MAX_SEARCH_KEYWORDS: usize = 5;
@@ -72,8 +71,8 @@ pub(super) struct Book {
     loaded: bool,
     /// The total unread count listeners were last told.
     told_total: u64,
-    new: BTreeSet<String>,
-    changed: BTreeSet<String>,
+    new: StringSet,
+    changed: StringSet,
     /// Seqs of the revoke events already taken off the counts, ahead of the cursor (a
     /// device's own revoke is applied twice: at its answer and at its event, same seq).
     /// Forgotten once the cursor passes them: no event is applied again after that.
@@ -540,7 +539,7 @@ impl Client {
             new.iter().filter_map(|id| self.conv_view(id)).collect();
         let changed_views: Vec<ConversationView> = changed
             .iter()
-            .filter(|id| !new.contains(*id))
+            .filter(|id| !new.contains(id))
             .filter_map(|id| self.conv_view(id))
             .collect();
         if !new_views.is_empty() {

@@ -81,7 +81,7 @@ impl Client {
                         group_id,
                         before_seq: None,
                         ..
-                    } = &p.frame
+                    } = &*p.frame
                     {
                         let mut all = self.unsent_in(user_id.as_deref(), group_id.as_deref());
                         all.append(&mut views);
@@ -233,10 +233,10 @@ impl Client {
         self.syncing = true;
         self.sync_retry_at = None;
         let req_id = self.next_id("y");
-        let frame = ClientFrame::Sync {
+        let frame = Arc::new(ClientFrame::Sync {
             req_id: req_id.clone(),
             after_seq: self.cursor.unwrap_or(0),
-        };
+        });
         self.pending.insert(
             req_id.clone(),
             Pending {

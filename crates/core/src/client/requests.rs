@@ -155,7 +155,7 @@ impl Client {
         let in_flight = self
             .pending
             .values()
-            .any(|p| p.kind == Kind::Send(msg_id.to_string()));
+            .any(|p| matches!(&p.kind, Kind::Send(m) if m == msg_id));
         if in_flight {
             return Err(ImError::new(Code::InProgress));
         }
@@ -207,7 +207,7 @@ impl Client {
         let in_flight = self
             .pending
             .values()
-            .any(|p| p.kind == Kind::Send(msg_id.to_string()));
+            .any(|p| matches!(&p.kind, Kind::Send(m) if m == msg_id));
         if in_flight || self.uploading.iter().any(|id| id == msg_id) {
             return Err(ImError::new(Code::InProgress));
         }
@@ -362,7 +362,7 @@ impl Client {
         let already = self
             .pending
             .values()
-            .any(|p| p.kind == Kind::Revoke(msg_id.to_string()));
+            .any(|p| matches!(&p.kind, Kind::Revoke(m) if m == msg_id));
         if already {
             return Err(ImError::new(Code::InProgress));
         }

@@ -3,13 +3,11 @@
 //! from the cache while a store is kept.
 
 use super::{Client, Done, Kind, Local, MessageView};
-use crate::hash::Fast;
-use crate::model::{Message, MessageStatus};
+use crate::model::{Message, MessageStatus, StringSet};
 use crate::persist::{
     encode_message, encode_revoke, evict, over, Delta, OutboxEntry, Record, Restored, Tombstone,
 };
 use crate::protocol::{ClientFrame, Revoked};
-use std::collections::HashSet;
 
 /// The store's time key of a message not sent yet (the largest integer JavaScript holds
 /// exactly).
@@ -18,7 +16,7 @@ const UNSENT: u64 = (1 << 53) - 1;
 /// What changed since the last [`Client::take_persist`].
 #[derive(Debug, Default)]
 pub(super) struct Tracker {
-    dirty: HashSet<String, Fast>,
+    dirty: StringSet,
     tombstones: Vec<Tombstone>,
     cursor: Option<u64>,
     outbox: Vec<OutboxEntry>,
@@ -56,13 +54,12 @@ impl Client {
     /// no caller and never time out: they go out after every login until answered.
     pub fn restore(&mut self, r: Restored) {
         self.cursor = r.cursor;
-        // Owned strings: the one set type of the client (`dirty`'s), not a second one of `&str`.
-        let sends: HashSet<String, Fast> = r
-            .outbox
-            .iter()
-            .filter(|e| e.revoke.is_none())
-            .map(|e| e.msg_id.clone())
-            .collect();
+        // Owned strings: the one set type of the client (`dirty`'s), not a second one of `&str`;
+        // inserted one by one, as everywhere in the client (no sort code in the browser module).
+        let mut sends = StringSet::new();
+        for e in r.outbox.iter().filter(|e| e.revoke.is_none()) {
+            sends.insert(e.msg_id.clone());
+        }
         let keep = r.messages.len().min(self.cache_cap);
         for m in r.messages.into_iter().take(keep).rev() {
             let status = if m.revoke.is_some() {
@@ -139,7 +136,9 @@ impl Client {
         }
         let ids: Vec<String> = self.messages.keys().cloned().collect();
         if let Some(t) = &mut self.store {
-            t.dirty.extend(ids);
+            for id in ids {
+                t.dirty.insert(id);
+            }
             t.cursor = None;
         }
         let mut d = self.take_persist().unwrap_or_default();
@@ -190,7 +189,7 @@ impl Client {
             .iter()
             .filter_map(|id| {
                 let p = self.pending.get(id)?;
-                let (msg_id, revoke) = match (&p.kind, &p.frame) {
+                let (msg_id, revoke) = match (&p.kind, &*p.frame) {
                     (Kind::Send(m), _) => (m.clone(), None),
                     (Kind::Revoke(m), ClientFrame::Revoke { reason, .. }) => {
                         (m.clone(), Some(reason.clone()))
@@ -220,7 +219,7 @@ impl Client {
             d.outbox = Some(outbox.clone());
             t.outbox = outbox;
         }
-        for id in t.dirty.drain() {
+        for id in std::mem::take(&mut t.dirty) {
             if let Some(l) = self.messages.get(&id) {
                 // Unsent messages sort newest: a reload always restores them.
                 let time_ms = if l.msg.seq == 0 {
@@ -273,14 +272,12 @@ impl Client {
         if !over(self.messages.len(), self.cache_cap) {
             return;
         }
-        let busy: HashSet<String, Fast> = self
-            .pending
-            .values()
-            .filter_map(|p| match &p.kind {
-                Kind::Send(m) | Kind::Revoke(m) => Some(m.clone()),
-                _ => None,
-            })
-            .collect();
+        let mut busy = StringSet::new();
+        for p in self.pending.values() {
+            if let Kind::Send(m) | Kind::Revoke(m) = &p.kind {
+                busy.insert(m.clone());
+            }
+        }
         let dirty = self.store.as_ref().map(|t| &t.dirty);
         let candidates = self.messages.iter().filter(|(id, l)| {
             l.status != MessageStatus::Sending

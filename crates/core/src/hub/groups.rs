@@ -10,11 +10,12 @@
 use super::{bad, Fail, Hub, SessionId, R};
 use crate::error::Code;
 use crate::model::{
-    check_group_id, check_user_id, ConvId, Group, GroupRole, GROUP_RECENT_REQS, MAX_GROUP_NAME,
+    check_group_id, check_user_id, ConvId, Group, GroupRole, StringSet, GROUP_RECENT_REQS,
+    MAX_GROUP_NAME,
 };
 use crate::protocol::{Event, ServerFrame};
 use crate::store::{EventKind, Store};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// The groups a hub has read, shared (not copied) by every request that reads one: a
@@ -194,7 +195,7 @@ impl<S: Store> Hub<S> {
         req_id: String,
         fp: u64,
         mut group: Group,
-        audience: &BTreeSet<String>,
+        audience: &StringSet,
         now: u64,
     ) -> R<()> {
         self.charge_fanout(user, audience.len(), now)?;
@@ -263,8 +264,8 @@ impl<S: Store> Hub<S> {
             Err(Fail::Im(e)) if e.code == Code::GroupNotFound => {}
             Err(e) => return Err(e),
         }
-        let admins: BTreeSet<String> = admins.into_iter().filter(|a| a != user).collect();
-        let mut all: BTreeSet<String> = members.into_iter().collect();
+        let admins: StringSet = admins.into_iter().filter(|a| a != user).collect();
+        let mut all: StringSet = members.into_iter().collect();
         all.extend(admins.iter().cloned());
         all.insert(user.to_string());
         if all.len() > self.cfg.max_group_members {
@@ -308,7 +309,7 @@ impl<S: Store> Hub<S> {
         }
         self.check_members(&members)?;
         self.check_per_call(members.len())?;
-        let new: BTreeSet<String> = members
+        let new: StringSet = members
             .into_iter()
             .filter(|m| !group.members.contains(m))
             .collect();

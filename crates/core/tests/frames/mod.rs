@@ -3,12 +3,13 @@
 //! file by path): every kind of frame, with escapes, non-ASCII text, `null`s and big numbers.
 #![allow(dead_code)] // each includer uses its part
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use im_revoke_core::model::ReplyTo;
 use im_revoke_core::protocol::{ClientLimits, Conversation, Envelope, Event, Revoked};
-use im_revoke_core::{Code, Elem, Group, ImageInfo, Message, RevokeInfo, RevokerRole, ServerFrame};
+use im_revoke_core::{
+    Code, Elem, Group, ImageInfo, Message, RevokeInfo, RevokerRole, ServerFrame, StringSet,
+};
 
 pub fn revoke_info(role: RevokerRole) -> RevokeInfo {
     RevokeInfo {
@@ -120,8 +121,8 @@ pub fn group() -> Group {
         group_id: "g1".into(),
         name: "team".into(),
         owner: "alice".into(),
-        admins: BTreeSet::from(["carol".to_string()]),
-        members: BTreeSet::from(["alice".into(), "bob".into(), "carol".into()]),
+        admins: StringSet::from(["carol".to_string()]),
+        members: StringSet::from(["alice".into(), "bob".into(), "carol".into()]),
         created_ms: 42,
         recent_req_ids: Vec::new(),
     }
@@ -268,8 +269,8 @@ pub fn frames() -> Vec<ServerFrame> {
                     group_id: "g2".into(),
                     name: String::new(),
                     owner: "bob".into(),
-                    admins: BTreeSet::new(),
-                    members: BTreeSet::from(["bob".to_string()]),
+                    admins: StringSet::new(),
+                    members: StringSet::from(["bob".to_string()]),
                     created_ms: 0,
                     recent_req_ids: Vec::new(),
                 },

@@ -1,13 +1,18 @@
-// scripts/short-imports.mjs OUT_DIR — short import names for a module wasm-bindgen built.
+// scripts/short-names.mjs OUT_DIR — short import and export names for a module wasm-bindgen
+// built.
 //
 // wasm-bindgen names every function the wasm imports `__wbg_<name>_<16 hex digits>`, under the
 // module `./im_revoke_bg.js` or a snippet's path, and the JS glue's import object repeats each
 // name: about 80 long names in the wasm's import section and again in the glue, their hashes
 // incompressible (~2 KB of the gzipped module). This renames them, in both files, to short ones
-// (`a`, `b`, … `ba`, …) under one module `a`. Exports keep their names (`init()` returns
-// them; the benchmarks read `memory`). Run after wasm-opt (scripts/wasm-build.sh), before the
-// glue is minified (scripts/package-client.mjs). Fails loudly if the glue is not laid out as
-// the pinned wasm-bindgen writes it.
+// (`a`, `b`, … `ba`, …) under one module `a`.
+//
+// Exports likewise (`messagemanager_sendMessage`, `wasm_bindgen__convert__closures_____invoke__`
+// with a hash, …), everywhere the glue reads them (`wasm.<name>`) and in the two `.d.ts` files
+// that list them; except `memory`, which the benchmarks read from what `init()` returns. Run
+// after wasm-opt (scripts/wasm-build.sh), before the glue is minified
+// (scripts/package-client.mjs). Fails loudly if the glue is not laid out as the pinned
+// wasm-bindgen writes it.
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 
@@ -18,7 +23,7 @@ const bytes = readFileSync(wasmPath);
 let js = readFileSync(jsPath, "utf8");
 
 const fail = (why) => {
-  throw new Error(`short-imports: ${why} (${out})`);
+  throw new Error(`short-names: ${why} (${out})`);
 };
 
 // --- the wasm's import section ---------------------------------------------------------------
@@ -108,9 +113,36 @@ for (const im of imports) {
 const body = [...toLeb(imports.length)];
 for (const im of imports) body.push(...nameBytes("a"), ...nameBytes(im.short), ...im.desc);
 const newSec = [2, ...toLeb(body.length), ...body];
+
+// --- the wasm's export section ---------------------------------------------------------------
+const exp = sections.find((s) => s.id === 7) || fail("no export section");
+let [expCount, q] = leb(bytes, exp.start);
+const exportsRenamed = new Map(); // long name -> short name
+const expBody = [...toLeb(expCount)];
+for (let i = 0; i < expCount; i++) {
+  let field;
+  [field, q] = name(bytes, q);
+  const kind = bytes[q];
+  const [, end] = leb(bytes, q + 1);
+  let s = field;
+  if (field !== "memory") {
+    s = short(exportsRenamed.size);
+    exportsRenamed.set(field, s);
+  }
+  expBody.push(...nameBytes(s), ...bytes.subarray(q, end));
+  q = end;
+}
+if (exp.start < sec.end) fail("the export section comes before the import section");
+const newExp = [7, ...toLeb(expBody.length), ...expBody];
 writeFileSync(
   wasmPath,
-  Buffer.concat([bytes.subarray(0, sec.head), Buffer.from(newSec), bytes.subarray(sec.end)]),
+  Buffer.concat([
+    bytes.subarray(0, sec.head),
+    Buffer.from(newSec),
+    bytes.subarray(sec.end, exp.head),
+    Buffer.from(newExp),
+    bytes.subarray(exp.end),
+  ]),
 );
 
 // --- the glue's import object ----------------------------------------------------------------
@@ -144,5 +176,35 @@ for (const [key, s] of renamed) {
   }
 }
 js = head + "\n" + extra.join("") + "    return { __proto__: null, a: import0 };\n}" + js.slice(m.index + m[0].length);
+
+// --- the glue's uses of the exports, and their declarations ----------------------------------
+const escape = (s) => s.replace(/[$]/g, "\\$&");
+// Exports the glue never reads (wasm-bindgen's `__instance_terminated` and `__abort_handler`
+// statics) are neither declared: renamed in the wasm alone.
+const read = new Set();
+for (const [field, s] of exportsRenamed) {
+  const uses = new RegExp(`\\bwasm\\.${escape(field)}\\b`, "g");
+  if (!uses.test(js)) continue;
+  read.add(field);
+  js = js.replace(uses, `wasm.${s}`);
+  // Read some other way (`exports.<name>`, `["<name>"]`)? A JS function of the same name (the
+  // start function's) is the glue's own export, not a read of the wasm's.
+  if (new RegExp(`[.'"]${escape(field)}\\b`).test(js)) fail(`export ${field} is read otherwise in the glue`);
+}
 writeFileSync(jsPath, js);
-console.log(`short-imports: ${imports.length} imports renamed (${out})`);
+const declared = (file, prefix) => {
+  const p = path.join(out, file);
+  let d = readFileSync(p, "utf8");
+  for (const [field, s] of exportsRenamed) {
+    const k = `${prefix}${field}:`;
+    if (!d.includes(k)) {
+      if (read.has(field)) fail(`${file} does not declare ${field}`);
+      continue;
+    }
+    d = d.replace(k, `${prefix}${s}:`);
+  }
+  writeFileSync(p, d);
+};
+declared("im_revoke.d.ts", "readonly ");
+declared("im_revoke_bg.wasm.d.ts", "export const ");
+console.log(`short-names: ${imports.length} imports and ${exportsRenamed.size} exports renamed (${out})`);

@@ -135,6 +135,38 @@ fn member(
     })
 }
 
+/// Opens `n` readers with `open(i)`, `concurrency` at a time and all by `hard`, each reporting
+/// to `tx` until `stopped`.
+async fn open_readers<F, Fut>(
+    n: usize,
+    concurrency: usize,
+    hard: Instant,
+    tx: &mpsc::UnboundedSender<Seen>,
+    stopped: &watch::Receiver<bool>,
+    open: F,
+) -> Result<Vec<tokio::task::JoinHandle<()>>>
+where
+    F: Fn(usize) -> Fut,
+    Fut: std::future::Future<Output = Result<Ws>>,
+{
+    let opened = futures_util::stream::iter(0..n)
+        .map(|i| {
+            let f = open(i);
+            async move {
+                tokio::time::timeout_at(hard.into(), f)
+                    .await
+                    .map_err(|_| err("timed out"))?
+            }
+        })
+        .buffer_unordered(concurrency.max(1))
+        .collect::<Vec<_>>()
+        .await;
+    opened
+        .into_iter()
+        .map(|ws| Ok(member(ws?, tx.clone(), stopped.clone())))
+        .collect()
+}
+
 /// Waits for the answer to `req` on the owner's socket.
 async fn answer(ws: &mut Ws, req: &str, deadline: Instant) -> Result<(Instant, ServerFrame)> {
     loop {
@@ -228,25 +260,18 @@ pub async fn run(t: Arc<Target>, o: &FanoutOpts) -> Result<FanoutReport> {
     let t1 = Instant::now();
     let (tx, mut rx) = mpsc::unbounded_channel();
     let (stop, stopped) = watch::channel(false);
-    let mut readers = Vec::with_capacity(o.members);
-    let opened = futures_util::stream::iter(users.iter().cloned())
-        .map(|u| {
-            let t = t.clone();
-            async move {
-                tokio::time::timeout_at(hard.into(), t.connect_login(&u))
-                    .await
-                    .map_err(|_| err("timed out"))?
-            }
-        })
-        .buffer_unordered(o.concurrency.max(1))
-        .collect::<Vec<_>>()
-        .await;
-    let mut online = 0;
-    for r in opened {
-        let (ws, _) = r.map_err(|e| err(format!("a member could not log in: {e}")))?;
-        readers.push(member(ws, tx.clone(), stopped.clone()));
-        online += 1;
-    }
+    let readers = open_readers(o.members, o.concurrency, hard, &tx, &stopped, |i| {
+        let (t, u) = (t.clone(), users[i].clone());
+        async move {
+            let (ws, _) = t
+                .connect_login(&u)
+                .await
+                .map_err(|e| err(format!("a member could not log in: {e}")))?;
+            Ok(ws)
+        }
+    })
+    .await?;
+    let online = readers.len();
     drop(tx);
     let connect_secs = t1.elapsed().as_secs_f64();
     println!(
@@ -373,26 +398,16 @@ async fn baseline(
     let bt = Arc::new(Target::new(url, t.sdkappid, &t.key, t.sources.len())?);
     let (tx, mut rx) = mpsc::unbounded_channel();
     let (stop, stopped) = watch::channel(false);
-    let opened = futures_util::stream::iter(0..o.members)
-        .map(|_| {
-            let bt = bt.clone();
-            async move {
-                tokio::time::timeout_at(hard.into(), bt.connect())
-                    .await
-                    .map_err(|_| err("timed out"))?
-            }
-        })
-        .buffer_unordered(o.concurrency.max(1))
-        .collect::<Vec<_>>()
-        .await;
-    let mut readers = Vec::with_capacity(o.members);
-    for ws in opened {
-        readers.push(member(ws?, tx.clone(), stopped.clone()));
-    }
+    let readers = open_readers(o.members, o.concurrency, hard, &tx, &stopped, |_| {
+        let bt = bt.clone();
+        async move { bt.connect().await }
+    })
+    .await?;
     drop(tx);
     let online = readers.len();
     let mut writer = bt.connect().await?;
-    // Every reader is registered once it has been answered: one echo each way proves it.
+    // The writer's own echo shows the server serves it; the readers are on its broadcast list
+    // from the end of their handshakes (a moment after ours on the server's side: the pause).
     send_text(&mut writer, "ping".into()).await?;
     let _ = tokio::time::timeout_at(hard.into(), writer.next()).await;
     tokio::time::sleep(Duration::from_millis(200)).await;

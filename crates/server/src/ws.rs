@@ -25,8 +25,9 @@ use std::time::Duration;
 use tokio::time::{timeout, Instant};
 
 /// Read buffer per connection (tungstenite's default is 128 KiB). Client frames are a few hundred
-/// bytes; a larger frame grows the buffer as it is read. Most of an idle connection's memory
-/// (4 KiB took ~40 MB of 10,000 idle connections; BENCHMARKS.md).
+/// bytes; a larger frame grows the buffer as it is read. The largest part of an idle
+/// connection's memory: 2 KiB instead of 4 KiB took 10,000 idle connections from 109.7 to
+/// 88.5 MiB (BENCHMARKS.md).
 const READ_BUFFER: usize = 2 * 1024;
 /// Frames fed to a connection are written to its socket once this many bytes wait, or at the
 /// flush that ends each batch ([`Conn::write_all`]). Was 0 (a system call per frame): under

@@ -345,7 +345,7 @@ pub async fn run(t: Arc<Target>, o: &FanoutOpts) -> Result<FanoutReport> {
         }
     }
     let _ = tokio::time::timeout(Duration::from_secs(1), ow.close(None)).await;
-    let report = FanoutReport {
+    let mut report = FanoutReport {
         members: online,
         rounds: o.revokes,
         group_setup_secs,
@@ -374,7 +374,6 @@ pub async fn run(t: Arc<Target>, o: &FanoutOpts) -> Result<FanoutReport> {
     )
     .await;
     drop(rx);
-    let mut report = report;
     if let Some(url) = &o.baseline_url {
         let b = baseline(&t, url, o, &group, hard).await?;
         print_summary("baseline: broadcast → last member", &b.completion);

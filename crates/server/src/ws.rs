@@ -19,6 +19,7 @@ use im_revoke_core::limit::TokenBucket;
 use im_revoke_core::model::check_msg_id;
 use im_revoke_core::protocol::json::{decode_client, encode_server};
 use im_revoke_core::{ClientFrame, Code, ImError, ServerFrame, SessionId};
+use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -443,7 +444,7 @@ impl Conn {
     /// Writes the frames the hub handed over at once (one commit's answers and events for this
     /// connection) and flushes once: they leave in as few writes to the socket as
     /// [`WRITE_BUFFER`] allows, not one system call each. The write timeout covers them all.
-    async fn write_all(&mut self, frames: std::collections::VecDeque<Utf8Bytes>) -> Flow {
+    async fn write_all(&mut self, frames: VecDeque<Utf8Bytes>) -> Flow {
         let socket = &mut self.socket;
         let all = async move {
             for text in frames {

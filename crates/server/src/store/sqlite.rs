@@ -236,6 +236,16 @@ fn read_message_row(row: &Row<'_>) -> rusqlite::Result<MessageRow> {
     })
 }
 
+/// Runs a statement without parameters through the statement cache: `BEGIN IMMEDIATE` and
+/// `COMMIT` of every batch were parsed anew by `execute_batch` (4.5 % of the hub thread's time
+/// for a lone revoke).
+fn run_cached(conn: &Connection, sql: &str) -> Result<(), StoreError> {
+    conn.prepare_cached(sql)
+        .and_then(|mut st| st.execute([]))
+        .map(drop)
+        .map_err(db)
+}
+
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path`, in WAL mode with `synchronous=FULL`.
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
@@ -271,7 +281,7 @@ impl SqliteStore {
         // heads of the logs): SQLite's default is 2 MB. Pages are allocated as they are used.
         conn.pragma_update(None, "cache_size", -CACHE_KIB)
             .map_err(db)?;
-        conn.set_prepared_statement_cache_capacity(32);
+        conn.set_prepared_statement_cache_capacity(64);
         let version: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(db)?;
@@ -452,7 +462,7 @@ impl SqliteStore {
     /// Opens the batch's transaction if it is not open yet.
     fn begin(&mut self) -> Result<&Connection, StoreError> {
         if !self.in_tx {
-            self.conn.execute_batch("BEGIN IMMEDIATE").map_err(db)?;
+            run_cached(&self.conn, "BEGIN IMMEDIATE")?;
             self.in_tx = true;
         }
         Ok(&self.conn)
@@ -826,10 +836,10 @@ impl Store for SqliteStore {
             self.move_step(STEP_FORCED)?;
         }
         self.in_tx = false;
-        if let Err(e) = self.conn.execute_batch("COMMIT") {
+        if let Err(e) = run_cached(&self.conn, "COMMIT") {
             // Leave the connection usable for inspection; the host stops anyway (fail-stop).
             let _ = self.conn.execute_batch("ROLLBACK");
-            return Err(db(e));
+            return Err(e);
         }
         if self.restarted.is_some_and(|t| t.elapsed() >= RESTART_EVERY) {
             // The checkpoint thread lags behind a busy hub, so the WAL never empties and SQLite

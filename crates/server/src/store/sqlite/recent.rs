@@ -250,7 +250,7 @@ impl SqliteStore {
             });
         }
         if !self.in_tx {
-            self.conn.execute_batch("BEGIN IMMEDIATE").map_err(db)?;
+            super::run_cached(&self.conn, "BEGIN IMMEDIATE")?;
             self.in_tx = true;
         }
         let conn = &self.conn;

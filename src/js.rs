@@ -88,6 +88,12 @@ export function without(ls, l) {
 
 const enc = new TextEncoder();
 export function readInto(s, memory, ptr, cap) {
+  if (s instanceof ArrayBuffer) {
+    const n = s.byteLength;
+    if (n > cap) return -2 - n;
+    memoryBytes(memory).set(new Uint8Array(s), ptr);
+    return n;
+  }
   if (typeof s !== "string") return -1;
   const len = s.length;
   if (len * 3 > cap) return -2 - len * 3;
@@ -148,6 +154,11 @@ export function conversationPage(nextSeq, isFinished, conversationList) {
 export function searchResult(totalCount, messageSearchResultItems) {
   return { totalCount, messageSearchResultItems };
 }
+export function openSocket(url) {
+  const ws = new WebSocket(url, "im-revoke.bin");
+  ws.binaryType = "arraybuffer";
+  return ws;
+}
 export function searchResultItem(conversationID, messageCount, messageList) {
   return { conversationID, messageCount, messageList };
 }
@@ -173,14 +184,21 @@ extern "C" {
         role: u32,
     );
 
+    /// `new WebSocket(url, "im-revoke.bin")` with `binaryType = "arraybuffer"`: the server's
+    /// frames arrive as binary frames of the same JSON (a server that does not know the
+    /// subprotocol sends text frames; both are read).
+    #[wasm_bindgen(js_name = openSocket, catch)]
+    pub(crate) fn open_socket(url: &str) -> Result<web_sys::WebSocket, JsValue>;
+
     /// Whether `l` is in `ls` (`Object.is`).
     pub(crate) fn has(ls: &Array, l: &JsValue) -> bool;
 
     /// `ls` without `l`, as a new array.
     pub(crate) fn without(ls: &Array, l: &JsValue) -> Array;
 
-    /// Writes the UTF-8 of `s` at `ptr` and returns its length; -1 when `s` is not a string;
-    /// `-2 - n` when `cap` is less than `n`, enough for any string of its length.
+    /// Writes the UTF-8 of `s` (a string, or the bytes of an `ArrayBuffer`) at `ptr` and
+    /// returns its length; -1 when `s` is neither; `-2 - n` when `cap` is less than `n`, enough
+    /// for `s`.
     #[wasm_bindgen(js_name = readInto)]
     pub(crate) fn read_into(s: &JsValue, memory: &JsValue, ptr: *mut u8, cap: usize) -> f64;
 

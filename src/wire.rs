@@ -36,8 +36,9 @@ thread_local! {
 /// Buffers larger than this (after a large history page) are not kept between frames.
 const KEEP_BUFFER: usize = 256 * 1024;
 
-/// Runs `f` on the text of `data` (`None` when `data` is not a string). No JavaScript runs
-/// while the buffer is borrowed but `readInto` itself.
+/// Runs `f` on the text of `data`, a string or an `ArrayBuffer` of UTF-8 (`None` when `data` is
+/// neither, or its bytes are not UTF-8). No JavaScript runs while the buffer is borrowed but
+/// `readInto` itself.
 pub fn read_text<R>(data: &JsValue, f: impl FnOnce(&str) -> R) -> Option<R> {
     TEXT.with(|t| {
         let buf = &mut *t.borrow_mut();
@@ -49,7 +50,8 @@ pub fn read_text<R>(data: &JsValue, f: impl FnOnce(&str) -> R) -> Option<R> {
         if n < 0.0 {
             return None;
         }
-        // Always UTF-8 (TextEncoder makes a lone surrogate U+FFFD): this cannot fail.
+        // A string's bytes are always UTF-8 (TextEncoder makes a lone surrogate U+FFFD); a
+        // binary frame's are checked here.
         let r = std::str::from_utf8(&buf[..n as usize]).ok().map(f);
         if buf.len() > KEEP_BUFFER {
             *buf = Vec::new();

@@ -1,7 +1,9 @@
-//! The WebSocket transport: text frames of the core protocol to a server's `GET /ws`.
+//! The WebSocket transport: JSON frames of the core protocol to a server's `GET /ws`.
 //!
-//! - Text frames: requests are encoded by `wire::encode`; frames from the server are read into
-//!   wasm memory with one `encodeInto` and decoded there by `wire::decode` (the hot path).
+//! - Requests are text frames encoded by `wire::encode`. The socket offers the subprotocol
+//!   `im-revoke.bin`, so the server's frames come as binary frames of the same JSON: each is
+//!   copied into wasm memory with one `Uint8Array.set` (a text frame, from an older server,
+//!   is transcoded from UTF-16) and decoded there by `wire::decode` (the hot path).
 //! - The first frame on every connection is `login` (`{type:"login", v:1, userID, userSig}`).
 //!   After a reconnect the core client resends its unanswered requests in order and syncs the
 //!   events it missed; nothing here decides what to resend.
@@ -48,7 +50,7 @@ struct WsConn {
 
 impl WsConn {
     fn open(url: &str, link: &Weak<Ws>, gen: u32) -> Result<WsConn, JsValue> {
-        let ws = WebSocket::new(url)?;
+        let ws = crate::js::open_socket(url)?;
         let l = link.clone();
         let on_open = Closure::<dyn FnMut()>::new(move || {
             if let Some(l) = l.upgrade() {
@@ -289,11 +291,8 @@ fn on_message(link: &Rc<Ws>, gen: u32, e: MessageEvent) {
         return;
     }
     let data = e.data();
-    // `None`: binary frames are not part of the protocol.
-    let Some(frame) = read_text(&data, decode) else {
-        return;
-    };
-    match frame {
+    // `None`: not JSON of a server frame, not UTF-8, or neither a string nor an `ArrayBuffer`.
+    match read_text(&data, decode).flatten() {
         Some(frame) => session.handle_frame(frame),
         None => web_sys::console::warn_2(
             &JsValue::from_str("im-revoke: ignored a malformed frame from the server"),

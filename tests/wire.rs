@@ -59,7 +59,8 @@ fn malformed_frames_are_refused() {
 
 /// A frame's text reaches wasm whole: ASCII, non-ASCII and astral characters, lone surrogates
 /// (as U+FFFD, what a WebSocket never delivers anyway), a frame larger than the buffer kept
-/// between frames, then a small one again; anything not a string is refused.
+/// between frames, then a small one again; the same as binary frames (an `ArrayBuffer` of
+/// UTF-8); anything else, and bytes that are not UTF-8, refused.
 #[wasm_bindgen_test]
 fn frame_text_reaches_wasm_whole() {
     use im_revoke::wire::read_text;
@@ -80,10 +81,19 @@ fn frame_text_reaches_wasm_whole() {
         read_text(&lone, str::to_owned).as_deref(),
         Some("a\u{fffd}b")
     );
+    // Binary frames (`im-revoke.bin`): an ArrayBuffer of UTF-8 is read as is, whatever its
+    // size; bytes that are not UTF-8 are refused.
+    for text in ["héllo 👋 撤回", big.as_str(), ""] {
+        let bytes = js_sys::Uint8Array::from(text.as_bytes());
+        let got = read_text(&bytes.buffer().into(), str::to_owned);
+        assert_eq!(got.as_deref(), Some(text), "binary, {} bytes", text.len());
+    }
+    let bad = js_sys::Uint8Array::from(&b"{\"type\":\"pong\xff\"}"[..]);
+    assert_eq!(read_text(&bad.buffer().into(), str::len), None);
     for not_text in [
         JsValue::from_f64(1.0),
         JsValue::NULL,
-        js_sys::ArrayBuffer::new(8).into(),
+        js_sys::Uint8Array::new_with_length(8).into(),
     ] {
         assert_eq!(read_text(&not_text, str::len), None);
     }

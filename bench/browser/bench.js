@@ -63,10 +63,23 @@ function makeFrames(n, t) {
 // ---------------------------------------------------------------------------------------------
 // A fake WebSocket: answers login and ping like the server, and lets the bench deliver frames.
 
+const BINARY = "im-revoke.bin";
+const utf8 = new TextEncoder();
+
+/** The frames as a socket that chose `im-revoke.bin` hands them over: an `ArrayBuffer` of the
+ *  frame's UTF-8 each (made before timing, as the strings are). */
+function asBinary(list) {
+  for (let i = 0; i < list.length; i++) list[i] = { data: utf8.encode(list[i].data).buffer };
+}
+
 class FakeSocket {
   static last = null;
-  constructor(url) {
+  constructor(url, protocols) {
     this.url = url;
+    // Like the server: the subprotocol `im-revoke.bin` chosen when offered (frames then come
+    // as binary frames of the same JSON).
+    const offered = typeof protocols === "string" ? [protocols] : protocols || [];
+    this.protocol = offered.includes(BINARY) ? BINARY : "";
     this.readyState = 0;
     this.binaryType = "blob";
     this.onopen = null;
@@ -90,7 +103,7 @@ class FakeSocket {
     }
   }
   deliver(text) {
-    if (this.onmessage) this.onmessage({ data: text });
+    if (this.onmessage) this.onmessage({ data: this.protocol === BINARY ? utf8.encode(text).buffer : text });
   }
   close() {
     this.readyState = 3;
@@ -220,6 +233,10 @@ export async function prepare(kind, n) {
   if (kind === "wasm") {
     if (!wasm) await boot();
     const { client, socket } = await fakeConnectedClient("bob");
+    if (socket.protocol === BINARY) {
+      asBinary(frames.news);
+      asBinary(frames.revokes);
+    }
     const mm = client.getMessageManager();
     mm.addAdvancedMsgListener(listener);
     round = { kind, n, frames, ids, counts, client, mm, deliver: socket.onmessage, canRevoke: (id) => mm.canRevoke(id) };
@@ -315,7 +332,11 @@ export async function soakStart(step) {
     onRecvNewMessage() { counts.news++; },
     onRecvMessageRevoked() { counts.revokes++; },
   });
-  soakState = { client, mm, deliver: FakeSocket.last.onmessage, counts, step, done: 0, seq: 0 };
+  const socket = FakeSocket.last;
+  const onmessage = socket.onmessage;
+  // Frames as the socket hands them over (binary when the module chose `im-revoke.bin`).
+  const deliver = socket.protocol === BINARY ? (e) => onmessage({ data: utf8.encode(e.data).buffer }) : onmessage;
+  soakState = { client, mm, deliver, counts, step, done: 0, seq: 0 };
   return true;
 }
 

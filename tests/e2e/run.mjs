@@ -247,6 +247,12 @@ async function openDemo(ctx, base, query = "") {
   page.errors = [];
   page.dialogs = [];
   page.on("pageerror", (e) => page.errors.push(String(e)));
+  // Frames the page's sockets receive, by kind: the module offers `im-revoke.bin`, so the
+  // server's frames should all be binary.
+  page.wsFrames = { binary: 0, text: 0 };
+  page.on("websocket", (ws) => ws.on("framereceived", ({ payload }) => {
+    page.wsFrames[typeof payload === "string" ? "text" : "binary"]++;
+  }));
   page.on("dialog", (d) => {
     page.dialogs.push(d.message());
     d.dismiss().catch(() => {});
@@ -572,6 +578,8 @@ spec("send, receive, revoke: both sides see the notice (server)", async (ctx) =>
   await expectNotice(bob, id, "alice revoked a message");
   await row(bob, id).locator(".reason", { hasText: "Reason: typo" }).waitFor();
   expect((await bob.locator(".bubble", { hasText: text }).count()) === 0, "the text is gone from bob's pane");
+  expect(page.wsFrames.binary >= 6 && page.wsFrames.text === 0,
+    `the server's frames came as binary frames (im-revoke.bin): ${JSON.stringify(page.wsFrames)}`);
   const fix = uniq("sorry, wrong date: the launch is on monday");
   const fixID = await send(alice, fix);
   await row(bob, fixID).locator(".bubble", { hasText: fix }).waitFor();

@@ -34,6 +34,11 @@ const READ_BUFFER: usize = 2 * 1024;
 /// flush that ends each batch ([`Conn::write_all`]). Was 0 (a system call per frame): under
 /// durable revokes a client with several requests in flight got its answers one write each.
 const WRITE_BUFFER: usize = 16 * 1024;
+/// The WebSocket subprotocol a client offers to receive the server's frames as binary
+/// frames: the same JSON, UTF-8, in binary frames (a browser copies an `ArrayBuffer` into wasm
+/// memory with one `set`; a text frame costs a UTF-16 → UTF-8 pass). Clients send text frames
+/// either way; without it the server sends text frames.
+pub const BINARY_PROTOCOL: &str = "im-revoke.bin";
 /// How long to wait for the hub's answer before closing after a fatal error.
 const CLOSE_GRACE: Duration = Duration::from_secs(5);
 /// How long sending a close frame may take.
@@ -79,7 +84,8 @@ pub async fn upgrade(
     let pending = info.and_then(|Extension(i)| i.take_pending());
     let limit = app.cfg.max_frame_bytes;
     let slot = app.conns.try_acquire(app.cfg.max_connections);
-    ws.read_buffer_size(READ_BUFFER)
+    ws.protocols([BINARY_PROTOCOL])
+        .read_buffer_size(READ_BUFFER)
         .write_buffer_size(WRITE_BUFFER)
         .max_message_size(limit)
         .max_frame_size(limit)
@@ -134,7 +140,11 @@ async fn run(app: Arc<App>, socket: WebSocket, pending: Option<Pending>, ip: Opt
         return; // the hub has stopped
     }
     tracing::debug!(session, "connection opened");
+    let binary = socket
+        .protocol()
+        .is_some_and(|p| p.as_bytes() == BINARY_PROTOCOL.as_bytes());
     let mut conn = Conn::new(app.clone(), session, socket);
+    conn.binary = binary;
     conn.pending = pending;
     conn.serve(&outbox).await;
     let _ = app.commands.send(Command::Closed { session }).await;
@@ -171,6 +181,8 @@ struct Conn {
     pending: Option<Pending>,
     /// The place among the user's connections, from the login.
     _user: Option<UserSlot>,
+    /// The client chose [`BINARY_PROTOCOL`]: frames go out as binary frames.
+    binary: bool,
 }
 
 /// Resolves when the connection must make room for another that has not logged in either.
@@ -213,6 +225,7 @@ impl Conn {
             strikes: 0,
             pending: None,
             _user: None,
+            binary: false,
         }
     }
 
@@ -437,6 +450,10 @@ impl Conn {
     }
 
     async fn write(&mut self, msg: Message) -> Flow {
+        let msg = match msg {
+            Message::Text(text) if self.binary => Message::Binary(text.into()),
+            other => other,
+        };
         let written = timeout(self.app.cfg.write_timeout, self.socket.send(msg)).await;
         self.written(written)
     }
@@ -446,9 +463,15 @@ impl Conn {
     /// [`WRITE_BUFFER`] allows, not one system call each. The write timeout covers them all.
     async fn write_all(&mut self, frames: VecDeque<Utf8Bytes>) -> Flow {
         let socket = &mut self.socket;
+        let binary = self.binary;
         let all = async move {
             for text in frames {
-                socket.feed(Message::Text(text)).await?;
+                let msg = if binary {
+                    Message::Binary(text.into())
+                } else {
+                    Message::Text(text)
+                };
+                socket.feed(msg).await?;
             }
             socket.flush().await
         };

@@ -434,3 +434,61 @@ async fn a_new_device_asks_for_its_groups() {
     let f = stranger.request(json!({"type":"getJoinedGroups"})).await;
     assert_eq!(f["groups"], json!([]));
 }
+
+/// A client that offers the subprotocol `im-revoke.bin` gets the server's frames as binary
+/// frames of the same JSON (its own frames stay text); one that does not, text frames.
+#[tokio::test]
+async fn binary_subprotocol_gets_binary_frames() {
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let s = TestServer::start().await;
+    let mut alice = s.login("alice").await;
+    let mut req = format!("ws://{}/ws", s.addr).into_client_request().unwrap();
+    req.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        "other, im-revoke.bin".parse().unwrap(),
+    );
+    let (mut bob, resp) = tokio_tungstenite::connect_async(req)
+        .await
+        .expect("connects");
+    assert_eq!(
+        resp.headers()
+            .get("Sec-WebSocket-Protocol")
+            .map(|v| v.to_str().unwrap()),
+        Some("im-revoke.bin")
+    );
+    async fn next_binary(
+        ws: &mut tokio_tungstenite::WebSocketStream<
+            tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+        >,
+    ) -> serde_json::Value {
+        loop {
+            let m = tokio::time::timeout(std::time::Duration::from_secs(10), ws.next())
+                .await
+                .expect("a frame in time")
+                .expect("open")
+                .expect("reads");
+            match m {
+                Message::Binary(b) => return serde_json::from_slice(&b).expect("JSON"),
+                Message::Ping(_) | Message::Pong(_) => continue,
+                other => panic!("expected a binary frame, got {other:?}"),
+            }
+        }
+    }
+    let login = json!({"type": "login", "v": 1, "userID": "bob", "userSig": usersig("bob")});
+    bob.send(Message::text(login.to_string())).await.unwrap();
+    let ok = next_binary(&mut bob).await;
+    assert_eq!(ok["type"], "loginOk", "{ok}");
+    let sent = alice.send_text("bob", "bin-1", "héllo 撤回").await;
+    assert_eq!(sent["type"], "sendOk", "{sent}");
+    let ev = next_binary(&mut bob).await;
+    assert_eq!(assert_event(&ev, "newMessage"), 1);
+    assert_eq!(ev["event"]["message"]["elem"]["text"], "héllo 撤回");
+    assert_eq!(alice.revoke("bin-1").await["type"], "revokeOk");
+    let ev = next_binary(&mut bob).await;
+    assert_eq!(assert_event(&ev, "messageRevoked"), 2);
+    assert_eq!(ev["event"]["msgID"], "bin-1");
+    // Errors too: a malformed request is answered in a binary frame.
+    bob.send(Message::text("{not json")).await.unwrap();
+    assert_error(&next_binary(&mut bob).await, 20001);
+}

@@ -181,29 +181,30 @@ impl Client {
     }
 
     /// `sendMessage` of an image or file message: before its uploads, whether it may be sent
-    /// to that target (its own, not sent, not being sent, of an attachment type).
+    /// to that target (its own, not sent, not being sent, of an attachment type). Returns a
+    /// file message's file name (`None` for an image), what the upload needs of the element.
     pub fn check_attach(
         &mut self,
         msg_id: &str,
         receiver: Option<&str>,
         group_id: Option<&str>,
-    ) -> Result<(), ImError> {
+    ) -> Result<Option<String>, ImError> {
         check_target(receiver, group_id)?;
         let l = self.messages.get(msg_id);
         if l.is_some_and(|l| l.msg.revoke.is_some()) {
             return Err(ImError::new(Code::SendCancelled));
         }
-        let unsent = l.is_some_and(|l| {
-            l.msg.sender == self.user
-                && l.msg.seq == 0
-                && matches!(l.msg.elem, Some(Elem::Image { .. } | Elem::File { .. }))
-        });
-        if !unsent {
-            return Err(ImError::with_desc(
-                Code::InvalidParameters,
-                "not an unsent image or file message of this client",
-            ));
-        }
+        let unsent = l.filter(|l| l.msg.sender == self.user && l.msg.seq == 0);
+        let name = match unsent.and_then(|l| l.msg.elem.as_ref()) {
+            Some(Elem::Image { .. }) => None,
+            Some(Elem::File { file_name, .. }) => Some(file_name.clone()),
+            _ => {
+                return Err(ImError::with_desc(
+                    Code::InvalidParameters,
+                    "not an unsent image or file message of this client",
+                ))
+            }
+        };
         let in_flight = self
             .pending
             .values()
@@ -212,7 +213,7 @@ impl Client {
             return Err(ImError::new(Code::InProgress));
         }
         self.uploading.push(msg_id.to_string());
-        Ok(())
+        Ok(name)
     }
 
     /// The uploads of a message begun by [`Client::check_attach`] failed: it is no longer

@@ -115,12 +115,18 @@ function shrink(db, meta, drop, warn) {
     t.onabort = () => warn("quota", "storage quota exceeded: the store could not be written");
   } catch (_) {}
 }
-export function idbWrite(db, meta, puts, tombs, warn) {
+// `m`: null, or `[schema, user, cursor, ...outbox]`; `puts`: `[id, t, j]` triples.
+export function idbWrite(db, m, puts, tombs, warn) {
   let t;
   try { t = tx(db, "readwrite"); } catch (_) { return; }
-  if (meta) { db._imMeta = meta; t.objectStore("meta").put(meta, "meta"); }
+  if (m) {
+    const [schema, user, cursor, ...outbox] = m;
+    const meta = { schema, user, cursor, outbox };
+    db._imMeta = meta;
+    t.objectStore("meta").put(meta, "meta");
+  }
   const ms = t.objectStore("msgs");
-  for (const p of puts) ms.put(p);
+  for (const p of puts) ms.put({ id: p[0], t: p[1], j: p[2] });
   for (const [id, rev, erase] of tombs) {
     const g = ms.get(id);
     g.onsuccess = () => {
@@ -313,13 +319,14 @@ impl Store {
                 JsValue::NULL
             }
         };
+        // Arrays, made objects by `idbWrite` (no property set from here).
         let puts = Array::new();
         for r in d.put {
-            let o = js_sys::Object::new();
-            let _ = Reflect::set(&o, &"id".into(), &JsValue::from_str(&r.id));
-            let _ = Reflect::set(&o, &"t".into(), &JsValue::from_f64(r.time_ms as f64));
-            let _ = Reflect::set(&o, &"j".into(), &JsValue::from_str(&r.text));
-            puts.push(&o);
+            puts.push(&Array::of3(
+                &JsValue::from_str(&r.id),
+                &JsValue::from_f64(r.time_ms as f64),
+                &JsValue::from_str(&r.text),
+            ));
         }
         let tombs = Array::new();
         for t in d.tombstones {
@@ -337,13 +344,12 @@ impl Store {
         idb_write(&self.db, &meta, &puts, &tombs, &warn);
     }
 
+    /// The meta record as `idbWrite` takes it: `[schema, user, cursor, ...outbox]`.
     fn meta_value(&self, cursor: &Option<u64>, outbox: &[OutboxEntry]) -> JsValue {
-        let o = js_sys::Object::new();
-        let _ = Reflect::set(&o, &"schema".into(), &JsValue::from(SCHEMA_VERSION));
-        let _ = Reflect::set(&o, &"user".into(), &JsValue::from_str(&self.user));
-        let c = cursor.map_or(JsValue::NULL, |c| JsValue::from_f64(c as f64));
-        let _ = Reflect::set(&o, &"cursor".into(), &c);
         let list = Array::new();
+        list.push(&JsValue::from(SCHEMA_VERSION));
+        list.push(&JsValue::from_str(&self.user));
+        list.push(&cursor.map_or(JsValue::NULL, |c| JsValue::from_f64(c as f64)));
         for e in outbox {
             let reason = e.revoke.as_deref().map_or(JsValue::NULL, JsValue::from_str);
             list.push(&Array::of3(
@@ -352,8 +358,7 @@ impl Store {
                 &reason,
             ));
         }
-        let _ = Reflect::set(&o, &"outbox".into(), &list);
-        o.into()
+        list.into()
     }
 
     /// Closes the store, releasing the writer's lock.

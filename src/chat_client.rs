@@ -143,9 +143,6 @@ impl ChatClient {
                         }));
                     }
                 }
-                if !s.writer() && warning.is_none() {
-                    warning = Some(("readonly", "another tab writes the store".to_string()));
-                }
             }
             let reader = store.as_ref().is_some_and(|s| !s.writer());
             if reader {
@@ -272,9 +269,12 @@ impl ChatClient {
     /// ```js
     /// alice.userID === "alice"
     /// ```
-    #[wasm_bindgen(getter, js_name = userID)]
-    pub fn user_id(&self) -> String {
-        self.session.st.borrow().client.user_id().to_string()
+    // A JS string made here (a returned `String` went through the glue's copy and free).
+    #[wasm_bindgen(getter, js_name = userID, unchecked_return_type = "string")]
+    pub fn user_id(&self) -> JsValue {
+        // Copied out first: no call into JavaScript with the state borrowed.
+        let id = self.session.st.borrow().client.user_id().to_string();
+        JsValue::from_str(&id)
     }
 
     /// The message manager: create, send, revoke, history, listeners. Every call returns a
@@ -351,13 +351,13 @@ impl ChatClient {
 
     /// Where this client keeps what it was shown: "indexeddb" (this tab writes the store),
     /// or "memory" (asked for, IndexedDB unavailable, or another tab writes the store).
-    #[wasm_bindgen(getter)]
-    pub fn storage(&self) -> String {
-        if self.session.store.borrow().is_some() {
-            "indexeddb".into()
+    #[wasm_bindgen(getter, unchecked_return_type = "string")]
+    pub fn storage(&self) -> JsValue {
+        JsValue::from_str(if self.session.store.borrow().is_some() {
+            "indexeddb"
         } else {
-            "memory".into()
-        }
+            "memory"
+        })
     }
 
     /// Goes offline but keeps the client: closes the WebSocket (or leaves the `LocalHub`)

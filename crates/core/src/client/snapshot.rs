@@ -279,20 +279,23 @@ impl Client {
             }
         }
         let dirty = self.store.as_ref().map(|t| &t.dirty);
-        let candidates = self.messages.iter().filter(|(id, l)| {
-            l.status != MessageStatus::Sending
-                && !busy.contains(id.as_str())
-                && !dirty.is_some_and(|d| d.contains(id.as_str()))
-        });
-        let n = candidates.clone().count();
-        let stay = self.messages.len() - n;
-        let victims: Vec<String> = evict(
-            candidates.map(|(id, l)| (id, l.used)),
-            self.cache_cap.saturating_sub(stay),
-        )
-        .into_iter()
-        .cloned()
-        .collect();
+        // Collected once (one pass over the map, and one copy of its iteration in the module).
+        let candidates: Vec<(&String, u64)> = self
+            .messages
+            .iter()
+            .filter(|(id, l)| {
+                l.status != MessageStatus::Sending
+                    && !busy.contains(id.as_str())
+                    && !dirty.is_some_and(|d| d.contains(id.as_str()))
+            })
+            .map(|(id, l)| (id, l.used))
+            .collect();
+        let stay = self.messages.len() - candidates.len();
+        let victims: Vec<String> =
+            evict(candidates.into_iter(), self.cache_cap.saturating_sub(stay))
+                .into_iter()
+                .cloned()
+                .collect();
         for id in victims {
             self.messages.remove(&id);
         }

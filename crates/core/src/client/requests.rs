@@ -227,34 +227,24 @@ impl Client {
     /// sent).
     pub fn attach(&mut self, msg_id: &str, elem: Elem) -> Result<(), ImError> {
         self.abort_attach(msg_id);
+        // One lookup for the checks and the change.
+        let l = self.messages.get_mut(msg_id);
         // Revoked while its uploads ran: the send is cancelled, nobody ever gets it.
-        if self
-            .messages
-            .get(msg_id)
-            .is_some_and(|l| l.msg.revoke.is_some())
-        {
+        if l.as_ref().is_some_and(|l| l.msg.revoke.is_some()) {
             return Err(ImError::new(Code::SendCancelled));
         }
-        self.check_attach_elem(msg_id, &elem)?;
-        if let Some(l) = self.messages.get_mut(msg_id) {
-            l.msg.elem = Some(elem);
-        }
-        self.mark(msg_id);
-        Ok(())
-    }
-
-    fn check_attach_elem(&self, msg_id: &str, elem: &Elem) -> Result<(), ImError> {
-        let same = self.messages.get(msg_id).is_some_and(|l| {
+        let same = l.filter(|l| {
             l.msg.seq == 0 && l.msg.elem.as_ref().map(Elem::elem_type) == Some(elem.elem_type())
         });
-        if same {
-            Ok(())
-        } else {
-            Err(ImError::with_desc(
+        let Some(l) = same else {
+            return Err(ImError::with_desc(
                 Code::InvalidParameters,
                 "not an unsent message of this element type",
-            ))
-        }
+            ));
+        };
+        l.msg.elem = Some(elem);
+        self.mark(msg_id);
+        Ok(())
     }
 
     fn role_in(&self, group_id: &str, user: &str) -> Option<GroupRole> {

@@ -168,19 +168,13 @@ pub(crate) fn attached_message(s: &Session, file: JsValue, image: bool) -> Resul
         }
     };
     let view = s.st.borrow_mut().client.create_message(elem);
-    s.files.borrow_mut().push((view.msg_id.clone(), Some(file)));
+    s.files.borrow_mut().push((view.msg_id.clone(), file));
     Ok(to_js(&view))
 }
 
-/// The Blob back in its place for another try (`Some`), or the entry gone (`None`: sent).
-fn put_back(s: &Session, msg_id: &str, blob: Option<JsValue>) {
-    let mut files = s.files.borrow_mut();
-    if let Some(i) = files.iter().position(|(id, _)| id == msg_id) {
-        match blob {
-            Some(b) => files[i].1 = Some(b),
-            None => drop(files.swap_remove(i)),
-        }
-    }
+/// The Blob back in the session for another try (its upload failed).
+fn put_back(s: &Session, msg_id: String, blob: JsValue) {
+    s.files.borrow_mut().push((msg_id, blob));
 }
 
 /// `sendMessage`: a message whose Blob waits for its upload is uploaded, then sent; any other
@@ -192,18 +186,15 @@ pub(crate) fn send(
     group_id: Option<String>,
     options: &JsValue,
 ) -> Promise {
-    // `None`: no Blob (not an image or file message, or sent); `Some(None)`: being uploaded.
-    let entry = {
+    // No Blob: not an image or file message, or sent, or being uploaded (then the core's
+    // `send` answers 6015 in progress, as it knows the message as uploading).
+    let blob = {
         let mut files = s.files.borrow_mut();
-        files
-            .iter_mut()
-            .find(|(id, _)| *id == msg_id)
-            .map(|(_, b)| b.take())
+        let i = files.iter().position(|(id, _)| *id == msg_id);
+        i.map(|i| files.swap_remove(i).1)
     };
-    let blob = match entry {
-        None => return s.send_message(msg_id, receiver, group_id),
-        Some(None) => return rejected(ImError::new(Code::InProgress)),
-        Some(Some(b)) => b,
+    let Some(blob) = blob else {
+        return s.send_message(msg_id, receiver, group_id);
     };
     let mut begun = false;
     let started = (|| {
@@ -235,7 +226,7 @@ pub(crate) fn send(
             if begun {
                 s.st.borrow_mut().client.abort_attach(&msg_id);
             }
-            put_back(s, &msg_id, Some(blob));
+            put_back(s, msg_id, blob);
             return rejected(e);
         }
     };
@@ -251,11 +242,11 @@ pub(crate) fn send(
         if let Err(e) = attached {
             s.st.borrow_mut().client.abort_attach(&msg_id);
             // Revoked while uploading (8021): the message is gone, and so is its file.
-            let keep = e.code != Code::SendCancelled;
-            put_back(&s, &msg_id, keep.then_some(blob));
+            if e.code != Code::SendCancelled {
+                put_back(&s, msg_id, blob);
+            }
             return rejected(e);
         }
-        put_back(&s, &msg_id, None);
         s.send_message(msg_id, receiver, group_id)
     });
     chain(&uploading, &then)

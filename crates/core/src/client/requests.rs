@@ -123,6 +123,10 @@ impl Client {
         group_id: Option<&str>,
         now: f64,
     ) -> Result<String, ImError> {
+        // Its uploads still run (`check_attach`): the send that started them follows them.
+        if self.uploading.iter().any(|id| id == msg_id) {
+            return Err(ImError::new(Code::InProgress));
+        }
         check_target(receiver, group_id)?;
         let max = self.cfg.max_text_bytes;
         let l = self.messages.get_mut(msg_id).ok_or_else(|| {

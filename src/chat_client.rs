@@ -129,10 +129,7 @@ impl ChatClient {
             if let Some(s) = &store {
                 client.keep_store();
                 match persist::restore(&user_id, opened.meta, &opened.records) {
-                    Ok(r) => {
-                        s.restored(r.cursor, r.outbox.clone());
-                        client.restore(r);
-                    }
+                    Ok(r) => client.restore(r),
                     Err(persist::Corrupt(why)) => {
                         s.clear();
                         warning = Some(("rebuilt", {
@@ -219,7 +216,6 @@ fn take_over(session: &Rc<Session>, v: &JsValue, name: &str, user: &str) {
             }
         }
     };
-    store.restored(delta.cursor, delta.outbox.clone().unwrap_or_default());
     *store.warn.borrow_mut() = Some(quota_warning(session));
     store.write(delta);
     *session.store.borrow_mut() = Some(store);

@@ -202,8 +202,6 @@ pub(crate) struct Store {
     user: String,
     release: JsValue,
     writer: bool,
-    /// What the meta record holds (written whole when either changes).
-    meta: RefCell<(Option<u64>, Vec<OutboxEntry>)>,
     /// `onStorageWarning(kind, desc)`, for warnings found while writing.
     pub(crate) warn: RefCell<Option<Function>>,
 }
@@ -242,7 +240,6 @@ impl Store {
             user: user.to_string(),
             release: get(v, "release"),
             writer,
-            meta: RefCell::new((None, Vec::new())),
             warn: RefCell::new(None),
         };
         let kept = old == 0 || im_revoke_core::persist::migrate(old);
@@ -294,30 +291,15 @@ impl Store {
         }
     }
 
-    /// Sets what the meta record holds after a restore.
-    pub(crate) fn restored(&self, cursor: Option<u64>, outbox: Vec<OutboxEntry>) {
-        *self.meta.borrow_mut() = (cursor, outbox);
-    }
-
     /// Writes a delta in one transaction (nothing from a tab that does not write).
     pub(crate) fn write(&self, d: Delta) {
         if !self.writer {
             return;
         }
-        let meta = {
-            let mut m = self.meta.borrow_mut();
-            let changed = d.cursor.is_some() || d.outbox.is_some();
-            if let Some(c) = d.cursor {
-                m.0 = Some(c);
-            }
-            if let Some(o) = d.outbox {
-                m.1 = o;
-            }
-            if changed {
-                self.meta_value(&m.0, &m.1)
-            } else {
-                JsValue::NULL
-            }
+        // The core hands the meta record whole (cursor and outbox) when either changed.
+        let meta = match &d.outbox {
+            Some(outbox) => self.meta_value(&d.cursor, outbox),
+            None => JsValue::NULL,
         };
         // Arrays, made objects by `idbWrite` (no property set from here).
         let puts = Array::new();

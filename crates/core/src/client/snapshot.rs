@@ -210,12 +210,11 @@ impl Client {
     pub fn take_persist(&mut self) -> Option<Delta> {
         let mut t = self.store.take()?;
         let mut d = Delta::default();
-        if self.cursor != t.cursor {
+        let outbox = self.outbox();
+        // The meta record whole (cursor and outbox) when either changed.
+        if self.cursor != t.cursor || outbox != t.outbox {
             d.cursor = self.cursor;
             t.cursor = self.cursor;
-        }
-        let outbox = self.outbox();
-        if outbox != t.outbox {
             d.outbox = Some(outbox.clone());
             t.outbox = outbox;
         }

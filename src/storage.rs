@@ -111,8 +111,9 @@ function shrink(db, meta, drop, warn) {
       c.onsuccess = () => { const r = c.result; if (r && left-- > 0) { if (r.value.t < 9007199254740991) r.delete(); r.continue(); } };
     };
     if (meta) t.objectStore("meta").put(meta, "meta");
-    t.oncomplete = () => warn("quota", "storage quota exceeded: older history was deleted from the store (outbox and cursor kept)");
-    t.onabort = () => warn("quota", "storage quota exceeded: the store could not be written");
+    const say = (desc) => { if (typeof warn === "function") warn("quota", desc); };
+    t.oncomplete = () => say("storage quota exceeded: older history was deleted from the store (outbox and cursor kept)");
+    t.onabort = () => say("storage quota exceeded: the store could not be written");
   } catch (_) {}
 }
 // `m`: null, or `[schema, user, cursor, ...outbox]`; `puts`: `[id, t, j]` triples.
@@ -161,7 +162,7 @@ extern "C" {
     #[wasm_bindgen(js_name = idbClear)]
     fn idb_clear(db: &JsValue);
     #[wasm_bindgen(js_name = idbWrite)]
-    fn idb_write(db: &JsValue, meta: &JsValue, puts: &Array, tombs: &Array, warn: &Function);
+    fn idb_write(db: &JsValue, meta: &JsValue, puts: &Array, tombs: &Array, warn: &JsValue);
     #[wasm_bindgen(js_name = idbDelete)]
     fn idb_delete(db: &JsValue, name: &str, release: &JsValue) -> Promise;
     #[wasm_bindgen(js_name = idbClose)]
@@ -318,11 +319,12 @@ impl Store {
                 &JsValue::from_bool(t.erase),
             ));
         }
+        // `undefined` until the session set it (the glue then tells no one).
         let warn = self
             .warn
             .borrow()
             .clone()
-            .unwrap_or_else(|| Function::new_no_args(""));
+            .map_or(JsValue::UNDEFINED, JsValue::from);
         idb_write(&self.db, &meta, &puts, &tombs, &warn);
     }
 

@@ -52,8 +52,10 @@ async function thumbnail(bmp) {
   return { t, w, h };
 }
 export function isBlob(v) { return typeof Blob === "function" && v instanceof Blob; }
-export async function attach(blob, image, name, put, onProgress) {
+export async function attach(blob, image, name, put, options) {
   try {
+    let onProgress;
+    try { if (options !== null && typeof options === "object") onProgress = options.onProgress; } catch (_) {}
     const parts = [blob];
     let width = 0, height = 0, tw = 0, th = 0;
     if (image) {
@@ -115,14 +117,10 @@ export function localPut(f, user) {
 extern "C" {
     #[wasm_bindgen(js_name = isBlob)]
     fn is_blob(v: &JsValue) -> bool;
-    /// Uploads; resolves with the element's JSON, or `{ status, code?, desc? }` when refused.
-    fn attach(
-        blob: &JsValue,
-        image: bool,
-        name: &str,
-        put: &JsValue,
-        on_progress: &JsValue,
-    ) -> Promise;
+    /// Uploads (telling `options.onProgress`, if any); resolves with the element's JSON, or
+    /// `{ status, code?, desc? }` when refused.
+    fn attach(blob: &JsValue, image: bool, name: &str, put: &JsValue, options: &JsValue)
+        -> Promise;
     /// The uploader to a server's `POST /upload`: `put(blob, head, onBytes)`.
     #[wasm_bindgen(js_name = httpPut)]
     pub(crate) fn http_put(url: &str, auth: &str) -> JsValue;
@@ -144,102 +142,83 @@ fn blob_of(v: &JsValue) -> Result<(u64, String), ImError> {
     Ok((size, opt_string(v, "name")?.unwrap_or_default()))
 }
 
-/// A new image message (elemType 3) of a `File` or `Blob`, not sent yet, its Blob kept in the
-/// session for `sendMessage` (`MessageManager.createImageMessage`).
-pub(crate) fn image_message(s: &Session, file: JsValue) -> Result<JsValue, Error> {
-    let (size, _) = blob_of(&file)?;
-    let elem = Elem::Image {
-        image_list: vec![ImageInfo {
-            kind: IMAGE_ORIGIN,
-            uuid: String::new(),
-            url: String::new(),
-            width: 0,
-            height: 0,
-            size,
-        }],
-    };
-    Ok(create_attached(s, elem, file))
-}
-
-/// A new file message (elemType 6) of a `File` or `Blob` (a Blob is named "file"), not sent
-/// yet (`MessageManager.createFileMessage`).
-pub(crate) fn file_message(s: &Session, file: JsValue) -> Result<JsValue, Error> {
+/// A new image message (elemType 3, `image`) or file message (elemType 6; a Blob that is not
+/// a File is named "file") of a `File` or `Blob`, not sent yet, its Blob kept in the session for
+/// `sendMessage` (`MessageManager.createImageMessage` / `createFileMessage`: one body for both).
+#[inline(never)]
+pub(crate) fn attached_message(s: &Session, file: JsValue, image: bool) -> Result<JsValue, Error> {
     let (size, name) = blob_of(&file)?;
-    let elem = Elem::File {
-        uuid: String::new(),
-        file_name: if name.is_empty() { "file".into() } else { name },
-        file_size: size,
-        url: String::new(),
-    };
-    Ok(create_attached(s, elem, file))
-}
-
-fn create_attached(s: &Session, elem: Elem, file: JsValue) -> JsValue {
-    let view = s.st.borrow_mut().client.create_message(elem);
-    s.files.borrow_mut().push((view.msg_id.clone(), Some(file)));
-    to_js(&view)
-}
-
-/// Whether message `msg_id` has a Blob to upload (or being uploaded).
-pub(crate) fn waiting(s: &Session, msg_id: &str) -> bool {
-    s.files.borrow().iter().any(|(id, _)| id == msg_id)
-}
-
-/// The Blob back in its place for another try (`Some`), or the entry gone (`None`: sent).
-fn put_back(s: &Session, msg_id: &str, blob: Option<JsValue>) {
-    let mut files = s.files.borrow_mut();
-    if let Some(i) = files.iter().position(|(id, _)| id == msg_id) {
-        match blob {
-            Some(b) => files[i].1 = Some(b),
-            None => drop(files.swap_remove(i)),
+    let elem = if image {
+        Elem::Image {
+            image_list: vec![ImageInfo {
+                kind: IMAGE_ORIGIN,
+                uuid: String::new(),
+                url: String::new(),
+                width: 0,
+                height: 0,
+                size,
+            }],
         }
-    }
+    } else {
+        Elem::File {
+            uuid: String::new(),
+            file_name: if name.is_empty() { "file".into() } else { name },
+            file_size: size,
+            url: String::new(),
+        }
+    };
+    let view = s.st.borrow_mut().client.create_message(elem);
+    s.files.borrow_mut().push((view.msg_id.clone(), file));
+    Ok(to_js(&view))
 }
 
-/// `sendMessage` of a message whose Blob waits for its upload: uploads, then sends.
-pub(crate) fn send_attached(
+/// The Blob back in the session for another try (its upload failed).
+fn put_back(s: &Session, msg_id: String, blob: JsValue) {
+    s.files.borrow_mut().push((msg_id, blob));
+}
+
+/// `sendMessage`: a message whose Blob waits for its upload is uploaded, then sent; any other
+/// is sent at once.
+pub(crate) fn send(
     s: &Rc<Session>,
     msg_id: String,
     receiver: Option<String>,
     group_id: Option<String>,
     options: &JsValue,
 ) -> Promise {
+    // No Blob: not an image or file message, or sent, or being uploaded (then the core's
+    // `send` answers 6015 in progress, as it knows the message as uploading).
     let blob = {
         let mut files = s.files.borrow_mut();
-        files
-            .iter_mut()
-            .find(|(id, _)| *id == msg_id)
-            .and_then(|(_, b)| b.take())
+        let i = files.iter().position(|(id, _)| *id == msg_id);
+        i.map(|i| files.swap_remove(i).1)
     };
     let Some(blob) = blob else {
-        return rejected(ImError::new(Code::InProgress));
+        return s.send_message(msg_id, receiver, group_id);
     };
     let mut begun = false;
     let started = (|| {
-        let on_progress = if options.is_object() {
-            js_sys::Reflect::get(options, &JsValue::from_str("onProgress"))
-                .unwrap_or(JsValue::UNDEFINED)
-        } else {
-            JsValue::UNDEFINED
-        };
-        let (view, user) = {
+        let (name, user) = {
             let mut st = s.st.borrow_mut();
             if st.phase == crate::session::Phase::LoggedOut {
                 return Err(ImError::new(Code::NotLoggedIn));
             }
-            st.client
+            let name = st
+                .client
                 .check_attach(&msg_id, receiver.as_deref(), group_id.as_deref())?;
             begun = true;
-            (
-                st.client.local_message(&msg_id),
-                st.client.user_id().to_string(),
-            )
+            (name, st.client.user_id().to_string())
         };
         let put = s.uploader(&user)?;
-        let name = view.as_ref().and_then(|v| v.file_elem.as_ref());
-        let name = name.map_or("", |f| f.file_name.as_str());
-        let image = view.as_ref().is_some_and(|v| v.image_elem.is_some());
-        Ok(attach(&blob, image, name, &put, &on_progress))
+        // `None`: an image. `options.onProgress` is read by `attach`.
+        let image = name.is_none();
+        Ok(attach(
+            &blob,
+            image,
+            name.as_deref().unwrap_or(""),
+            &put,
+            options,
+        ))
     })();
     let uploading = match started {
         Ok(p) => p,
@@ -247,7 +226,7 @@ pub(crate) fn send_attached(
             if begun {
                 s.st.borrow_mut().client.abort_attach(&msg_id);
             }
-            put_back(s, &msg_id, Some(blob));
+            put_back(s, msg_id, blob);
             return rejected(e);
         }
     };
@@ -263,11 +242,11 @@ pub(crate) fn send_attached(
         if let Err(e) = attached {
             s.st.borrow_mut().client.abort_attach(&msg_id);
             // Revoked while uploading (8021): the message is gone, and so is its file.
-            let keep = e.code != Code::SendCancelled;
-            put_back(&s, &msg_id, keep.then_some(blob));
+            if e.code != Code::SendCancelled {
+                put_back(&s, msg_id, blob);
+            }
             return rejected(e);
         }
-        put_back(&s, &msg_id, None);
         s.send_message(msg_id, receiver, group_id)
     });
     chain(&uploading, &then)

@@ -129,10 +129,7 @@ impl ChatClient {
             if let Some(s) = &store {
                 client.keep_store();
                 match persist::restore(&user_id, opened.meta, &opened.records) {
-                    Ok(r) => {
-                        s.restored(r.cursor, r.outbox.clone());
-                        client.restore(r);
-                    }
+                    Ok(r) => client.restore(r),
                     Err(persist::Corrupt(why)) => {
                         s.clear();
                         warning = Some(("rebuilt", {
@@ -142,9 +139,6 @@ impl ChatClient {
                             d
                         }));
                     }
-                }
-                if !s.writer() && warning.is_none() {
-                    warning = Some(("readonly", "another tab writes the store".to_string()));
                 }
             }
             let reader = store.as_ref().is_some_and(|s| !s.writer());
@@ -222,7 +216,6 @@ fn take_over(session: &Rc<Session>, v: &JsValue, name: &str, user: &str) {
             }
         }
     };
-    store.restored(delta.cursor, delta.outbox.clone().unwrap_or_default());
     *store.warn.borrow_mut() = Some(quota_warning(session));
     store.write(delta);
     *session.store.borrow_mut() = Some(store);
@@ -272,9 +265,12 @@ impl ChatClient {
     /// ```js
     /// alice.userID === "alice"
     /// ```
-    #[wasm_bindgen(getter, js_name = userID)]
-    pub fn user_id(&self) -> String {
-        self.session.st.borrow().client.user_id().to_string()
+    // A JS string made here (a returned `String` went through the glue's copy and free).
+    #[wasm_bindgen(getter, js_name = userID, unchecked_return_type = "string")]
+    pub fn user_id(&self) -> JsValue {
+        // Copied out first: no call into JavaScript with the state borrowed.
+        let id = self.session.st.borrow().client.user_id().to_string();
+        JsValue::from_str(&id)
     }
 
     /// The message manager: create, send, revoke, history, listeners. Every call returns a
@@ -351,13 +347,13 @@ impl ChatClient {
 
     /// Where this client keeps what it was shown: "indexeddb" (this tab writes the store),
     /// or "memory" (asked for, IndexedDB unavailable, or another tab writes the store).
-    #[wasm_bindgen(getter)]
-    pub fn storage(&self) -> String {
-        if self.session.store.borrow().is_some() {
-            "indexeddb".into()
+    #[wasm_bindgen(getter, unchecked_return_type = "string")]
+    pub fn storage(&self) -> JsValue {
+        JsValue::from_str(if self.session.store.borrow().is_some() {
+            "indexeddb"
         } else {
-            "memory".into()
-        }
+            "memory"
+        })
     }
 
     /// Goes offline but keeps the client: closes the WebSocket (or leaves the `LocalHub`)

@@ -15,9 +15,8 @@
 //! No function here calls back into wasm (listeners may, and run with no borrow held).
 
 use gloo_timers::callback::Timeout;
-use js_sys::{Array, Date, Function, Math, Promise, Reflect};
+use js_sys::{Array, Date, Math, Promise};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
 
 #[wasm_bindgen(inline_js = r#"
 const NAMES = ["onRecvNewMessage", "onRecvMessageRevoked", "onGroupChanged", "onConnecting", "onConnectSuccess", "onConnectFailed", "onUserSigExpired", "onStorageWarning", "onRecvMessageModified", "onNewConversation", "onConversationChanged", "onTotalUnreadMessageCountChanged"];
@@ -132,6 +131,9 @@ export function message(memory, ptr, bytes, ascii, idLen, senderLen, userLen, gr
     cloudCustomData,
   };
 }
+export function then(p, f) {
+  return p.then(f);
+}
 export function panicked(msg, file, line, column) {
   console.error(new Error("im-revoke panicked at " + file + ":" + line + ":" + column + ":\n" + msg));
 }
@@ -237,6 +239,10 @@ extern "C" {
 
     /// Logs a Rust panic: `console.error(new Error(…))` with its message and location.
     pub(crate) fn panicked(msg: &str, file: &str, line: u32, column: u32);
+
+    /// `p.then(f)`, `f` handed over as a plain value.
+    #[wasm_bindgen(catch)]
+    fn then(p: &Promise, f: &JsValue) -> Result<Promise, JsValue>;
 
     /// A `Group` object.
     pub(crate) fn group(
@@ -453,11 +459,5 @@ pub(crate) fn once_then(f: impl FnOnce(JsValue) -> Promise + 'static) -> JsValue
 
 /// `p.then(f)`, with `f`'s value (a promise too) being the chain's.
 pub(crate) fn chain(p: &Promise, f: &JsValue) -> Promise {
-    let then: Function = Reflect::get(p, &JsValue::from_str("then"))
-        .map(JsCast::unchecked_into)
-        .unwrap_or_else(|_| Function::new_no_args(""));
-    match then.call1(p, f) {
-        Ok(v) => v.unchecked_into(),
-        Err(e) => Promise::reject(&e),
-    }
+    then(p, f).unwrap_or_else(|e| Promise::reject(&e))
 }

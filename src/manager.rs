@@ -137,16 +137,7 @@ impl MessageManager {
         };
         let receiver = non_empty(receiver);
         let group_id = non_empty(group_id);
-        if crate::attachment::waiting(&self.session, &msg_id) {
-            return crate::attachment::send_attached(
-                &self.session,
-                msg_id,
-                receiver,
-                group_id,
-                &options,
-            );
-        }
-        self.session.send_message(msg_id, receiver, group_id)
+        crate::attachment::send(&self.session, msg_id, receiver, group_id, &options)
     }
 
     /// Revokes a message (the object or its msgID), with an optional reason shown to the
@@ -359,7 +350,7 @@ impl MessageManager {
         &self,
         #[wasm_bindgen(js_name = fileOrBlob, unchecked_param_type = "Blob")] file: JsValue,
     ) -> Result<JsValue, Error> {
-        crate::attachment::image_message(&self.session, file)
+        crate::attachment::attached_message(&self.session, file, true)
     }
 
     /// A new file message (elemType 6, `fileElem: { fileName, fileSize, url }`) of a `File` or
@@ -375,6 +366,6 @@ impl MessageManager {
         &self,
         #[wasm_bindgen(js_name = fileOrBlob, unchecked_param_type = "Blob")] file: JsValue,
     ) -> Result<JsValue, Error> {
-        crate::attachment::file_message(&self.session, file)
+        crate::attachment::attached_message(&self.session, file, false)
     }
 }

@@ -276,10 +276,10 @@ pub(crate) struct Session {
     /// After a first login from a store, until a macrotask later: notifications wait here, so
     /// that what the stored cursor's sync brings reaches listeners added after `await connect`.
     held: RefCell<Option<Vec<Notification>>>,
-    /// The Blobs of image and file messages created and not uploaded yet, by msgID (`None`
-    /// while the upload runs).
-    /// (A few at a time: a list.)
-    pub(crate) files: RefCell<Vec<(String, Option<JsValue>)>>,
+    /// The Blobs of image and file messages created and not uploaded yet, by msgID (taken out
+    /// while the upload runs, when the core knows the message as uploading; put back if it
+    /// fails). (A few at a time: a list.)
+    pub(crate) files: RefCell<Vec<(String, JsValue)>>,
 }
 
 impl Session {

@@ -111,16 +111,23 @@ function shrink(db, meta, drop, warn) {
       c.onsuccess = () => { const r = c.result; if (r && left-- > 0) { if (r.value.t < 9007199254740991) r.delete(); r.continue(); } };
     };
     if (meta) t.objectStore("meta").put(meta, "meta");
-    t.oncomplete = () => warn("quota", "storage quota exceeded: older history was deleted from the store (outbox and cursor kept)");
-    t.onabort = () => warn("quota", "storage quota exceeded: the store could not be written");
+    const say = (desc) => { if (typeof warn === "function") warn("quota", desc); };
+    t.oncomplete = () => say("storage quota exceeded: older history was deleted from the store (outbox and cursor kept)");
+    t.onabort = () => say("storage quota exceeded: the store could not be written");
   } catch (_) {}
 }
-export function idbWrite(db, meta, puts, tombs, warn) {
+// `m`: null, or `[schema, user, cursor, ...outbox]`; `puts`: `[id, t, j]` triples.
+export function idbWrite(db, m, puts, tombs, warn) {
   let t;
   try { t = tx(db, "readwrite"); } catch (_) { return; }
-  if (meta) { db._imMeta = meta; t.objectStore("meta").put(meta, "meta"); }
+  if (m) {
+    const [schema, user, cursor, ...outbox] = m;
+    const meta = { schema, user, cursor, outbox };
+    db._imMeta = meta;
+    t.objectStore("meta").put(meta, "meta");
+  }
   const ms = t.objectStore("msgs");
-  for (const p of puts) ms.put(p);
+  for (const p of puts) ms.put({ id: p[0], t: p[1], j: p[2] });
   for (const [id, rev, erase] of tombs) {
     const g = ms.get(id);
     g.onsuccess = () => {
@@ -155,7 +162,7 @@ extern "C" {
     #[wasm_bindgen(js_name = idbClear)]
     fn idb_clear(db: &JsValue);
     #[wasm_bindgen(js_name = idbWrite)]
-    fn idb_write(db: &JsValue, meta: &JsValue, puts: &Array, tombs: &Array, warn: &Function);
+    fn idb_write(db: &JsValue, meta: &JsValue, puts: &Array, tombs: &Array, warn: &JsValue);
     #[wasm_bindgen(js_name = idbDelete)]
     fn idb_delete(db: &JsValue, name: &str, release: &JsValue) -> Promise;
     #[wasm_bindgen(js_name = idbClose)]
@@ -196,8 +203,6 @@ pub(crate) struct Store {
     user: String,
     release: JsValue,
     writer: bool,
-    /// What the meta record holds (written whole when either changes).
-    meta: RefCell<(Option<u64>, Vec<OutboxEntry>)>,
     /// `onStorageWarning(kind, desc)`, for warnings found while writing.
     pub(crate) warn: RefCell<Option<Function>>,
 }
@@ -236,7 +241,6 @@ impl Store {
             user: user.to_string(),
             release: get(v, "release"),
             writer,
-            meta: RefCell::new((None, Vec::new())),
             warn: RefCell::new(None),
         };
         let kept = old == 0 || im_revoke_core::persist::migrate(old);
@@ -288,38 +292,24 @@ impl Store {
         }
     }
 
-    /// Sets what the meta record holds after a restore.
-    pub(crate) fn restored(&self, cursor: Option<u64>, outbox: Vec<OutboxEntry>) {
-        *self.meta.borrow_mut() = (cursor, outbox);
-    }
-
     /// Writes a delta in one transaction (nothing from a tab that does not write).
     pub(crate) fn write(&self, d: Delta) {
         if !self.writer {
             return;
         }
-        let meta = {
-            let mut m = self.meta.borrow_mut();
-            let changed = d.cursor.is_some() || d.outbox.is_some();
-            if let Some(c) = d.cursor {
-                m.0 = Some(c);
-            }
-            if let Some(o) = d.outbox {
-                m.1 = o;
-            }
-            if changed {
-                self.meta_value(&m.0, &m.1)
-            } else {
-                JsValue::NULL
-            }
+        // The core hands the meta record whole (cursor and outbox) when either changed.
+        let meta = match &d.outbox {
+            Some(outbox) => self.meta_value(&d.cursor, outbox),
+            None => JsValue::NULL,
         };
+        // Arrays, made objects by `idbWrite` (no property set from here).
         let puts = Array::new();
         for r in d.put {
-            let o = js_sys::Object::new();
-            let _ = Reflect::set(&o, &"id".into(), &JsValue::from_str(&r.id));
-            let _ = Reflect::set(&o, &"t".into(), &JsValue::from_f64(r.time_ms as f64));
-            let _ = Reflect::set(&o, &"j".into(), &JsValue::from_str(&r.text));
-            puts.push(&o);
+            puts.push(&Array::of3(
+                &JsValue::from_str(&r.id),
+                &JsValue::from_f64(r.time_ms as f64),
+                &JsValue::from_str(&r.text),
+            ));
         }
         let tombs = Array::new();
         for t in d.tombstones {
@@ -329,21 +319,21 @@ impl Store {
                 &JsValue::from_bool(t.erase),
             ));
         }
+        // `undefined` until the session set it (the glue then tells no one).
         let warn = self
             .warn
             .borrow()
             .clone()
-            .unwrap_or_else(|| Function::new_no_args(""));
+            .map_or(JsValue::UNDEFINED, JsValue::from);
         idb_write(&self.db, &meta, &puts, &tombs, &warn);
     }
 
+    /// The meta record as `idbWrite` takes it: `[schema, user, cursor, ...outbox]`.
     fn meta_value(&self, cursor: &Option<u64>, outbox: &[OutboxEntry]) -> JsValue {
-        let o = js_sys::Object::new();
-        let _ = Reflect::set(&o, &"schema".into(), &JsValue::from(SCHEMA_VERSION));
-        let _ = Reflect::set(&o, &"user".into(), &JsValue::from_str(&self.user));
-        let c = cursor.map_or(JsValue::NULL, |c| JsValue::from_f64(c as f64));
-        let _ = Reflect::set(&o, &"cursor".into(), &c);
         let list = Array::new();
+        list.push(&JsValue::from(SCHEMA_VERSION));
+        list.push(&JsValue::from_str(&self.user));
+        list.push(&cursor.map_or(JsValue::NULL, |c| JsValue::from_f64(c as f64)));
         for e in outbox {
             let reason = e.revoke.as_deref().map_or(JsValue::NULL, JsValue::from_str);
             list.push(&Array::of3(
@@ -352,8 +342,7 @@ impl Store {
                 &reason,
             ));
         }
-        let _ = Reflect::set(&o, &"outbox".into(), &list);
-        o.into()
+        list.into()
     }
 
     /// Closes the store, releasing the writer's lock.

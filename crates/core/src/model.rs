@@ -369,15 +369,17 @@ impl Elem {
         }
     }
 
-    /// Every URL of the element, mutably: a host fills in the URLs each viewer may load.
-    pub fn urls_mut(&mut self) -> Vec<(&str, &mut String)> {
+    /// Calls `f(key, url)` for every attachment of the element, its URL mutably: a host fills
+    /// in the URLs each viewer may load. (A visitor, not a list: nothing to allocate.)
+    pub fn each_url_mut(&mut self, mut f: impl FnMut(&str, &mut String)) {
         match self {
-            Elem::Image { image_list } => image_list
-                .iter_mut()
-                .map(|i| (i.uuid.as_str(), &mut i.url))
-                .collect(),
-            Elem::File { uuid, url, .. } => vec![(uuid.as_str(), url)],
-            _ => Vec::new(),
+            Elem::Image { image_list } => {
+                for i in image_list {
+                    f(&i.uuid, &mut i.url);
+                }
+            }
+            Elem::File { uuid, url, .. } => f(uuid, url),
+            _ => {}
         }
     }
 }

@@ -103,9 +103,11 @@ pub struct Tombstone {
 /// What changed since the last write, to write in one transaction.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Delta {
-    /// The new cursor, when it moved.
+    /// The cursor, when the meta record is to be written (`outbox` is `Some`; `None` also
+    /// before the first login).
     pub cursor: Option<u64>,
-    /// The whole outbox, when it changed.
+    /// The whole outbox, when the meta record is to be written: when the cursor moved or the
+    /// outbox changed (the record holds both, so the store needs no copy of them).
     pub outbox: Option<Vec<OutboxEntry>>,
     /// Messages to write (whole records).
     pub put: Vec<Record>,

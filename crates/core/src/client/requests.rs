@@ -123,6 +123,10 @@ impl Client {
         group_id: Option<&str>,
         now: f64,
     ) -> Result<String, ImError> {
+        // Its uploads still run (`check_attach`): the send that started them follows them.
+        if self.uploading.iter().any(|id| id == msg_id) {
+            return Err(ImError::new(Code::InProgress));
+        }
         check_target(receiver, group_id)?;
         let max = self.cfg.max_text_bytes;
         let l = self.messages.get_mut(msg_id).ok_or_else(|| {
@@ -181,29 +185,30 @@ impl Client {
     }
 
     /// `sendMessage` of an image or file message: before its uploads, whether it may be sent
-    /// to that target (its own, not sent, not being sent, of an attachment type).
+    /// to that target (its own, not sent, not being sent, of an attachment type). Returns a
+    /// file message's file name (`None` for an image), what the upload needs of the element.
     pub fn check_attach(
         &mut self,
         msg_id: &str,
         receiver: Option<&str>,
         group_id: Option<&str>,
-    ) -> Result<(), ImError> {
+    ) -> Result<Option<String>, ImError> {
         check_target(receiver, group_id)?;
         let l = self.messages.get(msg_id);
         if l.is_some_and(|l| l.msg.revoke.is_some()) {
             return Err(ImError::new(Code::SendCancelled));
         }
-        let unsent = l.is_some_and(|l| {
-            l.msg.sender == self.user
-                && l.msg.seq == 0
-                && matches!(l.msg.elem, Some(Elem::Image { .. } | Elem::File { .. }))
-        });
-        if !unsent {
-            return Err(ImError::with_desc(
-                Code::InvalidParameters,
-                "not an unsent image or file message of this client",
-            ));
-        }
+        let unsent = l.filter(|l| l.msg.sender == self.user && l.msg.seq == 0);
+        let name = match unsent.and_then(|l| l.msg.elem.as_ref()) {
+            Some(Elem::Image { .. }) => None,
+            Some(Elem::File { file_name, .. }) => Some(file_name.clone()),
+            _ => {
+                return Err(ImError::with_desc(
+                    Code::InvalidParameters,
+                    "not an unsent image or file message of this client",
+                ))
+            }
+        };
         let in_flight = self
             .pending
             .values()
@@ -212,7 +217,7 @@ impl Client {
             return Err(ImError::new(Code::InProgress));
         }
         self.uploading.push(msg_id.to_string());
-        Ok(())
+        Ok(name)
     }
 
     /// The uploads of a message begun by [`Client::check_attach`] failed: it is no longer
@@ -226,34 +231,24 @@ impl Client {
     /// sent).
     pub fn attach(&mut self, msg_id: &str, elem: Elem) -> Result<(), ImError> {
         self.abort_attach(msg_id);
+        // One lookup for the checks and the change.
+        let l = self.messages.get_mut(msg_id);
         // Revoked while its uploads ran: the send is cancelled, nobody ever gets it.
-        if self
-            .messages
-            .get(msg_id)
-            .is_some_and(|l| l.msg.revoke.is_some())
-        {
+        if l.as_ref().is_some_and(|l| l.msg.revoke.is_some()) {
             return Err(ImError::new(Code::SendCancelled));
         }
-        self.check_attach_elem(msg_id, &elem)?;
-        if let Some(l) = self.messages.get_mut(msg_id) {
-            l.msg.elem = Some(elem);
-        }
-        self.mark(msg_id);
-        Ok(())
-    }
-
-    fn check_attach_elem(&self, msg_id: &str, elem: &Elem) -> Result<(), ImError> {
-        let same = self.messages.get(msg_id).is_some_and(|l| {
+        let same = l.filter(|l| {
             l.msg.seq == 0 && l.msg.elem.as_ref().map(Elem::elem_type) == Some(elem.elem_type())
         });
-        if same {
-            Ok(())
-        } else {
-            Err(ImError::with_desc(
+        let Some(l) = same else {
+            return Err(ImError::with_desc(
                 Code::InvalidParameters,
                 "not an unsent message of this element type",
-            ))
-        }
+            ));
+        };
+        l.msg.elem = Some(elem);
+        self.mark(msg_id);
+        Ok(())
     }
 
     fn role_in(&self, group_id: &str, user: &str) -> Option<GroupRole> {

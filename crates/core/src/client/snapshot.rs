@@ -210,12 +210,11 @@ impl Client {
     pub fn take_persist(&mut self) -> Option<Delta> {
         let mut t = self.store.take()?;
         let mut d = Delta::default();
-        if self.cursor != t.cursor {
+        let outbox = self.outbox();
+        // The meta record whole (cursor and outbox) when either changed.
+        if self.cursor != t.cursor || outbox != t.outbox {
             d.cursor = self.cursor;
             t.cursor = self.cursor;
-        }
-        let outbox = self.outbox();
-        if outbox != t.outbox {
             d.outbox = Some(outbox.clone());
             t.outbox = outbox;
         }
@@ -279,20 +278,23 @@ impl Client {
             }
         }
         let dirty = self.store.as_ref().map(|t| &t.dirty);
-        let candidates = self.messages.iter().filter(|(id, l)| {
-            l.status != MessageStatus::Sending
-                && !busy.contains(id.as_str())
-                && !dirty.is_some_and(|d| d.contains(id.as_str()))
-        });
-        let n = candidates.clone().count();
-        let stay = self.messages.len() - n;
-        let victims: Vec<String> = evict(
-            candidates.map(|(id, l)| (id, l.used)),
-            self.cache_cap.saturating_sub(stay),
-        )
-        .into_iter()
-        .cloned()
-        .collect();
+        // Collected once (one pass over the map, and one copy of its iteration in the module).
+        let candidates: Vec<(&String, u64)> = self
+            .messages
+            .iter()
+            .filter(|(id, l)| {
+                l.status != MessageStatus::Sending
+                    && !busy.contains(id.as_str())
+                    && !dirty.is_some_and(|d| d.contains(id.as_str()))
+            })
+            .map(|(id, l)| (id, l.used))
+            .collect();
+        let stay = self.messages.len() - candidates.len();
+        let victims: Vec<String> =
+            evict(candidates.into_iter(), self.cache_cap.saturating_sub(stay))
+                .into_iter()
+                .cloned()
+                .collect();
         for id in victims {
             self.messages.remove(&id);
         }

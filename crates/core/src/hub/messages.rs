@@ -184,9 +184,7 @@ impl<S: Store> Hub<S> {
             elem.set_upload_facts(&facts);
         }
         if self.signer.is_some() {
-            for (_, url) in elem.urls_mut() {
-                url.clear();
-            }
+            elem.each_url_mut(|_, url| url.clear());
         }
         let quote = self.check_extras(user, reply_to.as_deref(), cloud_custom_data.as_deref())?;
         let seq = self.next_conv_seq(&conv)?;

@@ -1160,6 +1160,160 @@ fn postgres_commit_notifies_the_users_whose_logs_grew() {
         .is_none());
 }
 
+fn revoked(m: Message, req_id: &str) -> Message {
+    Message {
+        revoke: Some(RevokeInfo {
+            user_id: m.sender.clone(),
+            role: RevokerRole::Sender,
+            reason: String::new(),
+            time_ms: m.time_ms + 1,
+            req_id: req_id.into(),
+        }),
+        ..m
+    }
+}
+
+fn seqs_and_targets(s: &mut PgStore, user: &str) -> Vec<(u64, String)> {
+    s.events_after(user, 0, 100)
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.seq, e.target))
+        .collect()
+}
+
+/// A revoke's change to its message, and events appended to logs the transaction holds, are
+/// written at the commit; reads see them before. Undoing a request drops what it deferred and
+/// keeps what the requests before it did, also when a read sent them in between.
+#[test]
+fn postgres_deferred_writes_are_read_back_undone_with_their_request_and_committed() {
+    let Some((_pg, url)) = pg_db("deferred") else {
+        return;
+    };
+    let mut s = PgStore::connect(&url).unwrap();
+    for (i, id) in ["d1", "d2", "d3"].into_iter().enumerate() {
+        s.put_message(&msg(id, "alice", "bob", i as u64 + 1))
+            .unwrap();
+    }
+    s.append_events(&["alice", "bob"], EventKind::NewMessage, "d1")
+        .unwrap();
+    s.commit().unwrap();
+    let conv = ConvId::c2c("alice", "bob");
+
+    // Request 1: kept.
+    s.begin_request().unwrap();
+    let m = s.message_for_update("d1").unwrap().unwrap();
+    s.update_message(&revoked(m, "r1")).unwrap();
+    let got = s
+        .append_events(&["alice", "bob"], EventKind::MessageRevoked, "d1")
+        .unwrap();
+    assert_eq!(got, [2, 2]);
+    assert!(s.message("d1").unwrap().unwrap().revoke.is_some());
+    assert!(s
+        .message_for_update("d1")
+        .unwrap()
+        .unwrap()
+        .revoke
+        .is_some());
+    assert_eq!(s.user_head("alice").unwrap(), 2);
+
+    // Request 2: its writes are sent by a read, then it is undone.
+    s.begin_request().unwrap();
+    let m = s.message_for_update("d2").unwrap().unwrap();
+    s.update_message(&revoked(m, "r2")).unwrap();
+    let got = s
+        .append_events(&["alice", "bob"], EventKind::MessageRevoked, "d2")
+        .unwrap();
+    assert_eq!(got, [3, 3]);
+    assert_eq!(
+        seqs_and_targets(&mut s, "alice"),
+        [(1, "d1".into()), (2, "d1".into()), (3, "d2".into())]
+    );
+    let page = s.history(&conv, None, 10).unwrap();
+    assert!(page
+        .iter()
+        .all(|m| m.revoke.is_some() == (m.msg_id != "d3")));
+    s.undo_request().unwrap();
+    assert!(s.message("d1").unwrap().unwrap().revoke.is_some());
+    assert!(s.message("d2").unwrap().unwrap().revoke.is_none());
+    assert_eq!(s.user_head("alice").unwrap(), 2);
+    assert_eq!(
+        seqs_and_targets(&mut s, "alice"),
+        [(1, "d1".into()), (2, "d1".into())]
+    );
+
+    // Request 3, deferred again (the read above sent request 1's writes once more).
+    s.begin_request().unwrap();
+    let m = s.message_for_update("d3").unwrap().unwrap();
+    s.update_message(&revoked(m, "r3")).unwrap();
+    let got = s
+        .append_events(&["alice", "bob"], EventKind::MessageRevoked, "d3")
+        .unwrap();
+    assert_eq!(got, [3, 3]);
+    // Request 4, undone before anything was sent.
+    s.begin_request().unwrap();
+    let m = s.message_for_update("d2").unwrap().unwrap();
+    s.update_message(&revoked(m, "r4")).unwrap();
+    s.append_events(&["alice", "bob"], EventKind::MessageRevoked, "d2")
+        .unwrap();
+    s.undo_request().unwrap();
+    s.commit().unwrap();
+
+    let mut other = PgStore::connect(&url).unwrap();
+    let revoked_ids: Vec<bool> = ["d1", "d2", "d3"]
+        .into_iter()
+        .map(|id| other.message(id).unwrap().unwrap().revoke.is_some())
+        .collect();
+    assert_eq!(revoked_ids, [true, false, true]);
+    let want: Vec<(u64, String)> = vec![(1, "d1".into()), (2, "d1".into()), (3, "d3".into())];
+    assert_eq!(seqs_and_targets(&mut other, "alice"), want);
+    assert_eq!(seqs_and_targets(&mut other, "bob"), want);
+    assert_eq!(other.user_head("bob").unwrap(), 3);
+}
+
+/// A message another writer holds locked is a conflict at once (no wait, so no savepoint
+/// needed before it); the retry of that request waits for the lock and reads the other
+/// writer's change.
+#[test]
+fn postgres_a_message_held_by_another_writer_is_a_conflict_and_the_retry_waits() {
+    let Some((_pg, url)) = pg_db("held") else {
+        return;
+    };
+    let mut a = PgStore::connect(&url).unwrap();
+    let mut b = PgStore::connect(&url).unwrap();
+    a.put_message(&msg("h1", "alice", "bob", 1)).unwrap();
+    a.append_events(&["alice"], EventKind::NewMessage, "early")
+        .unwrap();
+    a.commit().unwrap();
+
+    b.begin_request().unwrap();
+    let m = b.message_for_update("h1").unwrap().unwrap();
+    b.update_message(&revoked(m, "rb")).unwrap();
+
+    a.begin_request().unwrap();
+    a.append_events(&["alice"], EventKind::NewMessage, "kept")
+        .unwrap();
+    a.begin_request().unwrap();
+    let e = a.message_for_update("h1").unwrap_err();
+    assert!(e.is_conflict(), "{e}");
+    a.undo_request().unwrap();
+    a.commit().unwrap();
+    a.begin_request().unwrap();
+    let t = std::thread::spawn(move || {
+        let m = a.message_for_update("h1").unwrap().unwrap();
+        (a, m)
+    });
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(!t.is_finished(), "the retry waits for the lock");
+    b.commit().unwrap();
+    let (mut a, m) = t.join().unwrap();
+    assert_eq!(m.revoke.unwrap().req_id, "rb", "the retry reads the change");
+    a.commit().unwrap();
+    assert_eq!(
+        seqs_and_targets(&mut a, "alice"),
+        [(1, "early".into()), (2, "kept".into())]
+    );
+}
+
 #[test]
 fn sqlite_wal_is_checkpointed_by_the_background_thread() {
     let dir = tempfile::tempdir().unwrap();

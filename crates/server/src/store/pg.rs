@@ -1,26 +1,41 @@
 //! PostgreSQL implementation of [`im_revoke_core::Store`], for several server nodes sharing one
-//! database (`--db postgres://…`). A revoke is written by [`PgStore::put_message`] (the message
-//! row with its `revoke` column set, locked first by [`PgStore::message_for_update`]).
+//! database (`--db postgres://…`). A revoke is written by [`PgStore::update_message`] (the
+//! message row with its `revoke` column set, locked first by [`PgStore::message_for_update`]).
 //!
 //! PostgreSQL is the source of truth; every node is stateless apart from its connections. The
 //! rules stay in the core's hub ([`im_revoke_core::Hub::shared`]); what this store adds is what
 //! several concurrent writers need:
 //!
-//! - **Sequences under row locks.** A user's next event seq is taken by an upsert of the user's
-//!   row in `user_heads` (`head = head + 1 … RETURNING head`), a conversation's next message seq
-//!   by the same on `conv_heads`. The row stays locked until the commit, so a second node
-//!   waits, then takes the next number: no duplicates, no gaps (a rolled-back request gives its
-//!   number back), and a user's events become visible in seq order.
-//! - **Locks on what a request changes.** `message_for_update` and `group_for_update` read with
-//!   `FOR UPDATE`; an insert of a msgID or groupID that was absent when read uses
-//!   `ON CONFLICT DO NOTHING`, and finding it taken meanwhile is a conflict.
+//! - **Sequences under row locks.** A user's next event seq comes from the user's row in
+//!   `user_heads`: locked without waiting when it exists and no other writer holds it (`FOR
+//!   UPDATE SKIP LOCKED`), else taken by an upsert (`head = head + 1 … RETURNING head`), which
+//!   waits; a conversation's next message seq by the same upsert on `conv_heads`. The row stays
+//!   locked until the commit, so a second node waits, then takes the next number: no
+//!   duplicates, no gaps (a rolled-back request gives its number back), and a user's events
+//!   become visible in seq order.
+//! - **Locks on what a request changes.** `message_for_update` locks without waiting (`SKIP
+//!   LOCKED`): a message another writer holds is a conflict at once, and the retry of that
+//!   request waits for it (`FOR UPDATE`); `group_for_update` reads with `FOR UPDATE`; an insert
+//!   of a msgID or groupID that was absent when read uses `ON CONFLICT DO NOTHING`, and finding
+//!   it taken meanwhile is a conflict.
 //! - **Conflicts are retried, not fatal.** Deadlocks (40P01), lock timeouts (55P03),
 //!   serialization failures (40001) and unique violations (23505) become
-//!   [`StoreError::conflict`]s. Each request that writes runs under a savepoint, so the hub undoes
-//!   that request alone, commits the ones before it and runs it again. A transaction takes at most
+//!   [`StoreError::conflict`]s. A request runs under a savepoint from its first statement that
+//!   may fail so (one that writes, or waits for a lock), so the hub undoes that request alone,
+//!   commits the ones before it and runs it again. A transaction takes at most
 //!   [`MAX_SAVEPOINTS`] of them and is then committed early (always safe: frames are released
 //!   only after the hub's commit), which keeps PostgreSQL's per-backend subtransaction cache from
-//!   overflowing.
+//!   overflowing. A revoke of an existing message by a user with a log needs none: its
+//!   statements do not wait for row locks. (They may still wait for a table lock, an
+//!   `ALTER TABLE` of a schema upgrade: one failing there fails the batch, fail-stop, nothing
+//!   acknowledged lost.)
+//! - **Deferred writes, few round trips.** The change to a message the transaction holds locked
+//!   (a revoke) and the events appended to logs whose head row it holds wait in memory
+//!   (`Deferred`) and go at the commit as one statement per table; a read that must see them
+//!   sends them first. `BEGIN` and a savepoint go in the round trip of the next statement, and
+//!   the deferred writes, the NOTIFY and `COMMIT` in one (the connection is tokio-postgres,
+//!   which pipelines: `Conn`). A revoke costs one round trip (the message's lock), plus one
+//!   for the heads of users not yet locked in the transaction.
 //! - **Group commit, durable.** One transaction per batch of the hub, as on SQLite; `COMMIT`
 //!   returns after the WAL is flushed (`synchronous_commit` on, the default).
 //! - **The wake-up signal.** Before `COMMIT` the store calls `pg_notify` on [`CHANNEL`] with the
@@ -29,9 +44,9 @@
 //!   rolled back. The LISTEN side is `crate::wakeup`; it resyncs every online user after a
 //!   reconnect.
 //!
-//! Why one file of ~900 lines: it is one `impl Store for PgStore` (one short method per trait
-//! method) and its prepared statements; the SQL shared with SQLite is in `store/rows.rs`, the
-//! LISTEN side in `crate::wakeup`.
+//! Why one file of ~1,500 lines: it is one `impl Store for PgStore` (one short method per trait
+//! method), its prepared statements, the deferred writes and the pipelined connection; the SQL
+//! shared with SQLite is in `store/rows.rs`, the LISTEN side in `crate::wakeup`.
 
 use super::notify::{self, CHANNEL};
 use super::rows::{
@@ -44,9 +59,13 @@ use im_revoke_core::store::{
 };
 use postgres::error::SqlState;
 use postgres::types::ToSql;
-use postgres::{Client, Config, NoTls, Row, Statement};
+use postgres::{Config, NoTls, Row, Statement};
 use std::collections::{BTreeSet, HashMap, HashSet};
+use std::future::Future;
+use std::pin::Pin;
+use std::task::Poll;
 use std::time::Duration;
+use tokio_postgres::ToStatement;
 
 /// Schema version stored in `imr_meta` (3: webhook outbox rows may refer to their message,
 /// which an earlier server would deliver with an empty body).
@@ -139,17 +158,165 @@ ON CONFLICT DO NOTHING;
 /// Key of the advisory lock that serialises schema creation between nodes starting together.
 const SCHEMA_LOCK: i64 = 0x696d_7276_6b31; // "imrvk1"
 
+/// The hub's connection: a tokio-postgres client driven by a single-threaded runtime of its own
+/// (the hub thread blocks on it, as the `postgres` crate would), so that statements can be
+/// pipelined: `BEGIN` and a request's `SAVEPOINT` go in the round trip of the statement that
+/// needs them ([`Conn::prelude`]), and the deferred writes, the NOTIFY and `COMMIT` in one
+/// ([`PgStore::commit`]).
+struct Conn {
+    rt: tokio::runtime::Runtime,
+    client: tokio_postgres::Client,
+    /// Simple statements to send ahead of the next statement, in its round trip.
+    prelude: Vec<&'static str>,
+}
+
+type Sent<'a> = Pin<Box<dyn Future<Output = Result<u64, postgres::Error>> + 'a>>;
+
+/// Polls `futs` in their order until all are done: each sends its statement when first polled,
+/// so the statements go out in this order, in one round trip. Every result is returned (an
+/// error in one does not hide the others).
+async fn in_order(mut futs: Vec<Sent<'_>>) -> Vec<Result<u64, postgres::Error>> {
+    let mut out: Vec<Option<Result<u64, postgres::Error>>> = futs.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (f, o) in futs.iter_mut().zip(out.iter_mut()) {
+            if o.is_none() {
+                match f.as_mut().poll(cx) {
+                    Poll::Ready(r) => *o = Some(r),
+                    Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            Poll::Pending
+        } else {
+            Poll::Ready(())
+        }
+    })
+    .await;
+    out.into_iter()
+        .map(|o| o.expect("polled to the end"))
+        .collect()
+}
+
+impl Conn {
+    fn connect(cfg: &tokio_postgres::Config) -> Result<Conn, StoreError> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| StoreError(format!("postgres: a runtime for the connection: {e}")))?;
+        let (client, connection) = rt.block_on(cfg.connect(NoTls)).map_err(|e| pg_error(&e))?;
+        // Runs whenever the hub thread blocks on the runtime; ends with the connection.
+        rt.spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!("postgres: the hub's connection ended: {e}");
+            }
+        });
+        Ok(Conn {
+            rt,
+            client,
+            prelude: Vec::new(),
+        })
+    }
+
+    /// Runs `fut` (a request of `client`'s), after the prelude if there is one, in one round
+    /// trip.
+    fn drive<T>(
+        rt: &tokio::runtime::Runtime,
+        client: &tokio_postgres::Client,
+        prelude: &mut Vec<&'static str>,
+        fut: impl Future<Output = Result<T, postgres::Error>>,
+    ) -> Result<T, postgres::Error> {
+        if prelude.is_empty() {
+            return rt.block_on(fut);
+        }
+        let pre = prelude.join("; ");
+        prelude.clear();
+        rt.block_on(async {
+            let (a, b) = futures_util::future::join(client.batch_execute(&pre), fut).await;
+            a?;
+            b
+        })
+    }
+
+    fn execute<T: ?Sized + ToStatement>(
+        &mut self,
+        q: &T,
+        p: &[&(dyn ToSql + Sync)],
+    ) -> Result<u64, postgres::Error> {
+        Self::drive(
+            &self.rt,
+            &self.client,
+            &mut self.prelude,
+            self.client.execute(q, p),
+        )
+    }
+
+    fn query<T: ?Sized + ToStatement>(
+        &mut self,
+        q: &T,
+        p: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, postgres::Error> {
+        Self::drive(
+            &self.rt,
+            &self.client,
+            &mut self.prelude,
+            self.client.query(q, p),
+        )
+    }
+
+    fn query_one<T: ?Sized + ToStatement>(
+        &mut self,
+        q: &T,
+        p: &[&(dyn ToSql + Sync)],
+    ) -> Result<Row, postgres::Error> {
+        Self::drive(
+            &self.rt,
+            &self.client,
+            &mut self.prelude,
+            self.client.query_one(q, p),
+        )
+    }
+
+    fn query_opt<T: ?Sized + ToStatement>(
+        &mut self,
+        q: &T,
+        p: &[&(dyn ToSql + Sync)],
+    ) -> Result<Option<Row>, postgres::Error> {
+        Self::drive(
+            &self.rt,
+            &self.client,
+            &mut self.prelude,
+            self.client.query_opt(q, p),
+        )
+    }
+
+    fn batch_execute(&mut self, q: &str) -> Result<(), postgres::Error> {
+        Self::drive(
+            &self.rt,
+            &self.client,
+            &mut self.prelude,
+            self.client.batch_execute(q),
+        )
+    }
+
+    fn prepare(&mut self, q: &str) -> Result<Statement, postgres::Error> {
+        self.rt.block_on(self.client.prepare(q))
+    }
+}
+
 struct Statements {
     message: Statement,
     message_for_update: Statement,
+    message_lock: Statement,
     insert_message: Statement,
     upsert_message: Statement,
     update_message: Statement,
     history: Statement,
     conv_head: Statement,
     next_conv_seq: Statement,
-    append_event: Statement,
     append_events: Statement,
+    lock_heads: Statement,
     events_after: Statement,
     user_head: Statement,
     group: Statement,
@@ -170,14 +337,28 @@ struct Statements {
     schedule_revoked: Statement,
     mark_revoked: Statement,
     insert_webhook: Statement,
+    write_messages: Statement,
+    write_events: Statement,
+    write_heads: Statement,
 }
 
 impl Statements {
-    fn prepare(c: &mut Client) -> Result<Statements, postgres::Error> {
+    fn prepare(c: &mut Conn) -> Result<Statements, postgres::Error> {
         let sql = Sql::new(BACKEND);
         Ok(Statements {
             message: c.prepare(&sql.message)?,
             message_for_update: c.prepare(&format!("{} FOR UPDATE", sql.message))?,
+            // Locks the message without waiting, so that no savepoint is needed (nothing can
+            // fail): the row and `true` when locked, the row and `false` when another writer
+            // holds it (the request is then a conflict, and its retry waits), no row when
+            // absent. The row comes from the locking read: the newest version.
+            message_lock: c.prepare(&format!(
+                "WITH l AS ({m} FOR UPDATE SKIP LOCKED)
+                 SELECT *, true FROM l
+                 UNION ALL
+                 SELECT *, false FROM ({m}) AS o WHERE NOT EXISTS (SELECT 1 FROM l)",
+                m = sql.message
+            ))?,
             insert_message: c.prepare(&format!(
                 "{}
                  ON CONFLICT (msg_id) DO NOTHING",
@@ -203,15 +384,6 @@ impl Statements {
                     h.head, COALESCE((SELECT MAX(seq) FROM messages WHERE conv = $1), 0)) + 1
                  RETURNING head",
             )?,
-            append_event: c.prepare(
-                "WITH h AS (
-                    INSERT INTO user_heads AS u (user_id, head) VALUES ($1, 1)
-                    ON CONFLICT (user_id) DO UPDATE SET head = u.head + 1
-                    RETURNING head)
-                 INSERT INTO events (user_id, seq, kind, target)
-                 SELECT $1, head, $2, $3 FROM h
-                 RETURNING seq",
-            )?,
             // Heads are locked in the order given (the hub sorts), so writers cannot deadlock
             // on them.
             append_events: c.prepare(
@@ -223,6 +395,12 @@ impl Statements {
                  INSERT INTO events (user_id, seq, kind, target)
                  SELECT user_id, head, $2, $3 FROM h
                  RETURNING user_id, seq",
+            )?,
+            // The heads of existing logs, locked without waiting (no savepoint needed): those
+            // another writer holds, and new logs, are taken by `append_events`.
+            lock_heads: c.prepare(
+                "SELECT user_id, head FROM user_heads WHERE user_id = ANY($1::text[])
+                 FOR UPDATE SKIP LOCKED",
             )?,
             events_after: c.prepare(&sql.events_after)?,
             user_head: c.prepare("SELECT head FROM user_heads WHERE user_id = $1")?,
@@ -252,6 +430,24 @@ impl Statements {
             claim: c.prepare(&uploads::pg(uploads::CLAIM))?,
             schedule_revoked: c.prepare(&uploads::pg(uploads::SCHEDULE_REVOKED))?,
             mark_revoked: c.prepare(&uploads::pg(uploads::MARK_REVOKED))?,
+            // The deferred writes of a transaction (`Deferred`), each one statement at the
+            // commit whatever their number.
+            write_messages: c.prepare(
+                "UPDATE messages AS m SET elem = u.elem, revoke = u.revoke, reply_to = u.reply_to,
+                    cloud_custom_data = u.cloud_custom_data
+                 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
+                    AS u(msg_id, elem, revoke, reply_to, cloud_custom_data)
+                 WHERE m.msg_id = u.msg_id",
+            )?,
+            write_events: c.prepare(
+                "INSERT INTO events (user_id, seq, kind, target)
+                 SELECT * FROM unnest($1::text[], $2::bigint[], $3::smallint[], $4::text[])",
+            )?,
+            write_heads: c.prepare(
+                "UPDATE user_heads AS h SET head = u.head
+                 FROM unnest($1::text[], $2::bigint[]) AS u(user_id, head)
+                 WHERE h.user_id = u.user_id",
+            )?,
         })
     }
 }
@@ -267,9 +463,98 @@ enum Savepoint {
     Set,
 }
 
+/// Writes of the open transaction that wait for its commit (or for a read that must see them),
+/// to be sent as one statement per table: changes to messages the transaction holds locked (a
+/// revoke, [`Store::update_message`]), and events appended to logs whose head row it holds
+/// (a head it took earlier in the transaction, then counted on here). None of them can clash
+/// with another writer, as their rows are locked already: sending them late only saves round
+/// trips. Each entry carries its request, to be dropped when that request is undone.
+#[derive(Default)]
+struct Deferred {
+    messages: Vec<(u64, Message)>,
+    /// `(request, user, seq, kind, target)`.
+    events: Vec<(u64, String, i64, i16, String)>,
+}
+
+impl Deferred {
+    fn is_empty(&self) -> bool {
+        self.messages.is_empty() && self.events.is_empty()
+    }
+
+    /// The newest deferred version of message `msg_id`.
+    fn message(&self, msg_id: &str) -> Option<&Message> {
+        self.messages
+            .iter()
+            .rev()
+            .find(|(_, m)| m.msg_id == msg_id)
+            .map(|(_, m)| m)
+    }
+
+    /// The entries of requests other than `req`.
+    fn others(&self, req: u64) -> Deferred {
+        Deferred {
+            messages: self
+                .messages
+                .iter()
+                .filter(|e| e.0 != req)
+                .cloned()
+                .collect(),
+            events: self.events.iter().filter(|e| e.0 != req).cloned().collect(),
+        }
+    }
+}
+
+/// [`Deferred`] as the arrays of its statements.
+#[derive(Default)]
+struct DeferredArgs {
+    msg_ids: Vec<String>,
+    elems: Vec<Option<String>>,
+    revokes: Vec<Option<String>>,
+    reply_tos: Vec<Option<String>>,
+    custom: Vec<Option<String>>,
+    ev_users: Vec<String>,
+    ev_seqs: Vec<i64>,
+    ev_kinds: Vec<i16>,
+    ev_targets: Vec<String>,
+    head_users: Vec<String>,
+    heads: Vec<i64>,
+}
+
+impl DeferredArgs {
+    fn new(d: &Deferred) -> Result<DeferredArgs, StoreError> {
+        let mut a = DeferredArgs::default();
+        // A message changed twice: its last version.
+        let mut seen = HashSet::new();
+        for (_, m) in d.messages.iter().rev() {
+            if seen.insert(m.msg_id.as_str()) {
+                let v = MessageValues::new(m)?;
+                a.msg_ids.push(m.msg_id.clone());
+                a.elems.push(v.elem);
+                a.revokes.push(v.revoke);
+                a.reply_tos.push(v.reply_to);
+                a.custom.push(v.cloud_custom_data);
+            }
+        }
+        let mut heads: std::collections::BTreeMap<&str, i64> = Default::default();
+        for (_, user, seq, kind, target) in &d.events {
+            a.ev_users.push(user.clone());
+            a.ev_seqs.push(*seq);
+            a.ev_kinds.push(*kind);
+            a.ev_targets.push(target.clone());
+            let h = heads.entry(user).or_insert(*seq);
+            *h = (*h).max(*seq);
+        }
+        for (user, head) in heads {
+            a.head_users.push(user.to_string());
+            a.heads.push(head);
+        }
+        Ok(a)
+    }
+}
+
 /// The hub's store on PostgreSQL. One connection, owned by the hub thread.
 pub struct PgStore {
-    client: Client,
+    conn: Conn,
     st: Statements,
     in_tx: bool,
     savepoint: Savepoint,
@@ -282,6 +567,26 @@ pub struct PgStore {
     absent_groups: HashSet<String>,
     /// Users whose logs grew in this transaction (the NOTIFY payload).
     touched: BTreeSet<String>,
+    /// The current request (counted by [`Store::begin_request`]).
+    request: u64,
+    /// Writes waiting for the commit.
+    deferred: Deferred,
+    /// Deferred writes of earlier requests sent while the current request's savepoint was set:
+    /// undoing the request undoes them too, so they are deferred again.
+    replay: Deferred,
+    /// The head of each log whose row this transaction holds locked: appending to it again
+    /// needs no statement (the event is deferred).
+    heads: HashMap<String, i64>,
+    /// What the current request changed in `heads` (user, value before), to undo it.
+    journal: Vec<(String, Option<i64>)>,
+    /// msgIDs read "for update" and found in this transaction (locked until the commit), with
+    /// the request that locked them: a change to one of them can be deferred.
+    locked: HashMap<String, u64>,
+    /// A message was found locked by another writer: the request is retried, and its retry
+    /// waits for the lock ([`PgStore::message_for_update`]).
+    skipped: bool,
+    /// The current request waits for message locks (it is such a retry).
+    wait: bool,
     backend_pid: i32,
     /// The bound of the webhook outbox, when webhooks are on.
     webhooks: Option<std::sync::Arc<super::webhooks::WebhookGauge>>,
@@ -348,7 +653,12 @@ fn row_conversation(row: &Row) -> Result<ConvMember, StoreError> {
 
 /// The connection settings of `url`, named `app` in `pg_stat_activity`.
 pub(crate) fn config(url: &str, app: &str) -> Result<Config, StoreError> {
-    let mut cfg: Config = url
+    async_config(url, app).map(Config::from)
+}
+
+/// [`config`] for tokio-postgres.
+fn async_config(url: &str, app: &str) -> Result<tokio_postgres::Config, StoreError> {
+    let mut cfg: tokio_postgres::Config = url
         .parse()
         .map_err(|e| StoreError(format!("postgres: bad database URL: {e}")))?;
     cfg.application_name(app);
@@ -368,9 +678,7 @@ impl PgStore {
     /// Connects to `url` (`postgres://user[:password]@host:port/db`), creates the schema if it
     /// is missing, and prepares every statement. Blocking: call it outside async code.
     pub fn connect(url: &str) -> Result<PgStore, StoreError> {
-        let mut client = config(url, "im-revoke-hub")?
-            .connect(NoTls)
-            .map_err(|e| pg_error(&e))?;
+        let mut client = Conn::connect(&async_config(url, "im-revoke-hub")?)?;
         Self::create_schema(&mut client)?;
         client
             .batch_execute(&format!("SET lock_timeout = '{LOCK_TIMEOUT}'"))
@@ -381,7 +689,7 @@ impl PgStore {
             .map_err(|e| pg_error(&e))?;
         let st = Statements::prepare(&mut client).map_err(|e| pg_error(&e))?;
         Ok(PgStore {
-            client,
+            conn: client,
             st,
             in_tx: false,
             savepoint: Savepoint::None,
@@ -390,30 +698,45 @@ impl PgStore {
             absent_messages: HashSet::new(),
             absent_groups: HashSet::new(),
             touched: BTreeSet::new(),
+            request: 0,
+            deferred: Deferred::default(),
+            replay: Deferred::default(),
+            heads: HashMap::new(),
+            journal: Vec::new(),
+            locked: HashMap::new(),
+            skipped: false,
+            wait: false,
             backend_pid,
             webhooks: None,
             client_ip: None,
         })
     }
 
-    fn create_schema(client: &mut Client) -> Result<(), StoreError> {
-        let mut tx = client.transaction().map_err(|e| pg_error(&e))?;
+    fn create_schema(c: &mut Conn) -> Result<(), StoreError> {
+        c.batch_execute("BEGIN").map_err(|e| pg_error(&e))?;
+        let r = Self::create_schema_in(c);
+        let end = if r.is_ok() { "COMMIT" } else { "ROLLBACK" };
+        let e = c.batch_execute(end).map_err(|e| pg_error(&e));
+        r.and(e)
+    }
+
+    fn create_schema_in(c: &mut Conn) -> Result<(), StoreError> {
         // Nodes starting together must not race on CREATE TABLE IF NOT EXISTS.
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])
+        c.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])
             .map_err(|e| pg_error(&e))?;
-        tx.batch_execute(SCHEMA).map_err(|e| pg_error(&e))?;
+        c.batch_execute(SCHEMA).map_err(|e| pg_error(&e))?;
         // The webhook outbox and the attachment tables (new tables only: the schema version
         // stays).
-        tx.batch_execute(&super::webhooks::pg_table())
+        c.batch_execute(&super::webhooks::pg_table())
             .map_err(|e| pg_error(&e))?;
-        tx.batch_execute(uploads::schema())
+        c.batch_execute(uploads::schema())
             .map_err(|e| pg_error(&e))?;
-        tx.execute(
+        c.execute(
             "INSERT INTO imr_meta (key, value) VALUES ('schema', $1) ON CONFLICT (key) DO NOTHING",
             &[&SCHEMA_VERSION],
         )
         .map_err(|e| pg_error(&e))?;
-        let version: i64 = tx
+        let version: i64 = c
             .query_one("SELECT value FROM imr_meta WHERE key = 'schema'", &[])
             .and_then(|r| r.try_get(0))
             .map_err(|e| pg_error(&e))?;
@@ -423,17 +746,17 @@ impl PgStore {
             )));
         }
         if version < 2 {
-            tx.batch_execute(BACKFILL_CONVERSATIONS)
+            c.batch_execute(BACKFILL_CONVERSATIONS)
                 .map_err(|e| pg_error(&e))?;
         }
         if version < SCHEMA_VERSION {
-            tx.execute(
+            c.execute(
                 "UPDATE imr_meta SET value = $1 WHERE key = 'schema'",
                 &[&SCHEMA_VERSION],
             )
             .map_err(|e| pg_error(&e))?;
         }
-        tx.commit().map_err(|e| pg_error(&e))
+        Ok(())
     }
 
     /// The PostgreSQL backend process of this store's connection: notifications it sends carry
@@ -471,42 +794,263 @@ impl PgStore {
         Ok(())
     }
 
-    fn run<T>(
-        &mut self,
-        f: impl FnOnce(&mut Client, &Statements) -> Result<T, postgres::Error>,
-    ) -> Result<T, StoreError> {
+    /// Checks that the transaction can go on, and begins it (with the next statement) if none
+    /// is open.
+    fn ready(&mut self) -> Result<(), StoreError> {
         if self.failed {
             return Err(StoreError(
                 "postgres: the transaction failed; the request must be undone first".into(),
             ));
         }
         if !self.in_tx {
-            self.client
-                .batch_execute("BEGIN")
-                .map_err(|e| pg_error(&e))?;
+            self.conn.prelude.push("BEGIN");
             self.in_tx = true;
         }
-        match f(&mut self.client, &self.st) {
-            Ok(v) => Ok(v),
-            Err(e) => {
-                self.failed = true;
-                Err(pg_error(&e))
-            }
-        }
+        Ok(())
+    }
+
+    fn exec<T>(
+        &mut self,
+        f: impl FnOnce(&mut Conn, &Statements) -> Result<T, postgres::Error>,
+    ) -> Result<T, StoreError> {
+        let r = f(&mut self.conn, &self.st);
+        self.conn.prelude.clear();
+        r.map_err(|e| {
+            self.failed = true;
+            pg_error(&e)
+        })
+    }
+
+    /// Runs `f` on the connection; a failure marks the transaction as failed.
+    fn run<T>(
+        &mut self,
+        f: impl FnOnce(&mut Conn, &Statements) -> Result<T, postgres::Error>,
+    ) -> Result<T, StoreError> {
+        self.ready()?;
+        self.exec(f)
+    }
+
+    /// Like [`PgStore::run`], for a read that must see the deferred writes: sends them first.
+    fn read<T>(
+        &mut self,
+        f: impl FnOnce(&mut Conn, &Statements) -> Result<T, postgres::Error>,
+    ) -> Result<T, StoreError> {
+        self.flush()?;
+        self.run(f)
     }
 
     /// Like [`PgStore::run`], for a statement that writes or locks: sets the request's
-    /// savepoint first.
+    /// savepoint first (in the statement's round trip).
     fn write<T>(
         &mut self,
-        f: impl FnOnce(&mut Client, &Statements) -> Result<T, postgres::Error>,
+        f: impl FnOnce(&mut Conn, &Statements) -> Result<T, postgres::Error>,
     ) -> Result<T, StoreError> {
+        self.ready()?;
         if self.savepoint == Savepoint::Pending {
-            self.run(|c, _| c.batch_execute("SAVEPOINT request"))?;
+            self.conn.prelude.push("SAVEPOINT request");
             self.savepoint = Savepoint::Set;
             self.savepoints += 1;
         }
-        self.run(f)
+        self.exec(f)
+    }
+
+    /// Sends the deferred writes now (a read must see them).
+    fn flush(&mut self) -> Result<(), StoreError> {
+        if self.deferred.is_empty() {
+            return Ok(());
+        }
+        self.ready()?;
+        let d = std::mem::take(&mut self.deferred);
+        let req = self.request;
+        let mine = d.messages.iter().any(|e| e.0 == req) || d.events.iter().any(|e| e.0 == req);
+        if mine && self.savepoint == Savepoint::Pending {
+            // The current request's writes must stay undoable.
+            self.conn.prelude.push("SAVEPOINT request");
+            self.savepoint = Savepoint::Set;
+            self.savepoints += 1;
+        }
+        if self.savepoint == Savepoint::Set {
+            // Undoing the current request would undo these writes of earlier requests too.
+            let earlier = d.others(self.request);
+            self.replay.messages.extend(earlier.messages);
+            self.replay.events.extend(earlier.events);
+        }
+        let args = DeferredArgs::new(&d)?;
+        let r = self.send(&args, &[], false);
+        if r.is_err() {
+            self.failed = true;
+        }
+        r
+    }
+
+    /// Sends the deferred writes `a`, then a NOTIFY for each of `payloads`, then `COMMIT` if
+    /// `commit`, all in one round trip. Any failure fails the whole (a COMMIT after a failed
+    /// statement would only roll back).
+    fn send(
+        &mut self,
+        a: &DeferredArgs,
+        payloads: &[String],
+        commit: bool,
+    ) -> Result<(), StoreError> {
+        let pre = self.conn.prelude.join("; ");
+        self.conn.prelude.clear();
+        let client = &self.conn.client;
+        let st = &self.st;
+        let mut futs: Vec<Sent<'_>> = Vec::new();
+        let mut expect: Vec<(&str, Option<usize>)> = Vec::new();
+        if !pre.is_empty() {
+            let pre = &pre;
+            futs.push(Box::pin(async move {
+                client.batch_execute(pre).await.map(|()| 0)
+            }));
+            expect.push(("begin", None));
+        }
+        if !a.msg_ids.is_empty() {
+            futs.push(Box::pin(async move {
+                client
+                    .execute(
+                        &st.write_messages,
+                        &[&a.msg_ids, &a.elems, &a.revokes, &a.reply_tos, &a.custom],
+                    )
+                    .await
+            }));
+            expect.push(("deferred message changes", Some(a.msg_ids.len())));
+        }
+        if !a.ev_users.is_empty() {
+            futs.push(Box::pin(async move {
+                client
+                    .execute(
+                        &st.write_events,
+                        &[&a.ev_users, &a.ev_seqs, &a.ev_kinds, &a.ev_targets],
+                    )
+                    .await
+            }));
+            expect.push(("deferred events", Some(a.ev_users.len())));
+            futs.push(Box::pin(async move {
+                client
+                    .execute(&st.write_heads, &[&a.head_users, &a.heads])
+                    .await
+            }));
+            expect.push(("deferred heads", Some(a.head_users.len())));
+        }
+        for p in payloads {
+            futs.push(Box::pin(async move {
+                client.execute(&st.notify, &[&CHANNEL, p]).await
+            }));
+            expect.push(("notify", None));
+        }
+        if commit {
+            futs.push(Box::pin(async move {
+                client.batch_execute("COMMIT").await.map(|()| 0)
+            }));
+            expect.push(("commit", None));
+        }
+        if futs.is_empty() {
+            return Ok(());
+        }
+        let results = self.conn.rt.block_on(in_order(futs));
+        for (r, (what, n)) in results.into_iter().zip(expect) {
+            match r {
+                Err(e) => return Err(StoreError(format!("postgres: {what}: {e}"))),
+                Ok(got) => {
+                    if let Some(n) = n {
+                        if got != n as u64 {
+                            return Err(StoreError(format!(
+                                "postgres: {what}: {got} rows written, {n} expected"
+                            )));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Appends an event to each of `users`' logs: a statement for the logs this transaction
+    /// does not hold yet (their heads locked in the order given), the others deferred.
+    fn append(
+        &mut self,
+        users: &[&str],
+        kind: EventKind,
+        target: &str,
+    ) -> Result<Vec<u64>, StoreError> {
+        self.ready()?;
+        let k = i16::from(kind.as_u8());
+        let fresh: Vec<&str> = users
+            .iter()
+            .copied()
+            .filter(|u| !self.heads.contains_key(*u))
+            .collect();
+        let mut taken = HashMap::with_capacity(fresh.len());
+        let mut held = HashMap::with_capacity(fresh.len());
+        if !fresh.is_empty() {
+            let rows = self.run(|c, st| c.query(&st.lock_heads, &[&fresh]))?;
+            for r in &rows {
+                let get = |e: postgres::Error| StoreError(format!("postgres: {e}"));
+                let user: String = r.try_get(0).map_err(get)?;
+                let head: i64 = r.try_get(1).map_err(get)?;
+                held.insert(user, head);
+            }
+        }
+        let rest: Vec<&str> = fresh
+            .iter()
+            .copied()
+            .filter(|u| !held.contains_key(*u))
+            .collect();
+        if !rest.is_empty() {
+            let rows = self.write(|c, st| c.query(&st.append_events, &[&rest, &k, &target]))?;
+            for r in &rows {
+                let get = |e: postgres::Error| StoreError(format!("postgres: {e}"));
+                let user: String = r.try_get(0).map_err(get)?;
+                let seq: i64 = r.try_get(1).map_err(get)?;
+                taken.insert(user, seq);
+            }
+        }
+        let mut out = Vec::with_capacity(users.len());
+        for u in users {
+            let seq = match taken.get(*u) {
+                Some(&seq) => seq,
+                None => {
+                    let Some(&head) = self.heads.get(*u).or_else(|| held.get(*u)) else {
+                        return Err(StoreError(format!("postgres: no seq returned for {u}")));
+                    };
+                    self.deferred.events.push((
+                        self.request,
+                        u.to_string(),
+                        head + 1,
+                        k,
+                        target.to_string(),
+                    ));
+                    head + 1
+                }
+            };
+            let before = self.heads.insert(u.to_string(), seq);
+            self.journal.push((u.to_string(), before));
+            out.push(BACKEND.read_u64(seq)?);
+        }
+        self.touched.extend(users.iter().map(|u| u.to_string()));
+        Ok(out)
+    }
+
+    /// Forgets what the current request did in this store's memory (its writes on the server
+    /// were rolled back, or there were none).
+    fn forget_request(&mut self) {
+        let req = self.request;
+        let mut d = std::mem::take(&mut self.replay);
+        d.messages
+            .extend(self.deferred.messages.drain(..).filter(|e| e.0 != req));
+        d.events
+            .extend(self.deferred.events.drain(..).filter(|e| e.0 != req));
+        self.deferred = d;
+        while let Some((user, before)) = self.journal.pop() {
+            match before {
+                Some(h) => self.heads.insert(user, h),
+                None => self.heads.remove(&user),
+            };
+        }
+        self.locked.retain(|_, r| *r != req);
+        self.absent_messages.clear();
+        self.absent_groups.clear();
     }
 
     fn query_messages(
@@ -553,18 +1097,52 @@ impl PgStore {
 
 impl Store for PgStore {
     fn message(&mut self, msg_id: &str) -> Result<Option<Message>, StoreError> {
+        if let Some(m) = self.deferred.message(msg_id) {
+            return Ok(Some(m.clone()));
+        }
         Ok(self.query_messages(false, &[&msg_id])?.pop())
     }
 
     fn message_for_update(&mut self, msg_id: &str) -> Result<Option<Message>, StoreError> {
-        let m = self.query_messages(true, &[&msg_id])?.pop();
+        if let Some(m) = self.deferred.message(msg_id) {
+            // Changed earlier in this transaction, so locked by it already.
+            return Ok(Some(m.clone()));
+        }
+        let m = if self.wait {
+            self.query_messages(true, &[&msg_id])?.pop()
+        } else {
+            let row = self.run(|c, st| c.query_opt(&st.message_lock, &[&msg_id]))?;
+            match row {
+                None => None,
+                Some(r) => {
+                    let locked: bool = r
+                        .try_get(10)
+                        .map_err(|e| StoreError(format!("postgres: {e}")))?;
+                    if !locked {
+                        self.skipped = true;
+                        return Err(StoreError::conflict(format!(
+                            "message {msg_id} is locked by another writer"
+                        )));
+                    }
+                    Some(row_message(&r)?)
+                }
+            }
+        };
         if m.is_none() {
             self.absent_messages.insert(msg_id.to_string());
+        } else {
+            self.locked
+                .entry(msg_id.to_string())
+                .or_insert(self.request);
         }
         Ok(m)
     }
 
     fn put_message(&mut self, msg: &Message) -> Result<(), StoreError> {
+        if self.deferred.message(&msg.msg_id).is_some() {
+            // The deferred change must not land over this write later.
+            self.flush()?;
+        }
         let v = MessageValues::new(msg)?;
         let insert = self.absent_messages.remove(&msg.msg_id);
         let params: [&(dyn ToSql + Sync); 11] = [
@@ -598,6 +1176,13 @@ impl Store for PgStore {
     }
 
     fn update_message(&mut self, msg: &Message) -> Result<(), StoreError> {
+        if self.locked.contains_key(&msg.msg_id) {
+            // Locked by this transaction: written at the commit, with the other changes.
+            self.ready()?;
+            MessageValues::new(msg)?;
+            self.deferred.messages.push((self.request, msg.clone()));
+            return self.revoked_attachments(msg);
+        }
         let v = MessageValues::new(msg)?;
         let params: [&(dyn ToSql + Sync); 5] = [
             &msg.msg_id,
@@ -641,7 +1226,7 @@ impl Store for PgStore {
         limit: usize,
     ) -> Result<Vec<Message>, StoreError> {
         let (key, before, limit) = history_args(conv, before_seq, limit);
-        let rows = self.run(|c, st| c.query(&st.history, &[&key, &before, &limit]))?;
+        let rows = self.read(|c, st| c.query(&st.history, &[&key, &before, &limit]))?;
         rows.iter().map(row_message).collect()
     }
 
@@ -663,13 +1248,7 @@ impl Store for PgStore {
         kind: EventKind,
         target: &str,
     ) -> Result<u64, StoreError> {
-        let k = i16::from(kind.as_u8());
-        let seq: i64 = self.write(|c, st| {
-            c.query_one(&st.append_event, &[&user, &k, &target])?
-                .try_get(0)
-        })?;
-        self.touched.insert(user.to_string());
-        BACKEND.read_u64(seq)
+        Ok(self.append(&[user], kind, target)?[0])
     }
 
     fn append_events(
@@ -681,25 +1260,7 @@ impl Store for PgStore {
         if users.is_empty() {
             return Ok(Vec::new());
         }
-        let k = i16::from(kind.as_u8());
-        let rows = self.write(|c, st| c.query(&st.append_events, &[&users, &k, &target]))?;
-        let mut seqs = HashMap::with_capacity(rows.len());
-        for r in &rows {
-            let get = |e: postgres::Error| StoreError(format!("postgres: {e}"));
-            let user: String = r.try_get(0).map_err(get)?;
-            let seq: i64 = r.try_get(1).map_err(get)?;
-            seqs.insert(user, BACKEND.read_u64(seq)?);
-        }
-        let out = users
-            .iter()
-            .map(|u| {
-                seqs.get(*u)
-                    .copied()
-                    .ok_or_else(|| StoreError(format!("postgres: no seq returned for {u}")))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        self.touched.extend(users.iter().map(|u| u.to_string()));
-        Ok(out)
+        self.append(users, kind, target)
     }
 
     fn events_after(
@@ -709,11 +1270,14 @@ impl Store for PgStore {
         limit: usize,
     ) -> Result<Vec<EventRecord>, StoreError> {
         let (after, limit) = (bound(after), bound(limit));
-        let rows = self.run(|c, st| c.query(&st.events_after, &[&user, &after, &limit]))?;
+        let rows = self.read(|c, st| c.query(&st.events_after, &[&user, &after, &limit]))?;
         rows.iter().map(Self::event_row).collect()
     }
 
     fn user_head(&mut self, user: &str) -> Result<u64, StoreError> {
+        if let Some(&head) = self.heads.get(user) {
+            return BACKEND.read_u64(head);
+        }
         let row = self.run(|c, st| c.query_opt(&st.user_head, &[&user]))?;
         match row {
             Some(r) => BACKEND.read_u64(
@@ -774,12 +1338,12 @@ impl Store for PgStore {
     }
 
     fn conversations_of(&mut self, user: &str) -> Result<Vec<ConvMember>, StoreError> {
-        let rows = self.run(|c, st| c.query(&st.conversations_of, &[&user]))?;
+        let rows = self.read(|c, st| c.query(&st.conversations_of, &[&user]))?;
         rows.iter().map(row_conversation).collect()
     }
 
     fn conversation_summaries(&mut self, user: &str) -> Result<Vec<ConvSummary>, StoreError> {
-        let rows = self.run(|c, st| c.query(&st.conversation_summaries, &[&user]))?;
+        let rows = self.read(|c, st| c.query(&st.conversation_summaries, &[&user]))?;
         rows.iter()
             .map(|r| {
                 let get = |e: postgres::Error| {
@@ -804,7 +1368,7 @@ impl Store for PgStore {
         conv: &ConvId,
     ) -> Result<Option<ConvMember>, StoreError> {
         let key = conv.key();
-        let row = self.run(|c, st| c.query_opt(&st.conversation_of, &[&user, &key]))?;
+        let row = self.read(|c, st| c.query_opt(&st.conversation_of, &[&user, &key]))?;
         row.as_ref().map(row_conversation).transpose()
     }
 
@@ -827,7 +1391,7 @@ impl Store for PgStore {
         upto: u64,
     ) -> Result<u64, StoreError> {
         let (key, after, upto) = (conv.key(), bound(after), bound(upto));
-        let n: i64 = self.run(|c, st| {
+        let n: i64 = self.read(|c, st| {
             c.query_one(&st.unread_count, &[&key, &after, &upto, &reader])?
                 .try_get(0)
         })?;
@@ -854,6 +1418,11 @@ impl Store for PgStore {
         self.savepoints = 0;
         self.absent_messages.clear();
         self.absent_groups.clear();
+        let deferred = std::mem::take(&mut self.deferred);
+        self.replay = Deferred::default();
+        self.heads.clear();
+        self.journal.clear();
+        self.locked.clear();
         if !self.in_tx {
             return Ok(());
         }
@@ -865,23 +1434,14 @@ impl Store for PgStore {
                 "postgres: commit of a failed transaction".into(),
             ))
         } else {
-            let mut r = Ok(());
-            for payload in notify::payloads(&touched) {
-                if let Err(e) = self.client.execute(&self.st.notify, &[&CHANNEL, &payload]) {
-                    r = Err(pg_error(&e));
-                    break;
-                }
-            }
-            r.and_then(|()| {
-                self.client
-                    .batch_execute("COMMIT")
-                    .map_err(|e| StoreError(format!("postgres: commit: {e}")))
-            })
+            // The deferred writes, the wake-up signal and COMMIT: one round trip.
+            DeferredArgs::new(&deferred)
+                .and_then(|args| self.send(&args, &notify::payloads(&touched), true))
         };
         self.in_tx = false;
         if r.is_err() {
             // Leave the connection usable for inspection; the host stops anyway (fail-stop).
-            let _ = self.client.batch_execute("ROLLBACK");
+            let _ = self.conn.batch_execute("ROLLBACK");
             self.failed = false;
         }
         r
@@ -893,6 +1453,10 @@ impl Store for PgStore {
             self.commit()?;
         }
         self.savepoint = Savepoint::Pending;
+        self.request += 1;
+        self.wait = std::mem::take(&mut self.skipped);
+        self.replay = Deferred::default();
+        self.journal.clear();
         self.absent_messages.clear();
         self.absent_groups.clear();
         Ok(())
@@ -901,20 +1465,21 @@ impl Store for PgStore {
     fn undo_request(&mut self) -> Result<(), StoreError> {
         match self.savepoint {
             Savepoint::Set => {
-                self.client
+                self.conn
                     .batch_execute("ROLLBACK TO SAVEPOINT request")
                     .map_err(|e| StoreError(format!("postgres: rollback to savepoint: {e}")))?;
                 self.failed = false;
                 self.savepoint = Savepoint::Pending;
-                self.absent_messages.clear();
-                self.absent_groups.clear();
-                Ok(())
             }
-            _ if !self.failed => Ok(()), // nothing written yet
-            _ => Err(StoreError(
-                "postgres: a request failed before its savepoint".into(),
-            )),
+            _ if !self.failed => {} // nothing written yet
+            _ => {
+                return Err(StoreError(
+                    "postgres: a request failed before its savepoint".into(),
+                ))
+            }
         }
+        self.forget_request();
+        Ok(())
     }
 }
 

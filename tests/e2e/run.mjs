@@ -4,8 +4,9 @@
 //
 //   node tests/e2e/run.mjs            all specs
 //   E2E_GREP=offline node tests/e2e/run.mjs   only specs whose name matches
+//   E2E_PROFILE=release node tests/e2e/run.mjs  against the release server (default: debug)
 //
-// It builds what is missing or stale (pkg/ with scripts/build.sh, the server with cargo),
+// It builds what is missing or stale (pkg/ with scripts/build.sh, the debug server with cargo),
 // starts its own servers on ephemeral loopback ports with temporary databases — one with the
 // default revoke limit, one with a short one for the time-limit spec — runs the specs, prints
 // "N passed, M failed" as its last line, exits non-zero on failure, and always stops its
@@ -131,20 +132,18 @@ function ensurePkg() {
 }
 
 /**
- * The server binary: the release build if there is one (what `npm start` uses), else the
- * debug one (what `cargo test` leaves), else a new release build. Cargo rebuilds it if stale.
+ * The server binary: the debug build (what `cargo test` and scripts/browser-tests.sh leave in
+ * target/debug; cargo rebuilds it if stale), or the release one with E2E_PROFILE=release.
+ * Not the release build just because target/release has one: that binary is only as fresh as
+ * the last `npm start`, so after any change to the server the e2e suite spent ~2 minutes on a
+ * release build (LTO, one codegen unit) that the dev build already made unnecessary.
  */
 function ensureServer() {
   const target = process.env.CARGO_TARGET_DIR || path.join(ROOT, "target");
-  const profile =
-    process.env.E2E_PROFILE ||
-    (fs.existsSync(path.join(target, "release", "im-revoke-server"))
-      ? "release"
-      : fs.existsSync(path.join(target, "debug", "im-revoke-server"))
-        ? "debug"
-        : "release");
+  const profile = process.env.E2E_PROFILE || "debug";
   const args = ["build", "-p", "im-revoke-server"];
   if (profile === "release") args.push("--release");
+  else if (profile !== "debug") throw new Error(`E2E_PROFILE must be debug or release, got "${profile}"`);
   run("cargo", args);
   return path.join(target, profile, "im-revoke-server");
 }

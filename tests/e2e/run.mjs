@@ -5,10 +5,12 @@
 //   node tests/e2e/run.mjs            all specs
 //   E2E_GREP=offline node tests/e2e/run.mjs   only specs whose name matches
 //   E2E_PROFILE=release node tests/e2e/run.mjs  against the release server (default: debug)
+//   E2E_LANES=1 node tests/e2e/run.mjs  all specs in one process (default: 2 lanes)
 //
 // It builds what is missing or stale (pkg/ with scripts/build.sh, the debug server with cargo),
 // starts its own servers on ephemeral loopback ports with temporary databases — one with the
-// default revoke limit, one with a short one for the time-limit spec — runs the specs, prints
+// default revoke limit, one with a short one for the time-limit spec; with lanes, each lane
+// process its own two and its own Chromium, taking specs from one queue — runs the specs, prints
 // "N passed, M failed" as its last line, exits non-zero on failure, and always stops its
 // servers and the browser. Chromium is /usr/bin/chromium (never downloaded) with a fresh
 // user-data-dir. Screenshots go to test-results/ (gitignored).

@@ -1,9 +1,19 @@
 #!/usr/bin/env bash
-# scripts/test.sh — run every test suite in order; exit non-zero if any failed.
+# scripts/test.sh — run every test suite; exit non-zero if any failed.
 # Run `bash scripts/setup.sh` first (`npm test` does).
 #
-# To add a suite: one line `suite NAME COMMAND ARGS...` below. Every suite runs even after an
-# earlier one failed; the last line is the summary "suites: N passed, N failed".
+# The suites run on two tracks at once, each track in its own order:
+#   rust: fmt, clippy, cargo-test
+#   wasm: build-wasm, types, wasm-browser, e2e
+# The tracks share no cargo build lock while they compile (wasm-release is a profile and target
+# of its own; cargo test holds the dev lock only while it builds, not while its tests run), and
+# most of a warm run is waiting (tests, browsers, servers), so two tracks on two cores take about
+# as long as the longer one. Each suite's output goes to a log of its own; the logs are printed
+# whole, in the order below, as soon as a suite and all before it are done, each with its
+# PASSED/FAILED line. TEST_JOBS=1 runs every suite one after the other, in that order.
+#
+# To add a suite: one line `suite TRACK NAME COMMAND ARGS...` below. Every suite runs even after
+# an earlier one failed; the last line is the summary "suites: N passed, N failed".
 set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -18,46 +28,122 @@ if [ -n "${CI:-}" ]; then
 fi
 printf 'disk free: %s\n' "$(df -h --output=avail "$ROOT" 2>/dev/null | tail -n 1 | tr -d ' ') in $ROOT, $(df -h --output=avail /tmp 2>/dev/null | tail -n 1 | tr -d ' ') in /tmp"
 
-PASSED=()
-FAILED=()
+TEST_JOBS="${TEST_JOBS:-2}"
+LOGS="$(mktemp -d "${TMPDIR:-/tmp}/im-revoke-test-XXXXXX")"
+TRACK_PIDS=()
+cleanup() {
+  for pid in "${TRACK_PIDS[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || kill "$pid" 2>/dev/null || true; done
+  rm -rf "$LOGS"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 
-# suite NAME CMD [ARGS...]: run CMD with a header, record pass/fail.
+NAMES=()       # every suite, in printing order
+declare -A TRACK_OF CMD_OF
+TRACKS=()      # track names, in order of first appearance
+
+# suite TRACK NAME CMD [ARGS...]: declare a suite.
 suite() {
-  local name="$1"
-  shift
-  local start=$SECONDS
-  printf '\n==================== suite: %s ====================\n' "$name"
-  printf '$ %s\n' "$*"
-  if "$@"; then
-    printf -- '---- suite %s: PASSED (%d s)\n' "$name" "$((SECONDS - start))"
-    PASSED+=("$name")
-  else
-    local rc=$?
-    printf -- '---- suite %s: FAILED, exit %d (%d s)\n' "$name" "$rc" "$((SECONDS - start))"
-    FAILED+=("$name")
-  fi
+  local track="$1" name="$2"
+  shift 2
+  NAMES+=("$name")
+  TRACK_OF[$name]="$track"
+  CMD_OF[$name]="$(printf '%q ' "$@")"
+  case " ${TRACKS[*]} " in *" $track "*) ;; *) TRACKS+=("$track") ;; esac
 }
 
-# --- the suites, in order -------------------------------------------------------------------------
-suite fmt    cargo fmt --all -- --check
-suite clippy cargo clippy --workspace --all-targets -- -D warnings
-suite cargo-test cargo test --workspace
+# run_suite NAME: run it, its output (and a header) into $LOGS/NAME.log, its status into
+# $LOGS/NAME.rc and its seconds into $LOGS/NAME.s (written last: the suite is done).
+run_suite() {
+  local name="$1" start=$SECONDS rc=0
+  {
+    printf '\n==================== suite: %s ====================\n' "$name"
+    printf '$ %s\n' "${CMD_OF[$name]% }"
+  } >"$LOGS/$name.log"
+  eval "${CMD_OF[$name]}" >>"$LOGS/$name.log" 2>&1 </dev/null || rc=$?
+  echo "$rc" >"$LOGS/$name.rc"
+  echo "$((SECONDS - start))" >"$LOGS/$name.s.tmp" && mv "$LOGS/$name.s.tmp" "$LOGS/$name.s"
+}
+
+# --- the suites -----------------------------------------------------------------------------------
+suite rust fmt    cargo fmt --all -- --check
+suite rust clippy cargo clippy --workspace --all-targets -- -D warnings
+suite rust cargo-test cargo test --workspace
 
 # Browser tests of the JS API (tests/*.rs, wasm-bindgen-test) in headless Chromium, the server
 # cases against a live dev server that the script starts and stops:
-suite wasm-browser bash scripts/browser-tests.sh
+suite wasm wasm-browser bash scripts/browser-tests.sh
 
 # The browser module into pkg/, then its TypeScript types checked by tests/types/usage.ts:
-suite build-wasm bash scripts/build.sh
-suite types npx --no-install tsc --noEmit -p tests/types
+suite wasm build-wasm bash scripts/build.sh
+suite wasm types npx --no-install tsc --noEmit -p tests/types
 
 # End-to-end: the demo (www/) in headless Chromium against real servers, ?mode=local, and the
-# Vite example on the packed module (tests/e2e/run.mjs; screenshots in test-results/):
-suite e2e node tests/e2e/run.mjs
+# Vite example on the packed module (tests/e2e/run.mjs; screenshots in test-results/). Last on
+# its track: it uses pkg/ and the debug server that the suites before it built.
+suite wasm e2e node tests/e2e/run.mjs
+
+# The order each track runs its suites in: the wasm track builds pkg/ first (the wasm-release
+# profile, which waits on no lock of the rust track), so that its dev-profile builds come after
+# cargo-test has built its own.
+RUN_ORDER=(fmt clippy cargo-test build-wasm types wasm-browser e2e)
+
+# --- running --------------------------------------------------------------------------------------
+run_track() {
+  local track="$1" name
+  for name in "${RUN_ORDER[@]}"; do
+    [ "${TRACK_OF[$name]}" = "$track" ] && run_suite "$name"
+  done
+  return 0
+}
+
+if [ "$TEST_JOBS" -le 1 ]; then
+  printf 'suites: one after the other (TEST_JOBS=%s)\n' "$TEST_JOBS"
+  ( for name in "${RUN_ORDER[@]}"; do run_suite "$name"; done ) &
+  TRACK_PIDS+=($!)
+else
+  printf 'suites: %d tracks at once (%s; TEST_JOBS=1 for one after the other); logs printed in order\n' \
+    "${#TRACKS[@]}" "$(for t in "${TRACKS[@]}"; do printf '%s ' "$t:"; for n in "${RUN_ORDER[@]}"; do [ "${TRACK_OF[$n]}" = "$t" ] && printf '%s,' "$n"; done; printf ' '; done | sed 's/, / /g; s/ *$//')"
+  set -m # each track in a process group of its own (stopped whole on Ctrl-C)
+  for t in "${TRACKS[@]}"; do
+    run_track "$t" &
+    TRACK_PIDS+=($!)
+  done
+  set +m
+fi
+
+PASSED=()
+FAILED=()
+for name in "${NAMES[@]}"; do
+  while [ ! -f "$LOGS/$name.s" ]; do
+    # A track that died without finishing its suites (killed) leaves them unfinished.
+    alive=0
+    for pid in "${TRACK_PIDS[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    if [ "$alive" -eq 0 ] && [ ! -f "$LOGS/$name.s" ]; then
+      echo "did not run (its track stopped)" >>"$LOGS/$name.log"
+      echo 1 >"$LOGS/$name.rc"
+      echo 0 >"$LOGS/$name.s"
+      break
+    fi
+    sleep 0.5
+  done
+  cat "$LOGS/$name.log" 2>/dev/null
+  rc="$(cat "$LOGS/$name.rc")"
+  secs="$(cat "$LOGS/$name.s")"
+  if [ "$rc" -eq 0 ]; then
+    printf -- '---- suite %s: PASSED (%d s)\n' "$name" "$secs"
+    PASSED+=("$name")
+  else
+    printf -- '---- suite %s: FAILED, exit %d (%d s)\n' "$name" "$rc" "$secs"
+    FAILED+=("$name")
+  fi
+done
+wait
 
 # --- summary --------------------------------------------------------------------------------------
 printf '\n==================== summary ====================\n'
 if [ "${#PASSED[@]}" -gt 0 ]; then printf 'passed: %s\n' "${PASSED[*]}"; fi
 if [ "${#FAILED[@]}" -gt 0 ]; then printf 'FAILED: %s\n' "${FAILED[*]}"; fi
+printf 'wall time: %d s\n' "$SECONDS"
 printf 'suites: %d passed, %d failed\n' "${#PASSED[@]}" "${#FAILED[@]}"
 [ "${#FAILED[@]}" -eq 0 ]

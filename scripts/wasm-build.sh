@@ -7,7 +7,7 @@
 #      client entry passes `--no-default-features --features console_error_panic_hook`);
 #   2. wasm-bindgen --target web --weak-refs (the CLI pinned to Cargo.lock by setup.sh);
 #   3. wasm-opt -Os --converge --low-memory-unused (npm `binaryen`, node_modules/.bin), unless
-#      --no-opt;
+#      --no-opt; its output for an unchanged input is reused from $TARGET_DIR/wasm-opt-cache;
 #   4. short import and export names in the wasm and its glue (scripts/short-names.mjs);
 #   5. the JS snippets (inline_js) folded into the glue (scripts/inline-snippets.mjs);
 # then package.json from the crate's metadata, the npm README and the licences.
@@ -42,9 +42,25 @@ if [ "$OPT" = 1 ]; then
   # lives in the lowest 1 KB short of a stack overflow: `--low-memory-unused` lets wasm-opt fold
   # address arithmetic into load/store offsets.
   # Also drops the tool sections (`producers`, `target_features`): nothing reads them at run time.
-  wasm-opt "$OUT/im_revoke_bg.wasm" -o "$OUT/im_revoke_bg.wasm" --low-memory-unused -Os --converge \
-    --enable-reference-types --enable-bulk-memory --enable-nontrapping-float-to-int \
-    --enable-sign-ext --enable-mutable-globals --strip-producers --strip-target-features
+  WASM_OPT_ARGS=(--low-memory-unused -Os --converge
+    --enable-reference-types --enable-bulk-memory --enable-nontrapping-float-to-int
+    --enable-sign-ext --enable-mutable-globals --strip-producers --strip-target-features)
+  # wasm-opt is the slow step (-Os --converge: 20-26 s a module on a 2-core machine at load 4-5),
+  # and its output depends only on its input, its version and these arguments: an unchanged
+  # module is taken from a cache under the target directory (the newest 8 kept).
+  CACHE="$TARGET_DIR/wasm-opt-cache"
+  KEY="$( { wasm-opt --version; printf '%s\n' "${WASM_OPT_ARGS[@]}"; cat "$OUT/im_revoke_bg.wasm"; } | sha256sum | cut -c1-32)"
+  if [ -f "$CACHE/$KEY.wasm" ]; then
+    echo "wasm-opt: unchanged input, output from $CACHE/$KEY.wasm"
+    cp "$CACHE/$KEY.wasm" "$OUT/im_revoke_bg.wasm"
+    touch "$CACHE/$KEY.wasm"
+  else
+    wasm-opt "$OUT/im_revoke_bg.wasm" -o "$OUT/im_revoke_bg.wasm" "${WASM_OPT_ARGS[@]}"
+    mkdir -p "$CACHE"
+    cp "$OUT/im_revoke_bg.wasm" "$CACHE/$KEY.wasm.tmp.$$" && mv "$CACHE/$KEY.wasm.tmp.$$" "$CACHE/$KEY.wasm"
+    # shellcheck disable=SC2012
+    ls -t "$CACHE"/*.wasm 2>/dev/null | tail -n +9 | xargs -r rm -f
+  fi
 fi
 # Short import and export names in the wasm and the glue (wasm-bindgen's carry a 16-hex-digit
 # hash each).

@@ -4,10 +4,13 @@
 //
 //   node tests/e2e/run.mjs            all specs
 //   E2E_GREP=offline node tests/e2e/run.mjs   only specs whose name matches
+//   E2E_PROFILE=release node tests/e2e/run.mjs  against the release server (default: debug)
+//   E2E_LANES=1 node tests/e2e/run.mjs  all specs in one process (default: 2 lanes)
 //
-// It builds what is missing or stale (pkg/ with scripts/build.sh, the server with cargo),
+// It builds what is missing or stale (pkg/ with scripts/build.sh, the debug server with cargo),
 // starts its own servers on ephemeral loopback ports with temporary databases — one with the
-// default revoke limit, one with a short one for the time-limit spec — runs the specs, prints
+// default revoke limit, one with a short one for the time-limit spec; with lanes, each lane
+// process its own two and its own Chromium, taking specs from one queue — runs the specs, prints
 // "N passed, M failed" as its last line, exits non-zero on failure, and always stops its
 // servers and the browser. Chromium is /usr/bin/chromium (never downloaded) with a fresh
 // user-data-dir. Screenshots go to test-results/ (gitignored).
@@ -56,7 +59,7 @@ function log(...a) {
 function killChildrenNow() {
   for (const c of children) {
     try {
-      c.kill("SIGKILL");
+      c.kill(c.isLane ? "SIGTERM" : "SIGKILL"); // a lane stops its own servers and browser
     } catch {
       // already gone
     }
@@ -131,20 +134,18 @@ function ensurePkg() {
 }
 
 /**
- * The server binary: the release build if there is one (what `npm start` uses), else the
- * debug one (what `cargo test` leaves), else a new release build. Cargo rebuilds it if stale.
+ * The server binary: the debug build (what `cargo test` and scripts/browser-tests.sh leave in
+ * target/debug; cargo rebuilds it if stale), or the release one with E2E_PROFILE=release.
+ * Not the release build just because target/release has one: that binary is only as fresh as
+ * the last `npm start`, so after any change to the server the e2e suite spent ~2 minutes on a
+ * release build (LTO, one codegen unit) that the dev build already made unnecessary.
  */
 function ensureServer() {
   const target = process.env.CARGO_TARGET_DIR || path.join(ROOT, "target");
-  const profile =
-    process.env.E2E_PROFILE ||
-    (fs.existsSync(path.join(target, "release", "im-revoke-server"))
-      ? "release"
-      : fs.existsSync(path.join(target, "debug", "im-revoke-server"))
-        ? "debug"
-        : "release");
+  const profile = process.env.E2E_PROFILE || "debug";
   const args = ["build", "-p", "im-revoke-server"];
   if (profile === "release") args.push("--release");
+  else if (profile !== "debug") throw new Error(`E2E_PROFILE must be debug or release, got "${profile}"`);
   run("cargo", args);
   return path.join(target, profile, "im-revoke-server");
 }
@@ -550,7 +551,21 @@ async function waitStore(page, user, test, what) {
 
 const specs = [];
 function spec(name, fn, timeoutMs = SPEC_TIMEOUT_MS) {
-  specs.push({ name, fn, timeoutMs });
+  specs.push({ name, fn, timeoutMs, group: specGroup });
+}
+/**
+ * Specs declared inside `inGroup(name, f)` always run in one lane, one after the other in
+ * their order (the Tencent-style app specs: the first one builds examples/tencent-app, which
+ * the others reuse; two lanes must not build it at once).
+ */
+let specGroup = null;
+function inGroup(name, f) {
+  specGroup = name;
+  try {
+    f();
+  } finally {
+    specGroup = null;
+  }
 }
 
 let A; // server with the default revoke limit
@@ -1406,7 +1421,7 @@ spec(
   240_000,
 );
 
-tencentSpecs(spec, () => ({ A, B, SHORT_LIMIT_S, PKG, expect }));
+inGroup("tencent-app", () => tencentSpecs(spec, () => ({ A, B, SHORT_LIMIT_S, PKG, expect })));
 
 // ----- runner --------------------------------------------------------------------------------
 
@@ -1422,6 +1437,187 @@ async function withTimeout(promise, ms, what) {
   }
 }
 
+/** Each spec in its own browser context: its own storage, nothing shared. Returns passed. */
+async function runSpec(browser, s) {
+  const t0 = Date.now();
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  let pages = [];
+  try {
+    pages = (await withTimeout(s.fn(ctx), s.timeoutMs, "spec")) || [];
+    const errors = pages.flatMap((p) => p.errors || []);
+    if (errors.length) throw new Check(`uncaught errors in the page: ${errors.join(" | ")}`);
+    log(`  ✓ ${s.name} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+    return true;
+  } catch (e) {
+    log(`  ✗ ${s.name} (${((Date.now() - t0) / 1000).toFixed(1)} s)\n      ${String(e.message || e).split("\n").join("\n      ")}`);
+    try {
+      fs.mkdirSync(RESULTS, { recursive: true });
+      const open = ctx.pages();
+      for (let i = 0; i < open.length; i++) {
+        const shot = path.join(RESULTS, `failed-${specs.indexOf(s) + 1}-${i}.png`);
+        await open[i].screenshot({ path: shot, fullPage: true, timeout: 5000 });
+        log(`      screenshot: ${path.relative(ROOT, shot)}`);
+      }
+    } catch {
+      // no screenshot then
+    }
+    return false;
+  } finally {
+    for (const c of extraContexts.splice(0)) await c.close().catch(() => {});
+    await ctx.close().catch(() => {});
+  }
+}
+
+/** This process's two servers (default and short revoke limit) and its Chromium. */
+async function setUp(bin) {
+  [A, B] = await Promise.all([startServer(bin, "default", 120), startServer(bin, "short", SHORT_LIMIT_S)]);
+  log(`servers: ${A.url} (revoke limit 120 s), ${B.url} (${SHORT_LIMIT_S} s); data in ${TMP}`);
+  context = await chromium.launchPersistentContext(path.join(TMP, "chromium-profile"), {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: CHROMIUM_ARGS,
+    viewport: { width: 1280, height: 800 },
+  });
+  return context.browser();
+}
+
+/** Stops the browser and the servers; after a failure, prints the servers' warnings. */
+async function tearDown(failed) {
+  await context?.close().catch(() => {});
+  for (const s of httpServers) s.close();
+  for (const c of [...children]) await stopChild(c);
+  for (const srv of [A, B]) {
+    if (!srv || !failed) continue;
+    const text = fs.existsSync(srv.logPath)
+      ? fs
+          .readFileSync(srv.logPath, "utf8")
+          .split("\n")
+          .filter((l) => l.trim() && !l.startsWith("*")) // not the dev-mode banner
+          .join("\n")
+      : "";
+    if (text) log(`--- ${srv.name} server log (warnings and errors) ---\n${text.split("\n").slice(-30).join("\n")}`);
+  }
+}
+
+// ----- lanes: the specs spread over several processes ----------------------------------------
+//
+// With E2E_LANES=N (default 2), N lane processes (this file with E2E_LANE set) each start their
+// own two servers (own ports, own databases) and their own Chromium, and take specs from a
+// queue: the parent writes "RUN i j ..." (spec indices) to a lane's stdin, the lane runs them and
+// ends their output with a line "<MARK>DONE passed failed"; its output is printed whole per
+// batch, so no two specs' lines are interleaved. A spec counts as passed only when its lane
+// said so: one that a lane never ran (set-up failed, lane died) counts as failed.
+
+const MARK = "\u001e e2e-lane ";
+const LANES = Math.max(1, Number(process.env.E2E_LANES || 2) || 1);
+
+/** A lane process: set up, then run the batches its stdin names until stdin ends. */
+async function laneMain() {
+  let failed = 0;
+  try {
+    const browser = await setUp(process.env.E2E_SERVER_BIN);
+    process.stdout.write(`${MARK}READY\n`);
+    const rl = (await import("node:readline")).createInterface({ input: process.stdin });
+    for await (const line of rl) {
+      if (!line.startsWith("RUN ")) continue;
+      let p = 0;
+      let f = 0;
+      for (const i of line.slice(4).trim().split(" ").map(Number)) {
+        if (await runSpec(browser, specs[i])) p++;
+        else f++;
+      }
+      failed += f;
+      process.stdout.write(`${MARK}DONE ${p} ${f}\n`);
+    }
+  } catch (e) {
+    failed++;
+    log(`  ✗ set-up: ${e.stack || e}`);
+    process.stdout.write(`${MARK}FAILED\n`);
+  } finally {
+    await tearDown(failed > 0);
+  }
+  process.exitCode = failed ? 1 : 0;
+}
+
+/** The parent: starts the lanes, hands out batches (largest first), prints, counts. */
+async function runLanes(selected, bin, nLanes) {
+  // Batches: a group's specs together, in their order; every other spec on its own.
+  const batches = [];
+  const byGroup = new Map();
+  for (const s of selected) {
+    const i = specs.indexOf(s);
+    if (!s.group) batches.push([i]);
+    else if (byGroup.has(s.group)) byGroup.get(s.group).push(i);
+    else {
+      const b = [i];
+      byGroup.set(s.group, b);
+      batches.push(b);
+    }
+  }
+  batches.sort((x, y) => y.length - x.length); // stable: the groups first, then in order
+  const queue = [...batches];
+  let passed = 0;
+  let setUpFailed = 0;
+  const lanes = [];
+  for (let n = 1; n <= nLanes; n++) {
+    const child = spawn(process.execPath, [fileURLToPath(import.meta.url)], {
+      cwd: ROOT,
+      stdio: ["pipe", "pipe", "inherit"],
+      env: { ...process.env, E2E_LANE: String(n), E2E_SERVER_BIN: bin },
+    });
+    child.isLane = true;
+    children.add(child);
+    lanes.push(
+      new Promise((resolve) => {
+        let buf = "";
+        let pending = "";
+        const next = () => {
+          const b = queue.shift();
+          if (b) child.stdin.write(`RUN ${b.join(" ")}\n`);
+          else child.stdin.end();
+        };
+        const flush = () => {
+          if (buf) process.stdout.write(buf.replace(/\n$/, "").split("\n").map((l) => `[lane ${n}] ${l}\n`).join(""));
+          buf = "";
+        };
+        child.stdout.on("data", (d) => {
+          pending += d;
+          let k;
+          while ((k = pending.indexOf("\n")) >= 0) {
+            const line = pending.slice(0, k);
+            pending = pending.slice(k + 1);
+            if (!line.startsWith(MARK)) {
+              buf += line + "\n";
+              continue;
+            }
+            const [what, p] = line.slice(MARK.length).split(" ");
+            if (what === "READY") flush();
+            if (what === "DONE") {
+              passed += Number(p);
+              flush();
+            }
+            if (what === "FAILED") {
+              setUpFailed++;
+              flush();
+              continue;
+            }
+            next();
+          }
+        });
+        child.once("exit", (code, sig) => {
+          buf += pending;
+          flush();
+          if (code !== 0 && code !== 1) log(`[lane ${n}] exited (${code ?? sig})`);
+          children.delete(child);
+          resolve();
+        });
+      }),
+    );
+  }
+  await Promise.all(lanes);
+  return { passed, failed: selected.length - passed + setUpFailed };
+}
+
 async function main() {
   const started = Date.now();
   let passed = 0;
@@ -1431,65 +1627,30 @@ async function main() {
   for (const f of fs.readdirSync(RESULTS)) {
     if (f.startsWith("failed-")) fs.rmSync(path.join(RESULTS, f)); // from an earlier run
   }
-  try {
-    ensurePkg();
-    const bin = ensureServer();
-    [A, B] = await Promise.all([startServer(bin, "default", 120), startServer(bin, "short", SHORT_LIMIT_S)]);
-    log(`servers: ${A.url} (revoke limit 120 s), ${B.url} (${SHORT_LIMIT_S} s); data in ${TMP}`);
-    context = await chromium.launchPersistentContext(path.join(TMP, "chromium-profile"), {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: CHROMIUM_ARGS,
-      viewport: { width: 1280, height: 800 },
-    });
-    const browser = context.browser();
-    for (const s of selected) {
-      const t0 = Date.now();
-      // Each spec in its own browser context: its own storage, nothing shared.
-      const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-      let pages = [];
-      try {
-        pages = (await withTimeout(s.fn(ctx), s.timeoutMs, "spec")) || [];
-        const errors = pages.flatMap((p) => p.errors || []);
-        if (errors.length) throw new Check(`uncaught errors in the page: ${errors.join(" | ")}`);
-        passed++;
-        log(`  ✓ ${s.name} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
-      } catch (e) {
-        failed++;
-        log(`  ✗ ${s.name} (${((Date.now() - t0) / 1000).toFixed(1)} s)\n      ${String(e.message || e).split("\n").join("\n      ")}`);
-        try {
-          fs.mkdirSync(RESULTS, { recursive: true });
-          const open = ctx.pages();
-          for (let i = 0; i < open.length; i++) {
-            const shot = path.join(RESULTS, `failed-${specs.indexOf(s) + 1}-${i}.png`);
-            await open[i].screenshot({ path: shot, fullPage: true, timeout: 5000 });
-            log(`      screenshot: ${path.relative(ROOT, shot)}`);
-          }
-        } catch {
-          // no screenshot then
-        }
-      } finally {
-        for (const c of extraContexts.splice(0)) await c.close().catch(() => {});
-        await ctx.close().catch(() => {});
-      }
+  const nLanes = Math.min(LANES, new Set(selected.map((s) => s.group || s.name)).size);
+  if (nLanes > 1) {
+    try {
+      ensurePkg();
+      const bin = ensureServer();
+      log(`e2e: ${selected.length} specs in ${nLanes} lanes (E2E_LANES=1 for one), each with its own servers and Chromium`);
+      ({ passed, failed } = await runLanes(selected, bin, nLanes));
+    } catch (e) {
+      failed = Math.max(failed, 1);
+      log(`  ✗ set-up: ${e.stack || e}`);
     }
-  } catch (e) {
-    failed++;
-    log(`  ✗ set-up: ${e.stack || e}`);
-  } finally {
-    await context?.close().catch(() => {});
-    for (const s of httpServers) s.close();
-    for (const c of [...children]) await stopChild(c);
-    for (const srv of [A, B]) {
-      if (!srv || failed === 0) continue;
-      const text = fs.existsSync(srv.logPath)
-        ? fs
-            .readFileSync(srv.logPath, "utf8")
-            .split("\n")
-            .filter((l) => l.trim() && !l.startsWith("*")) // not the dev-mode banner
-            .join("\n")
-        : "";
-      if (text) log(`--- ${srv.name} server log (warnings and errors) ---\n${text.split("\n").slice(-30).join("\n")}`);
+  } else {
+    try {
+      ensurePkg();
+      const browser = await setUp(ensureServer());
+      for (const s of selected) {
+        if (await runSpec(browser, s)) passed++;
+        else failed++;
+      }
+    } catch (e) {
+      failed++;
+      log(`  ✗ set-up: ${e.stack || e}`);
+    } finally {
+      await tearDown(failed > 0);
     }
   }
   log(`\ne2e: ${selected.length} specs in ${((Date.now() - started) / 1000).toFixed(1)} s`);
@@ -1497,4 +1658,5 @@ async function main() {
   process.exitCode = failed ? 1 : 0;
 }
 
-main();
+if (process.env.E2E_LANE) laneMain();
+else main();

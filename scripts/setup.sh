@@ -2,8 +2,9 @@
 # scripts/setup.sh — install everything the build and the tests need, and nothing else.
 #
 # Idempotent: every step checks first and is skipped when already satisfied, so a warm run takes
-# seconds. A cold run on a fresh machine takes a few minutes (one `cargo install`: wasm-bindgen-cli;
-# wasm-pack is not needed, scripts/wasm-build.sh does its three steps).
+# seconds. A cold run on a fresh machine takes a few minutes (one `cargo install`: wasm-bindgen-cli,
+# run in the background while apt, pip and npm work; wasm-pack is not needed, scripts/wasm-build.sh
+# does its three steps).
 #
 #   Rust:    target wasm32-unknown-unknown, components rustfmt + clippy
 #   cargo:   wasm-bindgen-cli at exactly the `wasm-bindgen` version in Cargo.lock (wasm-bindgen and
@@ -35,6 +36,11 @@ die()  { printf '[setup] ERROR: %s\n' "$*" >&2; exit 1; }
 
 START=$SECONDS
 CHANGED=0
+# The wasm-bindgen CLI's install runs in the background while the other steps run; stopped if
+# this script stops first.
+WB_PID=""
+WB_LOG=""
+trap 'if [ -n "$WB_PID" ]; then kill "$WB_PID" 2>/dev/null || true; fi; if [ -n "$WB_LOG" ]; then rm -f "$WB_LOG"; fi' EXIT
 
 # --- Rust toolchain -------------------------------------------------------------------------------
 say "Rust toolchain"
@@ -57,67 +63,6 @@ for comp in rustfmt clippy; do
     CHANGED=1
   fi
 done
-
-# --- Debian packages ------------------------------------------------------------------------------
-say "System packages (apt)"
-# package  binary-that-must-exist
-APT_WANTED=(
-  "chromium:/usr/bin/chromium"
-  "chromium-driver:/usr/bin/chromedriver"
-  "postgresql:/usr/bin/pg_lsclusters"
-  # A CJK font, so that the demo's Chinese text renders in the e2e screenshots instead of boxes
-  # (1.6 MB; fonts-noto-cjk would be 57 MB to download on every fresh machine).
-  "fonts-wqy-microhei:/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
-)
-apt_missing=()
-for entry in "${APT_WANTED[@]}"; do
-  pkg="${entry%%:*}"
-  bin="${entry#*:}"
-  if dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' && [ -x "$bin" ]; then
-    ok "$pkg ($bin)"
-  else
-    apt_missing+=("$pkg")
-  fi
-done
-
-if [ "${#apt_missing[@]}" -gt 0 ]; then
-  command -v apt-get >/dev/null 2>&1 || die "apt-get not found; install by hand: ${apt_missing[*]}"
-  SUDO=()
-  if [ "$(id -u)" -ne 0 ]; then
-    command -v sudo >/dev/null 2>&1 || die "not root and no sudo; install by hand: ${apt_missing[*]}"
-    SUDO=(sudo)
-  fi
-  say "  installing: ${apt_missing[*]}"
-  run "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
-  run "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${apt_missing[@]}"
-  CHANGED=1
-fi
-
-if command -v sqlite3 >/dev/null 2>&1; then
-  ok "sqlite3 CLI (optional)"
-else
-  say "  note: sqlite3 CLI not present (optional, only for inspecting databases by hand)"
-fi
-
-# --- moto_server (S3-compatible storage for tests/attachments_pg.rs) -------------------------------
-say "moto_server (PyPI moto[server])"
-MOTO_VENV="${XDG_DATA_HOME:-$HOME/.local/share}/im-revoke/moto-venv"
-if "$MOTO_VENV/bin/moto_server" --help >/dev/null 2>&1; then
-  ok "$MOTO_VENV/bin/moto_server"
-else
-  command -v python3 >/dev/null 2>&1 || die "python3 not found (needed for moto_server)"
-  if ! python3 -m venv --help >/dev/null 2>&1 || ! run python3 -m venv "$MOTO_VENV"; then
-    # Debian without python3-venv: install it, then the venv.
-    SUDO=()
-    [ "$(id -u)" -eq 0 ] || SUDO=(sudo)
-    run "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-venv
-    run python3 -m venv "$MOTO_VENV"
-  fi
-  run "$MOTO_VENV/bin/python" -m pip install -q 'moto[server]>=5,<6'
-  "$MOTO_VENV/bin/moto_server" --help >/dev/null 2>&1 || die "moto_server does not run from $MOTO_VENV"
-  CHANGED=1
-  ok "$MOTO_VENV/bin/moto_server"
-fi
 
 # --- wasm-bindgen CLI, pinned to Cargo.lock -------------------------------------------------------
 say "wasm-bindgen CLI"
@@ -173,19 +118,82 @@ else
   if [ "$have" = "$WB_VERSION" ]; then
     ok "wasm-bindgen $have (= $WB_SOURCE)"
   else
-    say "  have '${have:-none}', $WB_SOURCE wants $WB_VERSION: installing"
+    say "  have '${have:-none}', $WB_SOURCE wants $WB_VERSION: installing in the background"
+    # The one compile of the set-up (~2 min on 2 cores) runs while apt, pip and npm download and
+    # unpack (mostly network and disk); its log is printed and its result checked at the end.
     # --locked first; it can fail when a locked dependency of the CLI is no longer in the
     # registry (seen: webpki-roots for 0.2.130), then resolve afresh.
-    if ! run cargo install wasm-bindgen-cli --version "$WB_VERSION" --locked --force; then
+    WB_LOG="$(mktemp "${TMPDIR:-/tmp}/im-revoke-wasm-bindgen-XXXXXX")"
+    (
+      set +e
+      run cargo install wasm-bindgen-cli --version "$WB_VERSION" --locked --force && exit 0
       say "  --locked install failed; retrying without --locked"
       run cargo install wasm-bindgen-cli --version "$WB_VERSION" --force
-    fi
+    ) >"$WB_LOG" 2>&1 </dev/null &
+    WB_PID=$!
     CHANGED=1
-    have="$(wasm_bindgen_version)"
-    [ "$have" = "$WB_VERSION" ] ||
-      die "wasm-bindgen on PATH is '${have:-none}' after install, expected $WB_VERSION ($(command -v wasm-bindgen || true))"
-    ok "wasm-bindgen $have (= $WB_SOURCE)"
   fi
+fi
+
+# --- Debian packages ------------------------------------------------------------------------------
+say "System packages (apt)"
+# package  a file it installs that must exist (a binary, or the font file)
+APT_WANTED=(
+  "chromium:/usr/bin/chromium"
+  "chromium-driver:/usr/bin/chromedriver"
+  "postgresql:/usr/bin/pg_lsclusters"
+  # A CJK font, so that the demo's Chinese text renders in the e2e screenshots instead of boxes
+  # (1.6 MB; fonts-noto-cjk would be 57 MB to download on every fresh machine).
+  "fonts-wqy-microhei:/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
+)
+apt_missing=()
+for entry in "${APT_WANTED[@]}"; do
+  pkg="${entry%%:*}"
+  bin="${entry#*:}"
+  if dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' && [ -e "$bin" ]; then
+    ok "$pkg ($bin)"
+  else
+    apt_missing+=("$pkg")
+  fi
+done
+
+if [ "${#apt_missing[@]}" -gt 0 ]; then
+  command -v apt-get >/dev/null 2>&1 || die "apt-get not found; install by hand: ${apt_missing[*]}"
+  SUDO=()
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null 2>&1 || die "not root and no sudo; install by hand: ${apt_missing[*]}"
+    SUDO=(sudo)
+  fi
+  say "  installing: ${apt_missing[*]}"
+  run "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
+  run "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${apt_missing[@]}"
+  CHANGED=1
+fi
+
+if command -v sqlite3 >/dev/null 2>&1; then
+  ok "sqlite3 CLI (optional)"
+else
+  say "  note: sqlite3 CLI not present (optional, only for inspecting databases by hand)"
+fi
+
+# --- moto_server (S3-compatible storage for tests/attachments_pg.rs) -------------------------------
+say "moto_server (PyPI moto[server])"
+MOTO_VENV="${XDG_DATA_HOME:-$HOME/.local/share}/im-revoke/moto-venv"
+if "$MOTO_VENV/bin/moto_server" --help >/dev/null 2>&1; then
+  ok "$MOTO_VENV/bin/moto_server"
+else
+  command -v python3 >/dev/null 2>&1 || die "python3 not found (needed for moto_server)"
+  if ! python3 -m venv --help >/dev/null 2>&1 || ! run python3 -m venv "$MOTO_VENV"; then
+    # Debian without python3-venv: install it, then the venv.
+    SUDO=()
+    [ "$(id -u)" -eq 0 ] || SUDO=(sudo)
+    run "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-venv
+    run python3 -m venv "$MOTO_VENV"
+  fi
+  run "$MOTO_VENV/bin/python" -m pip install -q 'moto[server]>=5,<6'
+  "$MOTO_VENV/bin/moto_server" --help >/dev/null 2>&1 || die "moto_server does not run from $MOTO_VENV"
+  CHANGED=1
+  ok "$MOTO_VENV/bin/moto_server"
 fi
 
 # --- npm dependencies -----------------------------------------------------------------------------
@@ -201,6 +209,21 @@ else
   run npm ci --no-audit --no-fund
   touch "$STAMP"
   CHANGED=1
+fi
+
+# --- wasm-bindgen CLI: the background install, if one was started --------------------------------
+if [ -n "$WB_PID" ]; then
+  say "wasm-bindgen CLI: waiting for the install started above"
+  wb_rc=0
+  wait "$WB_PID" || wb_rc=$?
+  WB_PID=""
+  sed 's/^/[setup]   | /' "$WB_LOG"
+  rm -f "$WB_LOG"
+  [ "$wb_rc" -eq 0 ] || die "cargo install wasm-bindgen-cli $WB_VERSION failed (exit $wb_rc)"
+  have="$(wasm_bindgen_version)"
+  [ "$have" = "$WB_VERSION" ] ||
+    die "wasm-bindgen on PATH is '${have:-none}' after install, expected $WB_VERSION ($(command -v wasm-bindgen || true))"
+  ok "wasm-bindgen $have (= $WB_SOURCE)"
 fi
 
 # --------------------------------------------------------------------------------------------------

@@ -6,6 +6,13 @@
 //! 2. durable revokes per second: senders spread over the nodes, each with a window of
 //!    requests in flight, every revoke acknowledged after its commit.
 //!
+//! After each throughput phase it prints where the CPU went during the timed revokes: CPU
+//! seconds of the PostgreSQL processes (backends, walwriter, checkpointer, ...) and of this
+//! process's threads (the nodes' hub threads; the async workers, which run the nodes'
+//! WebSocket side and the load generator's clients alike), read from `/proc` before and after,
+//! with revokes per CPU-second of each side and the machine's total busy CPU (other processes
+//! included).
+//!
 //! It starts its own PostgreSQL (like the tests; fsync and synchronous_commit on, the defaults)
 //! and nodes in-process:
 //!
@@ -21,6 +28,7 @@ mod pg;
 use common::*;
 use im_revoke_server::{Secret, Server, ServerConfig};
 use serde_json::json;
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 fn arg(name: &str, default: usize) -> usize {
@@ -152,9 +160,133 @@ async fn group_latency(nodes: &[Server], n: usize, per_node: usize) {
     );
 }
 
+/// utime + stime (clock ticks) and the name of the process or thread whose `stat` is `path`.
+fn stat_ticks(path: &std::path::Path) -> Option<(String, u64)> {
+    let s = std::fs::read_to_string(path).ok()?;
+    let open = s.find('(')?;
+    let close = s.rfind(')')?;
+    let name = s[open + 1..close].to_string();
+    let f: Vec<&str> = s[close + 2..].split(' ').collect();
+    // Fields 14 and 15 of stat(5) (utime, stime): 12 and 13 after the name.
+    let t = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    Some((name, t))
+}
+
+/// The parent of process `pid`.
+fn ppid(pid: u32) -> Option<u32> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let close = s.rfind(')')?;
+    s[close + 2..].split(' ').nth(1)?.parse().ok()
+}
+
+/// CPU ticks by side: PostgreSQL's processes (children of the postmaster `pg_pid`, named by
+/// their title: `pg backends` for client connections, else the background process), this
+/// process's threads (`hub` for the nodes' hub threads, `async workers` for the rest), and
+/// `machine busy` for the whole machine (`/proc/stat`, every process).
+fn cpu_snapshot(pg_pid: u32) -> BTreeMap<String, u64> {
+    let mut out: BTreeMap<String, u64> = BTreeMap::new();
+    let mut add = |k: &str, t: u64| *out.entry(k.to_string()).or_default() += t;
+    if let Ok(dir) = std::fs::read_dir("/proc") {
+        for e in dir.flatten() {
+            let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+                continue;
+            };
+            if pid != pg_pid && ppid(pid) != Some(pg_pid) {
+                continue;
+            }
+            let Some((_, t)) = stat_ticks(&e.path().join("stat")) else {
+                continue;
+            };
+            let title = std::fs::read_to_string(e.path().join("cmdline")).unwrap_or_default();
+            let title = title.trim_end_matches('\0').replace('\0', " ");
+            let what = match title.strip_prefix("postgres: ") {
+                None => "pg postmaster".to_string(),
+                Some(t) if t.contains("127.0.0.1(") || t.contains("[local]") => {
+                    "pg backends".to_string()
+                }
+                Some(t) => format!("pg {}", t.split(' ').next().unwrap_or(t)),
+            };
+            add(&what, t);
+        }
+    }
+    if let Ok(dir) = std::fs::read_dir("/proc/self/task") {
+        for e in dir.flatten() {
+            if let Some((name, t)) = stat_ticks(&e.path().join("stat")) {
+                let what = match name.as_str() {
+                    "im-revoke-hub" => "hub threads",
+                    n if n.starts_with("im-revoke-list") => "listen threads",
+                    _ => "async workers + load generator",
+                };
+                add(what, t);
+            }
+        }
+    }
+    if let Ok(s) = std::fs::read_to_string("/proc/stat") {
+        if let Some(l) = s.lines().next() {
+            let v: Vec<u64> = l
+                .split_whitespace()
+                .skip(1)
+                .filter_map(|x| x.parse().ok())
+                .collect();
+            // user nice system (idle iowait) irq softirq steal
+            let busy: u64 = v
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| !matches!(i, 3 | 4) && *i < 8)
+                .map(|(_, x)| x)
+                .sum();
+            add("machine busy", busy);
+        }
+    }
+    out
+}
+
+/// Prints the CPU seconds of each side between `a` and `b`, and revokes per CPU-second.
+fn cpu_report(a: &BTreeMap<String, u64>, b: &BTreeMap<String, u64>, revokes: usize, secs: f64) {
+    // SAFETY: sysconf reads a constant.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    let d = |k: &str| (b.get(k).copied().unwrap_or(0) - a.get(k).copied().unwrap_or(0)) as f64 / hz;
+    let mut pg = 0.0;
+    let mut me = 0.0;
+    let mut parts = Vec::new();
+    for k in b.keys() {
+        if k == "machine busy" {
+            continue;
+        }
+        let s = d(k);
+        if k.starts_with("pg ") {
+            pg += s;
+        } else {
+            me += s;
+        }
+        if s > 0.0 {
+            parts.push(format!("{k} {s:.2}"));
+        }
+    }
+    let busy = d("machine busy");
+    let per = |s: f64| if s > 0.0 { revokes as f64 / s } else { 0.0 };
+    println!(
+        "  cpu s over {secs:.2} s wall: {}; PostgreSQL {pg:.2} ({:.0} revokes/cpu-s), this process {me:.2} ({:.0} revokes/cpu-s), both {:.2} ({:.0} revokes/cpu-s); machine busy {busy:.2} of {:.2} (others {:.2})",
+        parts.join(", "),
+        per(pg),
+        per(me),
+        pg + me,
+        per(pg + me),
+        2.0 * secs,
+        (busy - pg - me).max(0.0),
+    );
+}
+
 /// Revokes per second with `senders` users spread over the nodes, `window` requests in flight
 /// each, `per` revokes each (receivers offline: the figure is the server's, not the readers').
-async fn throughput(nodes: &[Server], tag: &str, senders: usize, per: usize, window: usize) {
+async fn throughput(
+    nodes: &[Server],
+    pg_pid: u32,
+    tag: &str,
+    senders: usize,
+    per: usize,
+    window: usize,
+) {
     let mut tasks = Vec::new();
     // Load the messages first (not timed).
     let mut clients = Vec::new();
@@ -169,6 +301,8 @@ async fn throughput(nodes: &[Server], tag: &str, senders: usize, per: usize, win
         .await;
         clients.push(c);
     }
+    eprintln!("timed revokes, {} node(s): start", nodes.len());
+    let cpu0 = cpu_snapshot(pg_pid);
     let t0 = Instant::now();
     for (s, mut c) in clients.into_iter().enumerate() {
         let tag = tag.to_string();
@@ -184,12 +318,15 @@ async fn throughput(nodes: &[Server], tag: &str, senders: usize, per: usize, win
         t.await.unwrap();
     }
     let secs = t0.elapsed().as_secs_f64();
+    let cpu1 = cpu_snapshot(pg_pid);
     let total = senders * per;
     println!(
         "durable revokes/s, {} node(s), {senders} senders x {per}, window {window}: {:.0}/s ({total} in {secs:.2} s)",
         nodes.len(),
         total as f64 / secs
     );
+    eprintln!("timed revokes, {} node(s): end", nodes.len());
+    cpu_report(&cpu0, &cpu1, total, secs);
 }
 
 /// Sends `n` requests made by `make`, keeping `window` unanswered; every answer must be ok.
@@ -243,9 +380,10 @@ async fn main() {
     c2c_latency(&nodes[..1], n, "same").await;
     c2c_latency(&nodes[..2], n, "cross").await;
     group_latency(&nodes, n, 10).await;
-    throughput(&nodes[..1], "one", 8, 1000, 64).await;
-    throughput(&nodes[..2], "two", 8, 1000, 64).await;
-    throughput(&nodes, "three", 12, 1000, 64).await;
+    let pid = pgs.pid();
+    throughput(&nodes[..1], pid, "one", 8, 1000, 64).await;
+    throughput(&nodes[..2], pid, "two", 8, 1000, 64).await;
+    throughput(&nodes, pid, "three", 12, 1000, 64).await;
     for s in nodes {
         let _ = tokio::time::timeout(Duration::from_secs(10), s.shutdown()).await;
     }

@@ -227,8 +227,15 @@ impl PgStore {
     pub fn connect(url: &str) -> Result<PgStore, StoreError> {
         let mut client = Conn::connect(&async_config(url, "im-revoke-hub")?)?;
         Self::create_schema(&mut client)?;
+        // Every statement of the hub's finds its rows by key, through an index: the planner
+        // must not pick a sequential scan because a table was small when a statement's generic
+        // plan was made (the commit's `UPDATE messages … FROM unnest(…)` was planned as a hash
+        // join over a sequential scan of all of `messages`, kept as the table grew; BENCHMARKS.md,
+        // "Where the CPU goes"). A statement with no index to use still scans.
         client
-            .batch_execute(&format!("SET lock_timeout = '{LOCK_TIMEOUT}'"))
+            .batch_execute(&format!(
+                "SET lock_timeout = '{LOCK_TIMEOUT}'; SET enable_seqscan = off"
+            ))
             .map_err(|e| pg_error(&e))?;
         let backend_pid: i32 = client
             .query_one("SELECT pg_backend_pid()", &[])

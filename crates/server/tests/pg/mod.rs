@@ -185,6 +185,14 @@ impl Pg {
                     "-c",
                     "shared_buffers=32MB",
                 ])
+                // Extra settings for experiments (`IMR_PG_SETTINGS="commit_delay=10
+                // wal_buffers=16MB"`): each one a `-c`, after the defaults above.
+                .args(
+                    std::env::var("IMR_PG_SETTINGS")
+                        .unwrap_or_default()
+                        .split_whitespace()
+                        .flat_map(|kv| ["-c".to_string(), kv.to_string()]),
+                )
                 .stdin(Stdio::null())
                 .stdout(log.try_clone().expect("log"))
                 .stderr(log)
@@ -228,6 +236,12 @@ impl Pg {
             .batch_execute(&format!("CREATE DATABASE \"{name}\""))
             .expect("CREATE DATABASE");
         self.url(name)
+    }
+
+    /// The process id of the postmaster (its backends and background processes are its
+    /// children).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     pub fn data_dir(&self) -> PathBuf {

@@ -276,13 +276,14 @@ impl Statements {
             schedule_revoked: c.prepare(&uploads::pg(uploads::SCHEDULE_REVOKED))?,
             mark_revoked: c.prepare(&uploads::pg(uploads::MARK_REVOKED))?,
             // The deferred writes of a transaction (`Deferred`), each one statement at the
-            // commit whatever their number.
+            // commit whatever their number. `= ANY($1)` lets the rows be found by their keys in
+            // the index (the join alone was planned as a scan of the whole table).
             write_messages: c.prepare(
                 "UPDATE messages AS m SET elem = u.elem, revoke = u.revoke, reply_to = u.reply_to,
                     cloud_custom_data = u.cloud_custom_data
                  FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
                     AS u(msg_id, elem, revoke, reply_to, cloud_custom_data)
-                 WHERE m.msg_id = u.msg_id",
+                 WHERE m.msg_id = u.msg_id AND m.msg_id = ANY($1::text[])",
             )?,
             write_events: c.prepare(
                 "INSERT INTO events (user_id, seq, kind, target)
@@ -291,7 +292,7 @@ impl Statements {
             write_heads: c.prepare(
                 "UPDATE user_heads AS h SET head = u.head
                  FROM unnest($1::text[], $2::bigint[]) AS u(user_id, head)
-                 WHERE h.user_id = u.user_id",
+                 WHERE h.user_id = u.user_id AND h.user_id = ANY($1::text[])",
             )?,
         })
     }

@@ -869,7 +869,7 @@ impl Store for SqliteStore {
 impl SqliteStore {
     /// Whether the hub's connection should finish a checkpoint itself now.
     fn restart_due(&mut self) -> bool {
-        if !self.restarted.is_some_and(|t| t.elapsed() >= RESTART_EVERY) {
+        if self.restarted.is_none_or(|t| t.elapsed() < RESTART_EVERY) {
             return false;
         }
         // The checkpoint thread lags behind a busy hub, so the WAL never empties and SQLite

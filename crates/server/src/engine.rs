@@ -118,6 +118,23 @@ pub async fn forward_wakes(mut wakes: mpsc::Receiver<Wake>, commands: mpsc::Send
     }
 }
 
+/// Work of a store that can wait until a batch's frames are handed out (none by default).
+pub trait AfterDelivery {
+    /// Called by the hub thread after each batch's commit and delivery, and after each step of
+    /// [`Hub::maintain`], with no transaction open.
+    fn after_delivery(&mut self) {}
+}
+
+impl AfterDelivery for crate::store::sqlite::SqliteStore {
+    /// The checkpoint that lets the WAL start over, when due: after the batch's answers and
+    /// events are on their way, not between its commit and them.
+    fn after_delivery(&mut self) {
+        self.checkpoint_if_due();
+    }
+}
+
+impl AfterDelivery for crate::store::pg::PgStore {}
+
 /// The server clock: wall-clock milliseconds, never going backwards.
 #[derive(Debug, Default)]
 pub struct Clock {
@@ -164,7 +181,7 @@ struct After {
     committed: Vec<oneshot::Sender<()>>,
 }
 
-impl<S: Store + CallbackOrigin + Send + 'static> Engine<S> {
+impl<S: Store + CallbackOrigin + AfterDelivery + Send + 'static> Engine<S> {
     /// An engine over `hub`, handling at most `max_batch` commands per commit.
     pub fn new(hub: Hub<S>, max_batch: usize) -> Engine<S> {
         Engine {
@@ -192,10 +209,13 @@ impl<S: Store + CallbackOrigin + Send + 'static> Engine<S> {
                 Err(mpsc::error::TryRecvError::Empty) => {
                     // Nothing waiting: a step of the store's deferred work (bounded), then look
                     // again; sleep only when there is none.
-                    match self.hub.maintain() {
-                        Ok(true) => continue,
-                        Ok(false) => {}
+                    let more = match self.hub.maintain() {
+                        Ok(more) => more,
                         Err(e) => fail_stop(&e),
+                    };
+                    self.hub.store_mut().after_delivery();
+                    if more {
+                        continue;
                     }
                     match rx.blocking_recv() {
                         Some(c) => c,
@@ -247,6 +267,7 @@ impl<S: Store + CallbackOrigin + Send + 'static> Engine<S> {
                 o.out.close(code);
             }
         }
+        self.hub.store_mut().after_delivery();
         after.stop
     }
 

@@ -231,14 +231,28 @@ impl Conn {
 
     /// The connection's loop. Handlers of input and timers are boxed so that the future of an
     /// idle connection stays small (it is what 10,000 idle connections are made of).
+    ///
+    /// The shutdown watch and the idle timer live across iterations: made anew at each wake-up
+    /// (each batch of frames of a fan-out), they registered in the shared shutdown list and in
+    /// the timer wheel and left both again, every time, for every member.
     async fn serve(&mut self, outbox: &Outbox) {
         let mut shutdown = self.app.shutdown.clone();
+        let stopping = wait_stop(&mut shutdown);
+        tokio::pin!(stopping);
+        let timer = tokio::time::sleep_until(self.next_deadline());
+        tokio::pin!(timer);
+        // `stopping` resolved: it must not be polled again.
+        let mut stopped = false;
         loop {
             let deadline = self.next_deadline();
+            if timer.deadline() != deadline {
+                timer.as_mut().reset(deadline);
+            }
             let reading = self.closing.is_none();
             let flow = tokio::select! {
                 biased;
-                _ = wait_stop(&mut shutdown) => {
+                _ = &mut stopping, if !stopped => {
+                    stopped = true;
                     self.close(close_code::AWAY, "server shutting down").await
                 }
                 _ = outbox.ready() => Box::pin(self.outgoing(outbox.take())).await,
@@ -247,16 +261,16 @@ impl Conn {
                     self.close(close_code::AGAIN, "too many connections not logged in").await
                 }
                 msg = self.socket.recv(), if reading => Box::pin(self.incoming(msg)).await,
-                _ = tokio::time::sleep_until(deadline) => Box::pin(self.timer()).await,
+                _ = &mut timer => Box::pin(self.timer()).await,
             };
             if flow == Flow::Stop {
                 break;
             }
         }
-        if self.read_failed {
+        if self.read_failed && !stopped {
             tokio::select! {
                 _ = tokio::time::sleep(LINGER) => {}
-                _ = wait_stop(&mut shutdown) => {}
+                _ = &mut stopping => {}
             }
         }
     }

@@ -39,7 +39,7 @@ function newMessageFrame(seq, i, t) {
 }
 
 function revokeFrame(seq, i, t) {
-  return `{"type":"event","seq":${seq},"event":{"kind":"messageRevoked","msgID":"bench-msg-${i}","sender":"alice","receiver":"bob","groupID":null,"revoke":{"userID":"alice","role":"sender","reason":"bench","timeMs":${t + 1},"reqId":"bench-r-${i}"}}}`;
+  return `{"type":"event","seq":${seq},"event":{"kind":"messageRevoked","msgID":"bench-msg-${i}","sender":"alice","receiver":"bob","groupID":null,"seq":${i + 1},"revoke":{"userID":"alice","role":"sender","reason":"bench","timeMs":${t + 1},"reqId":"bench-r-${i}"}}}`;
 }
 
 /** A string as a WebSocket hands it over: flat, one sequential run of characters. (A template

@@ -249,6 +249,83 @@ pub(crate) fn parse(text: &str) -> Option<Json<'_>> {
     (p.i == text.len()).then_some(v)
 }
 
+// --- text laid out as serde writes it -------------------------------------------------------
+
+/// A reader of text expected to be laid out as the server's serde writes it: no space, fields
+/// in declaration order. For a decoder's fast path, which gives way to [`parse`] on the first
+/// surprise. As with [`Fields`], a failed read returns an empty value and marks the reader
+/// failed (every read after it fails too): no early exits, one drop of the value at the end.
+/// Values are read by the parser's own code (strings with their escapes, numbers with their
+/// grammar): the fast path can only agree with the general one or give way to it.
+pub(crate) struct Expect<'a> {
+    p: Parser<'a>,
+    ok: bool,
+}
+
+impl<'a> Expect<'a> {
+    pub(crate) fn new(s: &'a str) -> Expect<'a> {
+        Expect {
+            p: Parser { s, i: 0 },
+            ok: true,
+        }
+    }
+
+    /// Whether `t` comes next, exactly (then read); `false` once a read failed.
+    pub(crate) fn lit(&mut self, t: &str) -> bool {
+        let p = &mut self.p;
+        let end = p.i + t.len();
+        let hit = self.ok && p.s.as_bytes().get(p.i..end) == Some(t.as_bytes());
+        if hit {
+            p.i = end;
+        }
+        hit
+    }
+
+    /// `x`, noting its absence as a failure.
+    fn check<T: Default>(&mut self, x: Option<T>) -> T {
+        x.unwrap_or_else(|| {
+            self.ok = false;
+            T::default()
+        })
+    }
+
+    /// `key` (the text before the value), then a string.
+    #[inline(never)]
+    pub(crate) fn str(&mut self, key: &str) -> String {
+        let s = (self.lit(key) && self.lit("\""))
+            .then(|| self.p.string())
+            .flatten()
+            .map(Cow::into_owned);
+        self.check(s)
+    }
+
+    /// `key`, then a string or `null`.
+    #[inline(never)]
+    pub(crate) fn opt_str(&mut self, key: &str) -> Option<String> {
+        if !self.lit(key) {
+            self.ok = false;
+            return None;
+        }
+        (!self.lit("null")).then(|| self.str(""))
+    }
+
+    /// `key`, then an unsigned integer (as [`Json::uint`] reads it).
+    #[inline(never)]
+    pub(crate) fn uint(&mut self, key: &str) -> u64 {
+        let n = self
+            .lit(key)
+            .then(|| self.p.number(self.p.i))
+            .flatten()
+            .and_then(|n| n.uint());
+        self.check(n)
+    }
+
+    /// Whether every read succeeded and `t` ends the text.
+    pub(crate) fn done(mut self, t: &str) -> bool {
+        self.lit(t) && self.p.i == self.p.s.len()
+    }
+}
+
 // --- reading values -------------------------------------------------------------------------
 
 impl<'a> Json<'a> {

@@ -154,16 +154,29 @@ impl<K: Ord, V> SortedMap<K, V> {
 }
 
 /// A set of seqs in ascending order (as `BTreeSet<u64>`). Not generic: one copy of its code.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub(crate) struct SeqSet(Vec<u64>);
+///
+/// A sorted `Vec` whose first `head` slots are unused, so that taking the lowest seqs out (a
+/// conversation's oldest unread message revoked, or read with those before it: `keep_above`)
+/// moves none of the others. (`Vec::remove(0)` moved every other seq: revoking the unread
+/// messages of a conversation from the oldest on was quadratic.) Other removals move the seqs
+/// above, as before.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct SeqSet {
+    v: Vec<u64>,
+    head: usize,
+}
 
 impl SeqSet {
+    fn live(&self) -> &[u64] {
+        self.v.get(self.head..).unwrap_or_default()
+    }
+
     /// Adds `s`; whether it was new.
     pub fn insert(&mut self, s: u64) -> bool {
-        match self.0.binary_search(&s) {
+        match self.live().binary_search(&s) {
             Ok(_) => false,
             Err(i) => {
-                self.0.insert(i, s);
+                self.v.insert(self.head + i, s);
                 true
             }
         }
@@ -171,23 +184,37 @@ impl SeqSet {
 
     /// Removes `s`; whether it was there.
     pub fn remove(&mut self, s: u64) -> bool {
-        match self.0.binary_search(&s) {
-            Ok(i) => {
-                self.0.remove(i);
-                true
-            }
-            Err(_) => false,
+        let Ok(i) = self.live().binary_search(&s) else {
+            return false;
+        };
+        if i == 0 {
+            self.forget(1);
+        } else {
+            self.v.remove(self.head + i);
         }
+        true
     }
 
     /// Keeps the seqs above `s`.
     pub fn keep_above(&mut self, s: u64) {
-        let n = self.0.partition_point(|x| *x <= s);
-        self.0.drain(..n);
+        let n = self.live().partition_point(|x| *x <= s);
+        self.forget(n);
+    }
+
+    /// The `n` lowest slots unused; the unused slots given back once they are the majority
+    /// (each seq is moved once per halving: amortized `O(1)`).
+    fn forget(&mut self, n: usize) {
+        self.head += n;
+        if self.head * 2 > self.v.len() {
+            let len = self.len();
+            self.v.copy_within(self.head.., 0);
+            self.v.truncate(len);
+            self.head = 0;
+        }
     }
 
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.v.len() - self.head
     }
 }
 
@@ -351,7 +378,7 @@ mod tests {
         assert!(s.remove(2));
         assert!(!s.remove(2));
         s.keep_above(5);
-        assert_eq!(s, SeqSet(vec![9]));
+        assert_eq!(s.live(), [9]);
         assert_eq!(s.len(), 1);
     }
 
@@ -371,5 +398,36 @@ mod tests {
         assert_eq!(serde_json::to_string(&s).unwrap(), r#"["0","b","c","z"]"#);
         let back: StringSet = serde_json::from_str(r#"["z","b","z","0","c"]"#).unwrap();
         assert_eq!(back, s);
+    }
+
+    #[test]
+    fn seq_set_agrees_with_a_btree_set() {
+        use std::collections::BTreeSet;
+        let mut ours = SeqSet::default();
+        let mut model = BTreeSet::new();
+        // A fixed pseudo-random walk of inserts, removals (low, high and absent seqs) and cuts.
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for step in 0..20_000u32 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let s = x % 600;
+            match x % 11 {
+                0..=4 => assert_eq!(ours.insert(s), model.insert(s), "insert {s}"),
+                5..=7 => assert_eq!(ours.remove(s), model.remove(&s), "remove {s}"),
+                8 | 9 => {
+                    // The lowest one, as revokes of the oldest unread messages do.
+                    let low = model.first().copied().unwrap_or(s);
+                    assert_eq!(ours.remove(low), model.remove(&low), "remove {low}");
+                }
+                _ if step % 50 == 0 => {
+                    ours.keep_above(s / 4);
+                    model.retain(|&v| v > s / 4);
+                }
+                _ => {}
+            }
+            assert_eq!(ours.len(), model.len());
+            assert!(ours.live().iter().eq(model.iter()), "step {step}");
+        }
     }
 }

@@ -131,6 +131,65 @@ proptest! {
     }
 }
 
+/// The revoke event's fast path (the server's exact layout, read in order) and its way back to
+/// the general decoder on every difference: each variant decodes as serde decodes it, or is
+/// refused by both.
+#[test]
+fn revoke_events_off_the_fast_path_agree_with_serde() {
+    let canonical = r#"{"type":"event","seq":7,"event":{"kind":"messageRevoked","msgID":"m1","sender":"alice","receiver":"bob","groupID":null,"seq":3,"revoke":{"userID":"alice","role":"sender","reason":"typo","timeMs":1700000000000,"reqId":"r1"}}}"#;
+    let variants = [
+        canonical.to_string(),
+        // A server from before the message's seq: 0.
+        canonical.replace(r#""seq":3,"#, ""),
+        canonical.replace(r#""groupID":null"#, r#""groupID":"g1""#),
+        canonical.replace(r#""receiver":"bob""#, r#""receiver":null"#),
+        canonical.replace("typo", r#"t\"y\u00e9p\no"#),
+        canonical.replace(r#""role":"sender""#, r#""role":"admin""#),
+        canonical.replace(r#""role":"sender""#, r#""role":"owner""#),
+        canonical.replace(r#""role":"sender""#, r#""role":"nobody""#),
+        canonical.replace(r#""role":"sender""#, r#""role":null"#),
+        canonical.replace(r#""seq":7"#, r#""seq":18446744073709551615"#),
+        canonical.replace(r#""seq":7"#, r#""seq":18446744073709551616"#),
+        canonical.replace(r#""seq":7"#, r#""seq":07"#),
+        canonical.replace(r#""seq":7"#, r#""seq":-7"#),
+        canonical.replace(r#""seq":3"#, r#""seq":3.0"#),
+        canonical.replace(r#""seq":3"#, r#""seq":3e0"#),
+        canonical.replace(r#""timeMs":1700000000000"#, r#""timeMs":"1""#),
+        canonical.replace(r#""msgID":"m1""#, r#""msgID":1"#),
+        canonical.replace(r#""sender":"alice""#, r#""sender":null"#),
+        canonical.replace(r#""reqId":"r1""#, r#""reqId":"r1","extra":[1,{}]"#),
+        canonical.replace(r#""revoke":{"#, r#""extra":true,"revoke":{"#),
+        canonical.replace("}}}", "},\"extra\":1}}"),
+        canonical.replace("}}}", "}},\"extra\":1}"),
+        canonical.replace(r#""msgID":"m1","#, ""),
+        canonical.replace(r#""reason":"typo","#, ""),
+        canonical.replace(r#""kind":"messageRevoked""#, r#""kind":"messageRevoked ""#),
+        canonical.replace("\"m1\"", "\"m\u{1}\""),
+        canonical.replace("\"m1\"", "\"m1 \u{e9}\u{1f44b}\""),
+        format!("{canonical} "),
+        format!(" {canonical}"),
+        format!("{canonical}}}"),
+        format!("{canonical}x"),
+        canonical.replace(':', ": "),
+    ];
+    for text in &variants {
+        assert_eq!(decode_server(text), serde_decode(text).ok(), "{text}");
+    }
+    assert!(decode_server(canonical).is_some());
+    // Wider than serde, as the general decoder was already: `-0` is zero.
+    let minus_zero = canonical.replace(r#""seq":7"#, r#""seq":-0"#);
+    let Some(ServerFrame::Event(e)) = decode_server(&minus_zero) else {
+        panic!("{minus_zero}");
+    };
+    assert_eq!(e.seq, 0);
+    // And a field given twice: the first one (serde refuses).
+    let twice = canonical.replace(r#""seq":3,"#, r#""seq":3,"seq":4,"#);
+    let Some(ServerFrame::Event(e)) = decode_server(&twice) else {
+        panic!("{twice}");
+    };
+    assert!(matches!(&*e.event, Event::MessageRevoked(r) if r.seq == 3));
+}
+
 // --- client frames: the module's encoder against the server's decoder -----------------------
 
 use im_revoke_core::model::GroupRole;

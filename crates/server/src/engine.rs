@@ -350,7 +350,12 @@ fn fail_stop(e: &im_revoke_core::StoreError) -> ! {
         "FATAL: the store failed; stopping (fail-stop). Nothing of this batch was acknowledged; \
          clients resend on reconnect. Fix the storage and restart."
     );
-    eprintln!("im-revoke-server: FATAL: store failure: {e}; exiting");
+    // Straight to the process's stderr, not through `eprintln!`: a test harness captures the
+    // macro's output per test and would lose it with the exit.
+    let _ = std::io::Write::write_all(
+        &mut std::io::stderr(),
+        format!("im-revoke-server: FATAL: store failure: {e}; exiting\n").as_bytes(),
+    );
     std::process::exit(EXIT_STORE_FAILURE);
 }
 

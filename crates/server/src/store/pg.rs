@@ -57,7 +57,6 @@ use im_revoke_core::model::{ConvId, Group, Message};
 use im_revoke_core::store::{
     ConvMember, ConvSummary, EventKind, EventRecord, Store, StoreError, UploadFacts,
 };
-use postgres::error::SqlState;
 use postgres::types::ToSql;
 use postgres::{Config, NoTls, Row, Statement};
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -71,6 +70,7 @@ mod conn;
 mod deferred;
 mod schema;
 
+pub(crate) use conn::pg_error;
 use conn::{in_order, Conn, Sent, Statements};
 use deferred::{Deferred, DeferredArgs};
 
@@ -151,25 +151,6 @@ impl std::fmt::Debug for PgStore {
 }
 
 const BACKEND: Backend = Backend::Postgres;
-
-/// Whether a PostgreSQL error is a clash with another writer (retry the request).
-fn is_conflict(e: &postgres::Error) -> bool {
-    e.code().is_some_and(|c| {
-        *c == SqlState::T_R_DEADLOCK_DETECTED
-            || *c == SqlState::T_R_SERIALIZATION_FAILURE
-            || *c == SqlState::LOCK_NOT_AVAILABLE
-            || *c == SqlState::UNIQUE_VIOLATION
-    })
-}
-
-/// A PostgreSQL error as a [`StoreError`] (a [`StoreError::conflict`] when retrying may help).
-pub(crate) fn pg_error(e: &postgres::Error) -> StoreError {
-    if is_conflict(e) {
-        StoreError::conflict(format!("postgres: {e}"))
-    } else {
-        StoreError(format!("postgres: {e}"))
-    }
-}
 
 fn row_message(row: &Row) -> Result<Message, StoreError> {
     let get = |e: postgres::Error| StoreError(format!("postgres: reading a message: {e}"));

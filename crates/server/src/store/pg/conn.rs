@@ -2,6 +2,7 @@
 //! prepared statements.
 
 use super::*;
+use postgres::error::SqlState;
 
 /// The hub's connection: a tokio-postgres client driven by a single-threaded runtime of its own
 /// (the hub thread blocks on it, as the `postgres` crate would), so that statements can be
@@ -295,5 +296,24 @@ impl Statements {
                  WHERE h.user_id = u.user_id AND h.user_id = ANY($1::text[])",
             )?,
         })
+    }
+}
+
+/// Whether a PostgreSQL error is a clash with another writer (retry the request).
+fn is_conflict(e: &postgres::Error) -> bool {
+    e.code().is_some_and(|c| {
+        *c == SqlState::T_R_DEADLOCK_DETECTED
+            || *c == SqlState::T_R_SERIALIZATION_FAILURE
+            || *c == SqlState::LOCK_NOT_AVAILABLE
+            || *c == SqlState::UNIQUE_VIOLATION
+    })
+}
+
+/// A PostgreSQL error as a [`StoreError`] (a [`StoreError::conflict`] when retrying may help).
+pub(crate) fn pg_error(e: &postgres::Error) -> StoreError {
+    if is_conflict(e) {
+        StoreError::conflict(format!("postgres: {e}"))
+    } else {
+        StoreError(format!("postgres: {e}"))
     }
 }

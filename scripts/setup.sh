@@ -119,16 +119,28 @@ else
     ok "wasm-bindgen $have (= $WB_SOURCE)"
   else
     say "  have '${have:-none}', $WB_SOURCE wants $WB_VERSION: installing in the background"
-    # The one compile of the set-up (~2 min on 2 cores) runs while apt, pip and npm download and
-    # unpack (mostly network and disk); its log is printed and its result checked at the end.
+    # The one compile of the set-up runs while apt, pip and npm download and unpack (mostly
+    # network and disk); its log is printed and its result checked at the end.
     # --locked first; it can fail when a locked dependency of the CLI is no longer in the
     # registry (seen: webpki-roots for 0.2.130), then resolve afresh.
+    # Optimized are only the crates where the CLI spends its run time (walrus, gimli and
+    # wasm-bindgen-cli-support: reading, rewriting and writing the module); the ~200 others
+    # (clap, regex, serde, the HTTP client and server of the test runner...) are compiled
+    # without optimizations or debug info. The install costs a third less CPU than a release
+    # build (352 against ~530 s here), the tools' output is byte-identical, and
+    # wasm-bindgen runs ~0.4 s longer on a browser-test binary (BENCHMARKS.md, "npm test time").
+    WB_PROFILE=(--debug
+      --config 'profile.dev.debug=0' --config 'profile.dev.debug-assertions=false'
+      --config 'profile.dev.overflow-checks=false' --config 'profile.dev.incremental=false'
+      --config 'profile.dev.package.walrus.opt-level=3'
+      --config 'profile.dev.package.gimli.opt-level=3'
+      --config 'profile.dev.package."wasm-bindgen-cli-support".opt-level=3')
     WB_LOG="$(mktemp "${TMPDIR:-/tmp}/im-revoke-wasm-bindgen-XXXXXX")"
     (
       set +e
-      run cargo install wasm-bindgen-cli --version "$WB_VERSION" --locked --force && exit 0
+      run cargo install wasm-bindgen-cli --version "$WB_VERSION" "${WB_PROFILE[@]}" --locked --force && exit 0
       say "  --locked install failed; retrying without --locked"
-      run cargo install wasm-bindgen-cli --version "$WB_VERSION" --force
+      run cargo install wasm-bindgen-cli --version "$WB_VERSION" "${WB_PROFILE[@]}" --force
     ) >"$WB_LOG" 2>&1 </dev/null &
     WB_PID=$!
     CHANGED=1

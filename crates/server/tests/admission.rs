@@ -1,7 +1,7 @@
 //! Who may connect: the pool of connections not logged in, connections per user, the Origin
 //! allow-list, and a health check that says when the hub is behind (issue 20, items 1, 2, 6).
 
-mod common;
+use crate::common;
 
 use common::*;
 use futures_util::SinkExt;

@@ -1,6 +1,6 @@
 //! Rich messages and attachments over a real server: custom messages over the WebSocket.
 
-mod common;
+use crate::common;
 
 use common::*;
 use serde_json::json;
@@ -47,7 +47,7 @@ async fn an_attachment_that_was_never_uploaded_is_refused() {
 
 // --- attachments over HTTP ------------------------------------------------------------------
 
-mod attach_support;
+use crate::attach_support;
 
 use attach_support::*;
 use im_revoke_server::ServerConfig;

@@ -2,9 +2,8 @@
 //! binary, under a small `ulimit -n`, so that a few hundred sockets reach its file descriptor
 //! limit (issue 20, item 2).
 
-mod common;
-#[path = "common/process.rs"]
-mod process;
+use crate::common;
+use crate::process;
 
 use common::*;
 use process::Proc;

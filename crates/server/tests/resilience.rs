@@ -1,6 +1,6 @@
 //! Clients that misbehave: never read, go silent, never log in.
 
-mod common;
+use crate::common;
 
 use common::*;
 use futures_util::StreamExt;

@@ -3,7 +3,7 @@
 //! through the real server with its durable SQLite store (WAL, synchronous=FULL).
 //! `cargo test -p im-revoke-server --release --test rtt -- --nocapture` shows the numbers.
 
-mod common;
+use crate::common;
 
 use common::*;
 use std::time::{Duration, Instant};

@@ -1,7 +1,7 @@
 //! The revoke windows, decided by the server's clock: 20016 (one-to-one) and 10031 (group).
 //! The server runs with a 1-second window, so each test waits a little over a second once.
 
-mod common;
+use crate::common;
 
 use common::*;
 use std::time::Duration;

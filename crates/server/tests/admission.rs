@@ -170,6 +170,7 @@ const SENDS: usize = 50;
 /// say so (503, with the queue and the lag) instead of 200.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn healthz_says_when_the_hub_is_behind() {
+    let _apart = crate::timing::heavy();
     let s = TestServer::start_with(|c| {
         c.user_rate = 0;
         c.conn_rate = 0;

@@ -290,6 +290,7 @@ async fn parallel_uploads_per_user_are_limited() {
 
 #[tokio::test]
 async fn expired_urls_and_unsent_uploads() {
+    let _apart = crate::timing::timed();
     let s = TestServer::start_with(|c| {
         c.attachments.url_ttl = Duration::from_secs(1);
         c.attachments.gc_after = Duration::from_millis(700);

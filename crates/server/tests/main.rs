@@ -11,6 +11,7 @@ mod pg;
 mod process;
 mod rest_support;
 mod s3;
+mod timing;
 mod webhook_crash;
 
 // The tests.

@@ -4,7 +4,7 @@
 //! strings and numbers survive the trip.
 #![cfg(feature = "json")]
 
-mod frames;
+use crate::frames;
 
 use std::sync::Arc;
 

@@ -24,6 +24,8 @@
 mod common;
 #[path = "../tests/pg/mod.rs"]
 mod pg;
+#[path = "../tests/timing/mod.rs"]
+mod timing;
 
 use common::*;
 use im_revoke_server::{Secret, Server, ServerConfig};

@@ -1,7 +1,7 @@
 //! Who may connect: the pool of connections not logged in, connections per user, the Origin
 //! allow-list, and a health check that says when the hub is behind (issue 20, items 1, 2, 6).
 
-mod common;
+use crate::common;
 
 use common::*;
 use futures_util::SinkExt;
@@ -170,6 +170,7 @@ const SENDS: usize = 50;
 /// say so (503, with the queue and the lag) instead of 200.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn healthz_says_when_the_hub_is_behind() {
+    let _apart = crate::timing::heavy();
     let s = TestServer::start_with(|c| {
         c.user_rate = 0;
         c.conn_rate = 0;

@@ -1,6 +1,6 @@
 //! Rich messages and attachments over a real server: custom messages over the WebSocket.
 
-mod common;
+use crate::common;
 
 use common::*;
 use serde_json::json;
@@ -47,7 +47,7 @@ async fn an_attachment_that_was_never_uploaded_is_refused() {
 
 // --- attachments over HTTP ------------------------------------------------------------------
 
-mod attach_support;
+use crate::attach_support;
 
 use attach_support::*;
 use im_revoke_server::ServerConfig;
@@ -290,6 +290,7 @@ async fn parallel_uploads_per_user_are_limited() {
 
 #[tokio::test]
 async fn expired_urls_and_unsent_uploads() {
+    let _apart = crate::timing::timed();
     let s = TestServer::start_with(|c| {
         c.attachments.url_ttl = Duration::from_secs(1);
         c.attachments.gc_after = Duration::from_millis(700);

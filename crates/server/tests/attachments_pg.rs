@@ -3,12 +3,11 @@
 //! SQLite, and two nodes sharing one S3-compatible bucket (`moto_server`, `s3/mod.rs`): upload
 //! through one node, download and revoke through the other.
 
-mod attach_support;
-mod common;
-mod pg;
-#[path = "common/process.rs"]
-mod process;
-mod s3;
+use crate::attach_support;
+use crate::common;
+use crate::pg;
+use crate::process;
+use crate::s3;
 
 use attach_support::*;
 use common::*;

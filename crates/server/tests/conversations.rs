@@ -3,9 +3,8 @@
 //! checked is what a user's badge would show — after a reconnect with missed events, a server
 //! restart and a SIGKILL — and that it agrees with the server's own list.
 
-mod common;
-#[path = "common/process.rs"]
-mod process;
+use crate::common;
+use crate::process;
 
 use common::{usersig, WAIT};
 use futures_util::{SinkExt, StreamExt};

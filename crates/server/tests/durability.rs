@@ -1,8 +1,7 @@
 //! An acknowledged revoke survives `kill -9`: the real binary, a real database file.
 
-mod common;
-#[path = "common/process.rs"]
-mod process;
+use crate::common;
+use crate::process;
 
 use common::*;
 use process::Proc;

@@ -2,9 +2,8 @@
 //! binary, under a small `ulimit -n`, so that a few hundred sockets reach its file descriptor
 //! limit (issue 20, item 2).
 
-mod common;
-#[path = "common/process.rs"]
-mod process;
+use crate::common;
+use crate::process;
 
 use common::*;
 use process::Proc;
@@ -58,6 +57,7 @@ async fn closed_by_server(s: &mut TcpStream) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn silent_sockets_leave_room_for_healthz_and_logins() {
+    let _apart = crate::timing::timed();
     let dir = tempfile::tempdir().unwrap();
     let p = Proc::start_with_nofile(dir.path().join("im.db"), &[], Some(NOFILE));
     let _silent = silent_sockets(p.addr, SILENT).await;
@@ -75,6 +75,7 @@ async fn silent_sockets_leave_room_for_healthz_and_logins() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn silent_sockets_are_cut_after_the_handshake_timeout() {
+    let _apart = crate::timing::timed();
     let dir = tempfile::tempdir().unwrap();
     let p = Proc::start(dir.path().join("im.db"), &["--handshake-timeout", "1"]);
     let mut silent = silent_sockets(p.addr, 20).await;
@@ -105,6 +106,7 @@ async fn silent_sockets_are_cut_after_the_handshake_timeout() {
 /// timeout, not after 30 s or never.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slowloris_headers_are_cut_at_the_default_handshake_timeout() {
+    let _apart = crate::timing::timed();
     let dir = tempfile::tempdir().unwrap();
     let p = Proc::start(dir.path().join("im.db"), &[]);
     let mut s = TcpStream::connect(p.addr).await.unwrap();

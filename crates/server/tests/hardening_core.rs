@@ -2,9 +2,8 @@
 //! the group flood (items 1), msgIDs of other senders (3), what non-members can tell (4), role
 //! 400 and reqIds reused for another request (7).
 
-mod common;
-#[path = "common/process.rs"]
-mod process;
+use crate::common;
+use crate::process;
 
 use common::*;
 use process::Proc;

@@ -1,6 +1,6 @@
 //! The HTTP side: /healthz, the dev UserSig endpoint, static files.
 
-mod common;
+use crate::common;
 
 use common::*;
 

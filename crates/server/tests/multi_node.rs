@@ -4,10 +4,9 @@
 //! another node resumes by seq; killing a node loses no acknowledged revoke; concurrent writes
 //! from several nodes get contiguous sequences; lost wake-ups lose nothing.
 
-mod common;
-mod pg;
-#[path = "common/process.rs"]
-mod process;
+use crate::common;
+use crate::pg;
+use crate::process;
 
 use common::*;
 use im_revoke_server::{Secret, Server, ServerConfig};

@@ -1,6 +1,6 @@
 //! Clients that misbehave: never read, go silent, never log in.
 
-mod common;
+use crate::common;
 
 use common::*;
 use futures_util::StreamExt;
@@ -68,6 +68,7 @@ async fn client_that_does_not_read_is_dropped_and_loses_nothing() {
 
 #[tokio::test]
 async fn silent_connection_is_pinged_then_closed() {
+    let _apart = crate::timing::timed();
     let s = TestServer::start_with(|c| c.idle_timeout = Duration::from_millis(400)).await;
     let mut alice = s.login("alice").await;
     // The server pings at half the idle timeout.
@@ -80,6 +81,7 @@ async fn silent_connection_is_pinged_then_closed() {
 
 #[tokio::test]
 async fn answering_pings_keeps_the_connection() {
+    let _apart = crate::timing::timed();
     // 1 s: the server pings after half of it and closes if the pong has not come back by the
     // end; with 300 ms the 150 ms left for the pong ran out once on a 2-core machine at load 13.
     let s = TestServer::start_with(|c| c.idle_timeout = Duration::from_secs(1)).await;

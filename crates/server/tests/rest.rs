@@ -1,8 +1,8 @@
 //! The REST API of the app's backend over real HTTP: Tencent's request and answer shapes, the
 //! admin's recall as clients see it, and every bad input as a coded failure that changes nothing.
 
-mod common;
-mod rest_support;
+use crate::common;
+use crate::rest_support;
 
 use common::*;
 use rest_support::*;

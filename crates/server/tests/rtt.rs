@@ -1,9 +1,9 @@
 //! Measures (and prints; asserts nothing about time) how long one revoke takes on loopback:
 //! from alice sending `revoke` to bob receiving `messageRevoked`, and to alice's `revokeOk`,
 //! through the real server with its durable SQLite store (WAL, synchronous=FULL).
-//! `cargo test -p im-revoke-server --release --test rtt -- --nocapture` shows the numbers.
+//! `cargo test -p im-revoke-server --release --test server rtt:: -- --nocapture` shows the numbers.
 
-mod common;
+use crate::common;
 
 use common::*;
 use std::time::{Duration, Instant};

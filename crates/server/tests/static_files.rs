@@ -1,7 +1,7 @@
 //! Static files stay inside `--static-dir` / `--pkg-dir`, and carry the browser's safety headers
 //! (issue 20, item 5).
 
-mod common;
+use crate::common;
 
 use common::*;
 

@@ -4,7 +4,7 @@
 //! what only a shared store has: several writers at once (sequences without gaps or duplicates,
 //! conflicts reported as such and undone one request at a time, NOTIFY at commit).
 
-mod pg;
+use crate::pg;
 
 use im_revoke_core::model::{ConvId, Elem, Group, Message, ReplyTo, RevokeInfo, RevokerRole};
 use im_revoke_core::store::{ConvMember, ConvSummary, EventKind, EventRecord, MemStore, Store};

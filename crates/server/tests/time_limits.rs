@@ -1,7 +1,7 @@
 //! The revoke windows, decided by the server's clock: 20016 (one-to-one) and 10031 (group).
 //! The server runs with a 1-second window, so each test waits a little over a second once.
 
-mod common;
+use crate::common;
 
 use common::*;
 use std::time::Duration;
@@ -20,6 +20,7 @@ async fn group_of_three(owner: &mut Client, admin: &mut Client, member: &mut Cli
 
 #[tokio::test]
 async fn windows_close_after_the_limit() {
+    let _apart = crate::timing::timed();
     let s = TestServer::start_with(|c| {
         c.revoke_time_limit = Duration::from_secs(1);
         c.admin_revoke_time_limit = Some(Duration::from_secs(1));
@@ -48,6 +49,7 @@ async fn windows_close_after_the_limit() {
 
 #[tokio::test]
 async fn owner_without_a_window_revokes_late() {
+    let _apart = crate::timing::timed();
     let s = TestServer::start_with(|c| c.revoke_time_limit = Duration::from_secs(1)).await;
     let mut owner = s.login("owner").await;
     let mut admin = s.login("admin").await;

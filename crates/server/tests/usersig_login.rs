@@ -1,7 +1,7 @@
 //! Login with Tencent-compatible UserSigs: every failure gets its 70xxx code, then the
 //! connection closes.
 
-mod common;
+use crate::common;
 
 use common::*;
 use im_revoke_usersig::gen_usersig;

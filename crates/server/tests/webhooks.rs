@@ -1,11 +1,9 @@
 //! Webhooks over real HTTP: Tencent's commands, query and signature, bodies, retries, at least
 //! once across SIGKILL, and a dead receiver costing the chat nothing.
 
-mod common;
-#[path = "common/process.rs"]
-mod process;
-mod rest_support;
-mod webhook_crash;
+use crate::common;
+use crate::rest_support;
+use crate::webhook_crash;
 
 use common::*;
 use im_revoke_server::config::Secret;

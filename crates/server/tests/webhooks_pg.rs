@@ -3,12 +3,10 @@
 //! delivered, and by one node only (claims with `FOR UPDATE SKIP LOCKED`); at least once across
 //! a SIGKILL.
 
-mod common;
-mod pg;
-#[path = "common/process.rs"]
-mod process;
-mod rest_support;
-mod webhook_crash;
+use crate::common;
+use crate::pg;
+use crate::rest_support;
+use crate::webhook_crash;
 
 use common::*;
 use im_revoke_server::webhook::WebhookConfig;

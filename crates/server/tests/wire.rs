@@ -1,6 +1,6 @@
 //! Every revoke rule and error code, over a real WebSocket against an in-process server.
 
-mod common;
+use crate::common;
 
 use common::*;
 use futures_util::StreamExt;

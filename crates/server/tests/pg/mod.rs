@@ -29,6 +29,8 @@ pub struct Pg {
     pub port: u16,
     child: Child,
     dir: tempfile::TempDir,
+    /// A cluster of its own loads the machine: no timed test runs while it does.
+    _heavy: crate::timing::Guard,
 }
 
 fn skip(why: &str) -> Option<Pg> {
@@ -130,6 +132,7 @@ impl Pg {
         let Some(bin) = bin_dir() else {
             return skip("no /usr/lib/postgresql/*/bin/{initdb,postgres}");
         };
+        let heavy = crate::timing::heavy();
         let as_user = match run_as() {
             Ok(u) => u,
             Err(e) => return skip(&e),
@@ -208,7 +211,12 @@ impl Pg {
                     postgres::NoTls,
                 ) {
                     if c.simple_query("SELECT 1").is_ok() {
-                        return Some(Pg { port, child, dir });
+                        return Some(Pg {
+                            port,
+                            child,
+                            dir,
+                            _heavy: heavy,
+                        });
                     }
                 }
                 std::thread::sleep(Duration::from_millis(50));

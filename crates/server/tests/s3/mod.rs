@@ -23,6 +23,8 @@ pub const SECRET_KEY: &str = "imr-test-secret";
 pub struct Moto {
     pub port: u16,
     child: Child,
+    /// moto (Python) loads the machine as it starts: no timed test runs while it does.
+    _heavy: crate::timing::Guard,
 }
 
 /// Where `scripts/setup.sh` installs it, then `$IMR_MOTO_SERVER`, then PATH.
@@ -94,6 +96,7 @@ impl Moto {
             let _ = std::io::stderr().write_all(msg.as_bytes());
             return None;
         };
+        let heavy = crate::timing::heavy();
         let mut last = String::new();
         for _ in 0..3 {
             let port = free_port();
@@ -111,7 +114,11 @@ impl Moto {
                     break;
                 }
                 if request(port, "GET", "/").is_some() {
-                    return Some(Moto { port, child });
+                    return Some(Moto {
+                        port,
+                        child,
+                        _heavy: heavy,
+                    });
                 }
                 std::thread::sleep(Duration::from_millis(100));
             }

@@ -10,7 +10,13 @@
 //! - no `RefCell` borrow is held while JavaScript runs, so a listener may call back into the
 //!   client (send, revoke, history, add or remove listeners, logout);
 //! - dispatch works on a snapshot of the list taken per event: a listener removed (or added)
-//!   during an event's dispatch is affected from the next event on;
+//!   during an event's dispatch is affected from the next event on (as Node's `EventEmitter`),
+//!   also the next event of the same frame;
+//! - the conversations' views for `onNewConversation`/`onConversationChanged` are made only
+//!   when a conversation listener will hear them: one registered when the frame is handled
+//!   (or, after the first login from a store, until the held notifications are told), or one
+//!   added by a listener during the frame's dispatch (the views are then made at its turn,
+//!   with the conversations as they are then);
 //! - events are dispatched asynchronously (from a microtask, a timer or a WebSocket event),
 //!   never inside the call that caused them.
 
@@ -196,6 +202,11 @@ impl<T: JsCast> Listeners<T> {
     /// Removes `l` if registered. A dispatch under way keeps its own copy of the list.
     pub fn remove(&mut self, l: &JsValue) {
         self.list.remove(l);
+    }
+
+    /// Whether none is registered.
+    pub fn is_empty(&self) -> bool {
+        self.list.len == 0
     }
 
     /// The listeners to call for one event (`None` when there are none): an array nothing

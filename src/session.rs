@@ -163,6 +163,9 @@ pub(crate) struct Batch {
     frames: Vec<Arc<ClientFrame>>,
     settles: Vec<(Settle, Result<Done, ImError>)>,
     notes: Vec<Notification>,
+    /// The frame's conversation changes were left untold (no conversation listener when it
+    /// was handled): told only if a listener of this batch adds one.
+    untold: bool,
     login: Option<(Function, Function, Result<(), ImError>)>,
     conn: Vec<ConnEvent>,
     /// Things whose drop must wait until no borrow is held (the login pin, a dead socket).
@@ -453,6 +456,12 @@ impl Session {
                     desc,
                 } if !was_online => Some(ImError { code, desc }),
                 other => {
+                    // Conversation views only for listeners: registered now, or added after
+                    // `await connect` while the first login's notifications are held.
+                    let listening = !st.conv_listeners.is_empty()
+                        || st.logging_in()
+                        || self.held.borrow().is_some();
+                    st.client.listen_conversations(listening);
                     st.client.handle(other, Date::now());
                     None
                 }
@@ -463,6 +472,7 @@ impl Session {
                 b
             } else {
                 let mut b = st.take_batch();
+                b.untold = st.client.has_untold_conversations();
                 if !was_online && st.client.is_logged_in() {
                     st.finish_login(&mut b, Ok(()));
                     st.wake(&mut b, Ok(()));
@@ -542,21 +552,37 @@ impl Session {
         for (settle, r) in b.settles {
             settle.finish(r);
         }
-        for note in &notes {
+        let mut untold = b.untold;
+        let mut i = 0;
+        loop {
             let listeners = {
-                let st = self.st.borrow();
+                let mut st = self.st.borrow_mut();
                 if st.phase == Phase::LoggedOut {
                     break;
                 }
-                if is_conversation_note(note) {
+                if i == notes.len() {
+                    // No conversation listener when the frame was handled: one added since (by
+                    // a listener of this batch) hears its changes, the views made now.
+                    if !std::mem::take(&mut untold) || st.conv_listeners.is_empty() {
+                        break;
+                    }
+                    st.client.tell_untold_conversations();
+                    notes = st.client.take_notifications();
+                    i = 0;
+                    if notes.is_empty() {
+                        break;
+                    }
+                }
+                if is_conversation_note(&notes[i]) {
                     st.conv_listeners.snapshot()
                 } else {
                     st.msg_listeners.snapshot()
                 }
             };
             if let Some(ls) = listeners {
-                deliver_note(note, &ls);
+                deliver_note(&notes[i], &ls);
             }
+            i += 1;
         }
         drop(b.drop_later);
         self.arm_deadline();

@@ -52,6 +52,10 @@ export function reentrant(cm, out) {
     },
   };
 }
+// A message listener that adds conversation listener `l` at the first new message.
+export function adder(cm, l) {
+  return { onRecvNewMessage() { cm.addConversationListener(l); } };
+}
 export function keys(o) { return Object.keys(o).join(","); }
 export function repeat(s, n) { return s.repeat(n); }
 "#)]
@@ -60,6 +64,7 @@ extern "C" {
     fn conv_recorder(tag: &str, log: &Array, objs: &Array) -> JsValue;
     fn thrower(log: &Array) -> JsValue;
     fn reentrant(cm: &JsValue, out: &Array) -> JsValue;
+    fn adder(cm: &JsValue, l: &JsValue) -> JsValue;
     fn keys(o: &JsValue) -> String;
     fn repeat(s: &str, n: u32) -> String;
 }
@@ -719,4 +724,73 @@ async fn conversation_listeners_are_called_safely() {
     send_c2c(&mm(&alice), "two", "bob").await;
     settle().await;
     assert_eq!(drain(&log), ["thrower 2"]);
+}
+
+/// `getConversationList(0, 100)`'s conversations, as JSON.
+async fn list_json(client: &JsValue) -> String {
+    let page = ok(m(&cm(client), "getConversationList", &[n(0.0), n(100.0)])).await;
+    String::from(js_sys::JSON::stringify(&get(&page, "conversationList")).expect("JSON"))
+}
+
+/// The conversations' views are made only for conversation listeners, and the state does not
+/// depend on them: the list is the same on a device with no conversation listener; a listener
+/// registered later hears the later changes; one added by a message listener during a frame's
+/// dispatch hears that frame's conversation change (the next event).
+#[wasm_bindgen_test]
+async fn conversation_listeners_added_later_hear_later_changes() {
+    let hub = hub("{}");
+    let alice = login(&hub, "alice").await;
+    let heard = login(&hub, "bob").await;
+    let quiet = login(&hub, "bob").await;
+    let (log, objs) = (Array::new(), Array::new());
+    listen_convs(&heard, "heard", &log, &objs);
+    let quiet_log = Array::new();
+    listen(&mm(&quiet), "quiet", &quiet_log);
+    let one = send_c2c(&mm(&alice), "one", "bob").await;
+    send_c2c(&mm(&alice), "two", "bob").await;
+    ok(m(&mm(&alice), "revokeMessage", &[one])).await;
+    settle().await;
+    assert_eq!(lines(&quiet_log).len(), 3, "the message listener heard all");
+    assert_eq!(list_json(&quiet).await, list_json(&heard).await);
+    assert_eq!(unread(&quiet, "c2c_alice").await, 1.0);
+    assert_eq!(total(&quiet).await, 1.0);
+
+    // Registered later: hears the later changes, as a listener there from the start.
+    let (late_log, late_objs) = (Array::new(), Array::new());
+    m(
+        &cm(&quiet),
+        "addConversationListener",
+        &[conv_recorder("late", &late_log, &late_objs)],
+    );
+    drain(&log);
+    send_c2c(&mm(&alice), "three", "bob").await;
+    settle().await;
+    assert_eq!(
+        drain(&log),
+        ["heard changed c2c_alice:2:2/three", "heard total 2"]
+    );
+    assert_eq!(
+        drain(&late_log),
+        ["late changed c2c_alice:2:2/three", "late total 2"]
+    );
+    assert_eq!(list_json(&quiet).await, list_json(&heard).await);
+
+    // Added while the frame's new message is dispatched: hears the frame's conversation
+    // change.
+    let third = login(&hub, "bob").await;
+    settle().await;
+    let (same_log, same_objs) = (Array::new(), Array::new());
+    let same = conv_recorder("same", &same_log, &same_objs);
+    m(
+        &mm(&third),
+        "addAdvancedMsgListener",
+        &[adder(&cm(&third), &same)],
+    );
+    send_c2c(&mm(&alice), "four", "bob").await;
+    settle().await;
+    assert_eq!(
+        drain(&same_log),
+        ["same changed c2c_alice:3:2/four", "same total 3"]
+    );
+    assert_eq!(list_json(&third).await, list_json(&heard).await);
 }

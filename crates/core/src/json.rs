@@ -309,15 +309,23 @@ impl<'a> Expect<'a> {
         (!self.lit("null")).then(|| self.str(""))
     }
 
-    /// `key`, then an unsigned integer (as [`Json::uint`] reads it).
+    /// `key`, then an unsigned integer: digits without a leading zero, read in one pass. A sign,
+    /// a fraction or an exponent fails here (the next field's text does not match) and the
+    /// general reader decides; so does a value over `u64::MAX`.
     #[inline(never)]
     pub(crate) fn uint(&mut self, key: &str) -> u64 {
-        let n = self
-            .lit(key)
-            .then(|| self.p.number(self.p.i))
-            .flatten()
-            .and_then(|n| n.uint());
-        self.check(n)
+        let n = self.lit(key).then(|| {
+            let rest = self.p.s.as_bytes().get(self.p.i..).unwrap_or_default();
+            let mut v: u64 = 0;
+            let mut n = 0;
+            for &c in rest.iter().take_while(|c| c.is_ascii_digit()) {
+                v = v.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
+                n += 1;
+            }
+            self.p.i += n;
+            (n == 1 || n > 1 && rest.first() != Some(&b'0')).then_some(v)
+        });
+        self.check(n.flatten())
     }
 
     /// Whether every read succeeded and `t` ends the text.

@@ -481,3 +481,51 @@ proptest! {
         }
     }
 }
+
+/// With nobody listening to the conversations (`listen_conversations(false)`), no views are
+/// made, and the list, the counts and the last messages are the same as a listening device's;
+/// listening again, the next changes are told as to that device.
+#[test]
+fn the_list_is_the_same_with_nobody_listening_and_later_changes_are_told() {
+    let mut w = World::new(Config::default());
+    let a = w.device("alice");
+    let heard = w.device("bob");
+    let quiet = w.device("bob");
+    w.devices[quiet].client.listen_conversations(false);
+    w.create_group(a, "g", &[], &["bob"]).unwrap();
+    let m1 = w.send_c2c(a, "bob", "one");
+    w.send_c2c(a, "bob", "two");
+    let g1 = w.send_group(a, "g", "hi");
+    w.send_group(a, "g", "all");
+    w.revoke(a, &m1, "").unwrap();
+    w.revoke(a, &g1, "").unwrap();
+    let now = w.now_f();
+    let req = w.devices[heard]
+        .client
+        .clean_unread("group_g", 0, now)
+        .unwrap();
+    assert_eq!(w.result(heard, &req), Ok(Done::Read));
+    assert!(!w.devices[heard].conv_notes.is_empty());
+    assert!(w.devices[quiet].conv_notes.is_empty(), "nothing made");
+    assert_eq!(
+        w.devices[quiet].client.local_conversations(),
+        w.devices[heard].client.local_conversations()
+    );
+    assert_eq!(total(&w, quiet), 1);
+    assert_eq!(total(&w, heard), 1);
+    assert_eq!(local_counts(&w, quiet), server_counts(&mut w, quiet));
+
+    // Listening again: the next change is told as to the device that always listened.
+    w.devices[quiet].client.listen_conversations(true);
+    let told = w.devices[heard].conv_notes.len();
+    w.send_c2c(a, "bob", "three");
+    let later = w.devices[heard].conv_notes[told..].to_vec();
+    assert_eq!(later.len(), 2, "{later:?}");
+    assert!(matches!(later[0], Notification::ConversationChanged(_)));
+    assert_eq!(later[1], Notification::TotalUnreadChanged(2));
+    assert_eq!(w.devices[quiet].conv_notes, later);
+    assert_eq!(
+        w.devices[quiet].client.local_conversations(),
+        w.devices[heard].client.local_conversations()
+    );
+}

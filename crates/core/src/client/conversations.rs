@@ -15,7 +15,11 @@
 //! the authority again. Counts never include one's own messages and never go below zero.
 //!
 //! Listeners hear about each change once, after the frame that caused it:
-//! `onNewConversation`, `onConversationChanged`, `onTotalUnreadMessageCountChanged`.
+//! `onNewConversation`, `onConversationChanged`, `onTotalUnreadMessageCountChanged`. The
+//! conversations' views for those calls are made only while someone listens
+//! ([`Client::listen_conversations`]); otherwise a frame's changes stay untold, as
+//! conversationIDs, until [`Client::tell_untold_conversations`] or the next frame. The state
+//! is the same either way: only the views are skipped.
 //!
 //! Replies: the client indexes the replies it holds by their original, so the revoke event of
 //! an original is enough to clear every quote of it (`onRecvMessageModified(reply)`, once each).
@@ -79,6 +83,10 @@ pub(super) struct Book {
     counted_revokes: SeqSet,
     /// Replies held, by the msgID of their original.
     replies: SortedMap<String, Vec<String>>,
+    /// Nobody listens to the conversation notifications ([`Client::listen_conversations`]).
+    quiet: bool,
+    /// The last frame's changes (`new`, `changed`, the total) were not told: nobody listened.
+    untold: bool,
 }
 
 impl Client {
@@ -531,8 +539,17 @@ impl Client {
         self.book.counted_revokes.keep_above(cursor);
     }
 
-    /// Tells the listeners what changed (once per frame).
+    /// Tells the listeners what changed (once per frame); while nobody listens, leaves it
+    /// untold, without making the views.
     pub(super) fn flush_conversations(&mut self) {
+        if self.book.quiet {
+            self.book.untold = true;
+        } else {
+            self.tell_conversations();
+        }
+    }
+
+    fn tell_conversations(&mut self) {
         let new = std::mem::take(&mut self.book.new);
         let changed = std::mem::take(&mut self.book.changed);
         let new_views: Vec<ConversationView> =
@@ -555,6 +572,37 @@ impl Client {
             self.book.told_total = total;
             self.notes
                 .push(super::Notification::TotalUnreadChanged(total));
+        }
+    }
+
+    /// Before a frame: what the last one left untold is dropped (the total as if told).
+    pub(super) fn drop_untold_conversations(&mut self) {
+        if std::mem::take(&mut self.book.untold) {
+            self.book.new.clear();
+            self.book.changed.clear();
+            self.book.told_total = self.local_total_unread();
+        }
+    }
+
+    /// Whether anyone listens to the conversation notifications (`onNewConversation`,
+    /// `onConversationChanged`, `onTotalUnreadMessageCountChanged`; the default). While not,
+    /// a frame makes no conversation views: its changes stay untold until
+    /// [`Client::tell_untold_conversations`] or the next frame, which drops them. Unread
+    /// counts, last messages and the list are the same either way.
+    pub fn listen_conversations(&mut self, on: bool) {
+        self.book.quiet = !on;
+    }
+
+    /// Whether the last frame's conversation changes were left untold (and not dropped yet).
+    pub fn has_untold_conversations(&self) -> bool {
+        self.book.untold
+    }
+
+    /// Makes the notifications of what the last frame left untold, with the conversations as
+    /// they are now (see [`Client::take_notifications`]).
+    pub fn tell_untold_conversations(&mut self) {
+        if std::mem::take(&mut self.book.untold) {
+            self.tell_conversations();
         }
     }
 

@@ -16,6 +16,7 @@ impl Client {
             crate::attachment::absolutize(&mut frame, origin);
         }
         self.now = now;
+        self.drop_untold_conversations();
         self.handle_frame(frame, now);
         self.flush_conversations();
     }

@@ -181,6 +181,14 @@ pub trait Store {
     fn message_for_update(&mut self, msg_id: &str) -> Result<Option<Message>, StoreError> {
         self.message(msg_id)
     }
+    /// A hint before a batch of requests: these messages will be read by
+    /// [`Store::message_for_update`] in the batch (the batch's revokes). A database store that
+    /// pipelines statements may send their locks at once, so that the database takes them
+    /// while the hub handles the requests before them; it must still answer each read exactly
+    /// as it would without the hint. The default does nothing.
+    fn lock_ahead(&mut self, msg_ids: &[&str]) {
+        let _ = msg_ids;
+    }
     /// Inserts a new message or replaces it (when it is revoked).
     fn put_message(&mut self, msg: &Message) -> Result<(), StoreError>;
     /// Writes a change to a message this transaction read with [`Store::message_for_update`]

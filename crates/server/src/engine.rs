@@ -242,6 +242,21 @@ impl<S: Store + CallbackOrigin + AfterDelivery + Send + 'static> Engine<S> {
         let now = self.clock.now_ms();
         let mut after = After::default();
         let n = batch.len();
+        // The batch's revokes: a store that pipelines (PostgreSQL) locks their messages while
+        // the hub handles the requests before them.
+        let ahead: Vec<&str> = batch
+            .iter()
+            .filter_map(|c| match c {
+                Command::Frame {
+                    frame: ClientFrame::Revoke { msg_id, .. },
+                    ..
+                } => Some(msg_id.as_str()),
+                _ => None,
+            })
+            .collect();
+        if ahead.len() > 1 {
+            self.hub.store_mut().lock_ahead(&ahead);
+        }
         for cmd in batch.drain(..) {
             self.apply(cmd, now, &mut after);
         }

@@ -1314,6 +1314,96 @@ fn postgres_a_message_held_by_another_writer_is_a_conflict_and_the_retry_waits()
     );
 }
 
+/// Locks sent ahead of a batch's revokes (`Store::lock_ahead`, more than one statement's worth)
+/// answer every read as it would be answered without them: a message another writer holds is
+/// still a conflict, one written earlier in the batch (before or after its lock's answer came)
+/// is read as it now is, an absent one stays absent until created, and a lock taken ahead but
+/// never read is held until the commit all the same.
+#[test]
+fn postgres_locks_sent_ahead_answer_every_read_as_without_them() {
+    let Some((_pg, url)) = pg_db("ahead") else {
+        return;
+    };
+    let mut a = PgStore::connect(&url).unwrap();
+    let mut b = PgStore::connect(&url).unwrap();
+    for (i, id) in ["x1", "x2", "x3", "x4"].into_iter().enumerate() {
+        a.put_message(&msg(id, "alice", "bob", i as u64 + 1))
+            .unwrap();
+    }
+    a.commit().unwrap();
+    b.begin_request().unwrap();
+    let m = b.message_for_update("x2").unwrap().unwrap();
+    b.update_message(&revoked(m, "rb")).unwrap();
+
+    let mut ids: Vec<String> = (0..40).map(|i| format!("none{i}")).collect();
+    ids.extend(["x1", "x2", "x3", "x4", "new1"].map(String::from));
+    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    a.lock_ahead(&refs);
+    assert!(a.in_transaction());
+
+    // Written before its lock's answer was taken.
+    a.begin_request().unwrap();
+    a.put_message(&msg("none7", "alice", "bob", 10)).unwrap();
+    // Absent when the locks went out, created by an earlier request of the batch.
+    a.begin_request().unwrap();
+    assert!(a.message_for_update("new1").unwrap().is_none());
+    a.put_message(&msg("new1", "alice", "bob", 11)).unwrap();
+    // Written after its lock's answer came (with new1's, in the same statement).
+    a.begin_request().unwrap();
+    let mut changed = msg("x3", "alice", "bob", 3);
+    changed.cloud_custom_data = Some("changed".into());
+    a.put_message(&changed).unwrap();
+
+    a.begin_request().unwrap();
+    let m = a.message_for_update("x3").unwrap().unwrap();
+    assert_eq!(m.cloud_custom_data.as_deref(), Some("changed"));
+    a.begin_request().unwrap();
+    let m = a.message_for_update("none7").unwrap().unwrap();
+    assert_eq!(m.seq, 10);
+    a.begin_request().unwrap();
+    let m = a.message_for_update("new1").unwrap().unwrap();
+    assert_eq!(m.seq, 11);
+    a.begin_request().unwrap();
+    let m = a.message_for_update("x1").unwrap().unwrap();
+    assert_eq!((m.msg_id.as_str(), m.seq), ("x1", 1));
+    a.update_message(&revoked(m, "ra")).unwrap();
+    a.begin_request().unwrap();
+    let e = a.message_for_update("x2").unwrap_err();
+    assert!(e.is_conflict(), "{e}");
+    a.undo_request().unwrap();
+    a.begin_request().unwrap();
+    assert!(a.message_for_update("none5").unwrap().is_none());
+
+    // x4 was locked ahead and never read: another writer still finds it held.
+    b.commit().unwrap();
+    b.begin_request().unwrap();
+    let e = b.message_for_update("x4").unwrap_err();
+    assert!(e.is_conflict(), "{e}");
+    b.undo_request().unwrap();
+    b.commit().unwrap();
+    a.commit().unwrap();
+    assert!(!a.in_transaction());
+    b.begin_request().unwrap();
+    assert!(b.message_for_update("x4").unwrap().is_some());
+    b.commit().unwrap();
+
+    assert_eq!(
+        a.message("x1").unwrap().unwrap().revoke.unwrap().req_id,
+        "ra"
+    );
+    assert_eq!(
+        a.message("x2").unwrap().unwrap().revoke.unwrap().req_id,
+        "rb"
+    );
+    assert!(a.message("x3").unwrap().unwrap().revoke.is_none());
+    assert!(a.message("new1").unwrap().is_some());
+    assert!(a.message("none5").unwrap().is_none());
+    // Locks sent ahead and never read end with the transaction: the next one starts clean.
+    a.lock_ahead(&["x3", "x4"]);
+    a.commit().unwrap();
+    assert!(!a.in_transaction());
+}
+
 #[test]
 fn sqlite_wal_is_checkpointed_by_the_background_thread() {
     let dir = tempfile::tempdir().unwrap();

@@ -36,6 +36,12 @@
 //!   the deferred writes, the NOTIFY and `COMMIT` in one (the connection is tokio-postgres,
 //!   which pipelines: `Conn`). A revoke costs one round trip (the message's lock), plus one
 //!   for the heads of users not yet locked in the transaction.
+//! - **Locks sent ahead.** Before a batch the hub names its revoked messages
+//!   ([`Store::lock_ahead`]); their locks go out at once, 32 msgIDs to a
+//!   statement (`… WHERE msg_id = ANY($1) FOR UPDATE SKIP LOCKED`), and PostgreSQL takes them
+//!   while the hub handles the requests before them. Only a row found locked by this
+//!   transaction and not written since is taken from them; anything else (absent, held by
+//!   another writer) is asked again in its turn, so every read is answered as without them.
 //! - **Group commit, durable.** One transaction per batch of the hub, as on SQLite; `COMMIT`
 //!   returns after the WAL is flushed (`synchronous_commit` on, the default).
 //! - **The wake-up signal.** Before `COMMIT` the store calls `pg_notify` on [`CHANNEL`] with the
@@ -71,7 +77,7 @@ mod deferred;
 mod schema;
 
 pub(crate) use conn::pg_error;
-use conn::{in_order, Conn, Sent, Statements};
+use conn::{in_order, Ahead, Conn, Sent, Statements};
 use deferred::{Deferred, DeferredArgs};
 
 /// Schema version stored in `imr_meta` (3: webhook outbox rows may refer to their message,
@@ -84,6 +90,11 @@ pub const MAX_SAVEPOINTS: u32 = 32;
 /// How long a statement may wait for a row lock before the request is retried (a guard against
 /// a stuck peer; deadlocks are found by PostgreSQL after its `deadlock_timeout`, 1 s by default).
 pub const LOCK_TIMEOUT: &str = "5s";
+
+/// msgIDs per statement of the locks sent ahead of a batch's revokes ([`Store::lock_ahead`]):
+/// one statement's cost shared by many rows, while the hub handles the first chunk's requests
+/// as PostgreSQL locks the next.
+const LOCK_AHEAD_CHUNK: usize = 32;
 
 /// Key of the advisory lock that serialises schema creation between nodes starting together.
 const SCHEMA_LOCK: i64 = 0x696d_7276_6b31; // "imrvk1"
@@ -134,6 +145,14 @@ pub struct PgStore {
     skipped: bool,
     /// The current request waits for message locks (it is such a retry).
     wait: bool,
+    /// The locks of the batch's revoked messages, sent ahead ([`Store::lock_ahead`]): the
+    /// statements on their way (`messages_lock`, [`LOCK_AHEAD_CHUNK`] msgIDs each), each
+    /// msgID's statement, and the rows answered so far, taken by `message_for_update`; the
+    /// transaction's `BEGIN` with them when it began there. Dropped at the commit.
+    ahead_sent: Vec<Option<Ahead<Vec<Row>>>>,
+    ahead: HashMap<String, usize>,
+    ahead_rows: HashMap<String, Row>,
+    ahead_begin: Option<Ahead<()>>,
     backend_pid: i32,
     /// The bound of the webhook outbox, when webhooks are on.
     webhooks: Option<std::sync::Arc<super::webhooks::WebhookGauge>>,
@@ -241,6 +260,10 @@ impl PgStore {
             locked: HashMap::new(),
             skipped: false,
             wait: false,
+            ahead_sent: Vec::new(),
+            ahead: HashMap::new(),
+            ahead_rows: HashMap::new(),
+            ahead_begin: None,
             backend_pid,
             webhooks: None,
             client_ip: None,
@@ -342,6 +365,53 @@ impl PgStore {
         self.exec(f)
     }
 
+    /// The answer of the lock of `msg_id` sent ahead, if one was: the row when this
+    /// transaction holds it, else `None` (then it is asked again in its turn: a message absent
+    /// then may have been created by an earlier request of the batch since, and one another
+    /// writer held may be free now).
+    fn locked_ahead(&mut self, msg_id: &str) -> Result<Option<Row>, StoreError> {
+        if let Some(i) = self.ahead.remove(msg_id) {
+            if let Some(fut) = self.ahead_sent.get_mut(i).and_then(Option::take) {
+                let begun = match self.ahead_begin.take() {
+                    Some(begin) => self.conn.rt.block_on(begin),
+                    None => Ok(()),
+                };
+                match begun.and_then(|()| self.conn.rt.block_on(fut)) {
+                    Ok(rows) => {
+                        for r in rows {
+                            let id: String = r.try_get(0).map_err(|e| pg_error(&e))?;
+                            // A msgID written since it was sent no longer takes its row.
+                            if self.ahead.remove(&id).is_some() || id == msg_id {
+                                self.ahead_rows.insert(id, r);
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        self.failed = true;
+                        self.drop_ahead();
+                        return Err(pg_error(&e));
+                    }
+                }
+            }
+        }
+        Ok(self.ahead_rows.remove(msg_id))
+    }
+
+    /// Forgets `msg_id`'s lock sent ahead: its answer is the row as it was before a write.
+    fn forget_ahead(&mut self, msg_id: &str) {
+        if !self.ahead.is_empty() || !self.ahead_rows.is_empty() {
+            self.ahead.remove(msg_id);
+            self.ahead_rows.remove(msg_id);
+        }
+    }
+
+    /// Forgets every lock sent ahead (the transaction ends, or failed).
+    fn drop_ahead(&mut self) {
+        self.ahead.clear();
+        self.ahead_rows.clear();
+        self.ahead_sent.clear();
+    }
+
     /// Sends the deferred writes now (a read must see them).
     fn flush(&mut self) -> Result<(), StoreError> {
         if self.deferred.is_empty() {
@@ -382,7 +452,7 @@ impl PgStore {
     ) -> Result<(), StoreError> {
         let pre = self.conn.prelude.join("; ");
         self.conn.prelude.clear();
-        let client = &self.conn.client;
+        let client: &tokio_postgres::Client = &self.conn.client;
         let st = &self.st;
         let mut futs: Vec<Sent<'_>> = Vec::new();
         let mut expect: Vec<(&str, Option<usize>)> = Vec::new();
@@ -599,7 +669,10 @@ impl Store for PgStore {
         let m = if self.wait {
             self.query_messages(true, &[&msg_id])?.pop()
         } else {
-            let row = self.run(|c, st| c.query_opt(&st.message_lock, &[&msg_id]))?;
+            let row = match self.locked_ahead(msg_id)? {
+                Some(row) => Some(row),
+                None => self.run(|c, st| c.query_opt(&st.message_lock, &[&msg_id]))?,
+            };
             match row {
                 None => None,
                 Some(r) => {
@@ -626,7 +699,73 @@ impl Store for PgStore {
         Ok(m)
     }
 
+    fn lock_ahead(&mut self, msg_ids: &[&str]) {
+        if self.failed || self.wait || self.ready().is_err() {
+            return;
+        }
+        let mut ids: Vec<String> = Vec::new();
+        for &id in msg_ids {
+            if !self.ahead.contains_key(id)
+                && !self.ahead_rows.contains_key(id)
+                && !self.locked.contains_key(id)
+                && self.deferred.message(id).is_none()
+                && !ids.iter().any(|x| x == id)
+            {
+                ids.push(id.to_string());
+            }
+        }
+        if ids.len() < 2 {
+            return;
+        }
+        // Each future sends its statement when first polled: polled once here, in order, they
+        // go out together (after the prelude, `BEGIN`, if this begins the transaction).
+        let mut begin: Option<Ahead<()>> = None;
+        if !self.conn.prelude.is_empty() {
+            let pre = self.conn.prelude.join("; ");
+            self.conn.prelude.clear();
+            let client = self.conn.client.clone();
+            begin = Some(Box::pin(async move { client.batch_execute(&pre).await }));
+        }
+        let mut sent: Vec<Option<Ahead<Vec<Row>>>> = Vec::new();
+        for chunk in ids.chunks(LOCK_AHEAD_CHUNK) {
+            let i = self.ahead_sent.len() + sent.len();
+            for id in chunk {
+                self.ahead.insert(id.clone(), i);
+            }
+            let client = self.conn.client.clone();
+            let st = self.st.messages_lock.clone();
+            let chunk = chunk.to_vec();
+            sent.push(Some(Box::pin(
+                async move { client.query(&st, &[&chunk]).await },
+            )));
+        }
+        self.conn.rt.block_on(async {
+            std::future::poll_fn(|cx| {
+                if let Some(b) = begin.as_mut() {
+                    if let Poll::Ready(r) = b.as_mut().poll(cx) {
+                        // Answered already: kept for the first taker.
+                        begin = Some(Box::pin(std::future::ready(r)));
+                    }
+                }
+                for f in sent.iter_mut().flatten() {
+                    if let Poll::Ready(r) = f.as_mut().poll(cx) {
+                        *f = Box::pin(std::future::ready(r));
+                    }
+                }
+                Poll::Ready(())
+            })
+            .await;
+            // Lets the connection's task write them out now.
+            tokio::task::yield_now().await;
+        });
+        if begin.is_some() {
+            self.ahead_begin = begin;
+        }
+        self.ahead_sent.extend(sent);
+    }
+
     fn put_message(&mut self, msg: &Message) -> Result<(), StoreError> {
+        self.forget_ahead(&msg.msg_id);
         if self.deferred.message(&msg.msg_id).is_some() {
             // The deferred change must not land over this write later.
             self.flush()?;
@@ -664,6 +803,7 @@ impl Store for PgStore {
     }
 
     fn update_message(&mut self, msg: &Message) -> Result<(), StoreError> {
+        self.forget_ahead(&msg.msg_id);
         if self.locked.contains_key(&msg.msg_id) {
             // Locked by this transaction: written at the commit, with the other changes.
             self.ready()?;
@@ -911,8 +1051,19 @@ impl Store for PgStore {
         self.heads.clear();
         self.journal.clear();
         self.locked.clear();
+        // Locks sent ahead and not asked for end with the transaction; a `BEGIN` sent with
+        // them is the transaction's and is answered before the `COMMIT`.
+        self.drop_ahead();
+        let begun = match self.ahead_begin.take() {
+            Some(begin) => self.conn.rt.block_on(begin).map_err(|e| pg_error(&e)),
+            None => Ok(()),
+        };
         if !self.in_tx {
             return Ok(());
+        }
+        if let Err(e) = begun {
+            self.failed = true;
+            tracing::debug!("postgres: BEGIN sent ahead failed: {e}");
         }
         let touched = std::mem::take(&mut self.touched);
         let r = if self.failed {

@@ -3,6 +3,7 @@
 
 use super::*;
 use postgres::error::SqlState;
+use std::sync::Arc;
 
 /// The hub's connection: a tokio-postgres client driven by a single-threaded runtime of its own
 /// (the hub thread blocks on it, as the `postgres` crate would), so that statements can be
@@ -11,12 +12,16 @@ use postgres::error::SqlState;
 /// ([`PgStore::commit`]).
 pub(super) struct Conn {
     pub(super) rt: tokio::runtime::Runtime,
-    pub(super) client: tokio_postgres::Client,
+    /// Shared with the statements sent ahead ([`PgStore::lock_ahead`]), which own their futures.
+    pub(super) client: Arc<tokio_postgres::Client>,
     /// Simple statements to send ahead of the next statement, in its round trip.
     pub(super) prelude: Vec<&'static str>,
 }
 
 pub(super) type Sent<'a> = Pin<Box<dyn Future<Output = Result<u64, postgres::Error>> + 'a>>;
+
+/// A statement sent ahead of the request that needs its answer ([`PgStore::lock_ahead`]).
+pub(super) type Ahead<T> = Pin<Box<dyn Future<Output = Result<T, postgres::Error>> + Send>>;
 
 /// Polls `futs` in their order until all are done: each sends its statement when first polled,
 /// so the statements go out in this order, in one round trip. Every result is returned (an
@@ -60,7 +65,7 @@ impl Conn {
         });
         Ok(Conn {
             rt,
-            client,
+            client: Arc::new(client),
             prelude: Vec::new(),
         })
     }
@@ -155,6 +160,7 @@ pub(super) struct Statements {
     pub(super) message: Statement,
     pub(super) message_for_update: Statement,
     pub(super) message_lock: Statement,
+    pub(super) messages_lock: Statement,
     pub(super) insert_message: Statement,
     pub(super) upsert_message: Statement,
     pub(super) update_message: Statement,
@@ -204,6 +210,13 @@ impl Statements {
                  UNION ALL
                  SELECT *, false FROM ({m}) AS o WHERE NOT EXISTS (SELECT 1 FROM l)",
                 m = sql.message
+            ))?,
+            // Several messages locked without waiting (`PgStore::lock_ahead`): only the rows
+            // this transaction now holds come back, each with `true` as `message_lock` gives it.
+            messages_lock: c.prepare(&format!(
+                "SELECT {}, true FROM messages WHERE msg_id = ANY($1)
+                 FOR UPDATE SKIP LOCKED",
+                super::super::rows::MESSAGE_COLUMNS
             ))?,
             insert_message: c.prepare(&format!(
                 "{}

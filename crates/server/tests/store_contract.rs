@@ -1330,6 +1330,8 @@ fn postgres_locks_sent_ahead_answer_every_read_as_without_them() {
         a.put_message(&msg(id, "alice", "bob", i as u64 + 1))
             .unwrap();
     }
+    a.append_events(&["alice", "bob"], EventKind::NewMessage, "x1")
+        .unwrap();
     a.commit().unwrap();
     b.begin_request().unwrap();
     let m = b.message_for_update("x2").unwrap().unwrap();
@@ -1348,6 +1350,20 @@ fn postgres_locks_sent_ahead_answer_every_read_as_without_them() {
     a.begin_request().unwrap();
     assert!(a.message_for_update("new1").unwrap().is_none());
     a.put_message(&msg("new1", "alice", "bob", 11)).unwrap();
+    // Reading new1 brought back its statement's rows (x1, x3, x4): the heads of their parties
+    // went out locked ahead, so another writer's append to alice's log waits for this
+    // transaction, as it would once this transaction appended to it.
+    let mut c = PgStore::connect(&url).unwrap();
+    c.begin_request().unwrap();
+    let waiting = std::thread::spawn(move || {
+        let seq = c.append_event("alice", EventKind::NewMessage, "c").unwrap();
+        (c, seq)
+    });
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(
+        !waiting.is_finished(),
+        "alice's head is held by the locks sent ahead"
+    );
     // Written after its lock's answer came (with new1's, in the same statement).
     a.begin_request().unwrap();
     let mut changed = msg("x3", "alice", "bob", 3);
@@ -1367,6 +1383,12 @@ fn postgres_locks_sent_ahead_answer_every_read_as_without_them() {
     let m = a.message_for_update("x1").unwrap().unwrap();
     assert_eq!((m.msg_id.as_str(), m.seq), ("x1", 1));
     a.update_message(&revoked(m, "ra")).unwrap();
+    // The parties' heads were locked ahead too: their next seqs follow on.
+    assert_eq!(
+        a.append_events(&["alice", "bob"], EventKind::NewMessage, "x1r")
+            .unwrap(),
+        [2, 2]
+    );
     a.begin_request().unwrap();
     let e = a.message_for_update("x2").unwrap_err();
     assert!(e.is_conflict(), "{e}");
@@ -1383,6 +1405,9 @@ fn postgres_locks_sent_ahead_answer_every_read_as_without_them() {
     b.commit().unwrap();
     a.commit().unwrap();
     assert!(!a.in_transaction());
+    let (mut c, seq) = waiting.join().unwrap();
+    assert_eq!(seq, 3, "after the commit, the waiting append follows on");
+    c.commit().unwrap();
     b.begin_request().unwrap();
     assert!(b.message_for_update("x4").unwrap().is_some());
     b.commit().unwrap();
@@ -1398,6 +1423,10 @@ fn postgres_locks_sent_ahead_answer_every_read_as_without_them() {
     assert!(a.message("x3").unwrap().unwrap().revoke.is_none());
     assert!(a.message("new1").unwrap().is_some());
     assert!(a.message("none5").unwrap().is_none());
+    assert_eq!(
+        seqs_and_targets(&mut a, "bob"),
+        [(1, "x1".into()), (2, "x1r".into())]
+    );
     // Locks sent ahead and never read end with the transaction: the next one starts clean.
     a.lock_ahead(&["x3", "x4"]);
     a.commit().unwrap();

@@ -42,6 +42,9 @@
 //!   while the hub handles the requests before them. Only a row found locked by this
 //!   transaction and not written since is taken from them; anything else (absent, held by
 //!   another writer) is asked again in its turn, so every read is answered as without them.
+//!   When a statement's rows come back, the heads of their one-to-one parties' logs are
+//!   locked ahead the same way (`lock_heads`, not waited for), so the revokes' events are
+//!   deferred with no statement of their own.
 //! - **Group commit, durable.** One transaction per batch of the hub, as on SQLite; `COMMIT`
 //!   returns after the WAL is flushed (`synchronous_commit` on, the default).
 //! - **The wake-up signal.** Before `COMMIT` the store calls `pg_notify` on [`CHANNEL`] with the
@@ -153,6 +156,11 @@ pub struct PgStore {
     ahead: HashMap<String, usize>,
     ahead_rows: HashMap<String, Row>,
     ahead_begin: Option<Ahead<()>>,
+    /// The heads of the one-to-one parties of the messages locked ahead, locked ahead in turn
+    /// (sent when a chunk's rows come back; `lock_heads`), and who they are: merged into
+    /// `heads` before any append.
+    heads_ahead: Vec<Ahead<Vec<Row>>>,
+    heads_pending: HashSet<String>,
     backend_pid: i32,
     /// The bound of the webhook outbox, when webhooks are on.
     webhooks: Option<std::sync::Arc<super::webhooks::WebhookGauge>>,
@@ -264,6 +272,8 @@ impl PgStore {
             ahead: HashMap::new(),
             ahead_rows: HashMap::new(),
             ahead_begin: None,
+            heads_ahead: Vec::new(),
+            heads_pending: HashSet::new(),
             backend_pid,
             webhooks: None,
             client_ip: None,
@@ -378,6 +388,7 @@ impl PgStore {
                 };
                 match begun.and_then(|()| self.conn.rt.block_on(fut)) {
                     Ok(rows) => {
+                        self.lock_heads_ahead(&rows)?;
                         for r in rows {
                             let id: String = r.try_get(0).map_err(|e| pg_error(&e))?;
                             // A msgID written since it was sent no longer takes its row.
@@ -397,6 +408,76 @@ impl PgStore {
         Ok(self.ahead_rows.remove(msg_id))
     }
 
+    /// Sends, without waiting, the locks of the heads of the one-to-one parties of `rows` (the
+    /// messages just locked ahead) that this transaction does not hold: their revokes append to
+    /// those logs. Not while the current request's savepoint is set (undoing the request would
+    /// release locks taken after it).
+    fn lock_heads_ahead(&mut self, rows: &[Row]) -> Result<(), StoreError> {
+        if self.savepoint == Savepoint::Set || self.failed {
+            return Ok(());
+        }
+        let get = |e: postgres::Error| StoreError(format!("postgres: {e}"));
+        let mut users: Vec<String> = Vec::new();
+        for r in rows {
+            let group: Option<String> = r.try_get(3).map_err(get)?;
+            if group.is_some() {
+                continue;
+            }
+            let sender: String = r.try_get(1).map_err(get)?;
+            let receiver: Option<String> = r.try_get(2).map_err(get)?;
+            for u in std::iter::once(sender).chain(receiver) {
+                if !self.heads.contains_key(&u) && self.heads_pending.insert(u.clone()) {
+                    users.push(u);
+                }
+            }
+        }
+        if users.is_empty() {
+            return Ok(());
+        }
+        let client = self.conn.client.clone();
+        let st = self.st.lock_heads.clone();
+        let mut fut: Ahead<Vec<Row>> = Box::pin(async move { client.query(&st, &[&users]).await });
+        // Polled once: the statement goes out now, behind the ones already sent.
+        self.conn.rt.block_on(async {
+            std::future::poll_fn(|cx| {
+                if let Poll::Ready(r) = fut.as_mut().poll(cx) {
+                    fut = Box::pin(std::future::ready(r));
+                }
+                Poll::Ready(())
+            })
+            .await;
+            tokio::task::yield_now().await;
+        });
+        self.heads_ahead.push(fut);
+        Ok(())
+    }
+
+    /// Takes the answers of the heads locked ahead into `heads` (a head this transaction took
+    /// meanwhile by another statement is kept as it is).
+    fn take_heads_ahead(&mut self) -> Result<(), StoreError> {
+        if self.heads_ahead.is_empty() {
+            return Ok(());
+        }
+        self.heads_pending.clear();
+        for fut in std::mem::take(&mut self.heads_ahead) {
+            let rows = match self.conn.rt.block_on(fut) {
+                Ok(rows) => rows,
+                Err(e) => {
+                    self.failed = true;
+                    self.drop_ahead();
+                    return Err(pg_error(&e));
+                }
+            };
+            for r in &rows {
+                let get = |e: postgres::Error| StoreError(format!("postgres: {e}"));
+                let user: String = r.try_get(0).map_err(get)?;
+                let head: i64 = r.try_get(1).map_err(get)?;
+                self.heads.entry(user).or_insert(head);
+            }
+        }
+        Ok(())
+    }
+
     /// Forgets `msg_id`'s lock sent ahead: its answer is the row as it was before a write.
     fn forget_ahead(&mut self, msg_id: &str) {
         if !self.ahead.is_empty() || !self.ahead_rows.is_empty() {
@@ -410,6 +491,8 @@ impl PgStore {
         self.ahead.clear();
         self.ahead_rows.clear();
         self.ahead_sent.clear();
+        self.heads_ahead.clear();
+        self.heads_pending.clear();
     }
 
     /// Sends the deferred writes now (a read must see them).
@@ -533,6 +616,7 @@ impl PgStore {
         target: &str,
     ) -> Result<Vec<u64>, StoreError> {
         self.ready()?;
+        self.take_heads_ahead()?;
         let k = i16::from(kind.as_u8());
         let fresh: Vec<&str> = users
             .iter()
@@ -903,6 +987,7 @@ impl Store for PgStore {
     }
 
     fn user_head(&mut self, user: &str) -> Result<u64, StoreError> {
+        self.take_heads_ahead()?;
         if let Some(&head) = self.heads.get(user) {
             return BACKEND.read_u64(head);
         }

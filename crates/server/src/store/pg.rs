@@ -437,17 +437,9 @@ impl PgStore {
         let client = self.conn.client.clone();
         let st = self.st.lock_heads.clone();
         let mut fut: Ahead<Vec<Row>> = Box::pin(async move { client.query(&st, &[&users]).await });
-        // Polled once: the statement goes out now, behind the ones already sent.
-        self.conn.rt.block_on(async {
-            std::future::poll_fn(|cx| {
-                if let Poll::Ready(r) = fut.as_mut().poll(cx) {
-                    fut = Box::pin(std::future::ready(r));
-                }
-                Poll::Ready(())
-            })
-            .await;
-            tokio::task::yield_now().await;
-        });
+        // Goes out now, behind the statements already sent.
+        self.conn.start(&mut fut);
+        self.conn.flush_started();
         self.heads_ahead.push(fut);
         Ok(())
     }
@@ -823,25 +815,13 @@ impl Store for PgStore {
                 async move { client.query(&st, &[&chunk]).await },
             )));
         }
-        self.conn.rt.block_on(async {
-            std::future::poll_fn(|cx| {
-                if let Some(b) = begin.as_mut() {
-                    if let Poll::Ready(r) = b.as_mut().poll(cx) {
-                        // Answered already: kept for the first taker.
-                        begin = Some(Box::pin(std::future::ready(r)));
-                    }
-                }
-                for f in sent.iter_mut().flatten() {
-                    if let Poll::Ready(r) = f.as_mut().poll(cx) {
-                        *f = Box::pin(std::future::ready(r));
-                    }
-                }
-                Poll::Ready(())
-            })
-            .await;
-            // Lets the connection's task write them out now.
-            tokio::task::yield_now().await;
-        });
+        if let Some(b) = begin.as_mut() {
+            self.conn.start(b);
+        }
+        for f in sent.iter_mut().flatten() {
+            self.conn.start(f);
+        }
+        self.conn.flush_started();
         if begin.is_some() {
             self.ahead_begin = begin;
         }

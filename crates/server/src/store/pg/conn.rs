@@ -151,6 +151,23 @@ impl Conn {
         )
     }
 
+    /// Sends the statement of `f` now, without waiting for its answer: a tokio-postgres request
+    /// goes to the connection when its future is first polled (an answer there already is kept
+    /// in place). Statements started one after another go out in that order.
+    pub(super) fn start<T: Send + 'static>(&self, f: &mut Ahead<T>) {
+        self.rt.block_on(std::future::poll_fn(|cx| {
+            if let Poll::Ready(r) = f.as_mut().poll(cx) {
+                *f = Box::pin(std::future::ready(r));
+            }
+            Poll::Ready(())
+        }));
+    }
+
+    /// Lets the connection's task write out the statements started.
+    pub(super) fn flush_started(&self) {
+        self.rt.block_on(tokio::task::yield_now());
+    }
+
     pub(super) fn prepare(&mut self, q: &str) -> Result<Statement, postgres::Error> {
         self.rt.block_on(self.client.prepare(q))
     }

@@ -53,9 +53,11 @@
 //!   rolled back. The LISTEN side is `crate::wakeup`; it resyncs every online user after a
 //!   reconnect.
 //!
-//! Why one file of ~1,500 lines: it is one `impl Store for PgStore` (one short method per trait
-//! method), its prepared statements, the deferred writes and the pipelined connection; the SQL
-//! shared with SQLite is in `store/rows.rs`, the LISTEN side in `crate::wakeup`.
+//! Files: this one is the `impl Store for PgStore` (one short method per trait method) and the
+//! transaction's bookkeeping; `pg/conn.rs` the pipelined connection and its prepared statements,
+//! `pg/deferred.rs` the deferred writes and how they are sent, `pg/ahead.rs` the locks sent
+//! ahead, `pg/schema.rs` the schema; the SQL shared with SQLite is in `store/rows.rs`, the
+//! LISTEN side in `crate::wakeup`.
 
 use super::notify::{self, CHANNEL};
 use super::rows::{
@@ -75,6 +77,7 @@ use std::task::Poll;
 use std::time::Duration;
 use tokio_postgres::ToStatement;
 
+mod ahead;
 mod conn;
 mod deferred;
 mod schema;
@@ -375,230 +378,6 @@ impl PgStore {
         self.exec(f)
     }
 
-    /// The answer of the lock of `msg_id` sent ahead, if one was: the row when this
-    /// transaction holds it, else `None` (then it is asked again in its turn: a message absent
-    /// then may have been created by an earlier request of the batch since, and one another
-    /// writer held may be free now).
-    fn locked_ahead(&mut self, msg_id: &str) -> Result<Option<Row>, StoreError> {
-        if let Some(i) = self.ahead.remove(msg_id) {
-            if let Some(fut) = self.ahead_sent.get_mut(i).and_then(Option::take) {
-                let begun = match self.ahead_begin.take() {
-                    Some(begin) => self.conn.rt.block_on(begin),
-                    None => Ok(()),
-                };
-                match begun.and_then(|()| self.conn.rt.block_on(fut)) {
-                    Ok(rows) => {
-                        self.lock_heads_ahead(&rows)?;
-                        for r in rows {
-                            let id: String = r.try_get(0).map_err(|e| pg_error(&e))?;
-                            // A msgID written since it was sent no longer takes its row.
-                            if self.ahead.remove(&id).is_some() || id == msg_id {
-                                self.ahead_rows.insert(id, r);
-                            }
-                        }
-                    }
-                    Err(e) => {
-                        self.failed = true;
-                        self.drop_ahead();
-                        return Err(pg_error(&e));
-                    }
-                }
-            }
-        }
-        Ok(self.ahead_rows.remove(msg_id))
-    }
-
-    /// Sends, without waiting, the locks of the heads of the one-to-one parties of `rows` (the
-    /// messages just locked ahead) that this transaction does not hold: their revokes append to
-    /// those logs. Not while the current request's savepoint is set (undoing the request would
-    /// release locks taken after it).
-    fn lock_heads_ahead(&mut self, rows: &[Row]) -> Result<(), StoreError> {
-        if self.savepoint == Savepoint::Set || self.failed {
-            return Ok(());
-        }
-        let get = |e: postgres::Error| StoreError(format!("postgres: {e}"));
-        let mut users: Vec<String> = Vec::new();
-        for r in rows {
-            let group: Option<String> = r.try_get(3).map_err(get)?;
-            if group.is_some() {
-                continue;
-            }
-            let sender: String = r.try_get(1).map_err(get)?;
-            let receiver: Option<String> = r.try_get(2).map_err(get)?;
-            for u in std::iter::once(sender).chain(receiver) {
-                if !self.heads.contains_key(&u) && self.heads_pending.insert(u.clone()) {
-                    users.push(u);
-                }
-            }
-        }
-        if users.is_empty() {
-            return Ok(());
-        }
-        let client = self.conn.client.clone();
-        let st = self.st.lock_heads.clone();
-        let mut fut: Ahead<Vec<Row>> = Box::pin(async move { client.query(&st, &[&users]).await });
-        // Goes out now, behind the statements already sent.
-        self.conn.start(&mut fut);
-        self.conn.flush_started();
-        self.heads_ahead.push(fut);
-        Ok(())
-    }
-
-    /// Takes the answers of the heads locked ahead into `heads` (a head this transaction took
-    /// meanwhile by another statement is kept as it is).
-    fn take_heads_ahead(&mut self) -> Result<(), StoreError> {
-        if self.heads_ahead.is_empty() {
-            return Ok(());
-        }
-        self.heads_pending.clear();
-        for fut in std::mem::take(&mut self.heads_ahead) {
-            let rows = match self.conn.rt.block_on(fut) {
-                Ok(rows) => rows,
-                Err(e) => {
-                    self.failed = true;
-                    self.drop_ahead();
-                    return Err(pg_error(&e));
-                }
-            };
-            for r in &rows {
-                let get = |e: postgres::Error| StoreError(format!("postgres: {e}"));
-                let user: String = r.try_get(0).map_err(get)?;
-                let head: i64 = r.try_get(1).map_err(get)?;
-                self.heads.entry(user).or_insert(head);
-            }
-        }
-        Ok(())
-    }
-
-    /// Forgets `msg_id`'s lock sent ahead: its answer is the row as it was before a write.
-    fn forget_ahead(&mut self, msg_id: &str) {
-        if !self.ahead.is_empty() || !self.ahead_rows.is_empty() {
-            self.ahead.remove(msg_id);
-            self.ahead_rows.remove(msg_id);
-        }
-    }
-
-    /// Forgets every lock sent ahead (the transaction ends, or failed).
-    fn drop_ahead(&mut self) {
-        self.ahead.clear();
-        self.ahead_rows.clear();
-        self.ahead_sent.clear();
-        self.heads_ahead.clear();
-        self.heads_pending.clear();
-    }
-
-    /// Sends the deferred writes now (a read must see them).
-    fn flush(&mut self) -> Result<(), StoreError> {
-        if self.deferred.is_empty() {
-            return Ok(());
-        }
-        self.ready()?;
-        let d = std::mem::take(&mut self.deferred);
-        let req = self.request;
-        let mine = d.messages.iter().any(|e| e.0 == req) || d.events.iter().any(|e| e.0 == req);
-        if mine && self.savepoint == Savepoint::Pending {
-            // The current request's writes must stay undoable.
-            self.conn.prelude.push("SAVEPOINT request");
-            self.savepoint = Savepoint::Set;
-            self.savepoints += 1;
-        }
-        if self.savepoint == Savepoint::Set {
-            // Undoing the current request would undo these writes of earlier requests too.
-            let earlier = d.others(self.request);
-            self.replay.messages.extend(earlier.messages);
-            self.replay.events.extend(earlier.events);
-        }
-        let args = DeferredArgs::new(&d)?;
-        let r = self.send(&args, &[], false);
-        if r.is_err() {
-            self.failed = true;
-        }
-        r
-    }
-
-    /// Sends the deferred writes `a`, then a NOTIFY for each of `payloads`, then `COMMIT` if
-    /// `commit`, all in one round trip. Any failure fails the whole (a COMMIT after a failed
-    /// statement would only roll back).
-    fn send(
-        &mut self,
-        a: &DeferredArgs,
-        payloads: &[String],
-        commit: bool,
-    ) -> Result<(), StoreError> {
-        let pre = self.conn.prelude.join("; ");
-        self.conn.prelude.clear();
-        let client: &tokio_postgres::Client = &self.conn.client;
-        let st = &self.st;
-        let mut futs: Vec<Sent<'_>> = Vec::new();
-        let mut expect: Vec<(&str, Option<usize>)> = Vec::new();
-        if !pre.is_empty() {
-            let pre = &pre;
-            futs.push(Box::pin(async move {
-                client.batch_execute(pre).await.map(|()| 0)
-            }));
-            expect.push(("begin", None));
-        }
-        if !a.msg_ids.is_empty() {
-            futs.push(Box::pin(async move {
-                client
-                    .execute(
-                        &st.write_messages,
-                        &[&a.msg_ids, &a.elems, &a.revokes, &a.reply_tos, &a.custom],
-                    )
-                    .await
-            }));
-            expect.push(("deferred message changes", Some(a.msg_ids.len())));
-        }
-        if !a.ev_users.is_empty() {
-            futs.push(Box::pin(async move {
-                client
-                    .execute(
-                        &st.write_events,
-                        &[&a.ev_users, &a.ev_seqs, &a.ev_kinds, &a.ev_targets],
-                    )
-                    .await
-            }));
-            expect.push(("deferred events", Some(a.ev_users.len())));
-            futs.push(Box::pin(async move {
-                client
-                    .execute(&st.write_heads, &[&a.head_users, &a.heads])
-                    .await
-            }));
-            expect.push(("deferred heads", Some(a.head_users.len())));
-        }
-        for p in payloads {
-            futs.push(Box::pin(async move {
-                client.execute(&st.notify, &[&CHANNEL, p]).await
-            }));
-            expect.push(("notify", None));
-        }
-        if commit {
-            futs.push(Box::pin(async move {
-                client.batch_execute("COMMIT").await.map(|()| 0)
-            }));
-            expect.push(("commit", None));
-        }
-        if futs.is_empty() {
-            return Ok(());
-        }
-        let results = self.conn.rt.block_on(in_order(futs));
-        for (r, (what, n)) in results.into_iter().zip(expect) {
-            match r {
-                Err(e) => return Err(StoreError(format!("postgres: {what}: {e}"))),
-                Ok(got) => {
-                    if let Some(n) = n {
-                        if got != n as u64 {
-                            return Err(StoreError(format!(
-                                "postgres: {what}: {got} rows written, {n} expected"
-                            )));
-                        }
-                    }
-                }
-            }
-        }
-        Ok(())
-    }
-
     /// Appends an event to each of `users`' logs: a statement for the logs this transaction
     /// does not hold yet (their heads locked in the order given), the others deferred.
     fn append(
@@ -776,56 +555,7 @@ impl Store for PgStore {
     }
 
     fn lock_ahead(&mut self, msg_ids: &[&str]) {
-        if self.failed || self.wait || self.ready().is_err() {
-            return;
-        }
-        let mut ids: Vec<String> = Vec::new();
-        for &id in msg_ids {
-            if !self.ahead.contains_key(id)
-                && !self.ahead_rows.contains_key(id)
-                && !self.locked.contains_key(id)
-                && self.deferred.message(id).is_none()
-                && !ids.iter().any(|x| x == id)
-            {
-                ids.push(id.to_string());
-            }
-        }
-        if ids.len() < 2 {
-            return;
-        }
-        // Each future sends its statement when first polled: polled once here, in order, they
-        // go out together (after the prelude, `BEGIN`, if this begins the transaction).
-        let mut begin: Option<Ahead<()>> = None;
-        if !self.conn.prelude.is_empty() {
-            let pre = self.conn.prelude.join("; ");
-            self.conn.prelude.clear();
-            let client = self.conn.client.clone();
-            begin = Some(Box::pin(async move { client.batch_execute(&pre).await }));
-        }
-        let mut sent: Vec<Option<Ahead<Vec<Row>>>> = Vec::new();
-        for chunk in ids.chunks(LOCK_AHEAD_CHUNK) {
-            let i = self.ahead_sent.len() + sent.len();
-            for id in chunk {
-                self.ahead.insert(id.clone(), i);
-            }
-            let client = self.conn.client.clone();
-            let st = self.st.messages_lock.clone();
-            let chunk = chunk.to_vec();
-            sent.push(Some(Box::pin(
-                async move { client.query(&st, &[&chunk]).await },
-            )));
-        }
-        if let Some(b) = begin.as_mut() {
-            self.conn.start(b);
-        }
-        for f in sent.iter_mut().flatten() {
-            self.conn.start(f);
-        }
-        self.conn.flush_started();
-        if begin.is_some() {
-            self.ahead_begin = begin;
-        }
-        self.ahead_sent.extend(sent);
+        self.send_locks_ahead(msg_ids);
     }
 
     fn put_message(&mut self, msg: &Message) -> Result<(), StoreError> {

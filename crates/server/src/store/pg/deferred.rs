@@ -90,3 +90,117 @@ impl DeferredArgs {
         Ok(a)
     }
 }
+
+impl PgStore {
+    /// Sends the deferred writes now (a read must see them).
+    pub(super) fn flush(&mut self) -> Result<(), StoreError> {
+        if self.deferred.is_empty() {
+            return Ok(());
+        }
+        self.ready()?;
+        let d = std::mem::take(&mut self.deferred);
+        let req = self.request;
+        let mine = d.messages.iter().any(|e| e.0 == req) || d.events.iter().any(|e| e.0 == req);
+        if mine && self.savepoint == Savepoint::Pending {
+            // The current request's writes must stay undoable.
+            self.conn.prelude.push("SAVEPOINT request");
+            self.savepoint = Savepoint::Set;
+            self.savepoints += 1;
+        }
+        if self.savepoint == Savepoint::Set {
+            // Undoing the current request would undo these writes of earlier requests too.
+            let earlier = d.others(self.request);
+            self.replay.messages.extend(earlier.messages);
+            self.replay.events.extend(earlier.events);
+        }
+        let args = DeferredArgs::new(&d)?;
+        let r = self.send(&args, &[], false);
+        if r.is_err() {
+            self.failed = true;
+        }
+        r
+    }
+
+    /// Sends the deferred writes `a`, then a NOTIFY for each of `payloads`, then `COMMIT` if
+    /// `commit`, all in one round trip. Any failure fails the whole (a COMMIT after a failed
+    /// statement would only roll back).
+    pub(super) fn send(
+        &mut self,
+        a: &DeferredArgs,
+        payloads: &[String],
+        commit: bool,
+    ) -> Result<(), StoreError> {
+        let pre = self.conn.prelude.join("; ");
+        self.conn.prelude.clear();
+        let client: &tokio_postgres::Client = &self.conn.client;
+        let st = &self.st;
+        let mut futs: Vec<Sent<'_>> = Vec::new();
+        let mut expect: Vec<(&str, Option<usize>)> = Vec::new();
+        if !pre.is_empty() {
+            let pre = &pre;
+            futs.push(Box::pin(async move {
+                client.batch_execute(pre).await.map(|()| 0)
+            }));
+            expect.push(("begin", None));
+        }
+        if !a.msg_ids.is_empty() {
+            futs.push(Box::pin(async move {
+                client
+                    .execute(
+                        &st.write_messages,
+                        &[&a.msg_ids, &a.elems, &a.revokes, &a.reply_tos, &a.custom],
+                    )
+                    .await
+            }));
+            expect.push(("deferred message changes", Some(a.msg_ids.len())));
+        }
+        if !a.ev_users.is_empty() {
+            futs.push(Box::pin(async move {
+                client
+                    .execute(
+                        &st.write_events,
+                        &[&a.ev_users, &a.ev_seqs, &a.ev_kinds, &a.ev_targets],
+                    )
+                    .await
+            }));
+            expect.push(("deferred events", Some(a.ev_users.len())));
+            futs.push(Box::pin(async move {
+                client
+                    .execute(&st.write_heads, &[&a.head_users, &a.heads])
+                    .await
+            }));
+            expect.push(("deferred heads", Some(a.head_users.len())));
+        }
+        for p in payloads {
+            futs.push(Box::pin(async move {
+                client.execute(&st.notify, &[&CHANNEL, p]).await
+            }));
+            expect.push(("notify", None));
+        }
+        if commit {
+            futs.push(Box::pin(async move {
+                client.batch_execute("COMMIT").await.map(|()| 0)
+            }));
+            expect.push(("commit", None));
+        }
+        if futs.is_empty() {
+            return Ok(());
+        }
+        let results = self.conn.rt.block_on(in_order(futs));
+        for (r, (what, n)) in results.into_iter().zip(expect) {
+            match r {
+                Err(e) => return Err(StoreError(format!("postgres: {what}: {e}"))),
+                Ok(got) => {
+                    if let Some(n) = n {
+                        if got != n as u64 {
+                            return Err(StoreError(format!(
+                                "postgres: {what}: {got} rows written, {n} expected"
+                            )));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}

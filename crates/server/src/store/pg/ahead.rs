@@ -11,13 +11,16 @@ impl PgStore {
         if self.failed || self.wait || self.ready().is_err() {
             return;
         }
+        // A batch holds up to `max_batch` (1,024) revokes: duplicates found by a set, not by a
+        // scan of the list per msgID.
+        let mut seen: HashSet<&str> = HashSet::with_capacity(msg_ids.len());
         let mut ids: Vec<String> = Vec::new();
         for &id in msg_ids {
-            if !self.ahead.contains_key(id)
+            if seen.insert(id)
+                && !self.ahead.contains_key(id)
                 && !self.ahead_rows.contains_key(id)
                 && !self.locked.contains_key(id)
                 && self.deferred.message(id).is_none()
-                && !ids.iter().any(|x| x == id)
             {
                 ids.push(id.to_string());
             }

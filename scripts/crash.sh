@@ -8,6 +8,7 @@
 # at the end checks every acknowledged send and revoke, every client's event log (1..head, no
 # duplicate, none missing) and every revoke callback. Exit status 1 on any violation.
 # Defaults: 20 kills, 20 clients; about 1-2 minutes. Loopback only; bounded (`timeout`).
+# CHAOS_PG=1 scripts/crash.sh: the same on PostgreSQL (a throw-away cluster; scripts/chaos-run.sh).
 source "$(dirname "${BASH_SOURCE[0]}")/chaos-run.sh"
 
 KILLS="${1:-20}"

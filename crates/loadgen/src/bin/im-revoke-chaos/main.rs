@@ -8,7 +8,8 @@
 //!   a while, then a quiet period and a final sync.
 //!
 //! Both end the same way: every client drains its requests, syncs to the head of its event log,
-//! the server is stopped cleanly and its SQLite file is read (read-only) to check that every
+//! the server is stopped cleanly and its database is read (the SQLite file read-only, or the
+//! PostgreSQL database of `--db-url`) to check that every
 //! acknowledged send and revoke holds, that every client applied exactly its log 1..head (no
 //! event missing, none different), that every party of a revoked message got the revoke once,
 //! and that every client agrees on the revoked set. Any violation: exit status 1.
@@ -65,6 +66,11 @@ struct CommonArgs {
     /// Working directory: the database (`db`) and the server's log (`server.log`).
     #[arg(long)]
     dir: PathBuf,
+    /// Run the server on this PostgreSQL database instead of a SQLite file in `--dir`
+    /// (`postgres://user@127.0.0.1:port/db`; it must hold no im-revoke data yet). The checks
+    /// read it the same way.
+    #[arg(long)]
+    db_url: Option<String>,
     /// SDKAppID given to the server.
     #[arg(long, default_value_t = 1_400_000_000)]
     sdkappid: u64,
@@ -229,7 +235,8 @@ async fn run(mode: &str, a: CommonArgs, plan: Plan) -> Result<bool> {
         logs: &logs,
         clean,
     };
-    let (violations, agree) = verify(&outcome, &server.db(), &mut rep)?;
+    let db = verify::read_db(&server.db(), &ctx.users).await?;
+    let (violations, agree) = verify(&outcome, db, &mut rep)?;
     let mut lat: Vec<u64> = logs
         .iter()
         .flat_map(|l| l.latencies_ns.iter().copied())
@@ -263,6 +270,7 @@ async fn set_up(
     let mut server = Server {
         bin: a.server_bin.clone(),
         dir: a.dir.clone(),
+        db_url: a.db_url.clone(),
         port,
         key: key.clone(),
         sdkappid: a.sdkappid,
@@ -272,7 +280,7 @@ async fn set_up(
     println!(
         "im-revoke-chaos {mode}: seed {seed}, {} clients, server 127.0.0.1:{port}, db {}",
         plan.clients,
-        server.db().display()
+        server.db()
     );
     server.spawn()?;
     server.wait_ready().await?;

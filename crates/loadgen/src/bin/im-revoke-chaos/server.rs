@@ -1,5 +1,6 @@
-//! The server child: started on a fresh SQLite database, SIGKILLed and restarted on the same
-//! one, stopped cleanly at the end.
+//! The server child: started on a fresh database (a SQLite file in the working directory, or a
+//! PostgreSQL database given by URL), SIGKILLed and restarted on the same one, stopped cleanly
+//! at the end.
 
 use im_revoke_loadgen::common::{err, Result};
 use std::path::PathBuf;
@@ -8,6 +9,8 @@ use std::time::{Duration, Instant};
 pub struct Server {
     pub bin: PathBuf,
     pub dir: PathBuf,
+    /// A PostgreSQL URL to run on instead of `dir/db`.
+    pub db_url: Option<String>,
     pub port: u16,
     pub key: String,
     pub sdkappid: u64,
@@ -15,9 +18,27 @@ pub struct Server {
     pub starts: u32,
 }
 
+/// Where the server keeps its data, as the checks read it.
+pub enum Db {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+impl std::fmt::Display for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Db::Sqlite(p) => write!(f, "{}", p.display()),
+            Db::Postgres(u) => f.write_str(u),
+        }
+    }
+}
+
 impl Server {
-    pub fn db(&self) -> PathBuf {
-        self.dir.join("db")
+    pub fn db(&self) -> Db {
+        match &self.db_url {
+            Some(u) => Db::Postgres(u.clone()),
+            None => Db::Sqlite(self.dir.join("db")),
+        }
     }
 
     pub fn spawn(&mut self) -> Result<()> {
@@ -30,7 +51,7 @@ impl Server {
             .arg("--listen")
             .arg(format!("127.0.0.1:{}", self.port))
             .arg("--db")
-            .arg(self.db())
+            .arg(self.db().to_string())
             .arg("--secret-key")
             .arg(&self.key)
             .arg("--sdkappid")

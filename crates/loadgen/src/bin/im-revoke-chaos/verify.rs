@@ -1,7 +1,8 @@
-//! The checks at the end of a run: the server's SQLite file (read-only) against what every
-//! client was acknowledged and applied, and the summary.
+//! The checks at the end of a run: the server's database (its SQLite file read-only, or its
+//! PostgreSQL database) against what every client was acknowledged and applied, and the summary.
 
 use crate::client::{kind_name, ClientLog, Dest, K_GROUP, K_NEW, K_REVOKE};
+use crate::server::Db;
 use im_revoke_core::RevokeInfo;
 use im_revoke_loadgen::common::{self, Result};
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -17,14 +18,47 @@ pub struct DbMsg {
     pub revoke: Option<RevokeInfo>,
 }
 
-pub fn read_db(path: &Path, users: &[String]) -> Result<(HashMap<String, DbMsg>, Vec<DbLog>)> {
+/// What the checks read from the database: every message by msgID, and each user's event log.
+pub struct DbState {
+    pub msgs: HashMap<String, DbMsg>,
+    pub logs: Vec<DbLog>,
+}
+
+/// Reads the messages and the logs of `users` from the server's database (after it stopped).
+pub async fn read_db(db: &Db, users: &[String]) -> Result<DbState> {
+    match db {
+        Db::Sqlite(path) => read_sqlite(path, users),
+        Db::Postgres(url) => read_postgres(url, users).await,
+    }
+}
+
+/// A stored message from its columns (`revoke` as the JSON text the server writes).
+fn db_msg(
+    sender: String,
+    receiver: Option<String>,
+    group_id: Option<String>,
+    revoke: Option<String>,
+) -> Result<DbMsg> {
+    Ok(DbMsg {
+        sender,
+        receiver,
+        group_id,
+        revoke: revoke
+            .map(|j| serde_json::from_str::<RevokeInfo>(&j))
+            .transpose()?,
+    })
+}
+
+const MESSAGES: &str = "SELECT msg_id, sender, receiver, group_id, revoke FROM messages";
+
+fn read_sqlite(path: &Path, users: &[String]) -> Result<DbState> {
     use rusqlite::{Connection, OpenFlags};
     let conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     let mut msgs = HashMap::new();
-    let mut st = conn.prepare("SELECT msg_id, sender, receiver, group_id, revoke FROM messages")?;
+    let mut st = conn.prepare(MESSAGES)?;
     let rows = st.query_map([], |r| {
         Ok((
             r.get::<_, String>(0)?,
@@ -36,19 +70,7 @@ pub fn read_db(path: &Path, users: &[String]) -> Result<(HashMap<String, DbMsg>,
     })?;
     for row in rows {
         let (id, sender, receiver, group_id, revoke) = row?;
-        let revoke = match revoke {
-            Some(j) => Some(serde_json::from_str::<RevokeInfo>(&j)?),
-            None => None,
-        };
-        msgs.insert(
-            id,
-            DbMsg {
-                sender,
-                receiver,
-                group_id,
-                revoke,
-            },
-        );
+        msgs.insert(id, db_msg(sender, receiver, group_id, revoke)?);
     }
     let mut logs = Vec::new();
     // `event_log`: the server's view of every log (events moved to per-user order, and recent
@@ -65,7 +87,45 @@ pub fn read_db(path: &Path, users: &[String]) -> Result<(HashMap<String, DbMsg>,
         })?;
         logs.push(rows.collect::<std::result::Result<Vec<_>, _>>()?);
     }
-    Ok((msgs, logs))
+    Ok(DbState { msgs, logs })
+}
+
+/// The same from PostgreSQL, where every user's log is the `events` table.
+async fn read_postgres(url: &str, users: &[String]) -> Result<DbState> {
+    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .map_err(|e| common::err(format!("connecting to {url}: {e}")))?;
+    let driver = tokio::spawn(conn);
+    let pg = |e: tokio_postgres::Error| common::err(format!("reading {url}: {e}"));
+    let mut msgs = HashMap::new();
+    for r in client.query(MESSAGES, &[]).await.map_err(pg)? {
+        msgs.insert(
+            r.try_get(0).map_err(pg)?,
+            db_msg(
+                r.try_get(1).map_err(pg)?,
+                r.try_get(2).map_err(pg)?,
+                r.try_get(3).map_err(pg)?,
+                r.try_get(4).map_err(pg)?,
+            )?,
+        );
+    }
+    let st = client
+        .prepare("SELECT seq, kind, target FROM events WHERE user_id = $1 ORDER BY seq")
+        .await
+        .map_err(pg)?;
+    let mut logs = Vec::new();
+    for u in users {
+        let mut log = Vec::new();
+        for r in client.query(&st, &[u]).await.map_err(pg)? {
+            let seq: i64 = r.try_get(0).map_err(pg)?;
+            let kind: i16 = r.try_get(1).map_err(pg)?;
+            log.push((seq as u64, kind as u8, r.try_get(2).map_err(pg)?));
+        }
+        logs.push(log);
+    }
+    drop(client);
+    let _ = driver.await;
+    Ok(DbState { msgs, logs })
 }
 
 #[derive(serde::Serialize, Default)]
@@ -124,9 +184,9 @@ impl Violations {
     }
 }
 
-/// Every check, against the database at `db`; fills the counts of `rep` and returns the
-/// violations and whether every client agrees on the revoked set.
-pub fn verify(o: &Outcome, db: &Path, rep: &mut Report) -> Result<(Violations, bool)> {
+/// Every check, against what the database holds (`db`); fills the counts of `rep` and returns
+/// the violations and whether every client agrees on the revoked set.
+pub fn verify(o: &Outcome, db: DbState, rep: &mut Report) -> Result<(Violations, bool)> {
     let mut v = Violations::default();
     for l in o.logs {
         for s in &l.violations {
@@ -136,7 +196,7 @@ pub fn verify(o: &Outcome, db: &Path, rep: &mut Report) -> Result<(Violations, b
     if !o.clean {
         v.add("the server did not stop cleanly on SIGTERM".into());
     }
-    let (msgs, dblogs) = read_db(db, o.users)?;
+    let DbState { msgs, logs: dblogs } = db;
     rep.messages_in_db = msgs.len();
     rep.revoked_in_db = msgs.values().filter(|m| m.revoke.is_some()).count();
     check_acknowledged(o, &msgs, rep, &mut v);

@@ -4,7 +4,8 @@
 # JSON summary to target/reliability/NAME.json and exits with its status.
 # With CHAOS_PG=1 the server runs on PostgreSQL instead of SQLite: a throw-away cluster of its
 # own (initdb into a temporary directory, 127.0.0.1 at a free port; as the system user
-# imrevoke-pg when run as root, as the tests do), stopped and removed at the end.
+# imrevoke-pg when run as root, as the tests do), stopped and removed at the end; CHAOS_NODES=N
+# (with CHAOS_PG=1) runs N server nodes on it, the clients spread over them.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -29,7 +30,7 @@ chaos_run() {
   local db=()
   if [ "${CHAOS_PG:-0}" = 1 ]; then
     chaos_pg_start
-    db=(--db-url "$PG_URL")
+    db=(--db-url "$PG_URL" --nodes "${CHAOS_NODES:-1}")
   fi
 
   set +e
@@ -72,7 +73,7 @@ chaos_pg_start() {
   local port
   port="$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
   (cd "$PG_DIR" && "${PG_AS[@]}" "$bin/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/postgres.log" -w -t 60 \
-    -o "-p $port -k $PG_DIR -c listen_addresses=127.0.0.1 -c max_connections=50" start >/dev/null) ||
+    -o "-p $port -k $PG_DIR -c listen_addresses=127.0.0.1 -c max_connections=100" start >/dev/null) ||
     { cat "$PG_DIR/postgres.log" >&2; exit 1; }
   PG_URL="postgres://postgres@127.0.0.1:$port/postgres"
   echo "[$CHAOS_NAME] PostgreSQL $("$bin/postgres" --version | awk '{print $3}') at $PG_URL"

@@ -62,7 +62,9 @@ pub enum Dest {
 }
 
 pub struct Ctx {
-    pub target: Target,
+    /// One per server node: client `i` starts on node `i mod N`, each reconnection tries the
+    /// next one.
+    pub targets: Vec<Target>,
     pub tag: String,
     pub users: Vec<String>,
     /// groupID and member indexes.
@@ -127,6 +129,8 @@ pub struct Client {
     pub n: u64,
     pub sync_n: u64,
     pub dests: HashMap<String, Dest>,
+    /// Connection attempts so far (the node of the next one: `idx + attempts`).
+    pub attempts: usize,
 }
 
 impl Client {
@@ -408,8 +412,10 @@ impl Client {
     /// Connects, logs in, syncs from the last applied seq and resends every unanswered request
     /// in its order.
     pub async fn connect(&mut self, ctx: &Ctx) -> Result<Ws> {
+        let target = &ctx.targets[(self.idx + self.attempts) % ctx.targets.len()];
+        self.attempts += 1;
         let (mut ws, head) =
-            tokio::time::timeout(Duration::from_secs(5), ctx.target.connect_login(&self.user))
+            tokio::time::timeout(Duration::from_secs(5), target.connect_login(&self.user))
                 .await
                 .map_err(|_| err("connect/login timed out"))??;
         if head < self.contig {
@@ -454,6 +460,7 @@ pub async fn run_client(
         n: 0,
         sync_n: 0,
         dests: HashMap::new(),
+        attempts: 0,
     };
     let mut rng = Rng::new(seed);
     let mut ws: Option<Ws> = None;
@@ -552,7 +559,7 @@ pub async fn run_client(
 pub async fn create_group(ctx: &Ctx, g: usize) -> Result<()> {
     let (gid, members) = &ctx.groups[g];
     let owner = &ctx.users[members[0]];
-    let (mut ws, _) = ctx.target.connect_login(owner).await?;
+    let (mut ws, _) = ctx.targets[0].connect_login(owner).await?;
     let req = ClientFrame::CreateGroup {
         req_id: format!("cg{g}"),
         group_id: gid.clone(),

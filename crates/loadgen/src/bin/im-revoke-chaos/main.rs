@@ -63,7 +63,8 @@ struct CommonArgs {
     /// The server binary to start (as a child process).
     #[arg(long, default_value = "target/release/im-revoke-server")]
     server_bin: PathBuf,
-    /// Working directory: the database (`db`) and the server's log (`server.log`).
+    /// Working directory: the database (`db`) and the server's log (`server.log`; with several
+    /// nodes `server-<i>.log`).
     #[arg(long)]
     dir: PathBuf,
     /// Run the server on this PostgreSQL database instead of a SQLite file in `--dir`
@@ -71,6 +72,11 @@ struct CommonArgs {
     /// read it the same way.
     #[arg(long)]
     db_url: Option<String>,
+    /// Server nodes sharing that database (PostgreSQL only; 1 otherwise). Client `i` starts on
+    /// node `i mod N` and each reconnection tries the next node; each kill hits a node chosen
+    /// at random, restarted on the same database.
+    #[arg(long, default_value_t = 1)]
+    nodes: usize,
     /// SDKAppID given to the server.
     #[arg(long, default_value_t = 1_400_000_000)]
     sdkappid: u64,
@@ -205,15 +211,18 @@ async fn run(mode: &str, a: CommonArgs, plan: Plan) -> Result<bool> {
             .map_or(1, |d| d.as_nanos() as u64)
     });
     let mut rng = Rng::new(seed);
-    let (mut server, ctx) = set_up(mode, &a, &plan, seed, &mut rng).await?;
+    let (mut nodes, ctx) = set_up(mode, &a, &plan, seed, &mut rng).await?;
     let (phase_tx, tasks) = spawn_clients(&ctx, &plan, &mut rng).await;
     let hard = t_start + Duration::from_secs(plan.max_secs);
     let logged_in = wait_logged_in(&ctx, &plan, t_start).await;
-    let storm = storm(&mut server, &plan, &mut rng, logged_in, hard).await?;
+    let storm = storm(&mut nodes, &plan, &mut rng, logged_in, hard).await?;
     drain(&ctx, &plan, &phase_tx, hard).await;
     final_sync(&ctx, &plan, &phase_tx, hard).await;
     let mut logs = collect_logs(&phase_tx, tasks).await;
-    let clean = server.stop().await;
+    let mut clean = true;
+    for n in &mut nodes {
+        clean &= n.stop().await;
+    }
     if a.inject_fault && logs.len() >= 2 {
         inject_fault(&mut logs, &ctx.tag);
     }
@@ -223,7 +232,7 @@ async fn run(mode: &str, a: CommonArgs, plan: Plan) -> Result<bool> {
         seed,
         clients: plan.clients,
         kills: storm.kills,
-        server_starts: server.starts,
+        server_starts: nodes.iter().map(|n| n.starts).sum(),
         restart_ms_max: storm.restart_max.as_millis() as u64,
         storm_secs: storm.secs,
         clean_shutdown: clean,
@@ -235,7 +244,7 @@ async fn run(mode: &str, a: CommonArgs, plan: Plan) -> Result<bool> {
         logs: &logs,
         clean,
     };
-    let db = verify::read_db(&server.db(), &ctx.users).await?;
+    let db = verify::read_db(&nodes[0].db(), &ctx.users).await?;
     let (violations, agree) = verify(&outcome, db, &mut rep)?;
     let mut lat: Vec<u64> = logs
         .iter()
@@ -254,36 +263,55 @@ async fn run(mode: &str, a: CommonArgs, plan: Plan) -> Result<bool> {
     Ok(rep.violations == 0)
 }
 
-/// Starts the server on a fresh database, names the users and groups, and creates the groups.
+/// Starts the server (each node) on a fresh database, names the users and groups, and creates
+/// the groups.
 async fn set_up(
     mode: &str,
     a: &CommonArgs,
     plan: &Plan,
     seed: u64,
     rng: &mut Rng,
-) -> Result<(Server, Arc<Ctx>)> {
+) -> Result<(Vec<Server>, Arc<Ctx>)> {
+    if a.nodes == 0 || (a.nodes > 1 && a.db_url.is_none()) {
+        return Err(common::err(
+            "--nodes above 1 needs --db-url (nodes share a PostgreSQL database)",
+        ));
+    }
     std::fs::create_dir_all(&a.dir)?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
     let key = format!("{:016x}{:016x}", rng.next(), rng.next());
-    let mut server = Server {
-        bin: a.server_bin.clone(),
-        dir: a.dir.clone(),
-        db_url: a.db_url.clone(),
-        port,
-        key: key.clone(),
-        sdkappid: a.sdkappid,
-        child: None,
-        starts: 0,
-    };
+    let mut nodes = Vec::with_capacity(a.nodes);
+    for i in 0..a.nodes {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        nodes.push(Server {
+            bin: a.server_bin.clone(),
+            dir: a.dir.clone(),
+            log: a.dir.join(if a.nodes == 1 {
+                "server.log".to_string()
+            } else {
+                format!("server-{i}.log")
+            }),
+            db_url: a.db_url.clone(),
+            port,
+            key: key.clone(),
+            sdkappid: a.sdkappid,
+            child: None,
+            starts: 0,
+        });
+    }
+    let ports: Vec<String> = nodes.iter().map(|n| n.port.to_string()).collect();
     println!(
-        "im-revoke-chaos {mode}: seed {seed}, {} clients, server 127.0.0.1:{port}, db {}",
+        "im-revoke-chaos {mode}: seed {seed}, {} clients, server{} 127.0.0.1:{}, db {}",
         plan.clients,
-        server.db()
+        if nodes.len() > 1 { "s" } else { "" },
+        ports.join(", :"),
+        nodes[0].db()
     );
-    server.spawn()?;
-    server.wait_ready().await?;
+    for n in &mut nodes {
+        n.spawn()?;
+        n.wait_ready().await?;
+    }
 
     let tag = common::run_tag();
     let users: Vec<String> = (0..plan.clients).map(|i| format!("c{tag}_{i}")).collect();
@@ -299,14 +327,19 @@ async fn set_up(
             my_groups[i].push(g);
         }
     }
-    let target = Target::new(
-        &format!("ws://127.0.0.1:{port}/ws"),
-        a.sdkappid,
-        &key,
-        a.sources,
-    )?;
+    let targets = nodes
+        .iter()
+        .map(|n| {
+            Target::new(
+                &format!("ws://127.0.0.1:{}/ws", n.port),
+                a.sdkappid,
+                &key,
+                a.sources,
+            )
+        })
+        .collect::<Result<Vec<_>>>()?;
     let ctx = Arc::new(Ctx {
-        target,
+        targets,
         tag,
         users,
         groups,
@@ -324,7 +357,7 @@ async fn set_up(
     for g in 0..ctx.groups.len() {
         create_group(&ctx, g).await?;
     }
-    Ok((server, ctx))
+    Ok((nodes, ctx))
 }
 
 /// Starts every client's task (50 at a time), all in the storm phase.
@@ -386,7 +419,7 @@ struct Storm {
 /// in a soak, it just lasts. Skipped when not every client logged in (the checks then report
 /// what is missing).
 async fn storm(
-    server: &mut Server,
+    nodes: &mut [Server],
     plan: &Plan,
     rng: &mut Rng,
     logged_in: bool,
@@ -398,7 +431,7 @@ async fn storm(
     if !logged_in {
         // fall through to the checks: they will report what is missing
     } else if let Some((n, lo, hi)) = plan.crash {
-        (kills, restart_max) = kill_and_restart(server, (n, lo, hi), rng, hard, t_storm).await?;
+        (kills, restart_max) = kill_and_restart(nodes, (n, lo, hi), rng, hard, t_storm).await?;
     } else {
         let end = t_storm + Duration::from_secs(plan.storm_secs);
         while Instant::now() < end {
@@ -417,10 +450,10 @@ async fn storm(
     })
 }
 
-/// `n` times: wait `lo..=hi` ms, SIGKILL the server, sometimes wait a little more, restart it
-/// on the same database. Returns the kills and the slowest restart.
+/// `n` times: wait `lo..=hi` ms, SIGKILL the server (a node chosen at random), sometimes wait a
+/// little more, restart it on the same database. Returns the kills and the slowest restart.
 async fn kill_and_restart(
-    server: &mut Server,
+    nodes: &mut [Server],
     (n, lo, hi): (u32, u64, u64),
     rng: &mut Rng,
     hard: Instant,
@@ -430,6 +463,7 @@ async fn kill_and_restart(
     let mut restart_max = Duration::ZERO;
     while kills < n && Instant::now() < hard {
         tokio::time::sleep(Duration::from_millis(rng.range(lo, hi))).await;
+        let server = &mut nodes[rng.below(nodes.len())];
         server.sigkill();
         kills += 1;
         // Sometimes restart at once, sometimes after a short outage.

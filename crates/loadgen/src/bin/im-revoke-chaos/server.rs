@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 pub struct Server {
     pub bin: PathBuf,
     pub dir: PathBuf,
+    /// Its log file (appended to across restarts).
+    pub log: PathBuf,
     /// A PostgreSQL URL to run on instead of `dir/db`.
     pub db_url: Option<String>,
     pub port: u16,
@@ -45,7 +47,7 @@ impl Server {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(self.dir.join("server.log"))?;
+            .open(&self.log)?;
         let child = std::process::Command::new(&self.bin)
             .arg("serve")
             .arg("--listen")
@@ -83,7 +85,7 @@ impl Server {
                 if let Ok(Some(st)) = c.try_wait() {
                     return Err(err(format!(
                         "the server exited at start ({st}); see {}",
-                        self.dir.join("server.log").display()
+                        self.log.display()
                     )));
                 }
             }

@@ -272,7 +272,10 @@ async fn set_up(
     seed: u64,
     rng: &mut Rng,
 ) -> Result<(Vec<Server>, Arc<Ctx>)> {
-    if a.nodes == 0 || (a.nodes > 1 && a.db_url.is_none()) {
+    if a.nodes == 0 {
+        return Err(common::err("--nodes must be at least 1"));
+    }
+    if a.nodes > 1 && a.db_url.is_none() {
         return Err(common::err(
             "--nodes above 1 needs --db-url (nodes share a PostgreSQL database)",
         ));

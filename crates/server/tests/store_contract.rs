@@ -1076,46 +1076,52 @@ fn postgres_conflicts_are_reported_and_undone_one_request_at_a_time() {
     a.undo_request().unwrap();
     a.commit().unwrap();
 
-    // A deadlock: a holds u1 and wants u2, b holds u2 and wants u1. PostgreSQL breaks it;
-    // the victim sees a conflict, undoes that request only, and keeps the one before it.
+    // A cycle: a holds u1 and wants u2, b holds u2 and wants u1. A first attempt waits at
+    // most FIRST_LOCK_WAIT for a head another writer holds, so a's request is a conflict well
+    // before PostgreSQL's deadlock detection (1 s) would pick a victim; a undoes that request
+    // only, keeps the one before it, and b, which wanted a's head, gets it at once.
     a.begin_request().unwrap();
     a.append_event("early", EventKind::NewMessage, "x").unwrap();
     a.begin_request().unwrap();
     a.append_event("u1", EventKind::NewMessage, "a").unwrap();
     b.begin_request().unwrap();
     b.append_event("u2", EventKind::NewMessage, "b").unwrap();
+    let t0 = std::time::Instant::now();
+    let e = a
+        .append_event("u2", EventKind::NewMessage, "a")
+        .unwrap_err();
+    let waited = t0.elapsed();
+    assert!(e.is_conflict(), "{e}");
+    assert!(
+        waited >= std::time::Duration::from_millis(40)
+            && waited < std::time::Duration::from_millis(800),
+        "a first attempt waits about FIRST_LOCK_WAIT ({}), not until a deadlock is found: {waited:?}",
+        im_revoke_server::store::pg::FIRST_LOCK_WAIT
+    );
+    a.undo_request().unwrap();
+    a.commit().unwrap();
+    b.append_event("u1", EventKind::NewMessage, "b").unwrap();
+    // The retry, alone in its transaction, waits for b's head instead.
+    a.begin_request().unwrap();
     let t = std::thread::spawn(move || {
         let r = a.append_event("u2", EventKind::NewMessage, "a");
         (a, r)
     });
-    std::thread::sleep(std::time::Duration::from_millis(200));
-    let rb = b.append_event("u1", EventKind::NewMessage, "b");
-    let (mut a, ra) = t.join().unwrap();
-    assert!(
-        ra.is_err() != rb.is_err(),
-        "exactly one victim: {ra:?} {rb:?}"
-    );
-    let (victim, winner) = if ra.is_err() {
-        (&mut a, &mut b)
-    } else {
-        (&mut b, &mut a)
-    };
-    let e = ra.err().or(rb.err()).unwrap();
-    assert!(e.is_conflict(), "{e}");
-    victim.undo_request().unwrap();
-    victim.commit().unwrap();
-    winner.commit().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    assert!(!t.is_finished(), "the retry waits for the head");
+    b.commit().unwrap();
+    let (mut a, r) = t.join().unwrap();
+    r.unwrap();
+    a.append_event("u1", EventKind::NewMessage, "a").unwrap();
+    a.commit().unwrap();
     let mut s = PgStore::connect(&url).unwrap();
     assert_eq!(s.user_head("early").unwrap(), 1, "the request before stays");
     for u in ["u1", "u2"] {
-        let seqs: Vec<u64> = s
-            .events_after(u, 0, 10)
-            .unwrap()
-            .iter()
-            .map(|e| e.seq)
-            .collect();
-        let head = s.user_head(u).unwrap();
-        assert_eq!(seqs, (1..=head).collect::<Vec<_>>(), "{u}: no gap");
+        assert_eq!(
+            seqs_and_targets(&mut s, u),
+            [(1, "b".into()), (2, "a".into())],
+            "{u}: b's event, then a's retry, no gap"
+        );
     }
 }
 
@@ -1351,9 +1357,17 @@ fn postgres_locks_sent_ahead_answer_every_read_as_without_them() {
     assert!(a.message_for_update("new1").unwrap().is_none());
     a.put_message(&msg("new1", "alice", "bob", 11)).unwrap();
     // Reading new1 brought back its statement's rows (x1, x3, x4): the heads of their parties
-    // went out locked ahead, so another writer's append to alice's log waits for this
-    // transaction, as it would once this transaction appended to it.
+    // went out locked ahead, so another writer's append to alice's log is a conflict (a first
+    // attempt waits FIRST_LOCK_WAIT at most) and its retry waits for this transaction, as they
+    // would once this transaction appended to it.
     let mut c = PgStore::connect(&url).unwrap();
+    c.begin_request().unwrap();
+    let e = c
+        .append_event("alice", EventKind::NewMessage, "c")
+        .unwrap_err();
+    assert!(e.is_conflict(), "alice's head is held: {e}");
+    c.undo_request().unwrap();
+    c.commit().unwrap();
     c.begin_request().unwrap();
     let waiting = std::thread::spawn(move || {
         let seq = c.append_event("alice", EventKind::NewMessage, "c").unwrap();

@@ -22,7 +22,10 @@
 //!   serialization failures (40001) and unique violations (23505) become
 //!   [`StoreError::conflict`]s. A request runs under a savepoint from its first statement that
 //!   may fail so (one that writes, or waits for a lock), so the hub undoes that request alone,
-//!   commits the ones before it and runs it again. A transaction takes at most
+//!   commits the ones before it and runs it again. A first attempt waits at most
+//!   [`FIRST_LOCK_WAIT`] for a log head another writer holds or is creating (its retry, up to
+//!   [`LOCK_TIMEOUT`]): nodes' batches that each hold a head the other wants let go in that
+//!   time, not after PostgreSQL's deadlock detection (1 s). A transaction takes at most
 //!   [`MAX_SAVEPOINTS`] of them and is then committed early (always safe: frames are released
 //!   only after the hub's commit), which keeps PostgreSQL's per-backend subtransaction cache from
 //!   overflowing. A revoke of an existing message by a user with a log needs none: its
@@ -93,9 +96,34 @@ const SCHEMA_VERSION: i64 = 3;
 /// Most savepoints (writing requests) in one transaction before it is committed early.
 pub const MAX_SAVEPOINTS: u32 = 32;
 
+// The two lock waits as literals, for the `SET` statements below.
+macro_rules! lock_timeout {
+    () => {
+        "5s"
+    };
+}
+macro_rules! first_lock_wait {
+    () => {
+        "50ms"
+    };
+}
+
 /// How long a statement may wait for a row lock before the request is retried (a guard against
 /// a stuck peer; deadlocks are found by PostgreSQL after its `deadlock_timeout`, 1 s by default).
-pub const LOCK_TIMEOUT: &str = "5s";
+pub const LOCK_TIMEOUT: &str = lock_timeout!();
+
+/// How long a request's first attempt waits for a log head another writer holds or is creating
+/// before the request is a conflict: undone alone, the requests before it committed (their
+/// locks released), and run again, waiting up to [`LOCK_TIMEOUT`]. A batch takes heads request
+/// by request (sorted within one statement, not across requests), so two nodes' batches can
+/// each hold a head the other wants: they now let go within this time, instead of PostgreSQL's
+/// `deadlock_timeout` (1 s, both batches standing still meanwhile).
+pub const FIRST_LOCK_WAIT: &str = first_lock_wait!();
+
+/// The statements around such a wait (`SET LOCAL`: undone with the request's savepoint, and at
+/// the transaction's end in any case).
+const SET_FIRST_LOCK_WAIT: &str = concat!("SET LOCAL lock_timeout = '", first_lock_wait!(), "'");
+const SET_LOCK_TIMEOUT: &str = concat!("SET LOCAL lock_timeout = '", lock_timeout!(), "'");
 
 /// msgIDs per statement of the locks sent ahead of a batch's revokes ([`Store::lock_ahead`]):
 /// one statement's cost shared by many rows, while the hub handles the first chunk's requests
@@ -146,10 +174,12 @@ pub struct PgStore {
     /// msgIDs read "for update" and found in this transaction (locked until the commit), with
     /// the request that locked them: a change to one of them can be deferred.
     locked: HashMap<String, u64>,
-    /// A message was found locked by another writer: the request is retried, and its retry
-    /// waits for the lock ([`PgStore::message_for_update`]).
+    /// The request met a conflict (a message locked by another writer, found without waiting,
+    /// or a statement that failed as one): it is retried, and its retry waits for locks
+    /// ([`PgStore::message_for_update`], [`FIRST_LOCK_WAIT`]).
     skipped: bool,
-    /// The current request waits for message locks (it is such a retry).
+    /// The current request is a retry after a conflict: it waits for message locks, and for
+    /// heads up to [`LOCK_TIMEOUT`] (a first attempt [`FIRST_LOCK_WAIT`]).
     wait: bool,
     /// The locks of the batch's revoked messages, sent ahead ([`Store::lock_ahead`]): the
     /// statements on their way (`messages_lock`, [`LOCK_AHEAD_CHUNK`] msgIDs each), each
@@ -341,7 +371,12 @@ impl PgStore {
         self.conn.prelude.clear();
         r.map_err(|e| {
             self.failed = true;
-            pg_error(&e)
+            let e = pg_error(&e);
+            if e.is_conflict() {
+                // Its retry waits for the lock.
+                self.skipped = true;
+            }
+            e
         })
     }
 
@@ -378,6 +413,23 @@ impl PgStore {
         self.exec(f)
     }
 
+    /// Like [`PgStore::write`], for a statement that may wait for a head another writer holds
+    /// or is creating: a first attempt waits [`FIRST_LOCK_WAIT`] at most (set after the
+    /// savepoint, so undoing the request undoes it too; set back with the next statement).
+    fn write_heads<T>(
+        &mut self,
+        f: impl FnOnce(&mut Conn, &Statements) -> Result<T, postgres::Error>,
+    ) -> Result<T, StoreError> {
+        if self.wait {
+            return self.write(f);
+        }
+        self.write(|c, st| {
+            c.prelude.push(SET_FIRST_LOCK_WAIT);
+            f(c, st)
+        })
+        .inspect(|_| self.conn.prelude.push(SET_LOCK_TIMEOUT))
+    }
+
     /// Appends an event to each of `users`' logs: a statement for the logs this transaction
     /// does not hold yet (their heads locked in the order given), the others deferred.
     fn append(
@@ -411,7 +463,8 @@ impl PgStore {
             .filter(|u| !held.contains_key(*u))
             .collect();
         if !rest.is_empty() {
-            let rows = self.write(|c, st| c.query(&st.append_events, &[&rest, &k, &target]))?;
+            let rows =
+                self.write_heads(|c, st| c.query(&st.append_events, &[&rest, &k, &target]))?;
             for r in &rows {
                 let get = |e: postgres::Error| StoreError(format!("postgres: {e}"));
                 let user: String = r.try_get(0).map_err(get)?;

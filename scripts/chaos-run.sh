@@ -82,6 +82,9 @@ chaos_pg_start() {
 chaos_pg_stop() {
   [ -n "${PG_DIR:-}" ] || return 0
   (cd "$PG_DIR" && "${PG_AS[@]}" "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m fast -w stop >/dev/null 2>&1) || true
+  # Its log (deadlocks, lock timeouts) is kept beside the summary, a slow run being no violation.
+  mkdir -p target/reliability
+  cp "$PG_DIR/postgres.log" "target/reliability/$CHAOS_NAME-postgres.log" 2>/dev/null || true
   if [ "${KEEP:-0}" = 1 ]; then
     echo "[$CHAOS_NAME] kept $PG_DIR (the PostgreSQL cluster and its log)"
   else

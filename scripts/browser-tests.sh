@@ -6,15 +6,18 @@
 # with a database in a temporary directory, mints UserSigs for "alice" and "bob", and builds the
 # tests with IMR_TEST_WS_URL / IMR_TEST_USERSIG_ALICE / IMR_TEST_USERSIG_BOB set, so that
 # tests/ws_live.rs, tests/rich.rs and tests/conversations.rs run their server cases too. The
-# server is stopped on exit, whatever happens. wasm-bindgen-test-runner is cargo's runner for the
-# wasm target (what `wasm-pack test --headless --chrome` ran); Chromium reaches the runner's page
-# through scripts/browser-proxy.mjs, which keeps the runner's small HTTP server from stalling.
+# server is stopped on exit, whatever happens. wasm-bindgen-test-runner (crates/wasm-tools,
+# scripts/tools.sh) is cargo's runner for the wasm target (what `wasm-pack test --headless
+# --chrome` ran); Chromium reaches the runner's page through scripts/browser-proxy.mjs, which
+# keeps the runner's small HTTP server from stalling.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 export PATH
+# shellcheck source=scripts/tools.sh
+. "$ROOT/scripts/tools.sh"
 
 TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 TMP="$(mktemp -d "${TMPDIR:-/tmp}/im-revoke-browser-XXXXXX")"
@@ -78,5 +81,5 @@ export WASM_BINDGEN_TEST_WEBDRIVER_JSON="$TMP/webdriver.json"
 echo "browser-tests: Chromium through the proxy at $PROXY"
 
 CHROMEDRIVER=/usr/bin/chromedriver WASM_BINDGEN_TEST_TIMEOUT=120 \
-  CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+  CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER="$WASM_BINDGEN_TEST_RUNNER" \
   cargo test --target wasm32-unknown-unknown "$@"

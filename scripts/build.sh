@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # scripts/build.sh — build the browser module into pkg/ (wasm-bindgen --target web, both entries).
-# Run `bash scripts/setup.sh` first (`npm run build` does): it pins the wasm-bindgen CLI on PATH to
-# Cargo.lock and installs npm `binaryen` (wasm-opt).
+# Run `bash scripts/setup.sh` first (`npm run build` does): it builds the wasm-bindgen CLI of
+# Cargo.lock's version (crates/wasm-tools) and installs npm `binaryen` (wasm-opt).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

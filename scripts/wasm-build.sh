@@ -5,7 +5,7 @@
 # without wasm-pack itself (a cold `cargo install wasm-pack` took over five minutes of set-up):
 #   1. cargo build --target wasm32-unknown-unknown --profile wasm-release (CARGO_ARGS added: the
 #      client entry passes `--no-default-features --features console_error_panic_hook`);
-#   2. wasm-bindgen --target web --weak-refs (the CLI pinned to Cargo.lock by setup.sh);
+#   2. wasm-bindgen --target web --weak-refs (the CLI of crates/wasm-tools, scripts/tools.sh);
 #   3. wasm-opt -Os --converge --low-memory-unused (npm `binaryen`, node_modules/.bin), unless
 #      --no-opt; its output for an unchanged input is reused from $TARGET_DIR/wasm-opt-cache;
 #   4. short import and export names in the wasm and its glue (scripts/short-names.mjs);
@@ -18,6 +18,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 PATH="$ROOT/node_modules/.bin:${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 export PATH
+# shellcheck source=scripts/tools.sh
+. "$ROOT/scripts/tools.sh"
 
 [ $# -ge 1 ] || { echo "usage: $0 OUT_DIR [--no-opt] [-- CARGO_ARGS...]" >&2; exit 2; }
 OUT="$1"
@@ -34,7 +36,8 @@ cargo build --lib --target wasm32-unknown-unknown --profile wasm-release "$@"
 WASM="$TARGET_DIR/wasm32-unknown-unknown/wasm-release/im_revoke.wasm"
 
 mkdir -p "$OUT"
-wasm-bindgen --target web --weak-refs --out-dir "$OUT" --out-name im_revoke "$WASM"
+wasm_build_await
+"$WASM_BINDGEN" --target web --weak-refs --out-dir "$OUT" --out-name im_revoke "$WASM"
 if [ "$OPT" = 1 ]; then
   # The same settings as [package.metadata.wasm-pack.profile.custom]. -Os, not -Oz: its gzipped
   # output is smaller here (-Oz's extra shrinking makes less repetitive code). Rust puts the

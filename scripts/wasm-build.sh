@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# scripts/wasm-build.sh OUT_DIR [--no-opt] [-- CARGO_ARGS...] — one browser module into OUT_DIR.
+# scripts/wasm-build.sh OUT_DIR [--no-opt] [--from WASM | -- CARGO_ARGS...] — one browser module
+# into OUT_DIR (with --from: from a module step 1 already built, e.g. scripts/build.sh's).
 #
 # What `wasm-pack build --profile wasm-release --target web --weak-refs` did, in its three steps,
 # without wasm-pack itself (a cold `cargo install wasm-pack` took over five minutes of set-up):
@@ -21,7 +22,7 @@ export PATH
 # shellcheck source=scripts/tools.sh
 . "$ROOT/scripts/tools.sh"
 
-[ $# -ge 1 ] || { echo "usage: $0 OUT_DIR [--no-opt] [-- CARGO_ARGS...]" >&2; exit 2; }
+[ $# -ge 1 ] || { echo "usage: $0 OUT_DIR [--no-opt] [--from WASM | -- CARGO_ARGS...]" >&2; exit 2; }
 OUT="$1"
 shift
 OPT=1
@@ -29,11 +30,18 @@ if [ "${1:-}" = "--no-opt" ]; then
   OPT=0
   shift
 fi
+WASM=""
+if [ "${1:-}" = "--from" ]; then
+  WASM="${2:?--from needs a file}"
+  shift 2
+fi
 if [ "${1:-}" = "--" ]; then shift; fi
 
 TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
-cargo build --lib --target wasm32-unknown-unknown --profile wasm-release "$@"
-WASM="$TARGET_DIR/wasm32-unknown-unknown/wasm-release/im_revoke.wasm"
+if [ -z "$WASM" ]; then
+  cargo build --lib --target wasm32-unknown-unknown --profile wasm-release "$@"
+  WASM="$TARGET_DIR/wasm32-unknown-unknown/wasm-release/im_revoke.wasm"
+fi
 
 mkdir -p "$OUT"
 wasm_build_await

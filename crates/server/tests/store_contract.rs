@@ -1123,6 +1123,40 @@ fn postgres_conflicts_are_reported_and_undone_one_request_at_a_time() {
             "{u}: b's event, then a's retry, no gap"
         );
     }
+
+    // The same short first wait for a conversation's seq (`conv_heads`), which a send takes
+    // before its events' heads: a holds u3's head and wants group g's seq, which b holds (and b
+    // may want u3 next). a's first attempt gives up after about FIRST_LOCK_WAIT; its retry waits.
+    let g = ConvId::Group("cycle".into());
+    a.begin_request().unwrap();
+    a.append_event("u3", EventKind::NewMessage, "a").unwrap();
+    b.begin_request().unwrap();
+    assert_eq!(b.next_conv_seq(&g).unwrap(), 1);
+    let t0 = std::time::Instant::now();
+    let e = a.next_conv_seq(&g).unwrap_err();
+    let waited = t0.elapsed();
+    assert!(e.is_conflict(), "{e}");
+    assert!(
+        waited >= std::time::Duration::from_millis(40)
+            && waited < std::time::Duration::from_millis(800),
+        "a first attempt waits about FIRST_LOCK_WAIT for a conversation's seq: {waited:?}"
+    );
+    a.undo_request().unwrap();
+    a.commit().unwrap();
+    a.begin_request().unwrap();
+    let t = std::thread::spawn(move || {
+        let r = a.next_conv_seq(&g);
+        (a, r)
+    });
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    assert!(
+        !t.is_finished(),
+        "the retry waits for the conversation's seq"
+    );
+    b.commit().unwrap();
+    let (mut a, r) = t.join().unwrap();
+    assert_eq!(r.unwrap(), 2, "b's seq, then a's retry's, no gap");
+    a.commit().unwrap();
 }
 
 #[test]

@@ -23,12 +23,12 @@
 //!   [`StoreError::conflict`]s. A request runs under a savepoint from its first statement that
 //!   may fail so (one that writes, or waits for a lock), so the hub undoes that request alone,
 //!   commits the ones before it and runs it again. A first attempt waits at most
-//!   [`FIRST_LOCK_WAIT`] for a log head another writer holds or is creating (its retry, up to
-//!   [`LOCK_TIMEOUT`]): nodes' batches that each hold a head the other wants let go in that
-//!   time, not after PostgreSQL's deadlock detection (1 s). A transaction takes at most
-//!   [`MAX_SAVEPOINTS`] of them and is then committed early (always safe: frames are released
-//!   only after the hub's commit), which keeps PostgreSQL's per-backend subtransaction cache from
-//!   overflowing. A revoke of an existing message by a user with a log needs none: its
+//!   [`FIRST_LOCK_WAIT`] for a log head or a conversation's seq row another writer holds or is
+//!   creating (its retry, up to [`LOCK_TIMEOUT`]): nodes' batches that each hold a head the
+//!   other wants let go in that time, not after PostgreSQL's deadlock detection (1 s). A
+//!   transaction takes at most [`MAX_SAVEPOINTS`] of them and is then committed early (always
+//!   safe: frames are released only after the hub's commit), which keeps PostgreSQL's
+//!   per-backend subtransaction cache from overflowing. A revoke of an existing message by a user with a log needs none: its
 //!   statements do not wait for row locks. (They may still wait for a table lock, an
 //!   `ALTER TABLE` of a schema upgrade: one failing there fails the batch, fail-stop, nothing
 //!   acknowledged lost.)
@@ -713,7 +713,10 @@ impl Store for PgStore {
 
     fn next_conv_seq(&mut self, conv: &ConvId) -> Result<u64, StoreError> {
         let key = conv.key();
-        let head: i64 = self.write(|c, st| c.query_one(&st.next_conv_seq, &[&key])?.try_get(0))?;
+        // The conversation's head row may be held by another node's batch that waits for a
+        // head this one holds: a first attempt waits FIRST_LOCK_WAIT at most, as for log heads.
+        let head: i64 =
+            self.write_heads(|c, st| c.query_one(&st.next_conv_seq, &[&key])?.try_get(0))?;
         BACKEND.read_u64(head)
     }
 

@@ -32,11 +32,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# The server binary as the tests' build makes it (the clippy suite's command in scripts/test.sh:
-# a no-op there). `cargo build -p im-revoke-server` resolved the features of the server's
-# dependencies for the server alone, not for the workspace, and so compiled the server and ~30
-# of its dependencies a second time on a fresh machine (75 with crates/wasm-tools' crates).
-cargo test -q --workspace --all-targets --no-run
+# The server binary as the tests' build makes it (scripts/tests-build.sh, the clippy suite's
+# command in scripts/test.sh: a no-op there).
+bash scripts/tests-build.sh -q
 BIN="$TARGET_DIR/debug/im-revoke-server"
 
 IMR_LOG=warn "$BIN" serve --listen 127.0.0.1:0 --db "$TMP/browser.db" --dev >"$TMP/out.log" 2>"$TMP/err.log" &

@@ -19,8 +19,9 @@ ENTRIES="$TARGET_DIR/wasm-entries"
 mkdir -p "$ENTRIES"
 set -x
 # Both entries compiled first (they write the same file, so each is copied aside), then made into
-# packages at once: in `npm test` the compiles run while the wasm-bindgen CLI is still being built
-# (scripts/tools.sh, wasm_build_await), and the two wasm-opt runs (node, one core each) side by side.
+# packages at once: in `npm test` the compiles run while the wasm-bindgen CLI is still being
+# built (scripts/tools.sh, wasm_build_await), and the two wasm-opt runs (node, one core each)
+# side by side.
 # The size-optimized wasm-release profile of Cargo.toml (the release profile is the server's).
 cargo build --lib --target wasm32-unknown-unknown --profile wasm-release
 cp "$WASM" "$ENTRIES/full.wasm"

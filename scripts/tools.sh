@@ -1,8 +1,8 @@
 # scripts/tools.sh — sourced (not run) by the scripts that use the wasm-bindgen CLI.
 #
 # The CLI is built in the workspace (crates/wasm-tools: `wasm-bindgen`, `wasm-bindgen-test-runner`)
-# into the dev target directory, by the tests' build (`cargo test --workspace --all-targets`
-# builds the binaries for crates/wasm-tools/tests) or by `bash scripts/setup.sh tools`.
+# into the dev target directory, by the tests' build (scripts/tests-build.sh, which builds the
+# binaries for crates/wasm-tools/tests) or by `bash scripts/setup.sh tools`.
 #
 #   WASM_BINDGEN, WASM_BINDGEN_TEST_RUNNER   the two binaries' paths (set them to use others)
 #   wasm_tools_want                          the `wasm-bindgen` version in Cargo.lock

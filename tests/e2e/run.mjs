@@ -143,14 +143,12 @@ function ensurePkg() {
 function ensureServer() {
   const target = process.env.CARGO_TARGET_DIR || path.join(ROOT, "target");
   const profile = process.env.E2E_PROFILE || "debug";
-  // The debug binary as the tests' build makes it (a no-op after it): `cargo build -p
-  // im-revoke-server` resolves its dependencies' features for the server alone and compiled
-  // ~30-75 of them a second time (scripts/browser-tests.sh).
-  let args;
-  if (profile === "release") args = ["build", "--release", "-p", "im-revoke-server"];
-  else if (profile === "debug") args = ["test", "-q", "--workspace", "--all-targets", "--no-run"];
+  // The debug binary as the tests' build makes it (scripts/tests-build.sh, a no-op after it):
+  // `cargo build -p im-revoke-server` resolves its dependencies' features for the server alone
+  // and compiled ~30 of them a second time.
+  if (profile === "release") run("cargo", ["build", "--release", "-p", "im-revoke-server"]);
+  else if (profile === "debug") run("bash", ["scripts/tests-build.sh", "-q"]);
   else throw new Error(`E2E_PROFILE must be debug or release, got "${profile}"`);
-  run("cargo", args);
   return path.join(target, profile, "im-revoke-server");
 }
 

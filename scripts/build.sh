@@ -13,22 +13,17 @@ export PATH
 
 # Start from an empty pkg/ (no stale JS snippets).
 rm -rf pkg
-TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
-WASM="$TARGET_DIR/wasm32-unknown-unknown/wasm-release/im_revoke.wasm"
-ENTRIES="$TARGET_DIR/wasm-entries"
-mkdir -p "$ENTRIES"
+ENTRIES="${CARGO_TARGET_DIR:-$ROOT/target}/wasm-entries"
 set -x
 # Both entries compiled first (they write the same file, so each is copied aside), then made into
 # packages at once: in `npm test` the compiles run while the wasm-bindgen CLI is still being
 # built (scripts/tools.sh, wasm_build_await), and the two wasm-opt runs (node, one core each)
 # side by side.
 # The size-optimized wasm-release profile of Cargo.toml (the release profile is the server's).
-cargo build --lib --target wasm32-unknown-unknown --profile wasm-release
-cp "$WASM" "$ENTRIES/full.wasm"
+bash scripts/wasm-build.sh --compile-only "$ENTRIES/full.wasm"
 # The `im-revoke/client` entry: the same module without the embedded LocalHub (smaller), for
 # apps that only talk to a server.
-cargo build --lib --target wasm32-unknown-unknown --profile wasm-release --no-default-features --features console_error_panic_hook
-cp "$WASM" "$ENTRIES/client.wasm"
+bash scripts/wasm-build.sh --compile-only "$ENTRIES/client.wasm" -- --no-default-features --features console_error_panic_hook
 set +x
 bash scripts/wasm-build.sh pkg --from "$ENTRIES/full.wasm" >"$ENTRIES/full.log" 2>&1 &
 FULL=$!

@@ -49,105 +49,104 @@ CHANGED=0
 
 # --- Rust toolchain -------------------------------------------------------------------------------
 if want_phase toolchain; then
-say "Rust toolchain"
-command -v rustup >/dev/null 2>&1 || die "rustup not found (install Rust via rustup first)"
-command -v cargo  >/dev/null 2>&1 || die "cargo not found on PATH ($CARGO_BIN)"
+  say "Rust toolchain"
+  command -v rustup >/dev/null 2>&1 || die "rustup not found (install Rust via rustup first)"
+  command -v cargo  >/dev/null 2>&1 || die "cargo not found on PATH ($CARGO_BIN)"
 
-if rustup target list --installed | grep -qx 'wasm32-unknown-unknown'; then
-  ok "target wasm32-unknown-unknown"
-else
-  run rustup target add wasm32-unknown-unknown
-  CHANGED=1
-fi
-
-installed_components="$(rustup component list --installed)"
-for comp in rustfmt clippy; do
-  if grep -q "^${comp}\(-\|$\)" <<<"$installed_components"; then
-    ok "component $comp"
+  if rustup target list --installed | grep -qx 'wasm32-unknown-unknown'; then
+    ok "target wasm32-unknown-unknown"
   else
-    run rustup component add "$comp"
+    run rustup target add wasm32-unknown-unknown
     CHANGED=1
   fi
-done
+
+  installed_components="$(rustup component list --installed)"
+  for comp in rustfmt clippy; do
+    if grep -q "^${comp}\(-\|$\)" <<<"$installed_components"; then
+      ok "component $comp"
+    else
+      run rustup component add "$comp"
+      CHANGED=1
+    fi
+  done
 fi
 
 if want_phase system; then
-# --- Debian packages ------------------------------------------------------------------------------
-say "System packages (apt)"
-# package  a file it installs that must exist (a binary, or the font file)
-APT_WANTED=(
-  "chromium:/usr/bin/chromium"
-  "chromium-driver:/usr/bin/chromedriver"
-  "postgresql:/usr/bin/pg_lsclusters"
-  # A CJK font, so that the demo's Chinese text renders in the e2e screenshots instead of boxes
-  # (1.6 MB; fonts-noto-cjk would be 57 MB to download on every fresh machine).
-  "fonts-wqy-microhei:/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
-)
-apt_missing=()
-for entry in "${APT_WANTED[@]}"; do
-  pkg="${entry%%:*}"
-  bin="${entry#*:}"
-  if dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' && [ -e "$bin" ]; then
-    ok "$pkg ($bin)"
-  else
-    apt_missing+=("$pkg")
-  fi
-done
+  # --- Debian packages ----------------------------------------------------------------------------
+  say "System packages (apt)"
+  # package  a file it installs that must exist (a binary, or the font file)
+  APT_WANTED=(
+    "chromium:/usr/bin/chromium"
+    "chromium-driver:/usr/bin/chromedriver"
+    "postgresql:/usr/bin/pg_lsclusters"
+    # A CJK font, so that the demo's Chinese text renders in the e2e screenshots instead of boxes
+    # (1.6 MB; fonts-noto-cjk would be 57 MB to download on every fresh machine).
+    "fonts-wqy-microhei:/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
+  )
+  apt_missing=()
+  for entry in "${APT_WANTED[@]}"; do
+    pkg="${entry%%:*}"
+    bin="${entry#*:}"
+    if dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' && [ -e "$bin" ]; then
+      ok "$pkg ($bin)"
+    else
+      apt_missing+=("$pkg")
+    fi
+  done
 
-if [ "${#apt_missing[@]}" -gt 0 ]; then
-  command -v apt-get >/dev/null 2>&1 || die "apt-get not found; install by hand: ${apt_missing[*]}"
-  SUDO=()
-  if [ "$(id -u)" -ne 0 ]; then
-    command -v sudo >/dev/null 2>&1 || die "not root and no sudo; install by hand: ${apt_missing[*]}"
-    SUDO=(sudo)
-  fi
-  say "  installing: ${apt_missing[*]}"
-  run "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
-  run "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${apt_missing[@]}"
-  CHANGED=1
-fi
-
-if command -v sqlite3 >/dev/null 2>&1; then
-  ok "sqlite3 CLI (optional)"
-else
-  say "  note: sqlite3 CLI not present (optional, only for inspecting databases by hand)"
-fi
-
-# --- moto_server (S3-compatible storage for tests/attachments_pg.rs) -------------------------------
-say "moto_server (PyPI moto[server])"
-MOTO_VENV="${XDG_DATA_HOME:-$HOME/.local/share}/im-revoke/moto-venv"
-if "$MOTO_VENV/bin/moto_server" --help >/dev/null 2>&1; then
-  ok "$MOTO_VENV/bin/moto_server"
-else
-  command -v python3 >/dev/null 2>&1 || die "python3 not found (needed for moto_server)"
-  if ! python3 -m venv --help >/dev/null 2>&1 || ! run python3 -m venv "$MOTO_VENV"; then
-    # Debian without python3-venv: install it, then the venv.
+  if [ "${#apt_missing[@]}" -gt 0 ]; then
+    command -v apt-get >/dev/null 2>&1 || die "apt-get not found; install by hand: ${apt_missing[*]}"
     SUDO=()
-    [ "$(id -u)" -eq 0 ] || SUDO=(sudo)
-    run "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-venv
-    run python3 -m venv "$MOTO_VENV"
+    if [ "$(id -u)" -ne 0 ]; then
+      command -v sudo >/dev/null 2>&1 || die "not root and no sudo; install by hand: ${apt_missing[*]}"
+      SUDO=(sudo)
+    fi
+    say "  installing: ${apt_missing[*]}"
+    run "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
+    run "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${apt_missing[@]}"
+    CHANGED=1
   fi
-  run "$MOTO_VENV/bin/python" -m pip install -q 'moto[server]>=5,<6'
-  "$MOTO_VENV/bin/moto_server" --help >/dev/null 2>&1 || die "moto_server does not run from $MOTO_VENV"
-  CHANGED=1
-  ok "$MOTO_VENV/bin/moto_server"
-fi
 
-# --- npm dependencies -----------------------------------------------------------------------------
-say "npm dependencies"
-command -v node >/dev/null 2>&1 || die "node not found (Node.js >= 20.19 is required)"
-command -v npm  >/dev/null 2>&1 || die "npm not found"
-STAMP="node_modules/.setup-stamp"
-if [ ! -f package-lock.json ]; then
-  die "package-lock.json missing (run 'npm install' once and commit the lock)"
-elif [ -d node_modules ] && [ -f "$STAMP" ] && [ ! package-lock.json -nt "$STAMP" ] && [ ! package.json -nt "$STAMP" ]; then
-  ok "node_modules up to date with package-lock.json"
-else
-  run npm ci --no-audit --no-fund
-  touch "$STAMP"
-  CHANGED=1
-fi
+  if command -v sqlite3 >/dev/null 2>&1; then
+    ok "sqlite3 CLI (optional)"
+  else
+    say "  note: sqlite3 CLI not present (optional, only for inspecting databases by hand)"
+  fi
 
+  # --- moto_server (S3-compatible storage for tests/attachments_pg.rs) -----------------------------
+  say "moto_server (PyPI moto[server])"
+  MOTO_VENV="${XDG_DATA_HOME:-$HOME/.local/share}/im-revoke/moto-venv"
+  if "$MOTO_VENV/bin/moto_server" --help >/dev/null 2>&1; then
+    ok "$MOTO_VENV/bin/moto_server"
+  else
+    command -v python3 >/dev/null 2>&1 || die "python3 not found (needed for moto_server)"
+    if ! python3 -m venv --help >/dev/null 2>&1 || ! run python3 -m venv "$MOTO_VENV"; then
+      # Debian without python3-venv: install it, then the venv.
+      SUDO=()
+      [ "$(id -u)" -eq 0 ] || SUDO=(sudo)
+      run "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-venv
+      run python3 -m venv "$MOTO_VENV"
+    fi
+    run "$MOTO_VENV/bin/python" -m pip install -q 'moto[server]>=5,<6'
+    "$MOTO_VENV/bin/moto_server" --help >/dev/null 2>&1 || die "moto_server does not run from $MOTO_VENV"
+    CHANGED=1
+    ok "$MOTO_VENV/bin/moto_server"
+  fi
+
+  # --- npm dependencies ---------------------------------------------------------------------------
+  say "npm dependencies"
+  command -v node >/dev/null 2>&1 || die "node not found (Node.js >= 20.19 is required)"
+  command -v npm  >/dev/null 2>&1 || die "npm not found"
+  STAMP="node_modules/.setup-stamp"
+  if [ ! -f package-lock.json ]; then
+    die "package-lock.json missing (run 'npm install' once and commit the lock)"
+  elif [ -d node_modules ] && [ -f "$STAMP" ] && [ ! package-lock.json -nt "$STAMP" ] && [ ! package.json -nt "$STAMP" ]; then
+    ok "node_modules up to date with package-lock.json"
+  else
+    run npm ci --no-audit --no-fund
+    touch "$STAMP"
+    CHANGED=1
+  fi
 fi
 
 # --- wasm-bindgen CLI, built in the workspace -----------------------------------------------------

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # scripts/wasm-build.sh OUT_DIR [--no-opt] [--from WASM | -- CARGO_ARGS...] — one browser module
 # into OUT_DIR (with --from: from a module step 1 already built, e.g. scripts/build.sh's).
+# scripts/wasm-build.sh --compile-only WASM [-- CARGO_ARGS...] — step 1 alone, its module copied
+# to WASM (scripts/build.sh compiles both entries so before packaging them).
 #
 # What `wasm-pack build --profile wasm-release --target web --weak-refs` did, in its three steps,
 # without wasm-pack itself (a cold `cargo install wasm-pack` took over five minutes of set-up):
@@ -22,7 +24,22 @@ export PATH
 # shellcheck source=scripts/tools.sh
 . "$ROOT/scripts/tools.sh"
 
-[ $# -ge 1 ] || { echo "usage: $0 OUT_DIR [--no-opt] [--from WASM | -- CARGO_ARGS...]" >&2; exit 2; }
+[ $# -ge 1 ] || { echo "usage: $0 OUT_DIR [--no-opt] [--from WASM | -- CARGO_ARGS...] | --compile-only WASM [-- CARGO_ARGS...]" >&2; exit 2; }
+TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+# Step 1: the module, for the given cargo arguments.
+compile() {
+  cargo build --lib --target wasm32-unknown-unknown --profile wasm-release "$@"
+  echo "$TARGET_DIR/wasm32-unknown-unknown/wasm-release/im_revoke.wasm"
+}
+if [ "$1" = "--compile-only" ]; then
+  DEST="${2:?--compile-only needs a file}"
+  shift 2
+  if [ "${1:-}" = "--" ]; then shift; fi
+  mkdir -p "$(dirname "$DEST")"
+  BUILT="$(compile "$@")"
+  cp "$BUILT" "$DEST"
+  exit 0
+fi
 OUT="$1"
 shift
 OPT=1
@@ -37,10 +54,8 @@ if [ "${1:-}" = "--from" ]; then
 fi
 if [ "${1:-}" = "--" ]; then shift; fi
 
-TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 if [ -z "$WASM" ]; then
-  cargo build --lib --target wasm32-unknown-unknown --profile wasm-release "$@"
-  WASM="$TARGET_DIR/wasm32-unknown-unknown/wasm-release/im_revoke.wasm"
+  WASM="$(compile "$@")"
 fi
 
 mkdir -p "$OUT"

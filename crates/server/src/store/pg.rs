@@ -28,10 +28,10 @@
 //!   other wants let go in that time, not after PostgreSQL's deadlock detection (1 s). A
 //!   transaction takes at most [`MAX_SAVEPOINTS`] of them and is then committed early (always
 //!   safe: frames are released only after the hub's commit), which keeps PostgreSQL's
-//!   per-backend subtransaction cache from overflowing. A revoke of an existing message by a user with a log needs none: its
-//!   statements do not wait for row locks. (They may still wait for a table lock, an
-//!   `ALTER TABLE` of a schema upgrade: one failing there fails the batch, fail-stop, nothing
-//!   acknowledged lost.)
+//!   per-backend subtransaction cache from overflowing. A revoke of an existing message by a
+//!   user with a log needs none: its statements do not wait for row locks. (They may still wait
+//!   for a table lock, an `ALTER TABLE` of a schema upgrade: one failing there fails the batch,
+//!   fail-stop, nothing acknowledged lost.)
 //! - **Deferred writes, few round trips.** The change to a message the transaction holds locked
 //!   (a revoke) and the events appended to logs whose head row it holds wait in memory
 //!   (`Deferred`) and go at the commit as one statement per table; a read that must see them
